@@ -1,0 +1,98 @@
+/**
+ * The one data type for a piece of music that every stage passes around.
+ *
+ * Times are in beats (quarter notes), derived from MIDI ticks and PPQ, so tempo
+ * changes never distort rhythm. All values are plain readonly data: no stage
+ * mutates a Piece; functions that change one return a new one.
+ */
+
+/** One sounding note. */
+export interface Note {
+  /** MIDI pitch, 0–127 (60 = middle C). */
+  readonly pitch: number;
+  /** Onset in beats from the start of the piece. */
+  readonly start: number;
+  /** Length in beats (> 0). */
+  readonly duration: number;
+  /** MIDI velocity, 1–127. */
+  readonly velocity: number;
+}
+
+/** A tempo change at a beat position. */
+export interface TempoChange {
+  readonly beat: number;
+  readonly bpm: number;
+}
+
+/** A time-signature change at a beat position. */
+export interface TimeSignature {
+  readonly beat: number;
+  readonly numerator: number;
+  readonly denominator: number;
+}
+
+/** A piece of music: notes sorted by (start, pitch) plus metadata. */
+export interface Piece {
+  /** Where it came from (file path relative to the loaded folder, or a chosen name). */
+  readonly name: string;
+  readonly notes: readonly Note[];
+  /** Tempo map; the first entry applies from beat 0. Never empty. */
+  readonly tempos: readonly TempoChange[];
+  /** Time signatures; never empty (4/4 when the file has none). */
+  readonly timeSignatures: readonly TimeSignature[];
+  /** General-MIDI program (0–127) of the merged tracks' first instrument. */
+  readonly program: number;
+}
+
+/** Default tempo when a file has none (MIDI's own default). */
+export const DEFAULT_BPM = 120;
+
+/** Sort notes by start, then pitch, then duration (a new array). */
+export function sortNotes(notes: readonly Note[]): Note[] {
+  return [...notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch || a.duration - b.duration);
+}
+
+/** Creates a Piece with sorted notes and sensible metadata defaults. */
+export function makePiece(
+  name: string,
+  notes: readonly Note[],
+  meta: Partial<Pick<Piece, 'tempos' | 'timeSignatures' | 'program'>> = {},
+): Piece {
+  return {
+    name,
+    notes: sortNotes(notes),
+    tempos: meta.tempos && meta.tempos.length > 0 ? meta.tempos : [{ beat: 0, bpm: DEFAULT_BPM }],
+    timeSignatures:
+      meta.timeSignatures && meta.timeSignatures.length > 0
+        ? meta.timeSignatures
+        : [{ beat: 0, numerator: 4, denominator: 4 }],
+    program: meta.program ?? 0,
+  };
+}
+
+/** End of the last sounding note, in beats (0 for an empty piece). */
+export function pieceLengthBeats(piece: Piece): number {
+  let end = 0;
+  for (const n of piece.notes) end = Math.max(end, n.start + n.duration);
+  return end;
+}
+
+/** Length in seconds, following the tempo map. */
+export function pieceLengthSeconds(piece: Piece): number {
+  return beatsToSeconds(piece.tempos, pieceLengthBeats(piece));
+}
+
+/** Converts a beat position to seconds under a tempo map. */
+export function beatsToSeconds(tempos: readonly TempoChange[], beat: number): number {
+  const map = tempos.length > 0 ? tempos : [{ beat: 0, bpm: DEFAULT_BPM }];
+  let seconds = 0;
+  let prevBeat = 0;
+  let bpm = map[0].bpm;
+  for (const t of map) {
+    if (t.beat >= beat) break;
+    seconds += ((t.beat - prevBeat) * 60) / bpm;
+    prevBeat = t.beat;
+    bpm = t.bpm;
+  }
+  return seconds + ((beat - prevBeat) * 60) / bpm;
+}
