@@ -29,6 +29,15 @@ export interface DatasetConfig {
 
 export const DEFAULT_DATASET_CONFIG: DatasetConfig = { seqLen: 64, stride: 32, valFraction: 0.1, seed: 1234 };
 
+/** Throws a RangeError naming the bad parameter and its allowed range. */
+export function validateDatasetConfig(d: DatasetConfig): DatasetConfig {
+  if (!Number.isInteger(d.seqLen) || d.seqLen < 2 || d.seqLen > 10_000) throw new RangeError(`seqLen must be an integer in [2, 10000] (got ${d.seqLen})`);
+  if (!Number.isInteger(d.stride) || d.stride < 1 || d.stride > 10_000) throw new RangeError(`stride must be an integer in [1, 10000] (got ${d.stride})`);
+  if (!(d.valFraction >= 0 && d.valFraction < 1)) throw new RangeError(`valFraction must be in [0, 1) (got ${d.valFraction})`);
+  if (!Number.isInteger(d.seed) || d.seed < 0 || d.seed > 2 ** 31 - 1) throw new RangeError(`seed must be an integer in [0, 2147483647] (got ${d.seed})`);
+  return d;
+}
+
 /** Where one window starts. */
 export interface WindowRef {
   readonly piece: number;
@@ -48,21 +57,32 @@ export function encodePieces(vocab: Vocabulary, pieces: readonly Piece[]): Encod
   return pieces.map((p) => ({ name: p.name, ids: Int32Array.from(encodePiece(vocab, p)) }));
 }
 
-/** Splits pieces by file with a seed: no file is in both sets. Validation gets at least one file when there are two or more. */
+/**
+ * Splits pieces by file: a file goes to validation when a seeded hash of its
+ * name falls below `valFraction`, so no file is in both sets and a file's side
+ * does not change when other files are added or removed. Validation gets at
+ * least one file when there are two or more.
+ */
 export function splitByFile<T extends { readonly name: string }>(
   pieces: readonly T[],
   valFraction: number,
   seed: number,
 ): { train: T[]; val: T[] } {
   if (!(valFraction >= 0 && valFraction < 1)) throw new RangeError(`valFraction must be in [0, 1) (got ${valFraction})`);
-  const order = shuffled(
-    pieces.map((_, i) => i),
-    createRng(seed),
-  );
-  let nVal = Math.round(pieces.length * valFraction);
-  if (valFraction > 0 && nVal === 0 && pieces.length >= 2) nVal = 1;
-  const valSet = new Set(order.slice(0, nVal));
-  return { train: pieces.filter((_, i) => !valSet.has(i)), val: pieces.filter((_, i) => valSet.has(i)) };
+  const u = pieces.map((p) => hashName(p.name, seed) / 4294967296);
+  const isVal = u.map((x) => x < valFraction);
+  if (valFraction > 0 && pieces.length >= 2 && !isVal.includes(true)) isVal[u.indexOf(Math.min(...u))] = true;
+  return { train: pieces.filter((_, i) => !isVal[i]), val: pieces.filter((_, i) => isVal[i]) };
+}
+
+/** FNV-1a of a string, mixed with a seed (32-bit). */
+function hashName(name: string, seed: number): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return deriveSeed(h, seed);
 }
 
 /**

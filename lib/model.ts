@@ -105,7 +105,7 @@ export function buildModel(config: ModelConfig): MusicModel {
         dropout: config.dropout,
         recurrentDropout: config.recurrentDropout,
         kernelInitializer: tf.initializers.glorotUniform({ seed: s + 1 + 2 * l }),
-        recurrentInitializer: tf.initializers.orthogonal({ seed: s + 2 + 2 * l }),
+        recurrentInitializer: tf.initializers.glorotUniform({ seed: s + 2 + 2 * l }),
         unitForgetBias: true,
         name: `lstm_${l + 1}`,
       }),

@@ -1,0 +1,91 @@
+/**
+ * `musicgen` — the command line over lib/: inspect, train, generate, evaluate.
+ * Errors print one line on stderr and exit 1 (stack traces with --verbose);
+ * --json prints one JSON object as the last line of stdout.
+ */
+import { UserError } from '../fsutil';
+import { flagHelp, parseFlags, type FlagSpecs, type ParsedArgs } from './args';
+import {
+  EVALUATE_FLAGS, GENERATE_FLAGS, INSPECT_FLAGS, TRAIN_FLAGS,
+  evaluateCommand, generateCommand, inspectCommand, trainCommand, type Io, type JsonResult,
+} from './commands';
+
+interface Command {
+  readonly usage: string;
+  readonly summary: string;
+  readonly flags: FlagSpecs;
+  readonly run: (a: ParsedArgs, io: Io) => Promise<JsonResult>;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  inspect: { usage: 'inspect <file|dir> [--json]', summary: 'load MIDI files and report what would be used (and what is skipped, and why)', flags: INSPECT_FLAGS, run: inspectCommand },
+  train: { usage: 'train --data DIR --out DIR [hyperparameters] [--resume]', summary: 'train a model on a folder of MIDI files', flags: TRAIN_FLAGS, run: trainCommand },
+  generate: { usage: 'generate --model DIR --out FILE.mid [--length N --temperature T --top-k K --top-p P --seed S --primer FILE.mid]', summary: 'write a new piece with a trained model', flags: GENERATE_FLAGS, run: generateCommand },
+  evaluate: { usage: 'evaluate --model DIR --data DIR', summary: 'score a model on held-out MIDI against an n-gram baseline; music statistics of its output', flags: EVALUATE_FLAGS, run: evaluateCommand },
+};
+
+function mainHelp(): string {
+  const w = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
+  return [
+    'usage: npm run -s musicgen -- <command> [flags]',
+    '',
+    'commands:',
+    ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(w)}${c.summary}`),
+    '',
+    'Run `musicgen <command> --help` for its flags. Common flags: --json, --verbose.',
+  ].join('\n');
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const json = argv.includes('--json');
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp() + '\n');
+    return name ? 0 : 1;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`musicgen: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')})\n`);
+    return 2;
+  }
+  let stop = false;
+  const onSignal = (): void => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write('\nstopping after this batch (press Ctrl-C again to quit at once)…\n');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const args = parseFlags(rest, cmd.flags);
+    if (args.values.help) {
+      process.stdout.write(`usage: musicgen ${cmd.usage}\n\n${cmd.summary}\n\n${flagHelp(cmd.flags)}\n`);
+      return 0;
+    }
+    const io: Io = { log: (line) => process.stderr.write(line + '\n'), quiet: json && !process.stderr.isTTY, interrupted: () => stop };
+    const result = await cmd.run(args, io);
+    if (json) process.stdout.write(JSON.stringify(result) + '\n');
+    return result.interrupted === true ? 130 : 0;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    const known = e instanceof UserError || e instanceof RangeError;
+    process.stderr.write(`musicgen ${name}: ${known ? '' : 'error: '}${msg}\n`);
+    if (verbose && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`musicgen: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

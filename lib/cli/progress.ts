@@ -1,0 +1,46 @@
+/**
+ * A terminal progress bar with ETA on stderr (cli-progress), so stdout stays
+ * clean for --json. When stderr is not a terminal it prints a line every few
+ * seconds instead of redrawing.
+ */
+import { SingleBar } from 'cli-progress';
+
+/** A bar that can be updated and stopped. */
+export interface Bar {
+  update(done: number, info?: Readonly<Record<string, string | number>>): void;
+  setTotal(total: number): void;
+  stop(): void;
+}
+
+/** Starts a bar labelled `label` over `total` units; `extra` names a field shown after the ETA. */
+export function startBar(label: string, total: number, quiet = false): Bar {
+  if (quiet) return { update: () => undefined, setTotal: () => undefined, stop: () => undefined };
+  const bar = new SingleBar({
+    format: `${label} [{bar}] {percentage}% {value}/{total} | ETA {eta_formatted} | {info}`,
+    barCompleteChar: '█',
+    barIncompleteChar: '░',
+    hideCursor: true,
+    stream: process.stderr,
+    noTTYOutput: !process.stderr.isTTY,
+    notTTYSchedule: 5000,
+    etaBuffer: 50,
+    clearOnComplete: false,
+  });
+  bar.start(total, 0, { info: '' });
+  return {
+    update(done, info) {
+      const text = info
+        ? Object.entries(info)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(' ')
+        : '';
+      bar.update(done, { info: text });
+    },
+    setTotal(t) {
+      bar.setTotal(t);
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}

@@ -1,0 +1,292 @@
+/**
+ * A strict, single-pass Standard MIDI File decoder for reading (writing still
+ * uses @tonejs/midi in midi.ts). It walks every byte with bounds checks, so a
+ * damaged file gives a one-line {@link MidiFileError} instead of a hang, an
+ * out-of-bounds read or a thrown string, and pairs note-ons with note-offs in
+ * linear time (200k notes parse in well under a second).
+ *
+ * Decisions, per kind of input:
+ * - Time division must be ticks per quarter note: SMPTE division is rejected.
+ * - Formats 0 and 1 are read (format 0 with several tracks is read like 1);
+ *   format 2 (independent sequences) and unknown formats are rejected.
+ * - The header chunk may be longer than 6 bytes (extra bytes are skipped, as
+ *   the standard asks); shorter is rejected. Chunks that are not MTrk but have
+ *   a printable 4-character id (e.g. "XFIH") are skipped; anything else where a
+ *   chunk should start is rejected as corrupt. Bytes after the declared number
+ *   of tracks are ignored.
+ * - A chunk that claims more bytes than the file holds, or fewer track chunks
+ *   than the header declares, is reported as truncated (nothing is loaded).
+ * - Inside a track: an event cut off by the chunk end, a variable-length
+ *   number over 4 bytes, running status with no earlier status byte, a status
+ *   byte 0xF1–0xFE or a data byte ≥ 0x80 make the file corrupt. Running status
+ *   carries across meta and sysex events (lenient, like most readers). Bytes
+ *   after End of Track are ignored. Malformed meta events we do not use, or
+ *   tempo/time-signature events of the wrong length, are ignored.
+ * - Note pairing (per track, channel and pitch): a note-off (0x8n, or 0x9n with
+ *   velocity 0) ends the oldest sounding note-on of that pitch (first in, first
+ *   out — the same pairing as @tonejs/midi for well-formed files, so
+ *   overlapping notes of one pitch become two notes in onset order); a note-off
+ *   with nothing sounding is ignored. A note-on that never gets a note-off is
+ *   ended at the next note-on of the same pitch, else at the track's end (End
+ *   of Track or last event). Notes may come out with zero length; the caller
+ *   decides what to do with them.
+ * - Programs are tracked per channel within each track (a program change
+ *   affects later notes of that channel in the same track), as @tonejs/midi does.
+ */
+
+/** Raised when a file cannot be turned into a Piece; the message is the one-line reason. */
+export class MidiFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MidiFileError';
+  }
+}
+
+/** One decoded note, in ticks. */
+export interface SmfNote {
+  /** Index of its track chunk in the file (0-based). */
+  readonly track: number;
+  /** MIDI channel 0–15 (9 is the General-MIDI drum channel). */
+  readonly channel: number;
+  /** Program of the channel (in this track) when the note started; 0 when none was set. */
+  readonly program: number;
+  readonly pitch: number;
+  /** Velocity of the note-on, 1–127. */
+  readonly velocity: number;
+  /** Onset in ticks. */
+  readonly tick: number;
+  /** Length in ticks (may be 0). */
+  readonly ticks: number;
+  /** True when the note had no note-off and was ended by the rule above. */
+  readonly unended: boolean;
+}
+
+/** A tempo event. */
+export interface SmfTempo {
+  readonly tick: number;
+  readonly microsPerBeat: number;
+}
+
+/** A time-signature event. */
+export interface SmfTimeSignature {
+  readonly tick: number;
+  readonly numerator: number;
+  readonly denominator: number;
+}
+
+/** The usable content of a Standard MIDI File. */
+export interface SmfContent {
+  readonly format: number;
+  /** Ticks per quarter note (> 0). */
+  readonly ppq: number;
+  /** Number of track chunks read. */
+  readonly trackCount: number;
+  /** All notes, in note-on order (track by track). */
+  readonly notes: readonly SmfNote[];
+  /** Tempo events of all tracks, in file order. */
+  readonly tempos: readonly SmfTempo[];
+  /** Time-signature events of all tracks, in file order. */
+  readonly timeSignatures: readonly SmfTimeSignature[];
+}
+
+interface MutableNote {
+  track: number;
+  channel: number;
+  program: number;
+  pitch: number;
+  velocity: number;
+  tick: number;
+  ticks: number;
+  unended: boolean;
+  /** Tick of the next note-on of the same channel and pitch, or -1. */
+  next: number;
+}
+
+const hex = (b: number): string => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`;
+
+function u32(b: Uint8Array, p: number): number {
+  return ((b[p] << 24) >>> 0) + (b[p + 1] << 16) + (b[p + 2] << 8) + b[p + 3];
+}
+
+function isPrintableId(b: Uint8Array, p: number): boolean {
+  for (let i = p; i < p + 4; i++) if (b[i] < 0x20 || b[i] > 0x7e) return false;
+  return true;
+}
+
+/**
+ * Decodes MIDI bytes. Throws {@link MidiFileError} with a one-line reason when
+ * the bytes are not a usable Standard MIDI File (see the module comment), or
+ * when it holds more than `maxNotes` note-ons (this bounds memory: about 200
+ * bytes per note while loading).
+ */
+export function decodeSmf(bytes: Uint8Array, maxNotes = Infinity): SmfContent {
+  if (bytes.length === 0) throw new MidiFileError('empty file (0 bytes)');
+  if (bytes.length < 4 || String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]) !== 'MThd') {
+    throw new MidiFileError('not a MIDI file (no MThd header)');
+  }
+  if (bytes.length < 8) throw new MidiFileError('truncated: the file ends inside the MThd header');
+  const headLen = u32(bytes, 4);
+  if (headLen < 6) throw new MidiFileError(`bad header: MThd length is ${headLen}, expected 6`);
+  if (bytes.length < 8 + headLen) {
+    throw new MidiFileError(`truncated: MThd declares ${headLen} bytes but only ${bytes.length - 8} remain`);
+  }
+  const format = (bytes[8] << 8) | bytes[9];
+  const declared = (bytes[10] << 8) | bytes[11];
+  const division = (bytes[12] << 8) | bytes[13];
+  if (division & 0x8000) {
+    const fps = 0x100 - (division >> 8);
+    throw new MidiFileError(`SMPTE time division is not supported (${fps} fps, ${division & 0xff} ticks per frame)`);
+  }
+  if (division === 0) throw new MidiFileError('bad header: time division is 0 ticks per quarter note');
+  if (format === 2) throw new MidiFileError('MIDI format 2 (independent sequences) is not supported');
+  if (format > 2) throw new MidiFileError(`unknown MIDI format ${format}`);
+  if (declared === 0) throw new MidiFileError('no tracks (the header declares 0)');
+
+  const notes: MutableNote[] = [];
+  const tempos: SmfTempo[] = [];
+  const timeSignatures: SmfTimeSignature[] = [];
+  let pos = 8 + headLen;
+  let track = 0;
+  while (track < declared) {
+    if (pos >= bytes.length) {
+      throw new MidiFileError(`truncated: header declares ${declared} tracks but the file ends after ${track}`);
+    }
+    if (pos + 8 > bytes.length) throw new MidiFileError(`truncated: the file ends inside a chunk header at byte ${pos}`);
+    const len = u32(bytes, pos + 4);
+    const isTrack = bytes[pos] === 0x4d && bytes[pos + 1] === 0x54 && bytes[pos + 2] === 0x72 && bytes[pos + 3] === 0x6b;
+    if (!isTrack && track === 0 && headLen !== 6 && String.fromCharCode(...bytes.subarray(14, 18)) === 'MTrk') {
+      throw new MidiFileError(`bad header: MThd length is ${headLen} but a track chunk (MTrk) starts after 6 bytes`);
+    }
+    if (!isTrack && !isPrintableId(bytes, pos)) {
+      const found = Array.from(bytes.subarray(pos, pos + 4), hex).join(' ');
+      throw new MidiFileError(`corrupt: expected a track chunk (MTrk) at byte ${pos}, found ${found}`);
+    }
+    const remain = bytes.length - pos - 8;
+    if (len > remain) {
+      const what = isTrack ? `track ${track + 1} of ${declared}` : `chunk "${String.fromCharCode(...bytes.subarray(pos, pos + 4))}"`;
+      throw new MidiFileError(`truncated: ${what} declares ${len} bytes but only ${remain} remain`);
+    }
+    if (isTrack) {
+      decodeTrack(bytes, pos + 8, pos + 8 + len, { track, trackCount: declared, maxNotes, notes, tempos, timeSignatures });
+      track++;
+    }
+    pos += 8 + len;
+  }
+  return { format, ppq: division, trackCount: track, notes, tempos, timeSignatures };
+}
+
+interface TrackContext {
+  readonly track: number;
+  readonly trackCount: number;
+  readonly maxNotes: number;
+  readonly notes: MutableNote[];
+  readonly tempos: SmfTempo[];
+  readonly timeSignatures: SmfTimeSignature[];
+}
+
+function decodeTrack(b: Uint8Array, start: number, end: number, ctx: TrackContext): void {
+  const { track, trackCount, maxNotes, notes, tempos, timeSignatures } = ctx;
+  const fail = (what: string, at: number): never => {
+    throw new MidiFileError(`corrupt track ${track + 1} of ${trackCount}: ${what} at byte ${at}`);
+  };
+  let p = start;
+  const vlq = (): number => {
+    let v = 0;
+    for (let i = 0; i < 4; i++) {
+      if (p >= end) fail('event cut off by the end of the track chunk', p);
+      const c = b[p++];
+      v = v * 128 + (c & 0x7f);
+      if (!(c & 0x80)) return v;
+    }
+    return fail('variable-length number longer than 4 bytes', p - 4);
+  };
+  const programs = new Uint8Array(16);
+  // Sounding notes per channel*128+pitch as FIFO queues (array + head index).
+  const queues: (MutableNote[] | undefined)[] = [];
+  const heads = new Int32Array(16 * 128);
+  const lastOn: (MutableNote | undefined)[] = [];
+  let tick = 0;
+  let running = -1;
+  while (p < end) {
+    tick += vlq();
+    if (p >= end) fail('event cut off by the end of the track chunk', p);
+    const at = p;
+    const status = b[p];
+    if (status === 0xff) {
+      if (p + 1 >= end) fail('event cut off by the end of the track chunk', at);
+      const type = b[p + 1];
+      p += 2;
+      const len = vlq();
+      if (p + len > end) fail('event cut off by the end of the track chunk', at);
+      if (type === 0x2f) break; // End of Track: ignore anything after it.
+      if (type === 0x51 && len === 3) {
+        const us = (b[p] << 16) | (b[p + 1] << 8) | b[p + 2];
+        if (us > 0) tempos.push({ tick, microsPerBeat: us });
+      } else if (type === 0x58 && len >= 2 && b[p] > 0 && b[p + 1] <= 6) {
+        timeSignatures.push({ tick, numerator: b[p], denominator: 2 ** b[p + 1] });
+      }
+      p += len;
+      continue;
+    }
+    if (status === 0xf0 || status === 0xf7) {
+      p++;
+      const len = vlq();
+      if (p + len > end) fail('event cut off by the end of the track chunk', at);
+      p += len;
+      continue;
+    }
+    if (status > 0xf0) fail(`invalid status byte ${hex(status)}`, at);
+    let s = running;
+    if (status & 0x80) {
+      s = status;
+      running = status;
+      p++;
+    } else if (s < 0) {
+      fail('running status with no previous status byte', at);
+    }
+    const kind = s >> 4;
+    const size = kind === 0xc || kind === 0xd ? 1 : 2;
+    if (p + size > end) fail('event cut off by the end of the track chunk', at);
+    for (let i = 0; i < size; i++) if (b[p + i] & 0x80) fail(`data byte ${hex(b[p + i])} out of range 0–127`, p + i);
+    const channel = s & 0x0f;
+    const d1 = b[p];
+    const d2 = size === 2 ? b[p + 1] : 0;
+    p += size;
+    if (kind === 0xc) {
+      programs[channel] = d1;
+    } else if (kind === 0x9 && d2 > 0) {
+      if (notes.length >= maxNotes) throw new MidiFileError(`too many notes (more than ${maxNotes} note-ons)`);
+      const key = channel * 128 + d1;
+      const n: MutableNote = {
+        track, channel, program: programs[channel], pitch: d1, velocity: d2, tick, ticks: -1, unended: false, next: -1,
+      };
+      notes.push(n);
+      const prev = lastOn[key];
+      if (prev && prev.next < 0 && tick > prev.tick) prev.next = tick;
+      lastOn[key] = n;
+      const q = queues[key];
+      if (q) q.push(n);
+      else queues[key] = [n];
+    } else if (kind === 0x8 || kind === 0x9) {
+      const key = channel * 128 + d1;
+      const q = queues[key];
+      if (q && heads[key] < q.length) {
+        const n = q[heads[key]++];
+        n.ticks = tick - n.tick;
+        if (heads[key] === q.length) {
+          queues[key] = undefined;
+          heads[key] = 0;
+        }
+      }
+    }
+  }
+  // Note-ons without a note-off end at the next note-on of that pitch, else at the track end.
+  for (const q of queues) {
+    if (!q) continue;
+    for (const n of q) {
+      if (n.ticks >= 0) continue;
+      n.ticks = (n.next >= 0 ? n.next : tick) - n.tick;
+      n.unended = true;
+    }
+  }
+}
