@@ -71,7 +71,6 @@ export function pianoRollSvg(piece: Piece, options: PianoRollOptions = {}): stri
   if (!Number.isFinite(seedBeats) || seedBeats < 0) throw new RangeError(`seedBeats must be a number ≥ 0 (got ${options.seedBeats})`);
   const title = options.title ?? piece.name;
   const notes = piece.notes;
-  const m = { left: 58, right: 18, top: 62, bottom: 48 };
   const width = o.width;
   if (notes.length === 0) {
     const h = 160;
@@ -89,22 +88,33 @@ export function pianoRollSvg(piece: Piece, options: PianoRollOptions = {}): stri
   }
   lo = Math.max(0, lo);
   hi = Math.min(127, hi);
+  // Header: title, a summary line and (with a seed) a legend, on the summary line when both fit.
+  const lengthBeats = Math.max(pieceLengthBeats(piece), seedBeats, 1e-6);
+  const bars = barStarts(piece.timeSignatures, lengthBeats);
+  const bpm = piece.tempos[0]?.bpm ?? 120;
+  const seedCount = notes.filter((n) => n.start < seedBeats).length;
+  const summary = `${notes.length} notes · ${bars.length} bars · ${Math.round(bpm)} bpm · ${clock(pieceLengthSeconds(piece))}`;
+  const legend: [string, string][] =
+    seedBeats > 0
+      ? [
+          [THEME.seed, `${o.seedLabel} (${seedCount} notes)`],
+          [THEME.note, `${o.generatedLabel} (${notes.length - seedCount} notes)`],
+        ]
+      : [];
+  const textW = (t: string): number => t.length * 6.8;
+  const legendW = legend.reduce((w, [, label]) => w + textW(label) + 26, 0);
+  const legendY = textW(summary) + legendW + 24 > width - 76 ? 66 : 46;
+  const m = { left: 58, right: 18, top: legend.length > 0 ? legendY + 32 : 60, bottom: 48 };
   const rows = hi - lo + 1;
   const rowH = Math.max(4, Math.min(14, Math.floor(o.plotHeight / rows)));
   const plotH = rows * rowH;
   const height = m.top + plotH + m.bottom;
   const plotW = width - m.left - m.right;
-  const lengthBeats = Math.max(pieceLengthBeats(piece), seedBeats, 1e-6);
   const sx = linear(0, lengthBeats, m.left, m.left + plotW);
   const rowY = (pitch: number): number => m.top + (hi - pitch) * rowH;
   const out: string[] = [svgOpen(width, height, `piano roll of ${title}`)];
 
-  // Title and a one-line summary.
-  const bars = barStarts(piece.timeSignatures, lengthBeats);
-  const bpm = piece.tempos[0]?.bpm ?? 120;
-  const seedCount = notes.filter((n) => n.start < seedBeats).length;
   out.push(text(width / 2, 24, title, { size: 16, anchor: 'middle', weight: 'bold' }));
-  const summary = `${notes.length} notes · ${bars.length} bars · ${Math.round(bpm)} bpm · ${clock(pieceLengthSeconds(piece))}`;
   out.push(text(m.left, 46, summary, { size: 12, fill: THEME.mutedText }));
 
   // Background: black-key rows shaded, note names on the left.
@@ -133,8 +143,10 @@ export function pianoRollSvg(piece: Piece, options: PianoRollOptions = {}): stri
   const labelEvery = [1, 2, 4, 5, 8, 10, 16, 20, 25, 50, 100].find((k) => k * barPx >= 26) ?? 200;
   bars.forEach((b, i) => {
     const x = r2(sx(b));
-    out.push(`<line class="bar-line" x1="${x}" x2="${x}" y1="${m.top}" y2="${m.top + plotH}" stroke="${THEME.barLine}" stroke-width="${i === 0 ? 1 : 0.8}"/>`);
-    if ((i + 1) % labelEvery === 0 || i === 0) {
+    const labelled = (i + 1) % labelEvery === 0 || i === 0;
+    const stroke = labelled || barPx >= 12 ? THEME.barLine : THEME.beatLine;
+    out.push(`<line class="bar-line" x1="${x}" x2="${x}" y1="${m.top}" y2="${m.top + plotH}" stroke="${stroke}" stroke-width="0.8"/>`);
+    if (labelled) {
       out.push(text(x + 2, m.top + plotH + 16, String(i + 1), { size: 11, fill: THEME.mutedText }));
     }
   });
@@ -159,19 +171,15 @@ export function pianoRollSvg(piece: Piece, options: PianoRollOptions = {}): stri
   // Seed divider and legend.
   if (seedBeats > 0) {
     const x = r2(sx(seedBeats));
-    out.push(`<line class="seed-divider" x1="${x}" x2="${x}" y1="${m.top - 6}" y2="${m.top + plotH}" stroke="${THEME.divider}" stroke-width="2" stroke-dasharray="6 3"/>`);
+    out.push(`<line class="seed-divider" x1="${x}" x2="${x}" y1="${m.top - 4}" y2="${m.top + plotH}" stroke="${THEME.divider}" stroke-width="2" stroke-dasharray="6 3"/>`);
     const room = m.left + plotW - x;
-    if (x - m.left > 60) out.push(text(x - 5, m.top - 8, `← ${o.seedLabel}`, { size: 11, anchor: 'end', fill: THEME.divider, weight: 'bold' }));
+    if (x - m.left > 50) out.push(text(x - 5, m.top - 8, `← ${o.seedLabel}`, { size: 11, anchor: 'end', fill: THEME.divider, weight: 'bold' }));
     if (room > 80) out.push(text(x + 5, m.top - 8, `${o.generatedLabel} →`, { size: 11, fill: THEME.divider, weight: 'bold' }));
-    const items: [string, string][] = [
-      [THEME.seed, `${o.seedLabel} (${seedCount} notes)`],
-      [THEME.note, `${o.generatedLabel} (${notes.length - seedCount} notes)`],
-    ];
     let lx = m.left + plotW;
     const parts: string[] = [];
-    for (const [color, label] of [...items].reverse()) {
-      lx -= label.length * 6.6 + 24;
-      parts.push(`<rect x="${r2(lx)}" y="36" width="12" height="12" rx="2" fill="${color}"/>`, text(lx + 16, 46, label, { size: 12 }));
+    for (const [color, label] of [...legend].reverse()) {
+      lx -= textW(label) + 26;
+      parts.push(`<rect x="${r2(lx)}" y="${legendY - 10}" width="12" height="12" rx="2" fill="${color}"/>`, text(lx + 16, legendY, label, { size: 12 }));
     }
     out.push(`<g class="legend">${parts.join('')}</g>`);
   }

@@ -1,0 +1,183 @@
+/**
+ * The notebook's helpers: each notebook cell calls one or two of these. They
+ * wire the lib/ stages together and show results inline (text, PNG pictures
+ * that render on GitHub, an audio player) through tslab's display. Nothing
+ * here holds logic of its own beyond presentation.
+ */
+import * as path from 'node:path';
+import * as tslab from 'tslab';
+import { describeBackend, initBackend, type BackendInfo } from './backend';
+import { DEFAULT_TRAIN_CONFIG, type EpochRecord, type TrainConfig } from './config';
+import { DEFAULT_DATASET_CONFIG, encodePieces, type DatasetConfig } from './dataset';
+import { DEFAULT_GENERATE_CONFIG, generate, primerFromData, type GenerateConfig, type Generated } from './generate';
+import { writeMidiFile } from './midi';
+import { DEFAULT_MODEL_CONFIG, modelSummary, parameterCount, type ModelConfig, type MusicModel } from './model';
+import type { Piece } from './music';
+import { corpusStats, loadCorpus, modelInfo, newModel, prepareData, type Corpus, type PreparedData } from './pipeline';
+import { histogramSvg, lossCurveSvg, pianoRollSvg, svgToPng } from './plots';
+import { createRng } from './rng';
+import { readStepWeights } from './step';
+import { loadModel, type LoadedModel } from './store';
+import { DEFAULT_TOKENIZER_CONFIG, pieceToTokens, type TokenizerConfig } from './tokenize';
+import { describeToken, pitchName } from './tokens';
+import { trainModel, type TrainResult } from './train';
+import type { Vocabulary } from './vocab';
+
+/** Every knob the notebook exposes, in one object. */
+export interface NotebookConfig {
+  readonly dataFolders: readonly string[];
+  readonly tokenizer: TokenizerConfig;
+  readonly dataset: DatasetConfig;
+  readonly model: Omit<ModelConfig, 'vocabSize'>;
+  readonly training: TrainConfig;
+  readonly generation: GenerateConfig;
+  /** Where the notebook's own model is saved. */
+  readonly modelDir: string;
+  /** Where exported MIDI goes. */
+  readonly outDir: string;
+  /** Open nodeplotlib's live loss chart in a browser while training. */
+  readonly livePlot: boolean;
+  /** Use at most this many files (0 = all). */
+  readonly maxFiles: number;
+}
+
+export const DEFAULT_NOTEBOOK_CONFIG: NotebookConfig = {
+  dataFolders: ['data'],
+  tokenizer: DEFAULT_TOKENIZER_CONFIG,
+  dataset: DEFAULT_DATASET_CONFIG,
+  model: DEFAULT_MODEL_CONFIG,
+  training: DEFAULT_TRAIN_CONFIG,
+  generation: DEFAULT_GENERATE_CONFIG,
+  modelDir: 'models/notebook',
+  outDir: 'out',
+  livePlot: false,
+  maxFiles: 0,
+};
+
+/** Shows an SVG chart as a PNG image (PNG survives on GitHub's notebook view). */
+export function showChart(svg: string, width = 900): void {
+  tslab.display.png(svgToPng(svg, { width }));
+}
+
+/** Picks the fastest tfjs backend and says which one is used. */
+export async function setUpBackend(): Promise<BackendInfo> {
+  const info = await initBackend();
+  console.log(`tfjs backend: ${describeBackend(info)}`);
+  if (!info.native) console.log('(install @tensorflow/tfjs-node where it can be installed for native speed: npm install @tensorflow/tfjs-node)');
+  return info;
+}
+
+/** Loads the MIDI folders and prints the report (files, notes, skipped files with reasons). */
+export function loadData(config: NotebookConfig): Corpus {
+  const corpus = loadCorpus(config.dataFolders, { maxFiles: config.maxFiles || undefined });
+  const notes = corpus.pieces.reduce((a, p) => a + p.notes.length, 0);
+  console.log(`${corpus.files} MIDI files in ${config.dataFolders.join(', ')}: ${corpus.pieces.length} used, ${corpus.skipped.length} skipped; ${notes} notes`);
+  for (const s of corpus.skipped) console.log(`  skipped ${s.file}: ${s.reason}`);
+  return corpus;
+}
+
+/** Tokenizes, builds the vocabulary, splits by file; prints sizes, a readable sample and a pitch histogram. */
+export function tokenize(corpus: Corpus, config: NotebookConfig): PreparedData {
+  const data = prepareData(corpus.pieces, config.tokenizer, config.dataset);
+  const stats = corpusStats(corpus, config.tokenizer);
+  console.log(`vocabulary: ${data.vocab.tokens.length} tokens (${kindCounts(data.vocab)}); ${stats.tokens} tokens, ${stats.events} events`);
+  console.log(`split by file: ${data.train.length} training, ${data.val.length} validation`);
+  const sample = pieceToTokens(corpus.pieces[0], config.tokenizer).slice(0, 24).map(describeToken);
+  console.log(`first tokens of ${corpus.pieces[0].name}:\n  ${sample.join('  ')}`);
+  const counts = new Map<number, number>();
+  for (const p of corpus.pieces) for (const n of p.notes) counts.set(n.pitch, (counts.get(n.pitch) ?? 0) + 1);
+  const items = [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([p, count]) => ({ label: pitchName(p), count }));
+  showChart(histogramSvg(items, { title: 'Pitches in the data (notes per pitch)' }));
+  return data;
+}
+
+function kindCounts(v: Vocabulary): string {
+  const c = { event: 0, dur: 0, shift: 0 };
+  for (const t of v.tokens) c[t.kind]++;
+  return `${c.event} notes/chords, ${c.dur} durations, ${c.shift} time shifts`;
+}
+
+/** Builds a fresh model for the vocabulary and prints its summary. */
+export function buildNotebookModel(data: PreparedData, config: NotebookConfig): MusicModel {
+  const model = newModel(data.vocab, config.model);
+  console.log(modelSummary(model));
+  console.log(`${parameterCount(model).toLocaleString('en')} parameters`);
+  return model;
+}
+
+/** Trains with progress lines (and the live chart when asked), then shows the loss curve. */
+export async function trainInNotebook(model: MusicModel, data: PreparedData, config: NotebookConfig, backend: BackendInfo): Promise<TrainResult> {
+  const live = config.livePlot ? (await import('./live')).startLivePlot() : null;
+  let nextReport = 0;
+  const history: EpochRecord[] = [];
+  const result = await trainModel(
+    {
+      model, vocab: data.vocab, train: data.train, val: data.val, dataset: config.dataset, config: config.training, outDir: config.modelDir,
+      info: modelInfo(model, data, config.dataset, config.training, backend.name, config.dataFolders),
+    },
+    {
+      onBatch: (p) => {
+        if (p.batch === 1) nextReport = 0;
+        if (p.batch / p.batches >= nextReport || p.batch === p.batches) {
+          console.log(`epoch ${p.epoch}/${p.epochs} ${bar(p.batch / p.batches)} ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)} · ${Math.round(p.tokensPerSec)} tokens/s · ETA ${Math.round(p.etaSec)} s`);
+          nextReport += 0.25;
+        }
+      },
+      onEpoch: (r, best) => {
+        history.push(r);
+        live?.onEpoch(r);
+        console.log(`epoch ${r.epoch}: train ${r.trainLoss.toFixed(3)}, validation ${r.valLoss.toFixed(3)} (perplexity ${r.valPerplexity.toFixed(2)})${best ? ' ✓ best, saved' : ''}`);
+      },
+    },
+  );
+  live?.stop();
+  showChart(lossCurveSvg(result.history, { title: 'Training history' }), 720);
+  console.log(`model saved in ${path.resolve(config.modelDir)}`);
+  return result;
+}
+
+function bar(f: number): string {
+  const n = Math.round(f * 20);
+  return `[${'█'.repeat(n)}${'░'.repeat(20 - n)}]`;
+}
+
+/** Generates from a seed sequence drawn from the data, and shows the piano roll. */
+export function generateFromData(model: MusicModel, vocab: Vocabulary, pieces: readonly Piece[], settings: GenerateConfig): Generated {
+  const primer = primerFromData(encodePieces(vocab, pieces), vocab, settings.primerLength, createRng(settings.seed));
+  const g = generate(readStepWeights(model), vocab, primer, settings, { name: 'musicgen' });
+  console.log(`${g.events} new events, ${g.piece.notes.length} notes in ${g.seconds.toFixed(2)} s (the first ${g.primerLength} tokens are the seed)`);
+  showChart(pianoRollSvg(g.piece, { seedBeats: g.seedBeats, title: 'Generated piece (seed in grey)' }));
+  return g;
+}
+
+/** Writes the MIDI file, prints its path, and shows an audio player when a synthesizer is installed. */
+export async function exportPiece(g: Generated, file: string): Promise<string> {
+  writeMidiFile(file, g.piece);
+  console.log(`MIDI written to ${path.resolve(file)}`);
+  const audio = await import('./audio');
+  const missing = audio.synthMissingReason();
+  if (missing) {
+    console.log(`no audio preview: ${missing}`);
+    return file;
+  }
+  const wav = await audio.renderWav(g.piece, { channels: 1, sampleRate: 22050 });
+  tslab.display.html(`<audio controls src="data:audio/wav;base64,${Buffer.from(wav).toString('base64')}"></audio>`);
+  return file;
+}
+
+/** Loads a trained model folder (the shipped one by default) and says what it is. */
+export async function loadPretrained(dir = 'models/pretrained'): Promise<LoadedModel> {
+  await setUpBackend();
+  const lm = await loadModel(dir);
+  const last = lm.history[lm.history.length - 1];
+  console.log(`loaded ${dir}: ${lm.model.config.layers}×${lm.model.config.units} LSTM, vocabulary ${lm.vocab.tokens.length}, ${lm.history.length} epochs${last ? `, validation perplexity ${Math.min(...lm.history.map((h) => h.valPerplexity)).toFixed(2)}` : ''}`);
+  return lm;
+}
+
+/** Generates a new piece with a loaded model (seed from `dataFolders`), shows it and exports it. */
+export async function generateWithPretrained(lm: LoadedModel, settings: GenerateConfig, file: string, dataFolders: readonly string[] = ['data']): Promise<Generated> {
+  const corpus = loadCorpus(dataFolders);
+  const g = generateFromData(lm.model, lm.vocab, corpus.pieces, settings);
+  await exportPiece(g, file);
+  return g;
+}
