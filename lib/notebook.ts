@@ -54,9 +54,62 @@ export const DEFAULT_NOTEBOOK_CONFIG: NotebookConfig = {
   maxFiles: 0,
 };
 
-/** Shows an SVG chart as a PNG image (PNG survives on GitHub's notebook view). */
+/** The hyperparameters of the notebook's one settings cell, flat and easy to edit. */
+export interface Hyperparameters {
+  /** Folder(s) of MIDI files to learn from. */
+  readonly dataFolder: string | readonly string[];
+  /** Use at most this many files (0 = all). */
+  readonly maxFiles: number;
+  /** Tokens per training window. */
+  readonly seqLen: number;
+  readonly embeddingDim: number;
+  readonly units: number;
+  readonly layers: number;
+  readonly dropout: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  /** Sampling temperature (> 0). */
+  readonly temperature: number;
+  /** Nucleus sampling threshold in (0, 1]. */
+  readonly topP: number;
+  /** Events (notes or chords) to generate. */
+  readonly length: number;
+  /** Seed for the split, the initial weights, training and sampling. */
+  readonly seed: number;
+  /** Open a live loss chart in the browser (nodeplotlib) while training. */
+  readonly livePlot: boolean;
+}
+
+/** Expands the flat hyperparameters into every component's config (their defaults fill the rest). */
+export function notebookConfig(hp: Hyperparameters): NotebookConfig {
+  const d = DEFAULT_NOTEBOOK_CONFIG;
+  return {
+    ...d,
+    dataFolders: typeof hp.dataFolder === 'string' ? [hp.dataFolder] : hp.dataFolder,
+    maxFiles: hp.maxFiles,
+    dataset: { ...d.dataset, seqLen: hp.seqLen, stride: Math.max(1, Math.floor(hp.seqLen / 2)), seed: hp.seed },
+    model: { ...d.model, embeddingDim: hp.embeddingDim, units: hp.units, layers: hp.layers, dropout: hp.dropout, seed: hp.seed },
+    training: { ...d.training, epochs: hp.epochs, batchSize: hp.batchSize, learningRate: hp.learningRate, seed: hp.seed },
+    generation: { ...d.generation, temperature: hp.temperature, topP: hp.topP, length: hp.length, seed: hp.seed },
+    livePlot: hp.livePlot,
+  };
+}
+
+/**
+ * Shows an SVG chart as a PNG image (PNG survives on GitHub's notebook view);
+ * falls back to the SVG itself when no font for the PNG renderer is found.
+ */
 export function showChart(svg: string, width = 900): void {
-  tslab.display.png(svgToPng(svg, { width }));
+  let png: Uint8Array;
+  try {
+    png = svgToPng(svg, { width });
+  } catch (e) {
+    console.log(`(showing SVG: ${(e as Error).message})`);
+    tslab.display.svg(svg);
+    return;
+  }
+  tslab.display.png(png);
 }
 
 /** Picks the fastest tfjs backend and says which one is used. */
@@ -181,3 +234,4 @@ export async function generateWithPretrained(lm: LoadedModel, settings: Generate
   await exportPiece(g, file);
   return g;
 }
+export { DEFAULT_GENERATE_CONFIG } from './generate';

@@ -27,7 +27,12 @@ const SETUP_HINT = 'run `bash scripts/setup.sh` to install Jupyter and register 
 function jupyterProblem(): string | null {
   const r = spawnSync('jupyter', ['kernelspec', 'list', '--json'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return 'Jupyter (with `jupyter kernelspec`) is not installed';
-  const specs = (JSON.parse(r.stdout) as { kernelspecs: Record<string, { spec: { argv: string[] } }> }).kernelspecs;
+  let specs: Record<string, { spec: { argv: string[] } } | undefined>;
+  try {
+    specs = (JSON.parse(r.stdout) as { kernelspecs: typeof specs }).kernelspecs;
+  } catch {
+    return '`jupyter kernelspec list --json` did not print JSON';
+  }
   const tslab = specs.tslab;
   if (!tslab) return 'the tslab Jupyter kernel is not registered';
   if (!fs.existsSync(tslab.spec.argv[0])) return `the tslab kernel points to a missing ${tslab.spec.argv[0]}`;

@@ -248,7 +248,7 @@ function readPrimer(file: string) {
 
 export const EVALUATE_FLAGS: FlagSpecs = {
   model: { type: 'string', help: 'DIR model folder' },
-  data: { type: 'string', multiple: true, help: 'DIR held-out MIDI files to score' },
+  data: { type: 'string', multiple: true, help: 'DIR held-out MIDI files to score (default: the model\'s own validation files)' },
   'train-data': { type: 'string', multiple: true, help: 'DIR the model\'s training folders (default: as recorded in its config.json)' },
   samples: { type: 'string', help: `N generated pieces for the music statistics (default ${DEFAULT_EVALUATE_OPTIONS.samples})` },
   length: GENERATE_FLAGS.length,
@@ -261,7 +261,6 @@ export const EVALUATE_FLAGS: FlagSpecs = {
 export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   const modelDir = required(a, 'model');
   const heldFolders = strs(a, 'data');
-  if (heldFolders.length === 0) throw new UserError('--data is required');
   let gen: GenerateConfig;
   try {
     gen = validateGenerateConfig({ ...DEFAULT_GENERATE_CONFIG, ...defined({ length: num(a, 'length', 'int'), temperature: num(a, 'temperature'), topP: num(a, 'top-p'), seed: num(a, 'seed', 'int') }) });
@@ -274,21 +273,31 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   if (order < 1 || order > 10) throw new UserError(`--order must be an integer in [1, 10] (got ${order})`);
   await initBackend();
   const lm = await loadModel(modelDir);
-  const held = loadCorpus(heldFolders);
-  for (const s of held.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
-  if (held.pieces.length === 0) throw new UserError(`no usable MIDI files in ${heldFolders.join(', ')}`);
   const trainFolders = strs(a, 'train-data').length > 0 ? strs(a, 'train-data') : lm.info.data.folders.filter((f) => fs.existsSync(f));
   if (trainFolders.length === 0) throw new UserError(`the model's training folders (${lm.info.data.folders.join(', ')}) are not here: give --train-data DIR`);
   const trainCorpus = loadCorpus(trainFolders);
-  const encodedTrain = encodePieces(lm.vocab, trainCorpus.pieces);
-  const { train } = splitByFile(encodedTrain, lm.info.dataset.valFraction, lm.info.dataset.seed);
-  const bar = startBar('evaluate', held.pieces.length, io.quiet);
-  const ev = evaluateModel(lm.model, lm.vocab, encodePieces(lm.vocab, held.pieces), train, { samples, generate: gen, ngramOrder: order }, (stage, d, t) => {
+  const split = splitByFile(encodePieces(lm.vocab, trainCorpus.pieces), lm.info.dataset.valFraction, lm.info.dataset.seed);
+  let heldOut = split.val;
+  if (heldFolders.length > 0) {
+    const held = loadCorpus(heldFolders);
+    for (const s of held.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
+    if (held.pieces.length === 0) throw new UserError(`no usable MIDI files in ${heldFolders.join(', ')}`);
+    heldOut = encodePieces(lm.vocab, held.pieces);
+  } else {
+    io.log(`no --data given: scoring the model's own ${heldOut.length} validation files`);
+  }
+  const bar = startBar('evaluate', heldOut.length, io.quiet);
+  const ev = evaluateModel(lm.model, lm.vocab, heldOut, split.train, { samples, generate: gen, ngramOrder: order }, (stage, d, t) => {
     if (stage === 'model') bar.update(d);
     else if (d === t) io.log(`${stage} done`);
   });
   bar.stop();
   io.log(`${ev.files} files, ${ev.tokens} tokens: model NLL ${ev.nll.toFixed(4)} (perplexity ${ev.perplexity.toFixed(2)}); ${order}-gram Kneser-Ney baseline NLL ${ev.baselineNll.toFixed(4)} (perplexity ${ev.baselinePerplexity.toFixed(2)}); ${(ev.nllImprovement * 100).toFixed(1)} % lower`);
+  if (ev.generated) {
+    const g = ev.generated;
+    const d = ev.data;
+    io.log(`generated vs data: pitch-class entropy ${g.pitchClassEntropy.toFixed(3)} vs ${d.pitchClassEntropy.toFixed(3)}, scale consistency ${g.scaleConsistency.toFixed(3)} vs ${d.scaleConsistency.toFixed(3)}, longest repeated note ${g.repeatRunMax} vs ${d.repeatRunMax}, longest copy of training tokens ${ev.longestCopy}`);
+  }
   lm.model.net.dispose();
   return {
     files: ev.files, tokens: ev.tokens, nll: ev.nll, perplexity: ev.perplexity, baselineNll: ev.baselineNll, baselinePerplexity: ev.baselinePerplexity,
