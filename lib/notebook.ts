@@ -203,19 +203,25 @@ export function generateFromData(model: MusicModel, vocab: Vocabulary, pieces: r
   return g;
 }
 
+/** Seconds of audio embedded in the notebook (the MIDI file has the whole piece). */
+export const PREVIEW_SECONDS = 30;
+
 /** Writes the MIDI file, prints its path, and shows an audio player when a synthesizer is installed. */
-export async function exportPiece(g: Generated, file: string): Promise<string> {
+export async function exportPiece(g: Generated, file: string): Promise<void> {
   writeMidiFile(file, g.piece);
   console.log(`MIDI written to ${path.resolve(file)}`);
   const audio = await import('./audio');
   const missing = audio.synthMissingReason();
   if (missing) {
     console.log(`no audio preview: ${missing}`);
-    return file;
+    return;
   }
-  const wav = await audio.renderWav(g.piece, { channels: 1, sampleRate: 22050 });
+  const bpm = g.piece.tempos[0].bpm;
+  const lastBeat = (PREVIEW_SECONDS * bpm) / 60;
+  const preview = { ...g.piece, notes: g.piece.notes.filter((n) => n.start < lastBeat).map((n) => ({ ...n, duration: Math.min(n.duration, lastBeat - n.start) })) };
+  const wav = await audio.renderWav(preview, { channels: 1, sampleRate: 16000 });
+  console.log(`audio preview (first ${PREVIEW_SECONDS} s, FluidSynth):`);
   tslab.display.html(`<audio controls src="data:audio/wav;base64,${Buffer.from(wav).toString('base64')}"></audio>`);
-  return file;
 }
 
 /** Loads a trained model folder (the shipped one by default) and says what it is. */

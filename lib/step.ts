@@ -8,14 +8,16 @@
  */
 import type { MusicModel } from './model';
 
-/** One LSTM layer's weights as flat row-major arrays (Keras layout, gates i, f, c, o). */
+/**
+ * One LSTM layer's weights, transposed for stepping: row j holds the weights
+ * of gate unit j (gates i, f, c, o as in Keras) over the concatenated input
+ * [x; h], so each unit is one contiguous dot product.
+ */
 export interface StepLayer {
   readonly inDim: number;
   readonly units: number;
-  /** [inDim, 4·units] */
-  readonly kernel: Float32Array;
-  /** [units, 4·units] */
-  readonly recurrentKernel: Float32Array;
+  /** [4·units, inDim + units] */
+  readonly weightsT: Float32Array;
   /** [4·units] */
   readonly bias: Float32Array;
 }
@@ -27,8 +29,8 @@ export interface StepWeights {
   /** [vocabSize, embeddingDim] */
   readonly embedding: Float32Array;
   readonly layers: readonly StepLayer[];
-  /** [units, vocabSize] */
-  readonly outKernel: Float32Array;
+  /** [vocabSize, units] (transposed output kernel) */
+  readonly outKernelT: Float32Array;
   /** [vocabSize] */
   readonly outBias: Float32Array;
 }
@@ -56,14 +58,21 @@ export function readStepWeights(model: MusicModel): StepWeights {
     vocabSize: c.vocabSize,
     embeddingDim: c.embeddingDim,
     embedding: v.embedding.dataSync() as Float32Array,
-    layers: v.lstm.map((l) => ({
-      inDim: l.kernel.shape[0],
-      units: l.recurrentKernel.shape[0],
-      kernel: l.kernel.dataSync() as Float32Array,
-      recurrentKernel: l.recurrentKernel.dataSync() as Float32Array,
-      bias: l.bias.dataSync() as Float32Array,
-    })),
-    outKernel: v.outKernel.dataSync() as Float32Array,
+    layers: v.lstm.map((l) => {
+      const inDim = l.kernel.shape[0];
+      const units = l.recurrentKernel.shape[0];
+      const k = l.kernel.dataSync() as Float32Array;
+      const r = l.recurrentKernel.dataSync() as Float32Array;
+      const G = 4 * units;
+      const w = inDim + units;
+      const weightsT = new Float32Array(G * w);
+      for (let j = 0; j < G; j++) {
+        for (let i = 0; i < inDim; i++) weightsT[j * w + i] = k[i * G + j];
+        for (let i = 0; i < units; i++) weightsT[j * w + inDim + i] = r[i * G + j];
+      }
+      return { inDim, units, weightsT, bias: l.bias.dataSync() as Float32Array };
+    }),
+    outKernelT: transpose(v.outKernel.dataSync() as Float32Array, c.units, c.vocabSize),
     outBias: v.outBias.dataSync() as Float32Array,
   };
 }
@@ -80,15 +89,15 @@ export function step(w: StepWeights, state: LstmState, token: number): StepResul
   if (!Number.isInteger(token) || token < 0 || token >= w.vocabSize) {
     throw new RangeError(`token id ${token} is outside the vocabulary (size ${w.vocabSize})`);
   }
-  let x = w.embedding.subarray(token * w.embeddingDim, (token + 1) * w.embeddingDim);
+  let x: Float32Array = w.embedding.subarray(token * w.embeddingDim, (token + 1) * w.embeddingDim);
   const hs: Float32Array[] = [];
   const cs: Float32Array[] = [];
   w.layers.forEach((layer, l) => {
     const H = layer.units;
-    const G = 4 * H;
-    const z = Float64Array.from(layer.bias);
-    matVecAdd(z, x, layer.kernel, G);
-    matVecAdd(z, state.h[l], layer.recurrentKernel, G);
+    const xh = new Float32Array(layer.inDim + H);
+    xh.set(x, 0);
+    xh.set(state.h[l], layer.inDim);
+    const z = matVec(layer.weightsT, xh, layer.bias);
     const h = new Float32Array(H);
     const c = new Float32Array(H);
     const cPrev = state.c[l];
@@ -104,21 +113,38 @@ export function step(w: StepWeights, state: LstmState, token: number): StepResul
     cs.push(c);
     x = h;
   });
-  const V = w.vocabSize;
-  const z = Float64Array.from(w.outBias);
-  matVecAdd(z, x, w.outKernel, V);
-  const logits = Float32Array.from(z);
+  const logits = matVec(w.outKernelT, x, w.outBias);
   return { logits, probs: softmax(logits), state: { h: hs, c: cs } };
 }
 
-/** out[j] += Σ_i x[i] · m[i·cols + j] */
-function matVecAdd(out: Float64Array, x: ArrayLike<number>, m: Float32Array, cols: number): void {
-  for (let i = 0; i < x.length; i++) {
-    const xi = x[i];
-    if (xi === 0) continue;
-    const row = i * cols;
-    for (let j = 0; j < cols; j++) out[j] += xi * m[row + j];
+/** out[j] = bias[j] + Σ_i m[j·n + i] · x[i], for m of shape [bias.length, n = x.length]. */
+function matVec(m: Float32Array, x: Float32Array, bias: Float32Array): Float32Array {
+  const n = x.length;
+  const rows = bias.length;
+  const out = new Float32Array(rows);
+  const n4 = n - (n % 4);
+  for (let j = 0; j < rows; j++) {
+    const base = j * n;
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    for (let i = 0; i < n4; i += 4) {
+      a0 += m[base + i] * x[i];
+      a1 += m[base + i + 1] * x[i + 1];
+      a2 += m[base + i + 2] * x[i + 2];
+      a3 += m[base + i + 3] * x[i + 3];
+    }
+    for (let i = n4; i < n; i++) a0 += m[base + i] * x[i];
+    out[j] = bias[j] + (a0 + a1) + (a2 + a3);
   }
+  return out;
+}
+
+function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = m[i * cols + j];
+  return t;
 }
 
 /** Softmax of scores (numerically stable). */
