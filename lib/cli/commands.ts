@@ -3,6 +3,7 @@
  * returns the JSON summary printed with --json.
  */
 import * as fs from 'node:fs';
+import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
 import { currentBackend, initBackend } from '../backend';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../config';
@@ -167,12 +168,12 @@ async function loadSavedForResume(out: string) {
 
 export const GENERATE_FLAGS: FlagSpecs = {
   model: { type: 'string', help: 'DIR model folder (default models/pretrained)' },
-  out: { type: 'string', help: 'FILE.mid where to write the MIDI' },
+  out: { type: 'string', help: 'FILE.mid where to write the MIDI (default out/musicgen-SEED.mid)' },
   length: { type: 'string', help: `N events (notes or chords) to generate (default ${DEFAULT_GENERATE_CONFIG.length})` },
   temperature: { type: 'string', help: `T sampling temperature > 0 (default ${DEFAULT_GENERATE_CONFIG.temperature})` },
   'top-k': { type: 'string', help: 'K sample from the K most likely tokens, 0 = off (default 0)' },
   'top-p': { type: 'string', help: `P nucleus sampling in (0,1] (default ${DEFAULT_GENERATE_CONFIG.topP})` },
-  seed: { type: 'string', help: `S random seed (default ${DEFAULT_GENERATE_CONFIG.seed})` },
+  seed: { type: 'string', help: 'S random seed; the same seed and settings give the same file (default: random, printed)' },
   primer: { type: 'string', help: 'FILE.mid continue this MIDI file instead of a seed from the data' },
   'primer-length': { type: 'string', help: `N tokens of primer (default ${DEFAULT_GENERATE_CONFIG.primerLength})` },
   data: { type: 'string', multiple: true, help: 'DIR take the seed sequence from these files (default data/)' },
@@ -183,16 +184,17 @@ export const GENERATE_FLAGS: FlagSpecs = {
 };
 
 export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
-  const out = required(a, 'out');
   let cfg: GenerateConfig;
   try {
-    cfg = validateGenerateConfig({ ...DEFAULT_GENERATE_CONFIG, ...defined({
+    cfg = validateGenerateConfig({ ...DEFAULT_GENERATE_CONFIG, seed: randomInt(0, 2 ** 31 - 1), ...defined({
       length: num(a, 'length', 'int'), temperature: num(a, 'temperature'), topK: num(a, 'top-k', 'int'), topP: num(a, 'top-p'),
       seed: num(a, 'seed', 'int'), primerLength: num(a, 'primer-length', 'int'), bpm: num(a, 'bpm'), program: num(a, 'program', 'int'),
     }) });
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }
+  const out = str(a, 'out') ?? path.join('out', `musicgen-${cfg.seed}.mid`);
+  if (str(a, 'seed') === undefined) io.log(`seed ${cfg.seed} (give --seed ${cfg.seed} to get this piece again)`);
   const policy = (str(a, 'unknown') ?? 'nearest') as UnknownPolicy;
   if (!['nearest', 'skip', 'error'].includes(policy)) throw new UserError(`--unknown must be nearest, skip or error (got "${policy}")`);
   const wav = str(a, 'wav');
@@ -254,7 +256,7 @@ export const EVALUATE_FLAGS: FlagSpecs = {
   length: GENERATE_FLAGS.length,
   temperature: GENERATE_FLAGS.temperature,
   'top-p': GENERATE_FLAGS['top-p'],
-  seed: GENERATE_FLAGS.seed,
+  seed: { type: 'string', help: `S seed for the generated samples (default ${DEFAULT_GENERATE_CONFIG.seed})` },
   order: { type: 'string', help: `N n-gram baseline order (default ${DEFAULT_EVALUATE_OPTIONS.ngramOrder})` },
 };
 
