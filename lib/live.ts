@@ -16,7 +16,7 @@
  */
 import { ReplaySubject, type Observable } from 'rxjs';
 import type { Layout, Plot } from 'nodeplotlib';
-import type { EpochRecord } from './plots';
+import type { LossHistoryPoint } from './plots';
 
 /** A running (or refused) live plot. */
 export interface LivePlot {
@@ -25,7 +25,7 @@ export interface LivePlot {
   /** Why the live plot did not start ('' when active). */
   readonly reason: string;
   /** Adds one epoch and redraws (ignored after stop or when inactive). */
-  onEpoch(record: EpochRecord): void;
+  onEpoch(record: LossHistoryPoint): void;
   /** Ends the stream; the view keeps (and late viewers still get) the last curve. */
   stop(): void;
 }
@@ -59,8 +59,8 @@ export function liveRefusal(env: NodeJS.ProcessEnv = process.env, platform: Node
 }
 
 /** The plotly traces for a history: train and validation loss, and validation perplexity on axis y2 when present. */
-export function liveTraces(history: readonly EpochRecord[]): Plot[] {
-  const series = (pick: (r: EpochRecord) => number | undefined): { x: number[]; y: number[] } => {
+export function liveTraces(history: readonly LossHistoryPoint[]): Plot[] {
+  const series = (pick: (r: LossHistoryPoint) => number | undefined): { x: number[]; y: number[] } => {
     const rows = history.filter((r) => {
       const v = pick(r);
       return v !== undefined && Number.isFinite(v) && Number.isFinite(r.epoch);
@@ -109,7 +109,7 @@ function loadNodeplotlib(): PlotFunction {
 export function startLivePlot(options: LivePlotOptions = {}): LivePlot {
   const reason = liveRefusal(options.env ?? process.env, options.platform ?? process.platform);
   if (reason) return { active: false, reason, onEpoch: () => undefined, stop: () => undefined };
-  const history: EpochRecord[] = [];
+  const history: LossHistoryPoint[] = [];
   // A replay subject, so a browser tab that connects late (even after stop) still gets the latest curve.
   const stream$ = new ReplaySubject<Plot[]>(1);
   stream$.next(liveTraces(history));
@@ -119,7 +119,7 @@ export function startLivePlot(options: LivePlotOptions = {}): LivePlot {
   return {
     active: true,
     reason: '',
-    onEpoch(record: EpochRecord): void {
+    onEpoch(record: LossHistoryPoint): void {
       if (stopped) return;
       history.push({ ...record });
       stream$.next(liveTraces(history));

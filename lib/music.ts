@@ -44,6 +44,13 @@ export interface Piece {
   readonly program: number;
 }
 
+const NOTE_NAMES = ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B'];
+
+/** Scientific pitch name of a MIDI pitch, e.g. 60 → "C4", 61 → "C#4". */
+export function pitchName(pitch: number): string {
+  return `${NOTE_NAMES[((pitch % 12) + 12) % 12]}${Math.floor(pitch / 12) - 1}`;
+}
+
 /** Default tempo when a file has none (MIDI's own default). */
 export const DEFAULT_BPM = 120;
 

@@ -12,14 +12,14 @@ import { DEFAULT_DATASET_CONFIG, encodePieces, type DatasetConfig } from './data
 import { DEFAULT_GENERATE_CONFIG, generate, primerFromData, type GenerateConfig, type Generated } from './generate';
 import { writeMidiFile } from './midi';
 import { DEFAULT_MODEL_CONFIG, modelSummary, parameterCount, type ModelConfig, type MusicModel } from './model';
-import type { Piece } from './music';
+import { pitchName, type Piece } from './music';
 import { corpusStats, loadCorpus, modelInfo, newModel, prepareData, type Corpus, type PreparedData } from './pipeline';
 import { histogramSvg, lossCurveSvg, pianoRollSvg, svgToPng } from './plots';
 import { createRng } from './rng';
 import { readStepWeights } from './step';
 import { loadModel, type LoadedModel } from './store';
 import { DEFAULT_TOKENIZER_CONFIG, pieceToTokens, type TokenizerConfig } from './tokenize';
-import { describeToken, pitchName } from './tokens';
+import { describeToken } from './tokens';
 import { trainModel, type TrainResult } from './train';
 import type { Vocabulary } from './vocab';
 

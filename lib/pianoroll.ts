@@ -6,7 +6,7 @@
  * labelled divider marks where generation begins.
  */
 import { esc, linear, r2, svgOpen, text, THEME } from './image';
-import { pieceLengthBeats, pieceLengthSeconds, type Piece, type TimeSignature } from './music';
+import { pieceLengthBeats, pieceLengthSeconds, pitchName, type Piece, type TimeSignature } from './music';
 
 /** Options for {@link pianoRollSvg}. */
 export interface PianoRollOptions {
@@ -33,13 +33,7 @@ export const DEFAULT_PIANO_ROLL: Required<Omit<PianoRollOptions, 'seedBeats' | '
   generatedLabel: 'generated',
 };
 
-const NAMES = ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B'];
 const BLACK = new Set([1, 3, 6, 8, 10]);
-
-/** Scientific note name of a MIDI pitch (60 → "C4", 61 → "C#4"). */
-export function noteName(pitch: number): string {
-  return `${NAMES[((pitch % 12) + 12) % 12]}${Math.floor(pitch / 12) - 1}`;
-}
 
 /** Bar start positions (beats) from a time-signature list, up to `end`. */
 function barStarts(signatures: readonly TimeSignature[], end: number): number[] {
@@ -125,9 +119,9 @@ export function pianoRollSvg(piece: Piece, options: PianoRollOptions = {}): stri
     if (p % 12 === 0) out.push(`<line class="octave" x1="${m.left}" x2="${m.left + plotW}" y1="${y + rowH}" y2="${y + rowH}" stroke="${THEME.beatLine}"/>`);
     const pc = p % 12;
     if (pc === 0) {
-      out.push(text(m.left - 6, y + rowH / 2 + 4, noteName(p), { size: 11, anchor: 'end', weight: 'bold' }));
+      out.push(text(m.left - 6, y + rowH / 2 + 4, pitchName(p), { size: 11, anchor: 'end', weight: 'bold' }));
     } else if ((labelAll && !BLACK.has(pc)) || (rowH >= 7 && (pc === 4 || pc === 7))) {
-      out.push(text(m.left - 6, y + rowH / 2 + 3.5, noteName(p), { size: Math.min(10, rowH), anchor: 'end', fill: THEME.mutedText }));
+      out.push(text(m.left - 6, y + rowH / 2 + 3.5, pitchName(p), { size: Math.min(10, rowH), anchor: 'end', fill: THEME.mutedText }));
     }
   }
 
@@ -183,6 +177,6 @@ export function pianoRollSvg(piece: Piece, options: PianoRollOptions = {}): stri
     }
     out.push(`<g class="legend">${parts.join('')}</g>`);
   }
-  out.push(`<desc>${esc(`${notes.length} notes, pitches ${noteName(minPitch)}–${noteName(maxPitch)}`)}</desc>`);
+  out.push(`<desc>${esc(`${notes.length} notes, pitches ${pitchName(minPitch)}–${pitchName(maxPitch)}`)}</desc>`);
   return out.join('\n') + '\n</svg>\n';
 }

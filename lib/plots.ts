@@ -7,16 +7,12 @@
  */
 import { esc, fmt, linear, niceTicks, r2, svgOpen, text, THEME } from './image';
 
+import type { EpochRecord } from './config';
 export { svgToPng, pngSize, type PngOptions } from './image';
-export { pianoRollSvg, noteName, DEFAULT_PIANO_ROLL, type PianoRollOptions } from './pianoroll';
+export { pianoRollSvg, DEFAULT_PIANO_ROLL, type PianoRollOptions } from './pianoroll';
 
-/** One epoch of training history. Non-finite values (e.g. no validation set) are left out of the chart. */
-export interface EpochRecord {
-  readonly epoch: number;
-  readonly trainLoss: number;
-  readonly valLoss: number;
-  readonly valPerplexity?: number;
-}
+/** What a loss curve needs of each epoch (validation values that are not finite are left out). */
+export type LossHistoryPoint = Pick<EpochRecord, 'epoch' | 'trainLoss' | 'valLoss'> & Partial<Pick<EpochRecord, 'valPerplexity'>>;
 
 /** Options for {@link lossCurveSvg}. */
 export interface LossCurveOptions {
@@ -126,9 +122,9 @@ function linePanel(box: Box, series: readonly Series[], xLabel: string, yLabel: 
  * optionally, validation perplexity on a second panel. The epoch with the
  * lowest validation loss is marked. An empty history gives a placeholder chart.
  */
-export function lossCurveSvg(history: readonly EpochRecord[], options: LossCurveOptions = {}): string {
+export function lossCurveSvg(history: readonly LossHistoryPoint[], options: LossCurveOptions = {}): string {
   const o = { ...DEFAULT_LOSS_CURVE, ...options };
-  const finite = (pick: (r: EpochRecord) => number | undefined): [number, number][] =>
+  const finite = (pick: (r: LossHistoryPoint) => number | undefined): [number, number][] =>
     history.flatMap((r) => {
       const v = pick(r);
       return Number.isFinite(r.epoch) && v !== undefined && Number.isFinite(v) ? [[r.epoch, v] as [number, number]] : [];

@@ -7,6 +7,7 @@
  * - `dur`: the duration of the preceding event, in grid steps.
  * - `shift`: time from the previous onset to the next one, in grid steps.
  */
+import { pitchName } from './music';
 
 /** A note (one pitch) or a chord (several pitches sounding together). */
 export interface EventToken {
@@ -78,13 +79,6 @@ export function compareTokens(a: Token, b: Token): number {
     return 0;
   }
   return (a as DurToken | ShiftToken).steps - (b as DurToken | ShiftToken).steps;
-}
-
-const NOTE_NAMES = ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B'];
-
-/** Scientific pitch name, e.g. 60 → "C4". */
-export function pitchName(pitch: number): string {
-  return `${NOTE_NAMES[pitch % 12]}${Math.floor(pitch / 12) - 1}`;
 }
 
 /** A human-readable form, e.g. "C4", "[C3 E3 G3]", "dur 2", "wait 4". */

@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { parseMidi, pieceToMidiBytes, readMidiFile } from '../lib/midi';
-import { makePiece, pieceLengthBeats, type Note, type Piece } from '../lib/music';
-import { histogramSvg, lossCurveSvg, noteName, pianoRollSvg, pngSize, svgToPng, type EpochRecord } from '../lib/plots';
+import { makePiece, pieceLengthBeats, pitchName, type Note, type Piece } from '../lib/music';
+import { histogramSvg, lossCurveSvg, pianoRollSvg, pngSize, svgToPng, type LossHistoryPoint } from '../lib/plots';
 import { liveRefusal, liveTraces, startLivePlot, type PlotFunction } from '../lib/live';
 
 const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
@@ -118,11 +118,11 @@ test('piano roll of a real Nottingham tune', { skip: !fs.existsSync(NOTTINGHAM) 
   checkPianoRoll(piece, pieceLengthBeats(piece) / 2);
 });
 
-test('noteName uses scientific pitch notation', () => {
-  assert.deepEqual([60, 61, 69, 21, 0, 127].map(noteName), ['C4', 'C#4', 'A4', 'A0', 'C-1', 'G9']);
+test('pitchName uses scientific pitch notation', () => {
+  assert.deepEqual([60, 61, 69, 21, 0, 127].map(pitchName), ['C4', 'C#4', 'A4', 'A0', 'C-1', 'G9']);
 });
 
-const HISTORY: EpochRecord[] = Array.from({ length: 7 }, (_, i) => ({
+const HISTORY: LossHistoryPoint[] = Array.from({ length: 7 }, (_, i) => ({
   epoch: i + 1,
   trainLoss: 3 / (i + 1),
   valLoss: 3.3 / (i + 1) + 0.1 * i,

@@ -9,7 +9,7 @@ import { currentBackend, initBackend } from '../backend';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../config';
 import { DEFAULT_DATASET_CONFIG, encodePieces, splitByFile, validateDatasetConfig, type DatasetConfig } from '../dataset';
 import { DEFAULT_EVALUATE_OPTIONS, evaluateModel } from '../evaluate';
-import { UserError } from '../fsutil';
+import { UserError, writeFileAtomic } from '../fsutil';
 import { DEFAULT_GENERATE_CONFIG, generate, primerFromData, validateGenerateConfig, type GenerateConfig } from '../generate';
 import { readMidiFile, writeMidiFile } from '../midi';
 import { DEFAULT_MODEL_CONFIG, parameterCount, validateModelConfig, type ModelConfig } from '../model';
@@ -229,15 +229,12 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
     out, events: g.events, notes: g.piece.notes.length, seconds: round(seconds, 3), notesPerSec: Math.round(newNotes / Math.max(1e-6, g.seconds)),
     backend: backend.name,
   };
-  if (wav) {
-    const { renderWav } = await import('../audio');
-    const { writeFileAtomic } = await import('../fsutil');
-    writeFileAtomic(wav, await renderWav(g.piece));
-    io.log(`wrote ${wav}`);
-    return { ...result, wav };
-  }
   lm.model.net.dispose();
-  return result;
+  if (!wav) return result;
+  const { renderWav } = await import('../audio');
+  writeFileAtomic(wav, await renderWav(g.piece));
+  io.log(`wrote ${wav}`);
+  return { ...result, wav };
 }
 
 function readPrimer(file: string) {
