@@ -7,11 +7,12 @@
  */
 import { buildCopyIndex, type CopyMatch } from './copying';
 import type { EncodedPiece } from './dataset';
-import { generate, primerFromData, sequenceLogProbs, type GenerateConfig } from './generate';
+import { generate, primerFromData, type GenerateConfig } from './generate';
 import { musicStats, type MusicStats } from './metrics';
 import type { Piece } from './music';
 import { DEFAULT_NGRAM_ORDER, trainNgram } from './ngram';
 import { createRng, deriveSeed } from './rng';
+import { DEFAULT_SCORE_OPTIONS, scorePieces } from './score';
 import { readStepWeights } from './step';
 import { tokensToPiece } from './tokenize';
 import { decodeIds, type Vocabulary } from './vocab';
@@ -72,12 +73,10 @@ export function evaluateModel(
   const usable = heldOut.filter((p) => p.ids.length >= 2);
   let nllSum = 0;
   let tokens = 0;
-  usable.forEach((p, i) => {
-    const lp = sequenceLogProbs(weights, p.ids);
+  for (const lp of scorePieces(model, usable.map((p) => p.ids), DEFAULT_SCORE_OPTIONS, (d, t) => onProgress?.('model', d, t))) {
     for (const v of lp) nllSum -= v;
     tokens += lp.length;
-    onProgress?.('model', i + 1, usable.length);
-  });
+  }
   const nll = tokens > 0 ? nllSum / tokens : NaN;
   onProgress?.('baseline', 0, 1);
   const ngram = trainNgram(

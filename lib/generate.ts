@@ -139,15 +139,3 @@ function firstNewOnset(tokens: readonly Token[], primerLength: number, vocab: Vo
   }
   return steps / vocab.config.stepsPerBeat;
 }
-
-/** Runs a stateful forward pass over a whole sequence and returns the next-token log-probabilities it assigns (for evaluation). */
-export function sequenceLogProbs(weights: StepWeights, ids: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(Math.max(0, ids.length - 1));
-  let state = initialState(weights);
-  for (let i = 0; i + 1 < ids.length; i++) {
-    const r = step(weights, state, ids[i]);
-    out[i] = Math.log(Math.max(r.probs[ids[i + 1]], 1e-30));
-    state = r.state;
-  }
-  return out;
-}

@@ -22,6 +22,12 @@ export interface DropoutSpec {
   readonly rng: Rng;
 }
 
+/** One layer's recurrent state for a batch: h and c, each [B, H]. */
+export interface LayerState {
+  readonly h: tf.Tensor2D;
+  readonly c: tf.Tensor2D;
+}
+
 interface LayerTape {
   readonly cat: tf.Tensor2D; // [T*B, in+H]: masked input x_t beside masked h_{t-1}
   readonly inMask: tf.Tensor2D | null; // [B, in]
@@ -88,15 +94,16 @@ function layerForward(
   inMask: tf.Tensor2D | null,
   recMask: tf.Tensor2D | null,
   keepTape: boolean,
-): { hs: tf.Tensor2D[]; tape: LayerTape | null } {
+  init: LayerState | null = null,
+): { hs: tf.Tensor2D[]; last: LayerState; tape: LayerTape | null } {
   const T = xs.length;
   const B = xs[0].shape[0];
   const H = w.recurrentKernel.shape[0];
   const wCat = tf.concat([w.kernel, w.recurrentKernel], 0) as tf.Tensor2D;
   const [wi, wf, wg, wo] = colBlocks(wCat, 4) as tf.Tensor2D[];
   const [bi, bf, bg, bo] = colBlocks(w.bias, 4) as tf.Tensor1D[];
-  let h: tf.Tensor2D = tf.zeros([B, H]);
-  let c: tf.Tensor2D = tf.zeros([B, H]);
+  let h: tf.Tensor2D = init ? init.h : tf.zeros([B, H]);
+  let c: tf.Tensor2D = init ? init.c : tf.zeros([B, H]);
   const tape = { cat: [] as tf.Tensor2D[], i: [] as tf.Tensor2D[], f: [] as tf.Tensor2D[], g: [] as tf.Tensor2D[], o: [] as tf.Tensor2D[], c: [] as tf.Tensor2D[] };
   const hs: tf.Tensor2D[] = [];
   for (let t = 0; t < T; t++) {
@@ -118,9 +125,10 @@ function layerForward(
       tape.c.push(c);
     }
   }
-  if (!keepTape) return { hs, tape: null };
+  if (!keepTape) return { hs, last: { h, c }, tape: null };
   return {
     hs,
+    last: { h, c },
     tape: {
       cat: tf.concat(tape.cat, 0),
       inMask,
@@ -265,4 +273,28 @@ export function batchLoss(vars: ModelVars, batch: Batch): number {
     const flat = tf.tensor1d(Int32Array.from(targets, (tg, i) => i * V + tg), 'int32');
     return -tf.mean(tf.gather(logp.reshape([-1]), flat)).dataSync()[0];
   });
+}
+
+/**
+ * Forward pass over a time-major chunk of ids ([T·B], row t·B + b) starting
+ * from `state` (zeros when null): returns next-token log-probabilities
+ * [T·B, V] and the state after the chunk, for scoring long sequences in
+ * batches while carrying the state across chunks. Tensors belong to the caller.
+ */
+export function forwardChunk(vars: ModelVars, ids: Int32Array, T: number, B: number, state: readonly LayerState[] | null): { logp: tf.Tensor2D; state: LayerState[] } {
+  const out = tf.tidy(() => {
+    let xs = rowBlocks(tf.gather(vars.embedding, tf.tensor1d(ids, 'int32')) as tf.Tensor2D, T);
+    const next: LayerState[] = [];
+    vars.lstm.forEach((w, l) => {
+      const r = layerForward(xs, w, null, null, false, state ? state[l] : null);
+      next.push(r.last);
+      xs = r.hs;
+    });
+    const logp = tf.logSoftmax(tf.add(tf.matMul(tf.concat(xs, 0) as tf.Tensor2D, vars.outKernel as tf.Tensor2D), vars.outBias)) as tf.Tensor2D;
+    return [logp, ...next.flatMap((st) => [st.h, st.c])];
+  });
+  const [logp, ...hc] = out as tf.Tensor2D[];
+  const after: LayerState[] = [];
+  for (let l = 0; l < hc.length; l += 2) after.push({ h: hc[l], c: hc[l + 1] });
+  return { logp, state: after };
 }

@@ -12,7 +12,8 @@ import { loadMidiFolder } from '../lib/midi';
 import { buildModel, validateModelConfig, DEFAULT_MODEL_CONFIG, varList } from '../lib/model';
 import { makePiece, type Note } from '../lib/music';
 import { modelInfo, prepareData } from '../lib/pipeline';
-import { readStepWeights, runSequence } from '../lib/step';
+import { readStepWeights, runSequence, sequenceLogProbs } from '../lib/step';
+import { scorePieces } from '../lib/score';
 import { loadModel, saveWeights } from '../lib/store';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokenize';
 import { trainModel } from '../lib/train';
@@ -148,5 +149,22 @@ test('a model folder saves and loads with everything generation needs; bad folde
   fs.writeFileSync(path.join(broken, 'vocab.json'), JSON.stringify({ format: 'musicgen-vocab/1', tokenizer: other.config, tokens: other.keys, counts: other.counts }));
   await assert.rejects(loadModel(broken), /vocab\.json has \d+ tokens but config\.json says vocabSize \d+/);
   await assert.rejects(loadModel(path.join(broken, 'nope')), /model folder .*nope not found/);
+  model.net.dispose();
+});
+
+test('batched chunked scoring equals stepping through each piece, and does not leak tensors', () => {
+  const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: 30, units: 16, embeddingDim: 8, layers: 2, seed: 9 });
+  varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.4, 'float32', 200 + i)));
+  const seqs = [70, 5, 33, 1, 64].map((n, k) => Array.from({ length: n }, (_, i) => (i * 7 + k * 3) % 30));
+  const w = readStepWeights(model);
+  scorePieces(model, seqs, { batchSize: 2, chunk: 16 });
+  const before = tf.memory().numTensors;
+  const batched = scorePieces(model, seqs, { batchSize: 2, chunk: 16 });
+  assert.equal(tf.memory().numTensors, before);
+  seqs.forEach((s, k) => {
+    const ref = sequenceLogProbs(w, s);
+    assert.equal(batched[k].length, Math.max(0, s.length - 1));
+    for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(batched[k][i] - ref[i]) < 1e-4, `piece ${k} position ${i}: ${batched[k][i]} vs ${ref[i]}`);
+  });
   model.net.dispose();
 });
