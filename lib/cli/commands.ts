@@ -9,15 +9,15 @@ import { currentBackend, initBackend } from '../backend';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../config';
 import { DEFAULT_DATASET_CONFIG, encodePieces, splitByFile, validateDatasetConfig, type DatasetConfig } from '../dataset';
 import { DEFAULT_EVALUATE_OPTIONS, evaluateModel } from '../evaluate';
-import { UserError, writeFileAtomic } from '../fsutil';
+import { errCode, UserError, writeFileAtomic } from '../fsutil';
 import { DEFAULT_GENERATE_CONFIG, generate, primerFromData, validateGenerateConfig, type GenerateConfig } from '../generate';
-import { readMidiFile, writeMidiFile } from '../midi';
+import { readMidiFile, writeMidiFile, type MidiReadOptions } from '../midi';
 import { DEFAULT_MODEL_CONFIG, parameterCount, validateModelConfig, type ModelConfig } from '../model';
-import { corpusStats, loadCorpus, modelInfo, newModel, prepareData } from '../pipeline';
+import { corpusStats, loadCorpus, modelInfo, newModel, prepareData, type PreparedData } from '../pipeline';
 import { createRng } from '../rng';
 import { readStepWeights } from '../step';
 import { hasCheckpoint } from '../checkpoint';
-import { loadModel } from '../store';
+import { loadModel, type ModelInfo } from '../store';
 import { DEFAULT_TOKENIZER_CONFIG, validateTokenizerConfig, type TokenizerConfig } from '../tokenize';
 import { trainModel } from '../train';
 import { encodePiece, type UnknownPolicy } from '../vocab';
@@ -47,13 +47,29 @@ export const INSPECT_FLAGS: FlagSpecs = {
   scheme: { type: 'string', help: 'NAME tokenizer scheme: timed (default) or classic' },
   grid: { type: 'string', help: 'N grid steps per beat (default 4 = sixteenths)' },
   'include-drums': { type: 'boolean', help: 'keep drum tracks' },
+  tracks: { type: 'string', help: 'LIST only these track indices, e.g. 1,2 (0-based, as in the file)' },
+  programs: { type: 'string', help: 'LIST only notes played with these General-MIDI programs, e.g. 0,24' },
 };
+
+/** MIDI reading options from --include-drums, --tracks and --programs. */
+function midiOptions(a: ParsedArgs): MidiReadOptions {
+  const list = (name: string, lo: number, hi: number): number[] | undefined => {
+    const v = str(a, name);
+    if (v === undefined) return undefined;
+    const xs = v.split(',').map((x) => Number(x.trim()));
+    if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < lo || x > hi)) {
+      throw new UserError(`--${name} must be a comma-separated list of integers in [${lo}, ${hi}] (got "${v}")`);
+    }
+    return xs;
+  };
+  return { includeDrums: a.values['include-drums'] === true, tracks: list('tracks', 0, 65535), programs: list('programs', 0, 127) };
+}
 
 export async function inspectCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   const target = a.positionals[0];
   if (!target) throw new UserError('inspect needs a file or folder: musicgen inspect <file|dir>');
   const tokenizer = tokenizerFrom(a);
-  const corpus = loadCorpus([target], { includeDrums: a.values['include-drums'] === true });
+  const corpus = loadCorpus([target], midiOptions(a));
   for (const s of corpus.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
   const st = corpusStats(corpus, tokenizer);
   io.log(`${st.files} MIDI files: ${st.loaded} loaded, ${st.skipped.length} skipped; ${st.notes} notes, ${st.events} events, ${st.tokens} tokens, vocabulary ${st.vocabSize}`);
@@ -80,6 +96,9 @@ export const TRAIN_FLAGS: FlagSpecs = {
   'recurrent-dropout': { type: 'string', help: `X recurrent dropout in [0,1) (default ${DEFAULT_MODEL_CONFIG.recurrentDropout})` },
   scheme: INSPECT_FLAGS.scheme,
   grid: INSPECT_FLAGS.grid,
+  'include-drums': INSPECT_FLAGS['include-drums'],
+  tracks: INSPECT_FLAGS.tracks,
+  programs: INSPECT_FLAGS.programs,
   'max-files': { type: 'string', help: 'N use at most N files (quick runs)' },
   'max-val-windows': { type: 'string', help: `N validation windows per epoch, 0 = all (default ${DEFAULT_TRAIN_CONFIG.maxValWindows})` },
   'checkpoint-every': { type: 'string', help: `S seconds between mid-epoch checkpoints (default ${DEFAULT_TRAIN_CONFIG.checkpointEverySec})` },
@@ -118,16 +137,19 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   if (folders.length === 0) throw new UserError('--data is required');
   if (!resume && hasCheckpoint(out)) throw new UserError(`${out} already has a training checkpoint: add --resume to continue it, or choose another --out`);
   const backend = await initBackend();
-  const maxFiles = num(a, 'max-files', 'int');
+  // On --resume the file cap defaults to the one the run started with, so the same windows are trained on.
+  const maxFiles = num(a, 'max-files', 'int') ?? saved?.info.data.maxFiles;
   const loadBar = startBar('load ', 1, io.quiet);
-  const corpus = loadCorpus(folders, { maxFiles }, (d, t) => { loadBar.setTotal(t); loadBar.update(d); });
+  const corpus = loadCorpus(folders, { ...midiOptions(a), maxFiles }, (d, t) => { loadBar.setTotal(t); loadBar.update(d); });
   loadBar.stop();
   for (const s of corpus.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
   const data = prepareData(corpus.pieces, tokenizer, dataset, saved?.vocab);
+  if (saved) checkSameData(out, saved.info.data, data);
   const model = saved?.model ?? newModel(data.vocab, modelCfg);
   io.log(`backend ${backend.name}; ${data.train.length} training files, ${data.val.length} validation files; vocabulary ${data.vocab.tokens.length}; ${parameterCount(model)} parameters`);
-  const info = modelInfo(model, data, dataset, training, backend.name, folders);
-  fs.mkdirSync(out, { recursive: true });
+  const base = modelInfo(model, data, dataset, training, backend.name, folders);
+  const info = maxFiles === undefined ? base : { ...base, data: { ...base.data, maxFiles } };
+  makeDirs(out, out);
   let bar = startBar('epoch 1', 1, io.quiet);
   let barEpoch = 0;
   const result = await trainModel(
@@ -158,6 +180,38 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
     model: out, epochs: result.history.length, trainLoss: last?.trainLoss ?? null, valLoss: best?.valLoss ?? null,
     valPerplexity: best?.valPerplexity ?? null, backend: backend.name, tokensPerSec: Math.round(result.tokensPerSec), interrupted: result.interrupted,
   };
+}
+
+/** A resumed run must see the data its checkpoint was trained on (same files, same split), or its batch positions mean nothing. */
+function checkSameData(out: string, was: ModelInfo['data'], data: PreparedData): void {
+  const now = { trainFiles: data.train.length, valFiles: data.val.length, trainTokens: data.train.reduce((s, p) => s + p.ids.length, 0) };
+  if (now.trainFiles !== was.trainFiles || now.valFiles !== was.valFiles || now.trainTokens !== was.trainTokens) {
+    throw new UserError(
+      `cannot resume ${out}: the data differs from the checkpoint's (${was.trainFiles}+${was.valFiles} files, ${was.trainTokens} training tokens then; ${now.trainFiles}+${now.valFiles} files, ${now.trainTokens} now): give the same --data and --max-files`,
+    );
+  }
+}
+
+/**
+ * Creates `dir` and its missing parents one level at a time, as a UserError
+ * naming `target` when that fails. (fs.mkdirSync's recursive mode spins forever
+ * on paths like /proc/x on Linux, where mkdir reports ENOENT under an existing parent.)
+ */
+function makeDirs(dir: string, target: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d) && path.dirname(d) !== d) {
+    missing.unshift(d);
+    d = path.dirname(d);
+  }
+  if (fs.existsSync(d) && !fs.statSync(d).isDirectory()) throw new UserError(`cannot write ${target}: ${d} is not a folder`);
+  for (const m of missing) {
+    try {
+      fs.mkdirSync(m);
+    } catch (e) {
+      throw new UserError(`cannot write ${target}: cannot create folder ${m} (${errCode(e)})`);
+    }
+  }
 }
 
 async function loadSavedForResume(out: string) {
@@ -198,6 +252,8 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   const policy = (str(a, 'unknown') ?? 'nearest') as UnknownPolicy;
   if (!['nearest', 'skip', 'error'].includes(policy)) throw new UserError(`--unknown must be nearest, skip or error (got "${policy}")`);
   const wav = str(a, 'wav');
+  makeDirs(path.dirname(out), out);
+  if (wav) makeDirs(path.dirname(wav), wav);
   const backend = await initBackend();
   const lm = await loadModel(str(a, 'model') ?? 'models/pretrained');
   const t0 = performance.now();
