@@ -69,7 +69,6 @@ export function evaluateModel(
   options: EvaluateOptions,
   onProgress?: EvaluateProgress,
 ): Evaluation {
-  const weights = readStepWeights(model);
   const usable = heldOut.filter((p) => p.ids.length >= 2);
   let nllSum = 0;
   let tokens = 0;
@@ -88,6 +87,7 @@ export function evaluateModel(
   const generatedPieces: Piece[] = [];
   let copy: CopyMatch | null = null;
   if (options.samples > 0 && training.length > 0) {
+    const weights = readStepWeights(model);
     const index = buildCopyIndex(training.map((p) => p.ids));
     for (let s = 0; s < options.samples; s++) {
       const seed = deriveSeed(options.generate.seed, s);
@@ -99,6 +99,7 @@ export function evaluateModel(
       if (!copy || m.length > copy.length) copy = m;
       onProgress?.('samples', s + 1, options.samples);
     }
+    weights.dispose();
   }
   return {
     files: usable.length,

@@ -197,7 +197,9 @@ function bar(f: number): string {
 /** Generates from a seed sequence drawn from the data, and shows the piano roll. */
 export function generateFromData(model: MusicModel, vocab: Vocabulary, pieces: readonly Piece[], settings: GenerateConfig): Generated {
   const primer = primerFromData(encodePieces(vocab, pieces), vocab, settings.primerLength, createRng(settings.seed));
-  const g = generate(readStepWeights(model), vocab, primer, settings, { name: 'musicgen' });
+  const weights = readStepWeights(model);
+  const g = generate(weights, vocab, primer, settings, { name: 'musicgen' });
+  weights.dispose();
   console.log(`${g.events} new events, ${g.piece.notes.length} notes in ${g.seconds.toFixed(2)} s (the first ${g.primerLength} tokens are the seed)`);
   showChart(pianoRollSvg(g.piece, { seedBeats: g.seedBeats, title: 'Generated piece (seed in grey)' }));
   return g;

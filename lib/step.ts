@@ -3,37 +3,45 @@
  *
  * The LSTM state (h, c per layer) is carried from step to step, so the cost
  * of a generated token does not grow with the context — unlike the classic
- * design that re-runs the whole window for every note. Plain typed arrays and
- * loops: no tensors to dispose, identical results on every backend.
+ * design that re-runs the whole window for every note. The state is plain
+ * typed arrays; only the matrix products may run on the tfjs backend.
  */
+import * as tf from '@tensorflow/tfjs';
 import type { MusicModel } from './model';
 
 /**
- * One LSTM layer's weights, transposed for stepping: row j holds the weights
- * of gate unit j (gates i, f, c, o as in Keras) over the concatenated input
- * [x; h], so each unit is one contiguous dot product.
+ * A matrix-vector product with bias: out = bias + Wᵀ·x, for one layer's
+ * weights. Two engines compute it: plain JavaScript loops over transposed
+ * weights, or the tfjs backend's matrix product (WebAssembly SIMD or native
+ * TensorFlow), which is several times faster for these sizes.
  */
+export type Gemv = (x: Float32Array) => Float32Array;
+
+/** One LSTM layer for stepping: gate pre-activations (i, f, c, o as in Keras) from the concatenated input [x; h]. */
 export interface StepLayer {
   readonly inDim: number;
   readonly units: number;
-  /** [4·units, inDim + units] */
-  readonly weightsT: Float32Array;
-  /** [4·units] */
-  readonly bias: Float32Array;
+  /** [x; h] (length inDim + units) → 4·units pre-activations. */
+  readonly gates: Gemv;
 }
 
-/** All weights needed for stepping, copied out of the model once. */
+/** Everything needed for stepping, copied out of the model once. Call dispose() when done. */
 export interface StepWeights {
   readonly vocabSize: number;
   readonly embeddingDim: number;
+  /** Which engine computes the products. */
+  readonly engine: StepEngine;
   /** [vocabSize, embeddingDim] */
   readonly embedding: Float32Array;
   readonly layers: readonly StepLayer[];
-  /** [vocabSize, units] (transposed output kernel) */
-  readonly outKernelT: Float32Array;
-  /** [vocabSize] */
-  readonly outBias: Float32Array;
+  /** Top layer's h → vocabulary logits. */
+  readonly output: Gemv;
+  /** Frees tensors held by the tfjs engine (a no-op for the JS engine). */
+  dispose(): void;
 }
+
+/** `auto`: tfjs on the wasm and native backends, JS on the plain cpu backend (where JS loops are faster). */
+export type StepEngine = 'js' | 'tfjs';
 
 /** The recurrent state: h and c for each layer. Never mutated; each step returns a new one. */
 export interface LstmState {
@@ -50,30 +58,47 @@ export interface StepResult {
   readonly state: LstmState;
 }
 
-/** Copies the model's weights into plain arrays for stepping. */
-export function readStepWeights(model: MusicModel): StepWeights {
+/**
+ * Copies the model's weights out for stepping. The engine defaults to tfjs
+ * on the wasm and native backends and to JS loops on the cpu backend.
+ */
+export function readStepWeights(model: MusicModel, engine: StepEngine | 'auto' = 'auto'): StepWeights {
   const v = model.vars;
   const c = model.config;
+  const use: StepEngine = engine === 'auto' ? (tf.getBackend() === 'cpu' ? 'js' : 'tfjs') : engine;
+  const held: tf.Tensor[] = [];
+  const gemv = (kernel: tf.Tensor2D, bias: tf.Tensor1D): Gemv => {
+    if (use === 'js') {
+      const [rows, cols] = kernel.shape;
+      return jsGemv(transpose(kernel.dataSync() as Float32Array, rows, cols), bias.dataSync() as Float32Array);
+    }
+    const k = tf.clone(kernel);
+    const b = tf.clone(bias);
+    held.push(k, b);
+    return (x) => {
+      // No tf.tidy here: it would walk the returned array element by element.
+      const a = tf.tensor2d(x, [1, x.length]);
+      const out = tf.fused.matMul({ a, b: k, bias: b });
+      const values = out.dataSync() as Float32Array;
+      a.dispose();
+      out.dispose();
+      return values;
+    };
+  };
+  const layers = v.lstm.map((l) => {
+    const stacked = tf.tidy(() => tf.concat([l.kernel, l.recurrentKernel], 0) as tf.Tensor2D);
+    const layer: StepLayer = { inDim: l.kernel.shape[0], units: l.recurrentKernel.shape[0], gates: gemv(stacked, l.bias as tf.Tensor1D) };
+    stacked.dispose();
+    return layer;
+  });
   return {
     vocabSize: c.vocabSize,
     embeddingDim: c.embeddingDim,
+    engine: use,
     embedding: v.embedding.dataSync() as Float32Array,
-    layers: v.lstm.map((l) => {
-      const inDim = l.kernel.shape[0];
-      const units = l.recurrentKernel.shape[0];
-      const k = l.kernel.dataSync() as Float32Array;
-      const r = l.recurrentKernel.dataSync() as Float32Array;
-      const G = 4 * units;
-      const w = inDim + units;
-      const weightsT = new Float32Array(G * w);
-      for (let j = 0; j < G; j++) {
-        for (let i = 0; i < inDim; i++) weightsT[j * w + i] = k[i * G + j];
-        for (let i = 0; i < units; i++) weightsT[j * w + inDim + i] = r[i * G + j];
-      }
-      return { inDim, units, weightsT, bias: l.bias.dataSync() as Float32Array };
-    }),
-    outKernelT: transpose(v.outKernel.dataSync() as Float32Array, c.units, c.vocabSize),
-    outBias: v.outBias.dataSync() as Float32Array,
+    layers,
+    output: gemv(v.outKernel as tf.Tensor2D, v.outBias as tf.Tensor1D),
+    dispose: () => tf.dispose(held),
   };
 }
 
@@ -97,7 +122,7 @@ export function step(w: StepWeights, state: LstmState, token: number): StepResul
     const xh = new Float32Array(layer.inDim + H);
     xh.set(x, 0);
     xh.set(state.h[l], layer.inDim);
-    const z = matVec(layer.weightsT, xh, layer.bias);
+    const z = layer.gates(xh);
     const h = new Float32Array(H);
     const c = new Float32Array(H);
     const cPrev = state.c[l];
@@ -113,11 +138,15 @@ export function step(w: StepWeights, state: LstmState, token: number): StepResul
     cs.push(c);
     x = h;
   });
-  const logits = matVec(w.outKernelT, x, w.outBias);
+  const logits = w.output(x);
   return { logits, probs: softmax(logits), state: { h: hs, c: cs } };
 }
 
-/** out[j] = bias[j] + Σ_i m[j·n + i] · x[i], for m of shape [bias.length, n = x.length]. */
+/** JS engine: out[j] = bias[j] + Σ_i m[j·n + i] · x[i], for transposed weights m of shape [bias.length, n]. */
+function jsGemv(m: Float32Array, bias: Float32Array): Gemv {
+  return (x) => matVec(m, x, bias);
+}
+
 function matVec(m: Float32Array, x: Float32Array, bias: Float32Array): Float32Array {
   const n = x.length;
   const rows = bias.length;

@@ -26,7 +26,14 @@ export interface ModelInfo {
   /** Backend the model was trained on. */
   readonly backend: string;
   /** What it was trained on (free-form summary). */
-  readonly data: { readonly folders: readonly string[]; readonly trainFiles: number; readonly valFiles: number; readonly trainTokens: number };
+  readonly data: {
+    readonly folders: readonly string[];
+    readonly trainFiles: number;
+    readonly valFiles: number;
+    readonly trainTokens: number;
+    /** The --max-files cap of the run, if any (a resumed run reuses it). */
+    readonly maxFiles?: number;
+  };
 }
 
 /** A model loaded from its folder. */

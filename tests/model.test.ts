@@ -109,13 +109,16 @@ test('stateful step gives the same next-token probabilities as the full window t
   // Random (non-trivial) weights.
   varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.4, 'float32', 100 + i)));
   const ids = Array.from({ length: 60 }, (_, i) => (i * 17 + 3) % 40);
-  const w = readStepWeights(model);
   const full = tf.tidy(() => (model.net.predict(tf.tensor2d([ids], [1, 60], 'int32')) as tf.Tensor).arraySync() as number[][][]);
-  for (const t of [0, 10, 59]) {
-    const r = runSequence(w, ids.slice(0, t + 1));
-    let maxDiff = 0;
-    for (let j = 0; j < 40; j++) maxDiff = Math.max(maxDiff, Math.abs(r.probs[j] - full[0][t][j]));
-    assert.ok(maxDiff < 1e-4, `position ${t}: max difference ${maxDiff}`);
+  for (const engine of ['js', 'tfjs'] as const) {
+    const w = readStepWeights(model, engine);
+    for (const t of [0, 10, 59]) {
+      const r = runSequence(w, ids.slice(0, t + 1));
+      let maxDiff = 0;
+      for (let j = 0; j < 40; j++) maxDiff = Math.max(maxDiff, Math.abs(r.probs[j] - full[0][t][j]));
+      assert.ok(maxDiff < 1e-4, `${engine} engine, position ${t}: max difference ${maxDiff}`);
+    }
+    w.dispose();
   }
   assert.equal(vocab.tokens.length > 0, true);
   model.net.dispose();

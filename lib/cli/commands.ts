@@ -276,6 +276,7 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   const weights = readStepWeights(lm.model);
   const bar = startBar('generate', cfg.length, io.quiet);
   const g = generate(weights, lm.vocab, primer, cfg, meta, (done) => bar.update(done));
+  weights.dispose();
   bar.stop();
   writeMidiFile(out, g.piece);
   const seconds = (performance.now() - t0) / 1000;

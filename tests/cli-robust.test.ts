@@ -1,0 +1,232 @@
+/**
+ * The CLI on bad input (issue "Robustness"): wrong flag values, broken model
+ * folders, primers with symbols the vocabulary lacks, unwritable outputs.
+ * Every failure must be one stderr line naming the parameter or file, exit ≠ 0,
+ * no stack trace (unless --verbose), and no work or files left behind.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readMidiFile, writeMidiFile } from '../lib/midi';
+import { makePiece, type Note } from '../lib/music';
+import { pieceToTokens } from '../lib/tokenize';
+import { tokenToString } from '../lib/tokens';
+import { buildVocabulary, loadVocabulary, saveVocabulary } from '../lib/vocab';
+import { DATA_DIR } from './helpers';
+
+const ROOT = path.resolve(__dirname, '..');
+const FIXTURES = path.join(__dirname, 'fixtures', 'midi');
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI (node --import tsx lib/cli/main.ts …) from the repo root; kills it after timeoutMs. */
+function cli(args: readonly string[], timeoutMs = 30_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: signal ? -1 : code, stdout, stderr: signal ? `${stderr}\n[killed by ${signal} after ${timeoutMs} ms]` : stderr });
+    });
+  });
+}
+
+/** Exit ≠ 0 and stderr is exactly one line, matching every pattern, with no stack trace. Returns the line. */
+function oneLineError(r: Run, ...patterns: RegExp[]): string {
+  assert.notEqual(r.code, 0, `expected a failure; stdout:\n${r.stdout}`);
+  assert.ok(r.code !== -1, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  assert.equal(lines.length, 1, `expected one stderr line, got:\n${r.stderr}`);
+  assert.ok(!/^\s+at /m.test(r.stderr), 'stack trace without --verbose');
+  for (const p of patterns) assert.match(lines[0], p);
+  return lines[0];
+}
+
+let tmp = '';
+let model = '';
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-robust-'));
+  model = path.join(tmp, 'model');
+  const r = await cli(
+    ['train', '--data', DATA_DIR, '--out', model, '--epochs', '1', '--max-files', '8', '--units', '16', '--embedding', '8', '--seq-len', '32', '--batch-size', '8', '--json'],
+    60_000,
+  );
+  assert.equal(r.code, 0, r.stderr);
+});
+after(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A copy of the trained model folder to break. */
+function copyModel(name: string): string {
+  const dir = path.join(tmp, name);
+  fs.cpSync(model, dir, { recursive: true });
+  return dir;
+}
+
+function tempFilesIn(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+}
+
+test('out-of-range and wrong-type flag values: one line naming the flag and its range', async () => {
+  const out = path.join(tmp, 'never');
+  const train = (...flags: string[]) => cli(['train', '--data', DATA_DIR, '--out', out, ...flags]);
+  const gen = (...flags: string[]) => cli(['generate', '--model', model, '--out', path.join(out, 'x.mid'), ...flags]);
+  const [units, unitsAbc, unitsSpace, seqLen, temp, topP0, topP15, batch, lr] = await Promise.all([
+    train('--units=-3'),
+    train('--units', 'abc'),
+    train('--units', '-3'),
+    train('--seq-len', '100000'),
+    gen('--temperature', '0'),
+    gen('--top-p', '0'),
+    gen('--top-p', '1.5'),
+    train('--batch-size', '2.5'),
+    train('--lr', '0'),
+  ]);
+  oneLineError(units, /--units/, /\[1, \d+\]/, /-3/);
+  oneLineError(unitsAbc, /--units/, /integer/, /abc/);
+  oneLineError(unitsSpace, /--units/, /--units=-/);
+  oneLineError(seqLen, /--seq-len/, /\[2, 10000\]/, /100000/);
+  oneLineError(temp, /--temperature/, /\(0, /);
+  oneLineError(topP0, /--top-p/, /\(0, 1\]/);
+  oneLineError(topP15, /--top-p/, /\(0, 1\]/, /1\.5/);
+  oneLineError(batch, /--batch-size/, /integer/);
+  oneLineError(lr, /--lr/, /\(0, 1\]/);
+  assert.ok(!fs.existsSync(out), 'a failed command created its output folder');
+});
+
+test('--seq-len longer than every piece in a small folder: one line naming seq-len and the largest allowed', async () => {
+  const small = path.join(tmp, 'small');
+  fs.mkdirSync(small);
+  const two = fs.readdirSync(DATA_DIR).filter((f) => f.endsWith('.mid')).slice(0, 2);
+  for (const f of two) fs.copyFileSync(path.join(DATA_DIR, f), path.join(small, f));
+  const r = await cli(['train', '--data', small, '--out', path.join(tmp, 'never2'), '--seq-len', '5000', '--json']);
+  const line = oneLineError(r, /seq-?len/i, /5000/, /--seq-len ≤ \d+/);
+  const longest = Number(/≤ (\d+)/.exec(line)?.[1]);
+  assert.ok(longest > 32 && longest < 5000, line);
+  assert.ok(!fs.existsSync(path.join(tmp, 'never2')));
+});
+
+test('unknown flag, unknown command, missing --out', async () => {
+  const [flag, command, noOut, noData] = await Promise.all([
+    cli(['generate', '--model', model, '--bogus']),
+    cli(['frobnicate', '--json']),
+    cli(['train', '--data', DATA_DIR]),
+    cli(['train', '--out', path.join(tmp, 'never3')]),
+  ]);
+  oneLineError(flag, /--bogus/);
+  oneLineError(command, /frobnicate/, /inspect, train, generate, evaluate/);
+  oneLineError(noOut, /--out is required/);
+  oneLineError(noData, /--data is required/);
+});
+
+test('--verbose adds the stack trace', async () => {
+  const r = await cli(['generate', '--model', model, '--out', path.join(tmp, 'v.mid'), '--temperature', '0', '--verbose']);
+  assert.notEqual(r.code, 0);
+  const lines = r.stderr.split('\n');
+  assert.match(lines[0], /--temperature/);
+  assert.ok(lines.some((l) => /^\s+at /.test(l)), `no stack trace:\n${r.stderr}`);
+});
+
+/** Runs generate on a model folder and expects a one-line error before any output. */
+async function brokenModel(dir: string, ...patterns: RegExp[]): Promise<void> {
+  const out = path.join(tmp, `${path.basename(dir)}.mid`);
+  const r = await cli(['generate', '--model', dir, '--out', out, '--seed', '1', '--data', DATA_DIR, '--json']);
+  oneLineError(r, ...patterns);
+  assert.ok(!fs.existsSync(out), 'a MIDI file was written from a broken model');
+}
+
+test('model folder missing, incomplete, corrupt or mixed with another vocabulary: clear error before any work', async () => {
+  const noVocab = copyModel('no-vocab');
+  fs.rmSync(path.join(noVocab, 'vocab.json'));
+  const noWeights = copyModel('no-weights');
+  const weightsOf = (d: string) => path.join(d, fs.readdirSync(d).find((f) => /^weights-.*\.bin$/.test(f)) ?? 'none');
+  fs.rmSync(weightsOf(noWeights));
+  const short = copyModel('short-weights');
+  const w = weightsOf(short);
+  fs.truncateSync(w, fs.statSync(w).size - 8);
+  const badJson = copyModel('bad-config');
+  fs.writeFileSync(path.join(badJson, 'config.json'), '{"format": "musicgen-model/1", ');
+  // vocab.json of another model (built from other data).
+  const mixed = copyModel('mixed-vocab');
+  const other = buildVocabulary(fs.readdirSync(FIXTURES).filter((f) => f.startsWith('good-')).map((f) => readMidiFile(path.join(FIXTURES, f))));
+  const own = loadVocabulary(path.join(model, 'vocab.json'));
+  assert.notEqual(other.tokens.length, own.tokens.length, 'precondition: the two vocabularies differ in size');
+  saveVocabulary(path.join(mixed, 'vocab.json'), other);
+
+  await Promise.all([
+    brokenModel(path.join(tmp, 'no-such-model'), /no-such-model/, /not found/),
+    brokenModel(noVocab, /incomplete/, /vocab\.json/),
+    brokenModel(noWeights, /incomplete/, /weights-/),
+    brokenModel(short, /weights/, /bytes/),
+    brokenModel(badJson, /config\.json/, /JSON/),
+    brokenModel(mixed, /vocab\.json/, new RegExp(`${other.tokens.length} tokens`), new RegExp(`vocabSize ${own.tokens.length}`)),
+  ]);
+});
+
+test('a primer with symbols the vocabulary lacks: nearest works, error names the token, skip works', async () => {
+  const vocab = loadVocabulary(path.join(model, 'vocab.json'));
+  const dataFile = path.join(DATA_DIR, fs.readdirSync(DATA_DIR).filter((f) => f.endsWith('.mid'))[0]);
+  const base = readMidiFile(dataFile).notes.slice(0, 30);
+  const end = Math.max(...base.map((n) => n.start + n.duration));
+  // A cluster chord and extreme pitches with an odd length: nothing like the training folk tunes.
+  const odd: Note[] = [
+    ...[22, 23, 24, 25].map((pitch) => ({ pitch, start: end, duration: 2.75, velocity: 80 })),
+    { pitch: 119, start: end + 3, duration: 0.25, velocity: 80 },
+    { pitch: 12, start: end + 3.5, duration: 0.5, velocity: 80 },
+  ];
+  const piece = makePiece('odd', [...base, ...odd]);
+  const primer = path.join(tmp, 'odd-primer.mid');
+  writeMidiFile(primer, piece);
+  const tokens = pieceToTokens(readMidiFile(primer), vocab.config).map(tokenToString);
+  const unknown = tokens.filter((t) => !vocab.index.has(t));
+  assert.ok(unknown.length >= 2, `precondition: the primer has unknown symbols (${unknown.join(' ')})`);
+  const out = (p: string) => path.join(tmp, `primed-${p}.mid`);
+  const args = (p: string) => ['generate', '--model', model, '--primer', primer, '--out', out(p), '--length', '40', '--seed', '5', '--json', '--unknown', p];
+  const [nearest, error, skip, bad] = await Promise.all([cli(args('nearest')), cli(args('error')), cli(args('skip')), cli(args('maybe'))]);
+  assert.equal(nearest.code, 0, nearest.stderr);
+  assert.ok(readMidiFile(out('nearest')).notes.length > 30);
+  assert.equal(skip.code, 0, skip.stderr);
+  assert.ok(readMidiFile(out('skip')).notes.length > 30);
+  oneLineError(error, new RegExp(unknown[0].replace(/\./g, '\\.')), /vocabulary/);
+  assert.ok(!fs.existsSync(out('error')));
+  oneLineError(bad, /--unknown/, /nearest, skip or error/);
+  // The default policy is nearest.
+  const dflt = await cli(['generate', '--model', model, '--primer', primer, '--out', out('default'), '--length', '40', '--seed', '5', '--json']);
+  assert.equal(dflt.code, 0, dflt.stderr);
+  assert.ok(fs.readFileSync(out('default')).equals(fs.readFileSync(out('nearest'))));
+});
+
+test('unwritable output paths: one-line error, no hang, no temp file left', async () => {
+  const file = path.join(tmp, 'a-file');
+  fs.writeFileSync(file, 'not a folder');
+  const folder = path.join(tmp, 'a-folder');
+  fs.mkdirSync(folder);
+  const gen = (out: string) => cli(['generate', '--model', model, '--out', out, '--seed', '1', '--length', '20', '--data', DATA_DIR, '--json'], 20_000);
+  const [proc, underFile, isFolder, trainProc] = await Promise.all([
+    gen('/proc/nope/x.mid'),
+    gen(path.join(file, 'x.mid')),
+    gen(folder),
+    cli(['train', '--data', DATA_DIR, '--out', '/proc/nope/model', '--max-files', '3', '--units', '8', '--embedding', '4', '--seq-len', '16', '--json'], 20_000),
+  ]);
+  oneLineError(proc, /cannot write \/proc\/nope\/x\.mid/);
+  oneLineError(underFile, /cannot write/, /a-file/, /not a folder/);
+  oneLineError(isFolder, /cannot write/, /a-folder/);
+  assert.match(trainProc.stderr.trim().split('\n').pop() ?? '', /cannot write \/proc\/nope\/model/);
+  assert.notEqual(trainProc.code, 0);
+  assert.deepEqual(tempFilesIn(tmp), []);
+  assert.deepEqual(fs.readdirSync(folder), []);
+  assert.equal(fs.readFileSync(file, 'utf8'), 'not a folder');
+});
