@@ -3,6 +3,7 @@
  * beside the weights. (Model, tokenizer, dataset and sampling settings live
  * with their own modules.)
  */
+import { checkInt, checkNumber } from './validate';
 
 /** How training runs. */
 export interface TrainConfig {
@@ -37,24 +38,14 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
 
 /** Throws a RangeError naming the bad parameter and its allowed range. */
 export function validateTrainConfig(c: TrainConfig): TrainConfig {
-  const int = (name: keyof TrainConfig, lo: number, hi: number): void => {
-    const v = c[name];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-      throw new RangeError(`${name} must be an integer in [${lo}, ${hi}] (got ${String(v)})`);
-    }
-  };
-  int('epochs', 1, 100_000);
-  int('batchSize', 1, 4096);
-  int('patience', 0, 100_000);
-  int('seed', 0, 2 ** 31 - 1);
-  int('maxValWindows', 0, 10_000_000);
-  const num = (name: keyof TrainConfig, ok: (v: number) => boolean, range: string): void => {
-    const v = c[name];
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new RangeError(`${name} must be ${range} (got ${String(v)})`);
-  };
-  num('learningRate', (v) => v > 0 && v <= 1, 'in (0, 1]');
-  num('clipNorm', (v) => v >= 0, '≥ 0 (0 = off)');
-  num('checkpointEverySec', (v) => v >= 0, '≥ 0 (0 = only at epoch ends)');
+  checkInt('epochs', c.epochs, 1, 100_000);
+  checkInt('batchSize', c.batchSize, 1, 4096);
+  checkInt('patience', c.patience, 0, 100_000);
+  checkInt('seed', c.seed, 0, 2 ** 31 - 1);
+  checkInt('maxValWindows', c.maxValWindows, 0, 10_000_000);
+  checkNumber('learningRate', c.learningRate, (v) => v > 0 && v <= 1, 'in (0, 1]');
+  checkNumber('clipNorm', c.clipNorm, (v) => v >= 0, '≥ 0 (0 = off)');
+  checkNumber('checkpointEverySec', c.checkpointEverySec, (v) => v >= 0, '≥ 0 (0 = only at epoch ends)');
   return c;
 }
 

@@ -8,6 +8,7 @@
 import type { Piece } from './music';
 import { createRng, deriveSeed, shuffled } from './rng';
 import { encodePiece, type Vocabulary } from './vocab';
+import { checkInt, checkNumber } from './validate';
 
 /** One piece as token ids. */
 export interface EncodedPiece {
@@ -31,10 +32,10 @@ export const DEFAULT_DATASET_CONFIG: DatasetConfig = { seqLen: 64, stride: 32, v
 
 /** Throws a RangeError naming the bad parameter and its allowed range. */
 export function validateDatasetConfig(d: DatasetConfig): DatasetConfig {
-  if (!Number.isInteger(d.seqLen) || d.seqLen < 2 || d.seqLen > 10_000) throw new RangeError(`seqLen must be an integer in [2, 10000] (got ${d.seqLen})`);
-  if (!Number.isInteger(d.stride) || d.stride < 1 || d.stride > 10_000) throw new RangeError(`stride must be an integer in [1, 10000] (got ${d.stride})`);
-  if (!(d.valFraction >= 0 && d.valFraction < 1)) throw new RangeError(`valFraction must be in [0, 1) (got ${d.valFraction})`);
-  if (!Number.isInteger(d.seed) || d.seed < 0 || d.seed > 2 ** 31 - 1) throw new RangeError(`seed must be an integer in [0, 2147483647] (got ${d.seed})`);
+  checkInt('seqLen', d.seqLen, 2, 10_000);
+  checkInt('stride', d.stride, 1, 10_000);
+  checkNumber('valFraction', d.valFraction, (v) => v >= 0 && v < 1, 'in [0, 1)');
+  checkInt('seed', d.seed, 0, 2 ** 31 - 1);
   return d;
 }
 

@@ -12,6 +12,7 @@ import { step, initialState, type LstmState, type StepWeights } from './step';
 import { countEvents, tokensToPiece } from './tokenize';
 import type { Token } from './tokens';
 import { decodeIds, grammarMasks, type Vocabulary } from './vocab';
+import { checkInt, checkNumber } from './validate';
 
 /** Generation settings. */
 export interface GenerateConfig extends SamplingConfig {
@@ -32,19 +33,11 @@ export const DEFAULT_GENERATE_CONFIG: GenerateConfig = { ...DEFAULT_SAMPLING_CON
 /** Throws a RangeError naming the bad parameter and its allowed range. */
 export function validateGenerateConfig(c: GenerateConfig): GenerateConfig {
   validateSamplingConfig(c);
-  const int = (name: 'length' | 'seed' | 'primerLength', lo: number, hi: number): void => {
-    const v = c[name];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-      throw new RangeError(`${name} must be an integer in [${lo}, ${hi}] (got ${String(v)})`);
-    }
-  };
-  int('length', 1, 1_000_000);
-  int('seed', 0, 2 ** 32 - 1);
-  int('primerLength', 1, 100_000);
-  if (c.bpm !== undefined && !(c.bpm >= 10 && c.bpm <= 400)) throw new RangeError(`bpm must be in [10, 400] (got ${c.bpm})`);
-  if (c.program !== undefined && !(Number.isInteger(c.program) && c.program >= 0 && c.program <= 127)) {
-    throw new RangeError(`program must be an integer in [0, 127] (got ${c.program})`);
-  }
+  checkInt('length', c.length, 1, 1_000_000);
+  checkInt('seed', c.seed, 0, 2 ** 32 - 1);
+  checkInt('primerLength', c.primerLength, 1, 100_000);
+  if (c.bpm !== undefined) checkNumber('bpm', c.bpm, (v) => v >= 10 && v <= 400, 'in [10, 400]');
+  if (c.program !== undefined) checkInt('program', c.program, 0, 127);
   return c;
 }
 

@@ -5,6 +5,7 @@
  * stateful step generator (lib/step.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { checkInt, checkNumber } from './validate';
 
 /** Model hyperparameters; saved with the weights. */
 export interface ModelConfig {
@@ -36,21 +37,13 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
 
 /** Throws a RangeError naming the bad parameter and its allowed range. */
 export function validateModelConfig(c: ModelConfig): ModelConfig {
-  const int = (name: keyof ModelConfig, lo: number, hi: number): void => {
-    const v = c[name];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-      throw new RangeError(`${name} must be an integer in [${lo}, ${hi}] (got ${String(v)})`);
-    }
-  };
-  int('vocabSize', 2, 100_000);
-  int('embeddingDim', 1, 4096);
-  int('units', 1, 4096);
-  int('layers', 1, 8);
-  int('seed', 0, 2 ** 31 - 1);
-  for (const name of ['dropout', 'recurrentDropout'] as const) {
-    const v = c[name];
-    if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new RangeError(`${name} must be in [0, 1) (got ${String(v)})`);
-  }
+  checkInt('vocabSize', c.vocabSize, 2, 100_000);
+  checkInt('embeddingDim', c.embeddingDim, 1, 4096);
+  checkInt('units', c.units, 1, 4096);
+  checkInt('layers', c.layers, 1, 8);
+  checkInt('seed', c.seed, 0, 2 ** 31 - 1);
+  checkNumber('dropout', c.dropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
+  checkNumber('recurrentDropout', c.recurrentDropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
   return c;
 }
 

@@ -3,6 +3,7 @@
  * top-p (nucleus) and an optional grammar mask, with a seeded RNG passed in.
  */
 import type { Rng } from './rng';
+import { checkInt, checkNumber } from './validate';
 
 /** Sampling settings. */
 export interface SamplingConfig {
@@ -18,15 +19,9 @@ export const DEFAULT_SAMPLING_CONFIG: SamplingConfig = { temperature: 1.0, topK:
 
 /** Throws a RangeError naming the bad parameter and its allowed range. */
 export function validateSamplingConfig(c: SamplingConfig): SamplingConfig {
-  if (typeof c.temperature !== 'number' || !(c.temperature > 0 && c.temperature <= 100)) {
-    throw new RangeError(`temperature must be in (0, 100] (got ${String(c.temperature)})`);
-  }
-  if (typeof c.topK !== 'number' || !Number.isInteger(c.topK) || c.topK < 0) {
-    throw new RangeError(`topK must be an integer ≥ 0 (0 = off) (got ${String(c.topK)})`);
-  }
-  if (typeof c.topP !== 'number' || !(c.topP > 0 && c.topP <= 1)) {
-    throw new RangeError(`topP must be in (0, 1] (got ${String(c.topP)})`);
-  }
+  checkNumber('temperature', c.temperature, (v) => v > 0 && v <= 100, 'in (0, 100]');
+  checkInt('topK', c.topK, 0, 1_000_000);
+  checkNumber('topP', c.topP, (v) => v > 0 && v <= 1, 'in (0, 1]');
   return c;
 }
 

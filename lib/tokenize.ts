@@ -13,6 +13,7 @@
  */
 import { makePiece, type Note, type Piece } from './music';
 import type { EventToken, Token } from './tokens';
+import { checkInt, checkNumber } from './validate';
 
 /** Tokenizer settings; saved with the model. */
 export interface TokenizerConfig {
@@ -40,22 +41,14 @@ export const DEFAULT_TOKENIZER_CONFIG: TokenizerConfig = {
 
 /** Checks a tokenizer config; throws naming the bad parameter and the allowed range. */
 export function validateTokenizerConfig(c: TokenizerConfig): TokenizerConfig {
-  const intIn = (name: keyof TokenizerConfig, lo: number, hi: number): void => {
-    const v = c[name];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-      throw new RangeError(`${name} must be an integer in [${lo}, ${hi}] (got ${String(v)})`);
-    }
-  };
   if (c.scheme !== 'timed' && c.scheme !== 'classic') {
     throw new RangeError(`scheme must be "timed" or "classic" (got ${String(c.scheme)})`);
   }
-  intIn('stepsPerBeat', 1, 48);
-  intIn('maxShiftSteps', 1, 1024);
-  intIn('maxDurationSteps', 1, 4096);
-  intIn('velocity', 1, 127);
-  if (!(c.classicStepBeats > 0 && c.classicStepBeats <= 16)) {
-    throw new RangeError(`classicStepBeats must be in (0, 16] (got ${String(c.classicStepBeats)})`);
-  }
+  checkInt('stepsPerBeat', c.stepsPerBeat, 1, 48);
+  checkInt('maxShiftSteps', c.maxShiftSteps, 1, 1024);
+  checkInt('maxDurationSteps', c.maxDurationSteps, 1, 4096);
+  checkInt('velocity', c.velocity, 1, 127);
+  checkNumber('classicStepBeats', c.classicStepBeats, (v) => v > 0 && v <= 16, 'in (0, 16]');
   return c;
 }
 
