@@ -88,13 +88,13 @@ export async function saveWeights(dir: string, model: MusicModel): Promise<void>
 export const MODEL_FILES: readonly string[] = ['model.json', 'vocab.json', 'config.json'];
 
 /**
- * Loads a model folder, checking before any work that it is complete and
- * consistent (vocabulary size, config and weight shapes agree). Errors are
- * one line naming the folder and what is wrong.
+ * Reads and checks a model folder's config.json and vocab.json (and that the
+ * `files` exist): what --resume needs when training stopped before the first
+ * weights were saved. Errors are one line naming the folder and what is wrong.
  */
-export async function loadModel(dir: string): Promise<LoadedModel> {
+export function loadModelSettings(dir: string, files: readonly string[] = ['vocab.json', 'config.json']): { readonly vocab: Vocabulary; readonly info: ModelInfo } {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`model folder ${dir} not found`);
-  const missing = MODEL_FILES.filter((f) => !fs.existsSync(path.join(dir, f)));
+  const missing = files.filter((f) => !fs.existsSync(path.join(dir, f)));
   if (missing.length > 0) throw new UserError(`model folder ${dir} is incomplete: missing ${missing.join(', ')}`);
   const info = readJson(path.join(dir, 'config.json')) as ModelInfo;
   if (!info || info.format !== 'musicgen-model/1' || !info.model) {
@@ -111,6 +111,16 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       `model folder ${dir}: vocab.json has ${vocab.tokens.length} tokens but config.json says vocabSize ${info.model.vocabSize} (files from different models?)`,
     );
   }
+  return { vocab, info };
+}
+
+/**
+ * Loads a model folder, checking before any work that it is complete and
+ * consistent (vocabulary size, config and weight shapes agree). Errors are
+ * one line naming the folder and what is wrong.
+ */
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const { vocab, info } = loadModelSettings(dir, MODEL_FILES);
   const mj = readJson(path.join(dir, 'model.json')) as {
     modelTopology?: object;
     weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];

@@ -17,7 +17,7 @@ import { corpusStats, loadCorpus, modelInfo, newModel, prepareData, type Prepare
 import { createRng } from '../rng';
 import { readStepWeights } from '../step';
 import { hasCheckpoint } from '../checkpoint';
-import { loadModel, type ModelInfo } from '../store';
+import { loadModel, loadModelSettings, type ModelInfo } from '../store';
 import { DEFAULT_TOKENIZER_CONFIG, validateTokenizerConfig, type TokenizerConfig } from '../tokenize';
 import { trainModel } from '../train';
 import { encodePiece, type UnknownPolicy } from '../vocab';
@@ -145,7 +145,7 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   for (const s of corpus.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
   const data = prepareData(corpus.pieces, tokenizer, dataset, saved?.vocab);
   if (saved) checkSameData(out, saved.info.data, data);
-  const model = saved?.model ?? newModel(data.vocab, modelCfg);
+  const model = newModel(data.vocab, modelCfg);
   io.log(`backend ${backend.name}; ${data.train.length} training files, ${data.val.length} validation files; vocabulary ${data.vocab.tokens.length}; ${parameterCount(model)} parameters`);
   const base = modelInfo(model, data, dataset, training, backend.name, folders);
   const info = maxFiles === undefined ? base : { ...base, data: { ...base.data, maxFiles } };
@@ -214,10 +214,15 @@ function makeDirs(dir: string, target: string): void {
   }
 }
 
+/**
+ * What --resume continues from: the folder's vocabulary and settings. The
+ * weights come from the checkpoint (trainModel loads them), so this works
+ * even when training stopped before the first epoch saved model.json.
+ */
 async function loadSavedForResume(out: string) {
   if (!hasCheckpoint(out)) throw new UserError(`cannot resume: no checkpoint in ${out}`);
   await initBackend();
-  return loadModel(out);
+  return loadModelSettings(out);
 }
 
 export const GENERATE_FLAGS: FlagSpecs = {
