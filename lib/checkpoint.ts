@@ -32,6 +32,8 @@ export interface TrainPosition {
   readonly bestValLoss: number;
   /** Epochs since the best validation loss. */
   readonly badEpochs: number;
+  /** Current learning rate (after decays); absent in older checkpoints, meaning the configured one. */
+  readonly learningRate?: number;
   /** Seconds of training so far. */
   readonly elapsedSec: number;
   readonly history: readonly EpochRecord[];

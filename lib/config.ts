@@ -11,8 +11,10 @@ export interface TrainConfig {
   readonly epochs: number;
   /** Windows per batch. */
   readonly batchSize: number;
-  /** Adam learning rate. */
+  /** Adam learning rate at the start. */
   readonly learningRate: number;
+  /** The learning rate is multiplied by this after each epoch that does not improve the validation loss (1 = constant). */
+  readonly lrDecay: number;
   /** Gradients are scaled down when their global norm exceeds this (0 = off). */
   readonly clipNorm: number;
   /** Stop after this many epochs without a better validation loss (0 = never). */
@@ -29,6 +31,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   epochs: 20,
   batchSize: 32,
   learningRate: 0.002,
+  lrDecay: 0.5,
   clipNorm: 5,
   patience: 3,
   seed: 1234,
@@ -44,6 +47,7 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   checkInt('seed', c.seed, 0, 2 ** 31 - 1);
   checkInt('maxValWindows', c.maxValWindows, 0, 10_000_000);
   checkNumber('learningRate', c.learningRate, (v) => v > 0 && v <= 1, 'in (0, 1]');
+  checkNumber('lrDecay', c.lrDecay, (v) => v > 0 && v <= 1, 'in (0, 1] (1 = constant learning rate)');
   checkNumber('clipNorm', c.clipNorm, (v) => v >= 0, '≥ 0 (0 = off)');
   checkNumber('checkpointEverySec', c.checkpointEverySec, (v) => v >= 0, '≥ 0 (0 = only at epoch ends)');
   return c;
@@ -62,4 +66,6 @@ export interface EpochRecord {
   readonly seconds: number;
   /** Supervised tokens per second while training. */
   readonly tokensPerSec: number;
+  /** Learning rate used in the epoch (absent in histories written before it was recorded). */
+  readonly learningRate?: number;
 }

@@ -74,8 +74,8 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
   }
   const valIdx = limitWindows(windowIndex(run.val, seqLen, seqLen), cfg.maxValWindows, cfg.seed);
   const vars = varList(run.model.vars);
-  const optimizer = tf.train.adam(cfg.learningRate);
-  let pos: TrainPosition = { epoch: 0, batchesDone: 0, lossSum: 0, bestValLoss: Infinity, badEpochs: 0, elapsedSec: 0, history: [] };
+  let pos: TrainPosition = { epoch: 0, batchesDone: 0, lossSum: 0, bestValLoss: Infinity, badEpochs: 0, learningRate: cfg.learningRate, elapsedSec: 0, history: [] };
+  let optimizer: tf.Optimizer = tf.train.adam(cfg.learningRate);
   if (run.resume) {
     const ck = readCheckpoint(run.outDir);
     if (ck.weights.length !== vars.length || ck.weights.some((w, i) => w.shape.join() !== vars[i].shape.join())) {
@@ -83,12 +83,14 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
       throw new UserError(`cannot resume: the checkpoint in ${run.outDir} is from a model of another shape`);
     }
     ck.weights.forEach((w, i) => vars[i].assign(w));
+    pos = { ...ck.position, learningRate: ck.position.learningRate ?? cfg.learningRate };
+    optimizer.dispose();
+    optimizer = tf.train.adam(pos.learningRate);
     await optimizer.setWeights(ck.optimizer);
     tf.dispose(ck.weights);
-    pos = ck.position;
-  } else {
-    saveModelInfo(run.outDir, run.vocab, run.info);
   }
+  // Written on resume too: flags given with --resume (epochs, patience, …) are part of the record.
+  saveModelInfo(run.outDir, run.vocab, run.info);
   let best: tf.Tensor[] | null = null;
   const nBatches = Math.ceil(trainIdx.length / cfg.batchSize);
   const started = Date.now();
@@ -104,6 +106,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
   try {
     for (let epoch = pos.epoch; epoch < cfg.epochs; epoch++) {
       const epochStart = Date.now();
+      const lr = pos.learningRate ?? cfg.learningRate;
       let lossSum = epoch === pos.epoch ? pos.lossSum : 0;
       const skip = epoch === pos.epoch ? pos.batchesDone : 0;
       let b = 0;
@@ -144,10 +147,16 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
         valPerplexity: Math.exp(valLoss),
         seconds: (Date.now() - epochStart) / 1000,
         tokensPerSec: tokensDone / Math.max(1e-3, trainMs / 1000),
+        learningRate: lr,
       };
       const isBest = valLoss < pos.bestValLoss;
       const history = [...pos.history, record];
-      pos = { epoch: epoch + 1, batchesDone: 0, lossSum: 0, bestValLoss: isBest ? valLoss : pos.bestValLoss, badEpochs: isBest ? 0 : pos.badEpochs + 1, elapsedSec: pos.elapsedSec, history };
+      const nextLr = isBest ? lr : lr * cfg.lrDecay;
+      if (nextLr !== lr) optimizer = await withLearningRate(optimizer, nextLr);
+      pos = {
+        epoch: epoch + 1, batchesDone: 0, lossSum: 0, bestValLoss: isBest ? valLoss : pos.bestValLoss, badEpochs: isBest ? 0 : pos.badEpochs + 1,
+        learningRate: nextLr, elapsedSec: pos.elapsedSec, history,
+      };
       if (isBest) {
         await saveWeights(run.outDir, run.model);
         tf.dispose(best ?? []);
@@ -175,6 +184,15 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
     }
     return { history: pos.history, bestValLoss: pos.bestValLoss, stoppedEarly, interrupted, tokensPerSec: tokensDone / Math.max(1e-3, trainMs / 1000) };
   }
+}
+
+/** A new Adam optimizer with the same moments and step count and another learning rate; disposes the old one. */
+async function withLearningRate(old: tf.Optimizer, learningRate: number): Promise<tf.Optimizer> {
+  const state = await old.getWeights();
+  const next = tf.train.adam(learningRate);
+  await next.setWeights(state);
+  old.dispose();
+  return next;
 }
 
 /** Mean loss over windows (no dropout). */

@@ -37,7 +37,7 @@ export type JsonResult = Record<string, unknown>;
 /** Flag names the validators' parameter names map to. */
 const FLAG_NAMES: Record<string, string> = {
   units: 'units', layers: 'layers', embeddingDim: 'embedding', dropout: 'dropout', recurrentDropout: 'recurrent-dropout',
-  epochs: 'epochs', batchSize: 'batch-size', learningRate: 'lr', clipNorm: 'clip-norm', patience: 'patience', seed: 'seed',
+  epochs: 'epochs', batchSize: 'batch-size', learningRate: 'lr', lrDecay: 'lr-decay', clipNorm: 'clip-norm', patience: 'patience', seed: 'seed',
   seqLen: 'seq-len', stride: 'stride', valFraction: 'val-fraction', stepsPerBeat: 'grid', scheme: 'scheme',
   temperature: 'temperature', topK: 'top-k', topP: 'top-p', length: 'length', primerLength: 'primer-length', bpm: 'bpm',
   program: 'program', maxValWindows: 'max-val-windows', checkpointEverySec: 'checkpoint-every',
@@ -83,6 +83,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   epochs: { type: 'string', help: `N maximum epochs (default ${DEFAULT_TRAIN_CONFIG.epochs})` },
   'batch-size': { type: 'string', help: `N windows per batch (default ${DEFAULT_TRAIN_CONFIG.batchSize})` },
   lr: { type: 'string', help: `X Adam learning rate (default ${DEFAULT_TRAIN_CONFIG.learningRate})` },
+  'lr-decay': { type: 'string', help: `X learning-rate factor after an epoch without a better validation loss, 1 = constant (default ${DEFAULT_TRAIN_CONFIG.lrDecay})` },
   'clip-norm': { type: 'string', help: `X gradient clipping norm, 0 = off (default ${DEFAULT_TRAIN_CONFIG.clipNorm})` },
   patience: { type: 'string', help: `N early-stopping patience in epochs (default ${DEFAULT_TRAIN_CONFIG.patience})` },
   seed: { type: 'string', help: 'N random seed' },
@@ -114,8 +115,8 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   let training: TrainConfig;
   const saved = resume ? await loadSavedForResume(out) : null;
   try {
-    training = validateTrainConfig({ ...(saved?.info.training ?? DEFAULT_TRAIN_CONFIG), ...defined({
-      epochs: num(a, 'epochs', 'int'), batchSize: num(a, 'batch-size', 'int'), learningRate: num(a, 'lr'), clipNorm: num(a, 'clip-norm'),
+    training = validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...saved?.info.training, ...defined({
+      epochs: num(a, 'epochs', 'int'), batchSize: num(a, 'batch-size', 'int'), learningRate: num(a, 'lr'), lrDecay: num(a, 'lr-decay'), clipNorm: num(a, 'clip-norm'),
       patience: num(a, 'patience', 'int'), seed: num(a, 'seed', 'int'), maxValWindows: num(a, 'max-val-windows', 'int'),
       checkpointEverySec: num(a, 'checkpoint-every'),
     }) });
