@@ -159,7 +159,7 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
       onBatch: (p) => {
         if (p.epoch !== barEpoch) {
           bar.stop();
-          bar = startBar(`epoch ${p.epoch}/${p.epochs}`, p.batches, io.quiet);
+          bar = startBar(`epoch ${p.epoch}/${p.epochs}`, p.batches, io.quiet, p.batch - 1);
           barEpoch = p.epoch;
         }
         bar.update(p.batch, { loss: p.loss.toFixed(3), 'tok/s': Math.round(p.tokensPerSec) });

@@ -12,8 +12,11 @@ export interface Bar {
   stop(): void;
 }
 
-/** Starts a bar labelled `label` over `total` units; `extra` names a field shown after the ETA. */
-export function startBar(label: string, total: number, quiet = false): Bar {
+/**
+ * Starts a bar labelled `label` over `total` units, at `start` done (a resumed
+ * epoch starts part-way: the ETA then counts only the work still to do).
+ */
+export function startBar(label: string, total: number, quiet = false, start = 0): Bar {
   if (quiet) return { update: () => undefined, setTotal: () => undefined, stop: () => undefined };
   const bar = new SingleBar({
     format: `${label} [{bar}] {percentage}% {value}/{total} | ETA {eta_formatted} | {info}`,
@@ -26,7 +29,7 @@ export function startBar(label: string, total: number, quiet = false): Bar {
     etaBuffer: 50,
     clearOnComplete: false,
   });
-  bar.start(total, 0, { info: '' });
+  bar.start(total, start, { info: '' });
   return {
     update(done, info) {
       const text = info
