@@ -25,6 +25,12 @@ export interface TrainConfig {
   readonly checkpointEverySec: number;
   /** Cap on validation windows evaluated per epoch (0 = all). */
   readonly maxValWindows: number;
+  /**
+   * Threads computing gradients on the JavaScript backends, each on a share of
+   * every batch (0 = one per core, at most 8; 1 = main thread only). The
+   * native backend uses every core by itself and ignores this.
+   */
+  readonly threads: number;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
@@ -37,6 +43,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   seed: 1234,
   checkpointEverySec: 120,
   maxValWindows: 2048,
+  threads: 0,
 };
 
 /** Throws a RangeError naming the bad parameter and its allowed range. */
@@ -46,6 +53,7 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   checkInt('patience', c.patience, 0, 100_000);
   checkInt('seed', c.seed, 0, 2 ** 31 - 1);
   checkInt('maxValWindows', c.maxValWindows, 0, 10_000_000);
+  checkInt('threads', c.threads, 0, 64);
   checkNumber('learningRate', c.learningRate, (v) => v > 0 && v <= 1, 'in (0, 1]');
   checkNumber('lrDecay', c.lrDecay, (v) => v > 0 && v <= 1, 'in (0, 1] (1 = constant learning rate)');
   checkNumber('clipNorm', c.clipNorm, (v) => v >= 0, '≥ 0 (0 = off)');

@@ -9,7 +9,9 @@ import { readCheckpoint, writeCheckpoint, type TrainPosition } from './checkpoin
 import { validateTrainConfig, type EpochRecord, type TrainConfig } from './config';
 import { batches, windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type WindowRef } from './dataset';
 import { UserError } from './fsutil';
+import { currentBackend } from './backend';
 import { batchLoss, lossAndGradients } from './lstm';
+import { autoThreads, startGradientWorkers, type GradientWorkers } from './parallel';
 import { varList, type MusicModel } from './model';
 import { createRng, deriveSeed, shuffled } from './rng';
 import { saveHistory, saveModelInfo, saveWeights, type ModelInfo } from './store';
@@ -61,6 +63,10 @@ export interface TrainResult {
   readonly interrupted: boolean;
   /** Mean training throughput of this run (supervised tokens/s). */
   readonly tokensPerSec: number;
+  /** Threads that computed gradients. */
+  readonly threads: number;
+  /** Why fewer threads were used than configured, or null. */
+  readonly threadsNote: string | null;
 }
 
 /** Trains the model; on return the model holds the best weights found. */
@@ -91,6 +97,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
   }
   // Written on resume too: flags given with --resume (epochs, patience, …) are part of the record.
   saveModelInfo(run.outDir, run.vocab, run.info);
+  const { workers, threadsNote } = await gradientWorkers(run.model, cfg);
   let best: tf.Tensor[] | null = null;
   const nBatches = Math.ceil(trainIdx.length / cfg.batchSize);
   const started = Date.now();
@@ -118,7 +125,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
         const t0 = Date.now();
         const rng = createRng(deriveSeed(cfg.seed, epoch * 1_000_003 + b));
         const drop = { dropout: run.model.config.dropout, recurrentDropout: run.model.config.recurrentDropout, rng };
-        const { loss, grads } = lossAndGradients(run.model.vars, batch, drop);
+        const { loss, grads } = workers ? await workers.lossAndGradients(run.model.vars, batch, drop) : lossAndGradients(run.model.vars, batch, drop);
         if (!Number.isFinite(loss)) {
           tf.dispose(grads);
           throw new UserError(`training diverged (loss ${loss}) at epoch ${epoch + 1}, batch ${b + 1}: lower the learning rate`);
@@ -174,6 +181,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
     return finish(false);
   } finally {
     optimizer.dispose();
+    await workers?.terminate();
   }
 
   function finish(interrupted: boolean): TrainResult {
@@ -182,7 +190,22 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
       tf.dispose(best);
       best = null;
     }
-    return { history: pos.history, bestValLoss: pos.bestValLoss, stoppedEarly, interrupted, tokensPerSec: tokensDone / Math.max(1e-3, trainMs / 1000) };
+    return {
+      history: pos.history, bestValLoss: pos.bestValLoss, stoppedEarly, interrupted, tokensPerSec: tokensDone / Math.max(1e-3, trainMs / 1000),
+      threads: workers?.threads ?? 1, threadsNote,
+    };
+  }
+}
+
+/** Worker threads for the gradients when the config and the backend call for them (see lib/parallel.ts). */
+async function gradientWorkers(model: MusicModel, cfg: TrainConfig): Promise<{ workers: GradientWorkers | null; threadsNote: string | null }> {
+  const threads = cfg.threads === 0 ? autoThreads() : cfg.threads;
+  const backend = currentBackend();
+  if (threads <= 1 || !backend || backend.native) return { workers: null, threadsNote: null };
+  try {
+    return { workers: await startGradientWorkers(model.config, threads, backend.name), threadsNote: null };
+  } catch (e) {
+    return { workers: null, threadsNote: `gradient worker threads could not start (${e instanceof Error ? e.message : String(e)}): training on one thread` };
   }
 }
 

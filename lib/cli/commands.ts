@@ -40,7 +40,7 @@ const FLAG_NAMES: Record<string, string> = {
   epochs: 'epochs', batchSize: 'batch-size', learningRate: 'lr', lrDecay: 'lr-decay', clipNorm: 'clip-norm', patience: 'patience', seed: 'seed',
   seqLen: 'seq-len', stride: 'stride', valFraction: 'val-fraction', stepsPerBeat: 'grid', scheme: 'scheme',
   temperature: 'temperature', topK: 'top-k', topP: 'top-p', length: 'length', primerLength: 'primer-length', bpm: 'bpm',
-  program: 'program', maxValWindows: 'max-val-windows', checkpointEverySec: 'checkpoint-every',
+  program: 'program', maxValWindows: 'max-val-windows', threads: 'threads', checkpointEverySec: 'checkpoint-every',
 };
 
 export const INSPECT_FLAGS: FlagSpecs = {
@@ -103,6 +103,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   'max-files': { type: 'string', help: 'N use at most N files (quick runs)' },
   'max-val-windows': { type: 'string', help: `N validation windows per epoch, 0 = all (default ${DEFAULT_TRAIN_CONFIG.maxValWindows})` },
   'checkpoint-every': { type: 'string', help: `S seconds between mid-epoch checkpoints (default ${DEFAULT_TRAIN_CONFIG.checkpointEverySec})` },
+  threads: { type: 'string', help: 'N threads computing gradients on the JS backends, 0 = one per core (default 0)' },
 };
 
 export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
@@ -118,7 +119,7 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
     training = validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...saved?.info.training, ...defined({
       epochs: num(a, 'epochs', 'int'), batchSize: num(a, 'batch-size', 'int'), learningRate: num(a, 'lr'), lrDecay: num(a, 'lr-decay'), clipNorm: num(a, 'clip-norm'),
       patience: num(a, 'patience', 'int'), seed: num(a, 'seed', 'int'), maxValWindows: num(a, 'max-val-windows', 'int'),
-      checkpointEverySec: num(a, 'checkpoint-every'),
+      checkpointEverySec: num(a, 'checkpoint-every'), threads: num(a, 'threads', 'int'),
     }) });
     if (saved) {
       tokenizer = saved.vocab.config;
@@ -172,6 +173,7 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
     },
   );
   bar.stop();
+  if (result.threadsNote) io.log(result.threadsNote);
   if (result.interrupted) io.log(`interrupted: checkpoint saved in ${out}; continue with --resume`);
   else if (result.stoppedEarly) io.log(`stopped early: no better validation loss for ${training.patience} epochs`);
   const last = result.history[result.history.length - 1];
@@ -179,7 +181,7 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   model.net.dispose();
   return {
     model: out, epochs: result.history.length, trainLoss: last?.trainLoss ?? null, valLoss: best?.valLoss ?? null,
-    valPerplexity: best?.valPerplexity ?? null, backend: backend.name, tokensPerSec: Math.round(result.tokensPerSec), interrupted: result.interrupted,
+    valPerplexity: best?.valPerplexity ?? null, backend: backend.name, threads: result.threads, tokensPerSec: Math.round(result.tokensPerSec), interrupted: result.interrupted,
   };
 }
 

@@ -1,0 +1,395 @@
+/**
+ * Child-process tasks for scripts/bench.ts. Each task runs in its own process
+ * (tfjs backends are global; memory peaks must be independent) and prints
+ * one line `BENCH_RESULT {json}` on stdout. Library modules are imported
+ * lazily so that the first-note task loads only what generation needs.
+ *
+ * Usage: node <tsx loader> scripts/bench-worker.ts <task> <json-args>
+ * Tasks: train, memory, gen, firstnote. The backend comes from MUSICGEN_BACKEND.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type * as tfType from '@tensorflow/tfjs';
+import type { Batch, EncodedPiece } from '../lib/dataset';
+
+/** Arguments shared by the tasks (each uses a subset). */
+export interface WorkerArgs {
+  /** Folder written by bench.ts: vocab.json, meta.json, ids.bin. */
+  readonly dataDir: string;
+  /** Timed batches of our kernel. */
+  readonly ourBatches?: number;
+  /** Timed batches of the plain tfjs LSTM. */
+  readonly tfjsBatches?: number;
+  /** Windows in the (untimed) warm-up batch; default a full batch. */
+  readonly warmupWindows?: number;
+  /** Dataset copies for the memory task. */
+  readonly copies?: number;
+  /** Training batches for the memory task. */
+  readonly memBatches?: number;
+  /** Events for the stateful / window generation. */
+  readonly statefulEvents?: number;
+  readonly windowEvents?: number;
+  /** Model folder (shipped model) and a MIDI primer file. */
+  readonly modelDir?: string;
+  readonly primerFile?: string;
+  /** Scratch folder for the memory task's model folder. */
+  readonly scratch?: string;
+}
+
+function emit(result: object): void {
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+/** Peak resident set size of this process (VmHWM), in bytes, or null when /proc is absent. */
+function peakRss(): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time (user + system) of this process since `since`, in ms. */
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
+
+/** A timed training run. */
+export interface Rate {
+  readonly batches: number;
+  readonly tokens: number;
+  readonly ms: number;
+  readonly cpuMs: number;
+  readonly warmupMs: number;
+  readonly warmupWindows: number;
+  /** Supervised tokens per wall-clock second. */
+  readonly tokensPerSec: number;
+  /** Supervised tokens per CPU second of this process (a rough guide to an idle machine: the backends are single-threaded in Node). */
+  readonly tokensPerCpuSec: number;
+  readonly lastLoss: number;
+}
+
+interface BenchData {
+  readonly train: EncodedPiece[];
+  readonly val: EncodedPiece[];
+}
+
+/** Reads the encoded data written by bench.ts. */
+function readData(dir: string): BenchData {
+  const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { pieces: { name: string; length: number; val: boolean }[] };
+  const buf = fs.readFileSync(path.join(dir, 'ids.bin'));
+  const all = new Int32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)); // (aligned copy)
+  const train: EncodedPiece[] = [];
+  const val: EncodedPiece[] = [];
+  let off = 0;
+  for (const p of meta.pieces) {
+    const piece = { name: p.name, ids: all.slice(off, off + p.length) };
+    off += p.length;
+    (p.val ? val : train).push(piece);
+  }
+  return { train, val };
+}
+
+/** Gradient-norm clipping then Adam, as lib/train.ts does (that helper is not exported). */
+function applyClipped(tf: typeof tfType, opt: tfType.Optimizer, vars: readonly tfType.Variable[], grads: tfType.Tensor[], clipNorm: number): void {
+  tf.tidy(() => {
+    const norm = Math.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
+    const scale = clipNorm > 0 && norm > clipNorm ? clipNorm / norm : 1;
+    const named: tfType.NamedTensorMap = {};
+    vars.forEach((v, i) => {
+      named[v.name] = scale === 1 ? grads[i] : tf.mul(grads[i], scale);
+    });
+    opt.applyGradients(named);
+  });
+  tf.dispose(grads);
+}
+
+/** Training throughput: our kernel vs tfjs's own LSTM layers, same model, same batches. */
+async function trainTask(a: WorkerArgs): Promise<void> {
+  const tf = await import('@tensorflow/tfjs');
+  const { initBackend } = await import('../lib/backend');
+  const { batches, windowIndex, DEFAULT_DATASET_CONFIG } = await import('../lib/dataset');
+  const { DEFAULT_TRAIN_CONFIG } = await import('../lib/config');
+  const { lossAndGradients } = await import('../lib/lstm');
+  const { varList } = await import('../lib/model');
+  const { newModel } = await import('../lib/pipeline');
+  const { loadVocabulary } = await import('../lib/vocab');
+  const { createRng } = await import('../lib/rng');
+  const backend = await initBackend();
+  const vocab = loadVocabulary(path.join(a.dataDir, 'vocab.json'));
+  const { train } = readData(a.dataDir);
+  const { seqLen, stride } = DEFAULT_DATASET_CONFIG;
+  const { batchSize, learningRate, clipNorm, seed } = DEFAULT_TRAIN_CONFIG;
+  const ours = a.ourBatches ?? 4;
+  const theirs = a.tfjsBatches ?? 2;
+  if (ours < 1) throw new Error('ourBatches must be ≥ 1');
+  const index = windowIndex(train, seqLen, stride);
+  const list: Batch[] = [];
+  for (const b of batches(train, index, seqLen, batchSize, { shuffle: true, seed, epoch: 0 })) {
+    if (list.length >= 1 + Math.max(ours, theirs)) break;
+    list.push(b);
+  }
+  const model = newModel(vocab);
+  const vars = varList(model.vars);
+  // The warm-up batch: the full first batch, or its first `warmupWindows` windows (cpu: a full batch costs ~20 s).
+  const k = Math.min(a.warmupWindows ?? batchSize, list[0].batchSize);
+  const warm: Batch = { batchSize: k, seqLen, inputs: list[0].inputs.slice(0, k * seqLen), targets: list[0].targets.slice(0, k * seqLen) };
+  const timed = async (step: (b: Batch) => number | Promise<number>, n: number): Promise<Rate | null> => {
+    if (n <= 0) return null;
+    let t0 = performance.now();
+    await step(warm);
+    const warmupMs = performance.now() - t0;
+    t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    let loss = 0;
+    for (let i = 1; i <= n; i++) loss = await step(list[i]);
+    const ms = performance.now() - t0;
+    const cpu = cpuMs(cpu0);
+    const tokens = list.slice(1, 1 + n).reduce((s, b) => s + b.batchSize * b.seqLen, 0);
+    return { batches: n, tokens, ms, cpuMs: cpu, warmupMs, warmupWindows: k, tokensPerSec: tokens / (ms / 1000), tokensPerCpuSec: tokens / (cpu / 1000), lastLoss: loss };
+  };
+
+  // Our kernel (hand-written BPTT) + clipped Adam, as lib/train.ts does.
+  const optA = tf.train.adam(learningRate);
+  const drop = { dropout: model.config.dropout, recurrentDropout: model.config.recurrentDropout, rng: createRng(seed) };
+  const oursRate = await timed((b) => {
+    const { loss, grads } = lossAndGradients(model.vars, b, drop);
+    applyClipped(tf, optA, vars, grads, clipNorm);
+    return loss;
+  }, ours);
+  optA.dispose();
+
+  // The same, with each batch split over worker threads (lib/parallel.ts), as training does by default on JS backends.
+  const { autoThreads, startGradientWorkers } = await import('../lib/parallel');
+  const threads = backend.native ? 1 : autoThreads();
+  let parallelRate: Rate | null = null;
+  if (threads > 1) {
+    const workers = await startGradientWorkers(model.config, threads, backend.name);
+    const optP = tf.train.adam(learningRate);
+    parallelRate = await timed(async (b) => {
+      const { loss, grads } = await workers.lossAndGradients(model.vars, b, drop);
+      applyClipped(tf, optP, vars, grads, clipNorm);
+      return loss;
+    }, ours);
+    optP.dispose();
+    await workers.terminate();
+  }
+
+  // tfjs's own layers model (embedding → tf.layers.lstm ×2 → dense softmax, dropout on): autograd + the same clipped Adam.
+  const optB = tf.train.adam(learningRate);
+  const V = vocab.tokens.length;
+  const tfjsRate = await timed((b) => {
+    const x = tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32');
+    const y = tf.oneHot(tf.tensor1d(b.targets, 'int32'), V);
+    const { value, grads } = tf.variableGrads(() => {
+      const p = (model.net.apply(x, { training: true }) as tfType.Tensor).reshape([-1, V]);
+      return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.add(p, 1e-7))), 1))) as tfType.Scalar;
+    }, vars);
+    const loss = value.dataSync()[0];
+    applyClipped(tf, optB, vars, vars.map((v) => grads[v.name]), clipNorm);
+    tf.dispose([x, y, value]);
+    return loss;
+  }, theirs);
+  optB.dispose();
+
+  emit({
+    backend: backend.name,
+    vocabSize: V,
+    params: vars.reduce((s, v) => s + v.size, 0),
+    batchSize,
+    seqLen,
+    ours: oursRate,
+    parallel: parallelRate ? { ...parallelRate, threads } : null,
+    tfjs: tfjsRate,
+    tensorsLeft: tf.memory().numTensors,
+  });
+}
+
+/** Peak memory while the real training loop (lib/train.ts) runs a fixed number of batches on `copies`× the data. */
+async function memoryTask(a: WorkerArgs): Promise<void> {
+  const { initBackend } = await import('../lib/backend');
+  const { DEFAULT_DATASET_CONFIG } = await import('../lib/dataset');
+  const { DEFAULT_TRAIN_CONFIG } = await import('../lib/config');
+  const { newModel } = await import('../lib/pipeline');
+  const { trainModel } = await import('../lib/train');
+  const { loadVocabulary } = await import('../lib/vocab');
+  const backend = await initBackend();
+  const vocab = loadVocabulary(path.join(a.dataDir, 'vocab.json'));
+  const data = readData(a.dataDir);
+  const copies = a.copies ?? 1;
+  const stop = a.memBatches ?? 4;
+  // Independent copies (not shared references), so a larger dataset really is larger.
+  const grow = (ps: EncodedPiece[]): EncodedPiece[] => Array.from({ length: copies }, (_, k) => ps.map((p) => ({ name: `${p.name}#${k}`, ids: Int32Array.from(p.ids) }))).flat();
+  const train = grow(data.train);
+  const val = grow(data.val);
+  const model = newModel(vocab);
+  const out = a.scratch ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-mem-'));
+  fs.mkdirSync(out, { recursive: true });
+  const dataTokens = train.reduce((s, p) => s + p.ids.length, 0);
+  const rssBefore = process.memoryUsage().rss;
+  let maxRss = rssBefore;
+  let done = 0;
+  let tps = 0;
+  const res = await trainModel(
+    {
+      model,
+      vocab,
+      train,
+      val,
+      dataset: DEFAULT_DATASET_CONFIG,
+      config: { ...DEFAULT_TRAIN_CONFIG, epochs: 1, checkpointEverySec: 0 },
+      outDir: out,
+      info: { format: 'musicgen-model/1', model: model.config, dataset: DEFAULT_DATASET_CONFIG, training: DEFAULT_TRAIN_CONFIG, backend: backend.name, data: { folders: [], trainFiles: train.length, valFiles: val.length, trainTokens: dataTokens } },
+    },
+    {
+      onBatch: (p) => {
+        done = p.batch;
+        tps = p.tokensPerSec;
+        maxRss = Math.max(maxRss, process.memoryUsage().rss);
+      },
+      shouldStop: () => done >= stop,
+    },
+  );
+  emit({ backend: backend.name, copies, pieces: train.length, dataTokens, batches: done, interrupted: res.interrupted, tokensPerSec: tps, rssBeforeTraining: rssBefore, maxSampledRss: maxRss, peakRss: peakRss() ?? maxRss });
+}
+
+/** Generation speed: the stateful JS generator vs re-running the window per token, same weights and primer. */
+async function genTask(a: WorkerArgs): Promise<void> {
+  const tf = await import('@tensorflow/tfjs');
+  const { initBackend } = await import('../lib/backend');
+  const { DEFAULT_DATASET_CONFIG } = await import('../lib/dataset');
+  const { DEFAULT_GENERATE_CONFIG, generate } = await import('../lib/generate');
+  const { readMidiFile } = await import('../lib/midi');
+  const { newModel } = await import('../lib/pipeline');
+  const { createRng } = await import('../lib/rng');
+  const { sampleToken } = await import('../lib/sample');
+  const { readStepWeights } = await import('../lib/step');
+  const { loadModel } = await import('../lib/store');
+  const { tokensToPiece } = await import('../lib/tokenize');
+  const { decodeIds, encodePiece, grammarMasks, loadVocabulary } = await import('../lib/vocab');
+  const backend = await initBackend();
+  const shipped = a.modelDir && fs.existsSync(path.join(a.modelDir, 'model.json')) ? await loadModel(a.modelDir) : null;
+  const vocab = shipped ? shipped.vocab : loadVocabulary(path.join(a.dataDir, 'vocab.json'));
+  const model = shipped ? shipped.model : newModel(vocab);
+  const L = DEFAULT_DATASET_CONFIG.seqLen;
+  const cfg = { ...DEFAULT_GENERATE_CONFIG, seed: 7 };
+  // The window method gets a primer as long as the window, so every re-run sees a full window (no cheap
+  // short contexts); the stateful generator gets the default primer (its last primerLength tokens).
+  const windowPrimer = encodePiece(vocab, readMidiFile(a.primerFile as string)).slice(-L);
+  const primer = windowPrimer.slice(-cfg.primerLength);
+  const weights = readStepWeights(model);
+  const newNotes = (ids: readonly number[], primerLength: number): number => {
+    const tokens = decodeIds(vocab, ids);
+    const piece = tokensToPiece(tokens, vocab.config, { name: 'x', bpm: 120, program: 0 });
+    let steps = 0;
+    for (let i = 0; i < primerLength; i++) if (tokens[i].kind === 'shift') steps += (tokens[i] as { steps: number }).steps;
+    return piece.notes.filter((n) => n.start >= steps / vocab.config.stepsPerBeat).length;
+  };
+
+  // Stateful (lib/generate.ts): warm the JIT up (until the step loops are optimized), then time.
+  // Its seconds include stepping through the primer.
+  generate(weights, vocab, primer, { ...cfg, length: 50 });
+  let cpu0 = process.cpuUsage();
+  const g = generate(weights, vocab, primer, { ...cfg, length: a.statefulEvents ?? 100 });
+  const sCpu = cpuMs(cpu0) / 1000;
+  const sTokens = g.ids.length - primer.length;
+  const sNotes = newNotes(g.ids, primer.length);
+
+  // Window method: for each new token, predict on the last seqLen tokens and take the last position.
+  const masks = grammarMasks(vocab);
+  const rng = createRng(cfg.seed ^ 0x9e3779b9);
+  const ids = [...windowPrimer];
+  const predictLast = (): Float32Array =>
+    tf.tidy(() => {
+      const ctx = ids.slice(-L);
+      const p = model.net.predict(tf.tensor2d(ctx, [1, ctx.length], 'int32')) as tfType.Tensor;
+      return p.slice([0, ctx.length - 1, 0], [1, 1, vocab.tokens.length]).dataSync() as Float32Array;
+    });
+  predictLast(); // warm-up (kernel set-up), not timed
+  const wEvents = a.windowEvents ?? 10;
+  const t0 = performance.now();
+  cpu0 = process.cpuUsage();
+  let events = 0;
+  while (events < wEvents) {
+    const probs = predictLast();
+    const logits = Float32Array.from(probs, (p) => Math.log(Math.max(p, 1e-30)));
+    const next = sampleToken(logits, cfg, rng, masks[ids[ids.length - 1]]);
+    ids.push(next);
+    if (vocab.tokens[next].kind === 'event') events++;
+  }
+  const wSec = (performance.now() - t0) / 1000;
+  const wCpu = cpuMs(cpu0) / 1000;
+  const wTokens = ids.length - windowPrimer.length;
+  const wNotes = newNotes(ids, windowPrimer.length);
+  // Honest extrapolation: the window method's cost per token, applied to the stateful run's own output
+  // (same music, same length), gives its notes/s for that output.
+  const wSecSame = (wSec / wTokens) * sTokens;
+  emit({
+    backend: backend.name,
+    model: shipped ? `shipped (${a.modelDir})` : 'fresh (untrained) default model',
+    vocabSize: vocab.tokens.length,
+    windowSeqLen: L,
+    primerTokens: primer.length,
+    windowPrimerTokens: windowPrimer.length,
+    stateful: {
+      events: g.events, notes: sNotes, tokens: sTokens, seconds: g.seconds, cpuSeconds: sCpu,
+      eventsPerSec: g.events / g.seconds, notesPerSec: sNotes / g.seconds, tokensPerSec: sTokens / g.seconds, notesPerCpuSec: sNotes / sCpu,
+    },
+    window: {
+      events, notes: wNotes, tokens: wTokens, seconds: wSec, cpuSeconds: wCpu,
+      eventsPerSec: events / wSec, notesPerSec: wNotes / wSec, tokensPerSec: wTokens / wSec,
+      extrapolatedSecondsForStatefulOutput: wSecSame, extrapolatedNotesPerSec: sNotes / wSecSame, extrapolatedEventsPerSec: g.events / wSecSame,
+    },
+    speedup: wSecSame / g.seconds,
+  });
+}
+
+/** Time to the first generated note with the shipped model, from a fresh process. */
+async function firstNoteTask(a: WorkerArgs): Promise<void> {
+  const start = performance.now();
+  const { initBackend } = await import('../lib/backend');
+  const backend = await initBackend();
+  const tBackend = performance.now();
+  const { loadModel } = await import('../lib/store');
+  const lm = await loadModel(a.modelDir as string);
+  const tModel = performance.now();
+  const { readMidiFile } = await import('../lib/midi');
+  const { encodePiece } = await import('../lib/vocab');
+  const { DEFAULT_GENERATE_CONFIG, generate } = await import('../lib/generate');
+  const { readStepWeights } = await import('../lib/step');
+  const primer = encodePiece(lm.vocab, readMidiFile(a.primerFile as string)).slice(-DEFAULT_GENERATE_CONFIG.primerLength);
+  const weights = readStepWeights(lm.model);
+  const tPrimer = performance.now();
+  let tFirst = 0;
+  generate(weights, lm.vocab, primer, { ...DEFAULT_GENERATE_CONFIG, length: 1 }, {}, () => {
+    tFirst = performance.now();
+    process.stdout.write('BENCH_FIRST_NOTE\n');
+  });
+  emit({
+    backend: backend.name,
+    // performance.now() counts from this process's start (node + tsx start-up included)
+    msProcessStartToScript: start,
+    msBackend: tBackend - start,
+    msLoadModel: tModel - tBackend,
+    msPrimerAndWeights: tPrimer - tModel,
+    msFirstNote: tFirst - tPrimer,
+    msTotalInProcess: tFirst,
+  });
+}
+
+const TASKS: Readonly<Record<string, (a: WorkerArgs) => Promise<void>>> = { train: trainTask, memory: memoryTask, gen: genTask, firstnote: firstNoteTask };
+
+async function main(): Promise<void> {
+  const [task, json] = process.argv.slice(2);
+  const run = TASKS[task];
+  if (!run) throw new Error(`unknown bench task "${task}" (expected ${Object.keys(TASKS).join(', ')})`);
+  await run(JSON.parse(json ?? '{}') as WorkerArgs);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
