@@ -185,7 +185,8 @@ export async function trainInNotebook(model: MusicModel, data: PreparedData, con
   );
   live?.stop();
   showChart(lossCurveSvg(result.history, { title: 'Training history' }), 720);
-  console.log(`model saved in ${path.resolve(config.modelDir)}`);
+  if (result.threadsNote) console.log(result.threadsNote);
+  console.log(`model saved in ${path.resolve(config.modelDir)} (trained on ${backend.name}, ${result.threads} thread${result.threads === 1 ? '' : 's'})`);
   return result;
 }
 
