@@ -168,6 +168,36 @@ test('generate --primer with a real MIDI file continues it (its tempo kept)', as
   assert.ok(opening.filter((n) => primerPitches.has(n.pitch)).length >= 6, 'the output does not start with the primer');
 });
 
+test('evaluate --json: model vs n-gram baseline on held-out files, music statistics; a missing training folder is reported', async () => {
+  assert.ok(fs.existsSync(path.join(model(), 'model.json')), 'needs the model trained above');
+  const r = await cli(['evaluate', '--model', model(), '--samples', '2', '--length', '40', '--json']);
+  ok(r);
+  const j = lastJson(r);
+  const config = JSON.parse(fs.readFileSync(path.join(model(), 'config.json'), 'utf8')) as { data: { trainFiles: number; valFiles: number; folders: string[]; maxFiles?: number } };
+  assert.equal(j.files, config.data.valFiles, 'scores the model\'s own validation files');
+  assert.equal(j.baselineTrainFiles, config.data.trainFiles, 'the baseline learns from the model\'s training files');
+  for (const k of ['tokens', 'nll', 'perplexity', 'baselineNll', 'baselinePerplexity', 'longestCopy'] as const) {
+    assert.ok(typeof j[k] === 'number' && Number.isFinite(j[k]) && (j[k] as number) > 0, `${k} = ${String(j[k])}`);
+  }
+  assert.ok(Math.abs((j.perplexity as number) - Math.exp(j.nll as number)) < 1e-6 * (j.perplexity as number));
+  const gen = j.generated as Record<string, number>;
+  const data = j.data as Record<string, number>;
+  assert.equal(gen.pieces, 2);
+  for (const k of ['pitchRange', 'pitchClassEntropy', 'scaleConsistency', 'polyphony', 'noteDensity', 'emptyBeatRate', 'repeatRunMax']) {
+    assert.ok(typeof gen[k] === 'number' && typeof data[k] === 'number', `${k} missing`);
+  }
+  assert.doesNotMatch(r.stderr + r.stdout, /warning/);
+  // The same model with one of its training folders gone: still runs, and says what is missing.
+  const moved = path.join(tmp, 'model-elsewhere');
+  fs.cpSync(model(), moved, { recursive: true });
+  const gone = path.join(tmp, 'no-such-folder');
+  const { maxFiles: _drop, ...rest } = config.data;
+  fs.writeFileSync(path.join(moved, 'config.json'), JSON.stringify({ ...JSON.parse(fs.readFileSync(path.join(model(), 'config.json'), 'utf8')), data: { ...rest, folders: [gone, ...config.data.folders] } }));
+  const w = await cli(['evaluate', '--model', moved, '--samples', '0', '--json']);
+  ok(w);
+  assert.match(w.stderr + w.stdout, new RegExp(`warning: .*missing: ${gone.replace(/[/\\]/g, '.')}`));
+});
+
 test('--help for the program and for each command exits 0', async () => {
   const commands = ['inspect', 'train', 'generate', 'evaluate'];
   const [main, ...each] = await Promise.all([cli(['--help']), ...commands.map((c) => cli([c, '--help']))]);

@@ -339,7 +339,16 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   const lm = await loadModel(modelDir);
   const trainFolders = strs(a, 'train-data').length > 0 ? strs(a, 'train-data') : lm.info.data.folders.filter((f) => fs.existsSync(f));
   if (trainFolders.length === 0) throw new UserError(`the model's training folders (${lm.info.data.folders.join(', ')}) are not here: give --train-data DIR`);
-  const trainCorpus = loadCorpus(trainFolders);
+  const trainCorpus = loadCorpus(trainFolders, { maxFiles: lm.info.data.maxFiles });
+  const recorded = lm.info.data.trainFiles + lm.info.data.valFiles;
+  if (trainCorpus.pieces.length !== recorded) {
+    const missing = lm.info.data.folders.filter((f) => !fs.existsSync(f));
+    io.log(
+      `warning: ${modelDir} was trained on ${recorded} files (${lm.info.data.folders.join(', ')}) but ${trainCorpus.pieces.length} are here` +
+        `${missing.length > 0 ? ` (missing: ${missing.join(', ')})` : ''}: the baseline and the copy check use these ${trainCorpus.pieces.length}` +
+        ' (give --train-data DIR for each training folder; the Nottingham tunes: npm run -s download -- nottingham --out DIR)',
+    );
+  }
   const split = splitByFile(encodePieces(lm.vocab, trainCorpus.pieces), lm.info.dataset.valFraction, lm.info.dataset.seed);
   let heldOut = split.val;
   if (heldFolders.length > 0) {
@@ -366,7 +375,7 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   return {
     files: ev.files, tokens: ev.tokens, nll: ev.nll, perplexity: ev.perplexity, baselineNll: ev.baselineNll, baselinePerplexity: ev.baselinePerplexity,
     baselineOrder: ev.baselineOrder, nllImprovement: ev.nllImprovement, generated: ev.generated, data: ev.data, longestCopy: ev.longestCopy,
-    backend: currentBackend()?.name,
+    baselineTrainFiles: split.train.length, backend: currentBackend()?.name,
   };
 }
 
