@@ -34,6 +34,8 @@ export interface TrainPosition {
   readonly badEpochs: number;
   /** Current learning rate (after decays); absent in older checkpoints, meaning the configured one. */
   readonly learningRate?: number;
+  /** Seconds already spent in the epoch in progress (absent in older checkpoints). */
+  readonly epochSec?: number;
   /** Seconds of training so far. */
   readonly elapsedSec: number;
   readonly history: readonly EpochRecord[];

@@ -112,7 +112,8 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
   };
   try {
     for (let epoch = pos.epoch; epoch < cfg.epochs; epoch++) {
-      const epochStart = Date.now();
+      // A resumed epoch counts the seconds it had run before the checkpoint.
+      const epochStart = Date.now() - (epoch === pos.epoch ? (pos.epochSec ?? 0) * 1000 : 0);
       const lr = pos.learningRate ?? cfg.learningRate;
       let lossSum = epoch === pos.epoch ? pos.lossSum : 0;
       const skip = epoch === pos.epoch ? pos.batchesDone : 0;
@@ -138,7 +139,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
         const tps = tokensDone / Math.max(1e-3, trainMs / 1000);
         cb.onBatch?.({ epoch: epoch + 1, epochs: cfg.epochs, batch: b, batches: nBatches, loss, tokensPerSec: tps, etaSec: ((nBatches - b) * cfg.batchSize * seqLen) / tps });
         await new Promise<void>((r) => setImmediate(r));
-        const here: TrainPosition = { ...pos, epoch, batchesDone: b, lossSum };
+        const here: TrainPosition = { ...pos, epoch, batchesDone: b, lossSum, epochSec: (Date.now() - epochStart) / 1000 };
         if (cb.shouldStop?.()) {
           await checkpoint(here);
           return finish(true);
@@ -162,7 +163,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
       if (nextLr !== lr) optimizer = await withLearningRate(optimizer, nextLr);
       pos = {
         epoch: epoch + 1, batchesDone: 0, lossSum: 0, bestValLoss: isBest ? valLoss : pos.bestValLoss, badEpochs: isBest ? 0 : pos.badEpochs + 1,
-        learningRate: nextLr, elapsedSec: pos.elapsedSec, history,
+        learningRate: nextLr, epochSec: 0, elapsedSec: pos.elapsedSec, history,
       };
       if (isBest) {
         await saveWeights(run.outDir, run.model);
