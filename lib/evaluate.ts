@@ -51,6 +51,12 @@ export interface Evaluation {
   /** Longest run of generated tokens found verbatim in the training data (max over samples). */
   readonly longestCopy: number;
   readonly longestCopyDetail: CopyMatch | null;
+  /**
+   * For scale: the same measure for the held-out files, each cut to the
+   * generated samples' mean length in tokens (median over files). Real tunes
+   * the model never saw share this much with the training data too.
+   */
+  readonly heldOutCopyMedian: number | null;
 }
 
 /** Progress: a stage name and its fraction done. */
@@ -86,9 +92,11 @@ export function evaluateModel(
   onProgress?.('baseline', 1, 1);
   const generatedPieces: Piece[] = [];
   let copy: CopyMatch | null = null;
+  let heldOutCopyMedian: number | null = null;
   if (options.samples > 0 && training.length > 0) {
     const weights = readStepWeights(model);
     const index = buildCopyIndex(training.map((p) => p.ids));
+    let freshTokens = 0;
     for (let s = 0; s < options.samples; s++) {
       const seed = deriveSeed(options.generate.seed, s);
       const primer = primerFromData(training, vocab, options.generate.primerLength, createRng(seed));
@@ -97,9 +105,13 @@ export function evaluateModel(
       generatedPieces.push(tokensToPiece(decodeIds(vocab, fresh), vocab.config, { name: `sample ${s + 1}` }));
       const m = index.longest(fresh);
       if (!copy || m.length > copy.length) copy = m;
+      freshTokens += fresh.length;
       onProgress?.('samples', s + 1, options.samples);
     }
     weights.dispose();
+    const cut = Math.max(1, Math.round(freshTokens / options.samples));
+    const held = usable.map((p) => index.longest(p.ids.slice(0, cut)).length).sort((a, b) => a - b);
+    heldOutCopyMedian = held.length > 0 ? held[held.length >> 1] : null;
   }
   return {
     files: usable.length,
@@ -115,5 +127,6 @@ export function evaluateModel(
     data: musicStats(training.map((p) => tokensToPiece(decodeIds(vocab, p.ids), vocab.config, { name: p.name }))),
     longestCopy: copy?.length ?? 0,
     longestCopyDetail: copy,
+    heldOutCopyMedian,
   };
 }

@@ -180,6 +180,7 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
     assert.ok(typeof j[k] === 'number' && Number.isFinite(j[k]) && (j[k] as number) > 0, `${k} = ${String(j[k])}`);
   }
   assert.ok(Math.abs((j.perplexity as number) - Math.exp(j.nll as number)) < 1e-6 * (j.perplexity as number));
+  assert.ok(typeof j.heldOutCopyMedian === 'number' && j.heldOutCopyMedian >= 1, `heldOutCopyMedian ${String(j.heldOutCopyMedian)}`);
   const gen = j.generated as Record<string, number>;
   const data = j.data as Record<string, number>;
   assert.equal(gen.pieces, 2);
