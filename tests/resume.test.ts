@@ -153,6 +153,27 @@ test('SIGINT after the first checkpoint: exit 130, checkpoint saved and loadable
   assert.deepEqual(history(dirs.sigint).map((h) => h.epoch), Array.from({ length: EPOCHS }, (_, i) => i + 1));
 });
 
+test('Ctrl-C in a terminal (SIGINT to the whole process group of `npm run musicgen`) stops with a checkpoint', async () => {
+  const dir = path.join(tmp, 'group');
+  // Batches of a few hundred ms: a launcher that kills a child not answering a signal within tens of ms (tsx's CLI does) would lose it.
+  const slow = ['--data', DATA_DIR, '--max-files', '14', '--units', '192', '--seq-len', '64', '--batch-size', '32', '--epochs', '3', '--checkpoint-every', '0.5', '--json'];
+  const child = spawn('npm', ['run', '-s', 'musicgen', '--', 'train', '--out', dir, ...slow], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout?.resume();
+  const done = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout: '', stderr })));
+  const seen = await waitFor(dir, done, () => true, 'the first checkpoint');
+  process.kill(-(child.pid as number), 'SIGINT');
+  const r = await done;
+  // npm, sh and node all get the signal, as from a terminal; the trainer must still finish its batch and save.
+  // (npm then ends by the signal itself, or with the trainer's 130.)
+  assert.ok(r.code === 130 || r.signal === 'SIGINT', `exit ${r.code} ${r.signal}: ${r.stderr}`);
+  assert.match(r.stderr, /checkpoint saved in .*; continue with --resume/);
+  const ck = readCheckpoint(dir);
+  tf.dispose([...ck.weights, ...ck.optimizer.map((o) => o.tensor)]);
+  assert.ok(ck.position.epoch > seen.epoch || ck.position.batchesDone > seen.batchesDone, 'no checkpoint was written on the signal');
+});
+
 test('kill -9 mid-epoch: the last checkpoint and the saved model still load; --resume finishes', async () => {
   const run = start(['train', '--out', dirs.kill, ...TRAIN]);
   // A mid-epoch checkpoint of the second epoch: one epoch (and its model files) finished, another under way.

@@ -51,9 +51,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   let stop = false;
+  let firstSignalAt = 0;
   const onSignal = (): void => {
-    if (stop) process.exit(130);
+    // Ctrl-C in a terminal signals the whole process group, and npm and tsx pass it on again: the copies that
+    // arrive together are one press. A second press (later) quits at once.
+    if (stop) {
+      if (Date.now() - firstSignalAt > 1000) process.exit(130);
+      return;
+    }
     stop = true;
+    firstSignalAt = Date.now();
     process.stderr.write('\nstopping after this batch (press Ctrl-C again to quit at once)…\n');
   };
   process.on('SIGINT', onSignal);
