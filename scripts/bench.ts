@@ -333,7 +333,8 @@ async function main(): Promise<void> {
     const header = `musicgen bench${q ? ' (--quick)' : ''}: ${os.cpus().length} cores, node ${process.version}, load average ${load0.toFixed(2)} at start${load0 > 0.5 ? ' (other work running: figures are lower than on an idle machine)' : ''}; ${fmt(totalSec, 1)} s`;
     const foot = [
       'Rates are wall-clock on this machine under its current load; PASS/MISS uses them. "Per CPU-second" counts only the',
-      "measuring process's CPU time (tfjs's wasm and cpu backends run single-threaded in Node): a rough guide to an idle machine.",
+      "measuring process's CPU time, all its threads (tfjs's wasm and cpu backends compute on one thread each; the \"threads\"",
+      'rows split each batch over worker threads): a rough guide to an idle machine.',
     ];
     process.stdout.write(`${header}\n\n${lines.join('\n')}\n\n${foot.join('\n')}\n\n`);
 
