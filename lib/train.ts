@@ -236,7 +236,7 @@ function limitWindows(index: readonly WindowRef[], max: number, seed: number): W
 }
 
 /** Applies gradients (in varList order), scaled down when their global norm exceeds clipNorm; disposes them. */
-function applyClipped(opt: tf.Optimizer, vars: readonly tf.Variable[], grads: tf.Tensor[], clipNorm: number): void {
+export function applyClipped(opt: tf.Optimizer, vars: readonly tf.Variable[], grads: tf.Tensor[], clipNorm: number): void {
   tf.tidy(() => {
     let scale = 1;
     if (clipNorm > 0) {

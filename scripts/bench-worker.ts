@@ -93,20 +93,6 @@ function readData(dir: string): BenchData {
   return { train, val };
 }
 
-/** Gradient-norm clipping then Adam, as lib/train.ts does (that helper is not exported). */
-function applyClipped(tf: typeof tfType, opt: tfType.Optimizer, vars: readonly tfType.Variable[], grads: tfType.Tensor[], clipNorm: number): void {
-  tf.tidy(() => {
-    const norm = Math.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
-    const scale = clipNorm > 0 && norm > clipNorm ? clipNorm / norm : 1;
-    const named: tfType.NamedTensorMap = {};
-    vars.forEach((v, i) => {
-      named[v.name] = scale === 1 ? grads[i] : tf.mul(grads[i], scale);
-    });
-    opt.applyGradients(named);
-  });
-  tf.dispose(grads);
-}
-
 /** Training throughput: our kernel vs tfjs's own LSTM layers, same model, same batches. */
 async function trainTask(a: WorkerArgs): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
@@ -114,6 +100,7 @@ async function trainTask(a: WorkerArgs): Promise<void> {
   const { batches, windowIndex, DEFAULT_DATASET_CONFIG } = await import('../lib/dataset');
   const { DEFAULT_TRAIN_CONFIG } = await import('../lib/config');
   const { lossAndGradients } = await import('../lib/lstm');
+  const { applyClipped } = await import('../lib/train');
   const { varList } = await import('../lib/model');
   const { newModel } = await import('../lib/pipeline');
   const { loadVocabulary } = await import('../lib/vocab');
@@ -157,7 +144,7 @@ async function trainTask(a: WorkerArgs): Promise<void> {
   const drop = { dropout: model.config.dropout, recurrentDropout: model.config.recurrentDropout, rng: createRng(seed) };
   const oursRate = await timed((b) => {
     const { loss, grads } = lossAndGradients(model.vars, b, drop);
-    applyClipped(tf, optA, vars, grads, clipNorm);
+    applyClipped(optA, vars, grads, clipNorm);
     return loss;
   }, ours);
   optA.dispose();
@@ -171,7 +158,7 @@ async function trainTask(a: WorkerArgs): Promise<void> {
     const optP = tf.train.adam(learningRate);
     parallelRate = await timed(async (b) => {
       const { loss, grads } = await workers.lossAndGradients(model.vars, b, drop);
-      applyClipped(tf, optP, vars, grads, clipNorm);
+      applyClipped(optP, vars, grads, clipNorm);
       return loss;
     }, ours);
     optP.dispose();
@@ -189,7 +176,7 @@ async function trainTask(a: WorkerArgs): Promise<void> {
       return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.add(p, 1e-7))), 1))) as tfType.Scalar;
     }, vars);
     const loss = value.dataSync()[0];
-    applyClipped(tf, optB, vars, vars.map((v) => grads[v.name]), clipNorm);
+    applyClipped(optB, vars, vars.map((v) => grads[v.name]), clipNorm);
     tf.dispose([x, y, value]);
     return loss;
   }, theirs);
