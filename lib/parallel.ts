@@ -109,10 +109,9 @@ export async function startGradientWorkers(config: ModelConfig, threads: number,
       };
       const replies = rows.slice(1).map((_, j) => {
         const s = share(j + 1);
-        const d = shareDrop(j + 1);
         return ask(peers[j], {
           type: 'step', weights, batchSize: s.batchSize, seqLen: T, inputs: s.inputs, targets: s.targets,
-          dropout: d ? { dropout: d.dropout, recurrentDropout: d.recurrentDropout, seed: deriveSeed(seed, j + 1) } : null,
+          dropout: drop ? { dropout: drop.dropout, recurrentDropout: drop.recurrentDropout, seed: deriveSeed(seed, j + 1) } : null,
         });
       });
       // The main thread's own share runs while the workers compute theirs.
@@ -123,29 +122,22 @@ export async function startGradientWorkers(config: ModelConfig, threads: number,
         await Promise.allSettled(replies);
         throw e;
       }
-      let others: FromWorker[];
+      let others: { readonly loss: number; readonly grads: Float32Array[] }[];
       try {
-        others = await Promise.all(replies);
+        others = (await Promise.all(replies)).map((o) => {
+          if (o.type !== 'grads') throw new Error('gradient worker sent no gradients');
+          return o;
+        });
       } catch (e) {
         tf.dispose(mine.grads);
         throw e;
       }
+      // Each share's loss and gradients are means over its rows: weight them by rows.
       const B = batch.batchSize;
-      let loss = (mine.loss * rows[0]) / B;
+      const loss = others.reduce((sum, o, j) => sum + (o.loss * rows[j + 1]) / B, (mine.loss * rows[0]) / B);
       const grads = tf.tidy(() =>
-        mine.grads.map((g, i) => {
-          let sum = tf.mul(g, rows[0] / B);
-          others.forEach((o, j) => {
-            if (o.type !== 'grads') throw new Error('gradient worker sent no gradients');
-            sum = tf.add(sum, tf.mul(tf.tensor(o.grads[i], g.shape), rows[j + 1] / B));
-          });
-          return sum;
-        }),
+        mine.grads.map((g, i) => others.reduce((sum, o, j) => tf.add(sum, tf.mul(tf.tensor(o.grads[i], g.shape), rows[j + 1] / B)), tf.mul(g, rows[0] / B))),
       );
-      for (let j = 0; j < others.length; j++) {
-        const o = others[j];
-        if (o.type === 'grads') loss += (o.loss * rows[j + 1]) / B;
-      }
       tf.dispose(mine.grads);
       return { loss, grads };
     },

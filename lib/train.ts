@@ -5,7 +5,7 @@
  * and callbacks for progress bars and live plots (no console output here).
  */
 import * as tf from '@tensorflow/tfjs';
-import { readCheckpoint, writeCheckpoint, type TrainPosition } from './checkpoint';
+import { readCheckpoint, writeCheckpoint, type NamedTensor, type TrainPosition } from './checkpoint';
 import { validateTrainConfig, type EpochRecord, type TrainConfig } from './config';
 import { batches, windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type WindowRef } from './dataset';
 import { UserError } from './fsutil';
@@ -81,8 +81,9 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
   const valIdx = limitWindows(windowIndex(run.val, seqLen, seqLen), cfg.maxValWindows, cfg.seed);
   const vars = varList(run.model.vars);
   let pos: TrainPosition = { epoch: 0, batchesDone: 0, lossSum: 0, bestValLoss: Infinity, badEpochs: 0, learningRate: cfg.learningRate, elapsedSec: 0, history: [] };
-  let optimizer: tf.Optimizer = tf.train.adam(cfg.learningRate);
-  if (run.resume) {
+  let optimizer: tf.Optimizer;
+  if (!run.resume) optimizer = tf.train.adam(cfg.learningRate);
+  else {
     const ck = readCheckpoint(run.outDir);
     if (ck.weights.length !== vars.length || ck.weights.some((w, i) => w.shape.join() !== vars[i].shape.join())) {
       tf.dispose([...ck.weights, ...ck.optimizer.map((o) => o.tensor)]);
@@ -90,9 +91,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
     }
     ck.weights.forEach((w, i) => vars[i].assign(w));
     pos = { ...ck.position, learningRate: ck.position.learningRate ?? cfg.learningRate };
-    optimizer.dispose();
-    optimizer = tf.train.adam(pos.learningRate);
-    await optimizer.setWeights(ck.optimizer);
+    optimizer = await adamWithState(pos.learningRate ?? cfg.learningRate, ck.optimizer);
     tf.dispose(ck.weights);
   }
   // Written on resume too: flags given with --resume (epochs, patience, …) are part of the record.
@@ -160,7 +159,11 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
       const isBest = valLoss < pos.bestValLoss;
       const history = [...pos.history, record];
       const nextLr = isBest ? lr : lr * cfg.lrDecay;
-      if (nextLr !== lr) optimizer = await withLearningRate(optimizer, nextLr);
+      if (nextLr !== lr) {
+        const old = optimizer;
+        optimizer = await adamWithState(nextLr, await old.getWeights());
+        old.dispose();
+      }
       pos = {
         epoch: epoch + 1, batchesDone: 0, lossSum: 0, bestValLoss: isBest ? valLoss : pos.bestValLoss, badEpochs: isBest ? 0 : pos.badEpochs + 1,
         learningRate: nextLr, epochSec: 0, elapsedSec: pos.elapsedSec, history,
@@ -210,12 +213,10 @@ async function gradientWorkers(model: MusicModel, cfg: TrainConfig): Promise<{ w
   }
 }
 
-/** A new Adam optimizer with the same moments and step count and another learning rate; disposes the old one. */
-async function withLearningRate(old: tf.Optimizer, learningRate: number): Promise<tf.Optimizer> {
-  const state = await old.getWeights();
+/** An Adam optimizer at `learningRate` holding saved moments and step count (from a checkpoint, or from the optimizer it replaces). */
+async function adamWithState(learningRate: number, state: NamedTensor[]): Promise<tf.Optimizer> {
   const next = tf.train.adam(learningRate);
   await next.setWeights(state);
-  old.dispose();
   return next;
 }
 
