@@ -51,6 +51,8 @@ export interface Evaluation {
   /** Longest run of generated tokens found verbatim in the training data (max over samples). */
   readonly longestCopy: number;
   readonly longestCopyDetail: CopyMatch | null;
+  /** The longest copy of each generated sample, in sample order (its maximum is `longestCopy`). */
+  readonly sampleCopies: readonly number[];
   /**
    * For scale: the same measure for the held-out files, each cut to the
    * generated samples' mean length in tokens (median over files). Real tunes
@@ -93,6 +95,7 @@ export function evaluateModel(
   const generatedPieces: Piece[] = [];
   let copy: CopyMatch | null = null;
   let heldOutCopyMedian: number | null = null;
+  const sampleCopies: number[] = [];
   if (options.samples > 0 && training.length > 0) {
     const weights = readStepWeights(model);
     const index = buildCopyIndex(training.map((p) => p.ids));
@@ -104,6 +107,7 @@ export function evaluateModel(
       const fresh = g.ids.slice(g.primerLength);
       generatedPieces.push(tokensToPiece(decodeIds(vocab, fresh), vocab.config, { name: `sample ${s + 1}` }));
       const m = index.longest(fresh);
+      sampleCopies.push(m.length);
       if (!copy || m.length > copy.length) copy = m;
       freshTokens += fresh.length;
       onProgress?.('samples', s + 1, options.samples);
@@ -127,6 +131,7 @@ export function evaluateModel(
     data: musicStats(training.map((p) => tokensToPiece(decodeIds(vocab, p.ids), vocab.config, { name: p.name }))),
     longestCopy: copy?.length ?? 0,
     longestCopyDetail: copy,
+    sampleCopies,
     heldOutCopyMedian,
   };
 }

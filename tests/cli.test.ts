@@ -181,6 +181,9 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
   }
   assert.ok(Math.abs((j.perplexity as number) - Math.exp(j.nll as number)) < 1e-6 * (j.perplexity as number));
   assert.ok(typeof j.heldOutCopyMedian === 'number' && j.heldOutCopyMedian >= 1, `heldOutCopyMedian ${String(j.heldOutCopyMedian)}`);
+  const copies = j.sampleCopies as number[];
+  assert.equal(copies.length, 2, 'one longest copy per sample');
+  assert.equal(Math.max(...copies), j.longestCopy, 'longestCopy is the maximum over the samples');
   const gen = j.generated as Record<string, number>;
   const data = j.data as Record<string, number>;
   assert.equal(gen.pieces, 2);

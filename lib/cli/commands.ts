@@ -369,13 +369,13 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   if (ev.generated) {
     const g = ev.generated;
     const d = ev.data;
-    io.log(`generated vs data: pitch-class entropy ${g.pitchClassEntropy.toFixed(3)} vs ${d.pitchClassEntropy.toFixed(3)}, scale consistency ${g.scaleConsistency.toFixed(3)} vs ${d.scaleConsistency.toFixed(3)}, longest repeated note ${g.repeatRunMax} vs ${d.repeatRunMax}, longest copy of training tokens ${ev.longestCopy} (held-out tunes of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);
+    io.log(`generated vs data: pitch-class entropy ${g.pitchClassEntropy.toFixed(3)} vs ${d.pitchClassEntropy.toFixed(3)}, scale consistency ${g.scaleConsistency.toFixed(3)} vs ${d.scaleConsistency.toFixed(3)}, longest repeated note ${g.repeatRunMax} vs ${d.repeatRunMax}, longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies)}; held-out tunes of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);
   }
   lm.model.net.dispose();
   return {
     files: ev.files, tokens: ev.tokens, nll: ev.nll, perplexity: ev.perplexity, baselineNll: ev.baselineNll, baselinePerplexity: ev.baselinePerplexity,
     baselineOrder: ev.baselineOrder, nllImprovement: ev.nllImprovement, generated: ev.generated, data: ev.data, longestCopy: ev.longestCopy,
-    heldOutCopyMedian: ev.heldOutCopyMedian, baselineTrainFiles: split.train.length, backend: currentBackend()?.name,
+    sampleCopies: ev.sampleCopies, heldOutCopyMedian: ev.heldOutCopyMedian, baselineTrainFiles: split.train.length, backend: currentBackend()?.name,
   };
 }
 
@@ -385,6 +385,12 @@ function tokenizerFrom(a: ParsedArgs): TokenizerConfig {
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }
+}
+
+/** The middle value (upper middle for an even count). */
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
 }
 
 function round(x: number, digits: number): number {
