@@ -50,6 +50,11 @@ command -v jupyter >/dev/null 2>&1 && command -v jupyter-nbconvert >/dev/null 2>
 if ! jupyter kernelspec list 2>/dev/null | awk '$1 == "tslab" { found = 1 } END { exit !found }'; then
   fail "the tslab Jupyter kernel is not registered; run: bash scripts/setup.sh"
 fi
+# The registered kernel starts a tslab by absolute path; a registration from a moved or deleted checkout
+# would make every run fail with a bare "No such file or directory".
+KERNEL_BIN="$(jupyter kernelspec list --json 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["kernelspecs"]["tslab"]["spec"]["argv"][0])' 2>/dev/null || true)"
+[ -z "$KERNEL_BIN" ] || [ -x "$KERNEL_BIN" ] \
+  || fail "the registered tslab kernel starts $KERNEL_BIN, which does not exist (a moved or deleted checkout?); run: bash scripts/setup.sh"
 
 cd "$ROOT"
 NAME="$(basename "$NOTEBOOK" .ipynb)"
