@@ -114,8 +114,7 @@ export function evaluateModel(
     }
     weights.dispose();
     const cut = Math.max(1, Math.round(freshTokens / options.samples));
-    const held = usable.map((p) => index.longest(p.ids.slice(0, cut)).length).sort((a, b) => a - b);
-    heldOutCopyMedian = held.length > 0 ? held[held.length >> 1] : null;
+    heldOutCopyMedian = median(usable.map((p) => index.longest(p.ids.slice(0, cut)).length));
   }
   return {
     files: usable.length,
@@ -134,4 +133,10 @@ export function evaluateModel(
     sampleCopies,
     heldOutCopyMedian,
   };
+}
+
+/** The middle value (the upper of the two middle ones for an even count), or null for none; the input is not modified. */
+export function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  return [...xs].sort((a, b) => a - b)[xs.length >> 1];
 }

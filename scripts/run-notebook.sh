@@ -47,13 +47,12 @@ case "$NOTEBOOK" in /*) ;; *) NOTEBOOK="$PWD/$NOTEBOOK" ;; esac
 [ -f "$NOTEBOOK" ] || fail "notebook not found: $NOTEBOOK"
 command -v jupyter >/dev/null 2>&1 && command -v jupyter-nbconvert >/dev/null 2>&1 \
   || fail "Jupyter (notebook + nbconvert) is not installed; run: bash scripts/setup.sh"
-if ! jupyter kernelspec list 2>/dev/null | awk '$1 == "tslab" { found = 1 } END { exit !found }'; then
-  fail "the tslab Jupyter kernel is not registered; run: bash scripts/setup.sh"
-fi
 # The registered kernel starts a tslab by absolute path; a registration from a moved or deleted checkout
 # would make every run fail with a bare "No such file or directory".
-KERNEL_BIN="$(jupyter kernelspec list --json 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["kernelspecs"]["tslab"]["spec"]["argv"][0])' 2>/dev/null || true)"
-[ -z "$KERNEL_BIN" ] || [ -x "$KERNEL_BIN" ] \
+KERNEL_BIN="$(jupyter kernelspec list --json 2>/dev/null \
+  | python3 -c 'import json, sys; k = json.load(sys.stdin)["kernelspecs"].get("tslab"); print(k["spec"]["argv"][0] if k else "")' 2>/dev/null || true)"
+[ -n "$KERNEL_BIN" ] || fail "the tslab Jupyter kernel is not registered; run: bash scripts/setup.sh"
+[ -x "$KERNEL_BIN" ] \
   || fail "the registered tslab kernel starts $KERNEL_BIN, which does not exist (a moved or deleted checkout?); run: bash scripts/setup.sh"
 
 cd "$ROOT"

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compareStats, longestRun, musicStats, topLine, type MusicStats } from '../lib/metrics';
+import { median } from '../lib/evaluate';
 import { makePiece, type Note, type Piece } from '../lib/music';
 import { loadMidiFolder } from '../lib/midi';
 import { createRng } from '../lib/rng';
@@ -130,4 +131,12 @@ test('Nottingham: tonal, dense, and distinguishable from random pitches and stuc
   assert.equal(stuck.pitchClassEntropy, 0);
   const cmp = compareStats(r, real);
   assert.ok(cmp.pitchClassEntropy.relative! > 0.1 && Math.abs(cmp.noteDensity.relative!) < 1e-12);
+});
+
+test('median: the middle value, the upper middle for an even count, null for none; the input is not modified', () => {
+  const xs = [5, 1, 4, 2];
+  assert.equal(median(xs), 4);
+  assert.deepEqual(xs, [5, 1, 4, 2]);
+  assert.equal(median([3, 9, 1]), 3);
+  assert.equal(median([]), null);
 });

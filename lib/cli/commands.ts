@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { currentBackend, initBackend } from '../backend';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../config';
 import { DEFAULT_DATASET_CONFIG, encodePieces, splitByFile, validateDatasetConfig, type DatasetConfig } from '../dataset';
-import { DEFAULT_EVALUATE_OPTIONS, evaluateModel } from '../evaluate';
+import { DEFAULT_EVALUATE_OPTIONS, evaluateModel, median } from '../evaluate';
 import { errCode, UserError, writeFileAtomic } from '../fsutil';
 import { DEFAULT_GENERATE_CONFIG, generate, primerFromData, validateGenerateConfig, type GenerateConfig } from '../generate';
 import { readMidiFile, writeMidiFile, type MidiReadOptions } from '../midi';
@@ -369,7 +369,7 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   if (ev.generated) {
     const g = ev.generated;
     const d = ev.data;
-    io.log(`generated vs data: pitch-class entropy ${g.pitchClassEntropy.toFixed(3)} vs ${d.pitchClassEntropy.toFixed(3)}, scale consistency ${g.scaleConsistency.toFixed(3)} vs ${d.scaleConsistency.toFixed(3)}, longest repeated note ${g.repeatRunMax} vs ${d.repeatRunMax}, longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies)}; held-out tunes of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);
+    io.log(`generated vs data: pitch-class entropy ${g.pitchClassEntropy.toFixed(3)} vs ${d.pitchClassEntropy.toFixed(3)}, scale consistency ${g.scaleConsistency.toFixed(3)} vs ${d.scaleConsistency.toFixed(3)}, longest repeated note ${g.repeatRunMax} vs ${d.repeatRunMax}, longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies) ?? 'n/a'}; held-out tunes of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);
   }
   lm.model.net.dispose();
   return {
@@ -385,12 +385,6 @@ function tokenizerFrom(a: ParsedArgs): TokenizerConfig {
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }
-}
-
-/** The middle value (upper middle for an even count). */
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
 }
 
 function round(x: number, digits: number): number {
