@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tfType from '@tensorflow/tfjs';
-import type { Batch, EncodedPiece } from '../lib/dataset';
+import type { Batch, EncodedPiece } from '../lib/data/dataset';
 
 /** Arguments shared by the tasks (each uses a subset). */
 export interface WorkerArgs {
@@ -96,15 +96,15 @@ function readData(dir: string): BenchData {
 /** Training throughput: our kernel vs tfjs's own LSTM layers, same model, same batches. */
 async function trainTask(a: WorkerArgs): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
-  const { initBackend } = await import('../lib/backend');
-  const { batches, windowIndex, DEFAULT_DATASET_CONFIG } = await import('../lib/dataset');
-  const { DEFAULT_TRAIN_CONFIG } = await import('../lib/config');
-  const { lossAndGradients } = await import('../lib/lstm');
-  const { applyClipped } = await import('../lib/train');
-  const { varList } = await import('../lib/model');
-  const { newModel } = await import('../lib/pipeline');
-  const { loadVocabulary } = await import('../lib/vocab');
-  const { createRng } = await import('../lib/rng');
+  const { initBackend } = await import('../lib/model/backend');
+  const { batches, windowIndex, DEFAULT_DATASET_CONFIG } = await import('../lib/data/dataset');
+  const { DEFAULT_TRAIN_CONFIG } = await import('../lib/train/config');
+  const { lossAndGradients } = await import('../lib/train/bptt');
+  const { applyClipped } = await import('../lib/train/loop');
+  const { varList } = await import('../lib/model/network');
+  const { newModel } = await import('../lib/model/network');
+  const { loadVocabulary } = await import('../lib/tokens/vocab-file');
+  const { createRng } = await import('../lib/core/rng');
   const backend = await initBackend();
   const vocab = loadVocabulary(path.join(a.dataDir, 'vocab.json'));
   const { train } = readData(a.dataDir);
@@ -139,7 +139,7 @@ async function trainTask(a: WorkerArgs): Promise<void> {
     return { batches: n, tokens, ms, cpuMs: cpu, warmupMs, warmupWindows: k, tokensPerSec: tokens / (ms / 1000), tokensPerCpuSec: tokens / (cpu / 1000), lastLoss: loss };
   };
 
-  // Our kernel (hand-written BPTT) + clipped Adam, as lib/train.ts does.
+  // Our kernel (hand-written BPTT) + clipped Adam, as lib/train/loop.ts does.
   const optA = tf.train.adam(learningRate);
   const drop = { dropout: model.config.dropout, recurrentDropout: model.config.recurrentDropout, rng: createRng(seed) };
   const oursRate = await timed((b) => {
@@ -149,8 +149,8 @@ async function trainTask(a: WorkerArgs): Promise<void> {
   }, ours);
   optA.dispose();
 
-  // The same, with each batch split over worker threads (lib/parallel.ts), as training does by default on JS backends.
-  const { autoThreads, startGradientWorkers } = await import('../lib/parallel');
+  // The same, with each batch split over worker threads (lib/train/parallel.ts), as training does by default on JS backends.
+  const { autoThreads, startGradientWorkers } = await import('../lib/train/parallel');
   const threads = backend.native ? 1 : autoThreads();
   let parallelRate: Rate | null = null;
   if (threads > 1) {
@@ -195,14 +195,14 @@ async function trainTask(a: WorkerArgs): Promise<void> {
   });
 }
 
-/** Peak memory while the real training loop (lib/train.ts) runs a fixed number of batches on `copies`× the data. */
+/** Peak memory while the real training loop (lib/train/loop.ts) runs a fixed number of batches on `copies`× the data. */
 async function memoryTask(a: WorkerArgs): Promise<void> {
-  const { initBackend } = await import('../lib/backend');
-  const { DEFAULT_DATASET_CONFIG } = await import('../lib/dataset');
-  const { DEFAULT_TRAIN_CONFIG } = await import('../lib/config');
-  const { newModel } = await import('../lib/pipeline');
-  const { trainModel } = await import('../lib/train');
-  const { loadVocabulary } = await import('../lib/vocab');
+  const { initBackend } = await import('../lib/model/backend');
+  const { DEFAULT_DATASET_CONFIG } = await import('../lib/data/dataset');
+  const { DEFAULT_TRAIN_CONFIG } = await import('../lib/train/config');
+  const { newModel } = await import('../lib/model/network');
+  const { trainModel } = await import('../lib/train/loop');
+  const { loadVocabulary } = await import('../lib/tokens/vocab-file');
   const backend = await initBackend();
   const vocab = loadVocabulary(path.join(a.dataDir, 'vocab.json'));
   const data = readData(a.dataDir);
@@ -246,17 +246,17 @@ async function memoryTask(a: WorkerArgs): Promise<void> {
 /** Generation speed: the stateful JS generator vs re-running the window per token, same weights and primer. */
 async function genTask(a: WorkerArgs): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
-  const { initBackend } = await import('../lib/backend');
-  const { DEFAULT_DATASET_CONFIG } = await import('../lib/dataset');
-  const { DEFAULT_GENERATE_CONFIG, generate } = await import('../lib/generate');
-  const { readMidiFile } = await import('../lib/midi');
-  const { newModel } = await import('../lib/pipeline');
-  const { createRng } = await import('../lib/rng');
-  const { sampleToken } = await import('../lib/sample');
-  const { readStepWeights } = await import('../lib/step');
-  const { loadModel } = await import('../lib/store');
-  const { tokensToPiece } = await import('../lib/tokenize');
-  const { decodeIds, encodePiece, grammarMasks, loadVocabulary } = await import('../lib/vocab');
+  const { initBackend } = await import('../lib/model/backend');
+  const { DEFAULT_DATASET_CONFIG } = await import('../lib/data/dataset');
+  const { DEFAULT_GENERATE_CONFIG, generate } = await import('../lib/generate/generate');
+  const { readMidiFile } = await import('../lib/midi/read');
+  const { newModel } = await import('../lib/model/network');
+  const { createRng } = await import('../lib/core/rng');
+  const { sampleToken } = await import('../lib/generate/sample');
+  const { readStepWeights } = await import('../lib/model/inference');
+  const { loadModel } = await import('../lib/train/model-folder');
+  const { tokensToPiece } = await import('../lib/tokens/tokenize');
+  const { decodeIds, encodePiece } = await import('../lib/tokens/vocabulary'); const { grammarMasks } = await import('../lib/tokens/grammar'); const { loadVocabulary } = await import('../lib/tokens/vocab-file');
   const backend = await initBackend();
   const shipped = a.modelDir && fs.existsSync(path.join(a.modelDir, 'model.json')) ? await loadModel(a.modelDir) : null;
   const vocab = shipped ? shipped.vocab : loadVocabulary(path.join(a.dataDir, 'vocab.json'));
@@ -276,7 +276,7 @@ async function genTask(a: WorkerArgs): Promise<void> {
     return piece.notes.filter((n) => n.start >= steps / vocab.config.stepsPerBeat).length;
   };
 
-  // Stateful (lib/generate.ts): warm the JIT up (until the step loops are optimized), then time.
+  // Stateful (lib/generate/generate.ts): warm the JIT up (until the step loops are optimized), then time.
   // Its seconds include stepping through the primer.
   generate(weights, vocab, primer, { ...cfg, length: 50 });
   let cpu0 = process.cpuUsage();
@@ -337,16 +337,16 @@ async function genTask(a: WorkerArgs): Promise<void> {
 /** Time to the first generated note with the shipped model, from a fresh process. */
 async function firstNoteTask(a: WorkerArgs): Promise<void> {
   const start = performance.now();
-  const { initBackend } = await import('../lib/backend');
+  const { initBackend } = await import('../lib/model/backend');
   const backend = await initBackend();
   const tBackend = performance.now();
-  const { loadModel } = await import('../lib/store');
+  const { loadModel } = await import('../lib/train/model-folder');
   const lm = await loadModel(a.modelDir as string);
   const tModel = performance.now();
-  const { readMidiFile } = await import('../lib/midi');
-  const { encodePiece } = await import('../lib/vocab');
-  const { DEFAULT_GENERATE_CONFIG, generate } = await import('../lib/generate');
-  const { readStepWeights } = await import('../lib/step');
+  const { readMidiFile } = await import('../lib/midi/read');
+  const { encodePiece } = await import('../lib/tokens/vocabulary');
+  const { DEFAULT_GENERATE_CONFIG, generate } = await import('../lib/generate/generate');
+  const { readStepWeights } = await import('../lib/model/inference');
   const primer = encodePiece(lm.vocab, readMidiFile(a.primerFile as string)).slice(-DEFAULT_GENERATE_CONFIG.primerLength);
   const weights = readStepWeights(lm.model);
   const tPrimer = performance.now();

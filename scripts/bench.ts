@@ -17,11 +17,12 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { encodePieces, splitByFile, DEFAULT_DATASET_CONFIG } from '../lib/dataset';
-import { listFiles } from '../lib/fsutil';
-import { loadMidiFolder, MIDI_EXTENSIONS } from '../lib/midi';
-import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokenize';
-import { buildVocabulary, saveVocabulary } from '../lib/vocab';
+import { encodePieces, splitByFile, DEFAULT_DATASET_CONFIG } from '../lib/data/dataset';
+import { listFiles } from '../lib/core/files';
+import { loadMidiFolder, MIDI_EXTENSIONS } from '../lib/midi/read';
+import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
+import { buildVocabulary } from '../lib/tokens/vocabulary';
+import { saveVocabulary } from '../lib/tokens/vocab-file';
 import type { Rate, WorkerArgs } from './bench-worker';
 
 const ROOT = path.resolve(__dirname, '..');

@@ -13,7 +13,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { unzipSync } from 'fflate';
-import { UserError, errCode, writeFileAtomic } from '../lib/fsutil';
+import { UserError, errCode } from '../lib/core/errors';
+import { writeFileAtomic } from '../lib/core/files';
 
 /** A dataset the command knows how to fetch. */
 export interface DatasetSpec {

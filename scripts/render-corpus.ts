@@ -12,9 +12,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { abcTuneToPiece, parseAbc, slugify, type AbcTune } from '../lib/abc';
-import { UserError, writeFileAtomic } from '../lib/fsutil';
-import { pieceToMidiBytes } from '../lib/midi';
+import { abcTuneToPiece, parseAbc, slugify, type AbcTune } from './abc';
+import { UserError } from '../lib/core/errors';
+import { writeFileAtomic } from '../lib/core/files';
+import { pieceToMidiBytes } from '../lib/midi/write';
 
 /** One tune of the corpus with the file it renders to. */
 export interface CorpusEntry {

@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { abcTuneToPiece, chordPitches, keySignature, parseAbc, slugify, type AbcTune } from '../lib/abc';
-import { UserError } from '../lib/fsutil';
-import { parseMidi, pieceToMidiBytes, readMidiFile } from '../lib/midi';
+import { abcTuneToPiece, chordPitches, keySignature, parseAbc, slugify, type AbcTune } from '../scripts/abc';
+import { UserError } from '../lib/core/errors';
+import { parseMidi, readMidiFile } from '../lib/midi/read';
+import { pieceToMidiBytes } from '../lib/midi/write';
 import { corpusTable, loadCorpus, renderTune } from '../scripts/render-corpus';
 
 const DATA = path.join(__dirname, '..', 'data');

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { decodeWav, encodeWav, findSynth, renderWav, synthInstallCommand, synthMissingReason, wavInfo } from '../lib/audio';
-import { pieceToMidiBytes, readMidiFile } from '../lib/midi';
-import { makePiece, pieceLengthSeconds, type Piece } from '../lib/music';
+import { decodeWav, encodeWav, wavInfo } from '../lib/show/wav';
+import { findSynth, renderWav, synthInstallCommand, synthMissingReason } from '../lib/show/synth';
+import { pieceToMidiBytes } from '../lib/midi/write';
+import { readMidiFile } from '../lib/midi/read';
+import { makePiece, pieceLengthSeconds, type Piece } from '../lib/core/piece';
 
 const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
 const synth = findSynth();

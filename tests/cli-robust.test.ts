@@ -10,11 +10,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readMidiFile, writeMidiFile } from '../lib/midi';
-import { makePiece, type Note } from '../lib/music';
-import { pieceToTokens } from '../lib/tokenize';
-import { tokenToString } from '../lib/tokens';
-import { buildVocabulary, loadVocabulary, saveVocabulary } from '../lib/vocab';
+import { readMidiFile } from '../lib/midi/read';
+import { writeMidiFile } from '../lib/midi/write';
+import { makePiece, type Note } from '../lib/core/piece';
+import { pieceToTokens } from '../lib/tokens/tokenize';
+import { tokenToString } from '../lib/tokens/token';
+import { buildVocabulary } from '../lib/tokens/vocabulary';
+import { loadVocabulary, saveVocabulary } from '../lib/tokens/vocab-file';
 import { DATA_DIR } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..');

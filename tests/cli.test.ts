@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readMidiFile } from '../lib/midi';
+import { readMidiFile } from '../lib/midi/read';
 import { DATA_DIR, HAVE_NOTTINGHAM, NOTTINGHAM, needNottingham } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..');

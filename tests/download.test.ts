@@ -5,8 +5,8 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { zipSync } from 'fflate';
-import { UserError } from '../lib/fsutil';
-import { loadMidiFolder } from '../lib/midi';
+import { UserError } from '../lib/core/errors';
+import { loadMidiFolder } from '../lib/midi/read';
 import {
   DATASETS,
   downloadBytes,

@@ -1,10 +1,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../lib/backend';
-import { buildModel, varList, type ModelConfig } from '../lib/model';
-import { batchLoss, lossAndGradients } from '../lib/lstm';
-import type { Batch } from '../lib/dataset';
+import { initBackend } from '../lib/model/backend';
+import { buildModel, varList, type ModelConfig } from '../lib/model/network';
+import { batchLoss, lossAndGradients } from '../lib/train/bptt';
+import type { Batch } from '../lib/data/dataset';
 
 const CONFIG: ModelConfig = { vocabSize: 13, embeddingDim: 6, units: 8, layers: 2, dropout: 0, recurrentDropout: 0, seed: 7 };
 

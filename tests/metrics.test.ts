@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { compareStats, longestRun, musicStats, topLine, type MusicStats } from '../lib/metrics';
-import { median } from '../lib/evaluate';
-import { makePiece, type Note, type Piece } from '../lib/music';
-import { loadMidiFolder } from '../lib/midi';
-import { createRng } from '../lib/rng';
+import { compareStats, longestRun, musicStats, topLine, type MusicStats } from '../lib/evaluate/metrics';
+import { median } from '../lib/evaluate/evaluate';
+import { makePiece, type Note, type Piece } from '../lib/core/piece';
+import { loadMidiFolder } from '../lib/midi/read';
+import { createRng } from '../lib/core/rng';
 
 const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
 

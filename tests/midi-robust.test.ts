@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadMidiFolder, MidiFileError, parseMidi, readMidiFile, type MidiReadOptions } from '../lib/midi';
-import { UserError } from '../lib/fsutil';
-import type { Piece } from '../lib/music';
-import { createRng } from '../lib/rng';
+import { loadMidiFolder, parseMidi, readMidiFile, type MidiReadOptions } from '../lib/midi/read';
+import { MidiFileError } from '../lib/midi/smf';
+import { UserError } from '../lib/core/errors';
+import type { Piece } from '../lib/core/piece';
+import { createRng } from '../lib/core/rng';
 import { FIXTURE_DIR, buildFixtures, longFile } from './fixtures/make-fixtures';
 import { header, note, off, on, smf, track } from './fixtures/smf';
 

@@ -8,9 +8,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Midi } from '@tonejs/midi';
-import { loadMidiFolder, parseMidi, pieceToMidiBytes, readMidiFile, writeMidiFile } from '../lib/midi';
-import { makePiece, type Note, type Piece } from '../lib/music';
-import { createRng } from '../lib/rng';
+import { loadMidiFolder, parseMidi, readMidiFile } from '../lib/midi/read';
+import { pieceToMidiBytes, writeMidiFile } from '../lib/midi/write';
+import { makePiece, type Note, type Piece } from '../lib/core/piece';
+import { createRng } from '../lib/core/rng';
 
 const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
 const skip = !fs.existsSync(NOTTINGHAM) && 'no ../shared data';
@@ -77,7 +78,7 @@ test('time signatures and tempo metadata are read', { skip }, () => {
 });
 
 test('notes agree with @tonejs/midi on every Nottingham file', { skip }, () => {
-  // Reading uses our own decoder (lib/midi-smf.ts); @tonejs/midi is the reference here.
+  // Reading uses our own decoder (lib/midi/smf.ts); @tonejs/midi is the reference here.
   const byName = new Map(corpus().map((p) => [p.name, p]));
   for (const f of midiFiles()) {
     const midi = new Midi(fs.readFileSync(path.join(NOTTINGHAM, f)));

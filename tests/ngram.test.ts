@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { estimateDiscounts, trainNgram, type NgramModel } from '../lib/ngram';
-import { loadMidiFolder } from '../lib/midi';
-import { createRng } from '../lib/rng';
+import { estimateDiscounts, trainNgram, type NgramModel } from '../lib/evaluate/ngram';
+import { loadMidiFolder } from '../lib/midi/read';
+import { createRng } from '../lib/core/rng';
 
 const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
 const haveData = fs.existsSync(NOTTINGHAM);

@@ -13,7 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readMidiFile } from '../lib/midi';
+import { readMidiFile } from '../lib/midi/read';
 
 const ROOT = path.resolve(__dirname, '..');
 const NOTEBOOK = path.resolve(ROOT, process.env.MUSICGEN_NOTEBOOK ?? 'Music_Generator.ipynb');

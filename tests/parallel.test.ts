@@ -1,5 +1,5 @@
 /**
- * Data-parallel gradients (lib/parallel.ts): the batch split between the main
+ * Data-parallel gradients (lib/train/parallel.ts): the batch split between the main
  * thread and worker threads gives the one-thread kernel's loss and gradients,
  * leaks no tensors, and a seeded training run with dropout on two threads is
  * reproducible.
@@ -10,17 +10,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../lib/backend';
-import { DEFAULT_TRAIN_CONFIG } from '../lib/config';
-import { batches, windowIndex } from '../lib/dataset';
-import { lossAndGradients } from '../lib/lstm';
-import { loadMidiFolder } from '../lib/midi';
-import { buildModel, DEFAULT_MODEL_CONFIG, varList } from '../lib/model';
-import { shareRows, startGradientWorkers, type GradientWorkers } from '../lib/parallel';
-import { modelInfo, prepareData } from '../lib/pipeline';
-import { createRng } from '../lib/rng';
-import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokenize';
-import { trainModel } from '../lib/train';
+import { initBackend } from '../lib/model/backend';
+import { DEFAULT_TRAIN_CONFIG } from '../lib/train/config';
+import { batches, windowIndex } from '../lib/data/dataset';
+import { lossAndGradients } from '../lib/train/bptt';
+import { loadMidiFolder } from '../lib/midi/read';
+import { buildModel, DEFAULT_MODEL_CONFIG, varList } from '../lib/model/network';
+import { shareRows, startGradientWorkers, type GradientWorkers } from '../lib/train/parallel';
+import { modelInfo } from '../lib/train/model-folder';
+import { prepareData } from '../lib/data/prepare';
+import { createRng } from '../lib/core/rng';
+import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
+import { trainModel } from '../lib/train/loop';
 import { DATA_DIR } from './helpers';
 
 const dataset = { seqLen: 24, stride: 12, valFraction: 0.2, seed: 4 };

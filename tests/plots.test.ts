@@ -3,10 +3,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { parseMidi, pieceToMidiBytes, readMidiFile } from '../lib/midi';
-import { makePiece, pieceLengthBeats, pitchName, type Note, type Piece } from '../lib/music';
-import { histogramSvg, lossCurveSvg, pianoRollSvg, pngSize, svgToPng, type LossHistoryPoint } from '../lib/plots';
-import { liveRefusal, liveTraces, startLivePlot, type PlotFunction } from '../lib/live';
+import { parseMidi, readMidiFile } from '../lib/midi/read';
+import { pieceToMidiBytes } from '../lib/midi/write';
+import { makePiece, pieceLengthBeats, pitchName, type Note, type Piece } from '../lib/core/piece';
+import { histogramSvg, lossCurveSvg, type LossHistoryPoint } from '../lib/show/charts';
+import { pianoRollSvg } from '../lib/show/pianoroll';
+import { pngSize, svgToPng } from '../lib/show/png';
+import { liveRefusal, liveTraces, startLivePlot, type PlotFunction } from '../lib/show/live';
 
 const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
 const nodeplotlibLoaded = (): boolean => Object.keys(require.cache).some((k) => k.includes(`${path.sep}nodeplotlib${path.sep}`));

@@ -11,9 +11,9 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { CHECKPOINT_FILE, readCheckpoint, type TrainPosition } from '../lib/checkpoint';
-import type { EpochRecord } from '../lib/config';
-import { loadModel } from '../lib/store';
+import { CHECKPOINT_FILE, readCheckpoint, type TrainPosition } from '../lib/train/checkpoint';
+import type { EpochRecord } from '../lib/train/config';
+import { loadModel } from '../lib/train/model-folder';
 import { DATA_DIR } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..');

@@ -3,14 +3,18 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadMidiFolder, parseMidi, pieceToMidiBytes } from '../lib/midi';
-import { makePiece } from '../lib/music';
-import { DEFAULT_TOKENIZER_CONFIG, pieceToTokens, quantizeNotes, tokensToPiece, type GridNote } from '../lib/tokenize';
-import { tokenFromString, tokenToString } from '../lib/tokens';
-import { buildVocabulary, decodeIds, encodePiece, encodeTokens, loadVocabulary, saveVocabulary } from '../lib/vocab';
+import { loadMidiFolder, parseMidi } from '../lib/midi/read';
+import { pieceToMidiBytes } from '../lib/midi/write';
+import { makePiece } from '../lib/core/piece';
+import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
+import { pieceToTokens, tokensToPiece } from '../lib/tokens/tokenize';
+import { quantizeNotes, type GridNote } from '../lib/tokens/grid';
+import { tokenFromString, tokenToString } from '../lib/tokens/token';
+import { buildVocabulary, decodeIds, encodePiece, encodeTokens } from '../lib/tokens/vocabulary';
+import { loadVocabulary, saveVocabulary } from '../lib/tokens/vocab-file';
 import { HAVE_NOTTINGHAM, NOTTINGHAM, needNottingham } from './helpers';
 
-const key = (g: GridNote): string => `${g.pitch}/${g.step}/${g.steps}`;
+const key = (g: GridNote): string => `${g.pitch}/${g.onset}/${g.duration}`;
 
 test('MIDI → tokens → MIDI reproduces ≥ 99 % of notes exactly on the Nottingham files', { skip: needNottingham }, () => {
   const report = loadMidiFolder(NOTTINGHAM);
@@ -77,10 +81,19 @@ test('unknown symbols follow the policy: nearest, skip, error', () => {
 test('a damaged vocabulary file is a one-line error naming the file', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vocab-'));
   const f = path.join(dir, 'vocab.json');
-  fs.writeFileSync(f, '{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60","n:50"]}');
-  assert.throws(() => loadVocabulary(f), (e: Error) => e.message === `${f}: tokens are not sorted and distinct`);
-  fs.writeFileSync(f, '{oops');
-  assert.throws(() => loadVocabulary(f), (e: Error) => e.message === `${f}: not valid JSON`);
+  const cases: [string, string][] = [
+    ['{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60","n:50"],"counts":[1,1]}', 'tokens must be sorted and distinct (tokens[1] "n:50" is out of order)'],
+    ['{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60"]}', 'counts must be an array (got undefined)'],
+    ['{"format":"musicgen-vocab/1","tokenizer":{"stepsPerBeat":0},"tokens":["n:60"],"counts":[1]}', 'tokenizer.stepsPerBeat must be an integer in [1, 48] (got 0)'],
+    ['{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60","x:1"],"counts":[1,1]}', 'tokens[1]: malformed token "x:1"'],
+    ['{"format":"musicgen-vocab/2","tokenizer":{},"tokens":["n:60"],"counts":[1]}', 'format must be "musicgen-vocab/1" (is this a musicgen vocab.json?) (got "musicgen-vocab/2")'],
+    ['{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60"],"counts":[-1]}', 'counts[0] must be an integer in [0, 9007199254740991] (got -1)'],
+    ['{oops', 'not valid JSON (damaged or truncated?)'],
+  ];
+  for (const [text, reason] of cases) {
+    fs.writeFileSync(f, text);
+    assert.throws(() => loadVocabulary(f), (e: Error) => e.message === `${f}: ${reason}`, reason);
+  }
 });
 
 test('shared data folder is present on CI', { skip: !process.env.CI && 'only checked on CI' }, () => {

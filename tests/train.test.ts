@@ -9,16 +9,16 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../lib/backend';
-import { readCheckpoint } from '../lib/checkpoint';
-import { DEFAULT_TRAIN_CONFIG, validateTrainConfig } from '../lib/config';
-import { encodePieces } from '../lib/dataset';
-import { buildModel, DEFAULT_MODEL_CONFIG } from '../lib/model';
-import { makePiece, type Note } from '../lib/music';
-import { modelInfo } from '../lib/pipeline';
-import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokenize';
-import { trainModel } from '../lib/train';
-import { buildVocabulary } from '../lib/vocab';
+import { initBackend } from '../lib/model/backend';
+import { readCheckpoint } from '../lib/train/checkpoint';
+import { DEFAULT_TRAIN_CONFIG, validateTrainConfig } from '../lib/train/config';
+import { encodePieces } from '../lib/data/dataset';
+import { buildModel, DEFAULT_MODEL_CONFIG } from '../lib/model/network';
+import { makePiece, type Note } from '../lib/core/piece';
+import { modelInfo } from '../lib/train/model-folder';
+import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
+import { trainModel } from '../lib/train/loop';
+import { buildVocabulary } from '../lib/tokens/vocabulary';
 
 before(async () => {
   await initBackend();

@@ -3,7 +3,7 @@
  * are errors), with typed number parsing that names the flag and its range.
  */
 import { parseArgs } from 'node:util';
-import { UserError } from '../fsutil';
+import { UserError } from '../core/errors';
 
 /** One flag's definition. */
 export interface FlagSpec {

@@ -3,12 +3,9 @@
  * Errors print one line on stderr and exit 1 (stack traces with --verbose);
  * --json prints one JSON object as the last line of stdout.
  */
-import { UserError } from '../fsutil';
+import { UserError } from '../core/errors';
 import { flagHelp, parseFlags, type FlagSpecs, type ParsedArgs } from './args';
-import {
-  EVALUATE_FLAGS, GENERATE_FLAGS, INSPECT_FLAGS, TRAIN_FLAGS,
-  evaluateCommand, generateCommand, inspectCommand, trainCommand, type Io, type JsonResult,
-} from './commands';
+import { EVALUATE_FLAGS, GENERATE_FLAGS, INSPECT_FLAGS, TRAIN_FLAGS, evaluateCommand, generateCommand, inspectCommand, trainCommand, type Io, type JsonResult } from './commands';
 
 interface Command {
   readonly usage: string;

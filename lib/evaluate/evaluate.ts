@@ -1,0 +1,142 @@
+/**
+ * Evaluation: how well the model predicts held-out music (NLL per token and
+ * perplexity, next to an interpolated Kneser-Ney n-gram baseline trained on
+ * the same training tokens), and whether what it writes resembles the data
+ * (musical statistics of generated pieces vs the training pieces, and the
+ * longest verbatim copy of training tokens).
+ */
+import { buildCopyIndex, type CopyMatch } from './copying';
+import type { EncodedPiece } from '../data/dataset';
+import { generate, primerFromData, type GenerateConfig } from '../generate/generate';
+import { musicStats, type MusicStats } from './metrics';
+import type { Piece } from '../core/piece';
+import { DEFAULT_NGRAM_ORDER, trainNgram } from './ngram';
+import { createRng, deriveSeed } from '../core/rng';
+import { DEFAULT_SCORE_OPTIONS, scorePieces } from './score';
+import { readStepWeights } from '../model/inference';
+import { tokensToPiece } from '../tokens/tokenize';
+import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
+import type { MusicModel } from '../model/network';
+
+/** Evaluation settings. */
+export interface EvaluateOptions {
+  /** Generated pieces to compare with the data (0 = skip). */
+  readonly samples: number;
+  /** Sampling settings for them (length in events, seed, temperature, …). */
+  readonly generate: GenerateConfig;
+  /** Order of the n-gram baseline. */
+  readonly ngramOrder: number;
+}
+
+export const DEFAULT_EVALUATE_OPTIONS: Omit<EvaluateOptions, 'generate'> = { samples: 8, ngramOrder: DEFAULT_NGRAM_ORDER };
+
+/** The figures `musicgen evaluate --json` prints. */
+export interface Evaluation {
+  /** Held-out files evaluated. */
+  readonly files: number;
+  /** Predicted tokens (all but the first of each file). */
+  readonly tokens: number;
+  /** Model NLL in nats per token, and its perplexity. */
+  readonly nll: number;
+  readonly perplexity: number;
+  /** The n-gram baseline on the same tokens. */
+  readonly baselineNll: number;
+  readonly baselinePerplexity: number;
+  readonly baselineOrder: number;
+  /** (baselineNll − nll) / baselineNll: how much better than the baseline (0.15 = 15 % lower NLL). */
+  readonly nllImprovement: number;
+  /** Statistics of the generated pieces and of the training pieces. */
+  readonly generated: MusicStats | null;
+  readonly data: MusicStats;
+  /** Longest run of generated tokens found verbatim in the training data (max over samples). */
+  readonly longestCopy: number;
+  readonly longestCopyDetail: CopyMatch | null;
+  /** The longest copy of each generated sample, in sample order (its maximum is `longestCopy`). */
+  readonly sampleCopies: readonly number[];
+  /**
+   * For scale: the same measure for the held-out files, each cut to the
+   * generated samples' mean length in tokens (median over files). Real tunes
+   * the model never saw share this much with the training data too.
+   */
+  readonly heldOutCopyMedian: number | null;
+}
+
+/** Progress: a stage name and its fraction done. */
+export type EvaluateProgress = (stage: string, done: number, total: number) => void;
+
+/**
+ * Evaluates a model on held-out pieces (already encoded with its vocabulary),
+ * given its training pieces, encoded the same way (for the baseline, the data
+ * statistics and the copy check).
+ */
+export function evaluateModel(
+  model: MusicModel,
+  vocab: Vocabulary,
+  heldOut: readonly EncodedPiece[],
+  training: readonly EncodedPiece[],
+  options: EvaluateOptions,
+  onProgress?: EvaluateProgress,
+): Evaluation {
+  const usable = heldOut.filter((p) => p.ids.length >= 2);
+  let nllSum = 0;
+  let tokens = 0;
+  for (const lp of scorePieces(model, usable.map((p) => p.ids), DEFAULT_SCORE_OPTIONS, (d, t) => onProgress?.('model', d, t))) {
+    for (const v of lp) nllSum -= v;
+    tokens += lp.length;
+  }
+  const nll = tokens > 0 ? nllSum / tokens : NaN;
+  onProgress?.('baseline', 0, 1);
+  const ngram = trainNgram(
+    training.map((p) => p.ids),
+    { order: options.ngramOrder, vocabSize: vocab.tokens.length },
+  );
+  const base = ngram.evaluateNll(usable.map((p) => p.ids));
+  onProgress?.('baseline', 1, 1);
+  const generatedPieces: Piece[] = [];
+  let copy: CopyMatch | null = null;
+  let heldOutCopyMedian: number | null = null;
+  const sampleCopies: number[] = [];
+  if (options.samples > 0 && training.length > 0) {
+    const weights = readStepWeights(model);
+    const index = buildCopyIndex(training.map((p) => p.ids));
+    let freshTokens = 0;
+    for (let s = 0; s < options.samples; s++) {
+      const seed = deriveSeed(options.generate.seed, s);
+      const primer = primerFromData(training, vocab, options.generate.primerLength, createRng(seed));
+      const g = generate(weights, vocab, primer, { ...options.generate, seed });
+      const fresh = g.ids.slice(g.primerLength);
+      generatedPieces.push(tokensToPiece(decodeIds(vocab, fresh), vocab.config, { name: `sample ${s + 1}` }));
+      const m = index.longest(fresh);
+      sampleCopies.push(m.length);
+      if (!copy || m.length > copy.length) copy = m;
+      freshTokens += fresh.length;
+      onProgress?.('samples', s + 1, options.samples);
+    }
+    weights.dispose();
+    const cut = Math.max(1, Math.round(freshTokens / options.samples));
+    heldOutCopyMedian = median(usable.map((p) => index.longest(p.ids.slice(0, cut)).length));
+  }
+  return {
+    files: usable.length,
+    tokens,
+    nll,
+    perplexity: Math.exp(nll),
+    baselineNll: base.nll,
+    baselinePerplexity: base.perplexity,
+    baselineOrder: options.ngramOrder,
+    nllImprovement: (base.nll - nll) / base.nll,
+    generated: generatedPieces.length > 0 ? musicStats(generatedPieces) : null,
+    // The data as the model sees it (quantized), so both sides are on the same grid.
+    data: musicStats(training.map((p) => tokensToPiece(decodeIds(vocab, p.ids), vocab.config, { name: p.name }))),
+    longestCopy: copy?.length ?? 0,
+    longestCopyDetail: copy,
+    sampleCopies,
+    heldOutCopyMedian,
+  };
+}
+
+/** The middle value (the upper of the two middle ones for an even count), or null for none; the input is not modified. */
+export function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  return [...xs].sort((a, b) => a - b)[xs.length >> 1];
+}

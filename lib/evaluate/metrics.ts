@@ -1,0 +1,232 @@
+/**
+ * Musical statistics of a set of pieces, to compare generated music with its
+ * training data. Every statistic is a plain number with a precise definition
+ * below. Per-piece statistics are averaged over the pieces that have at least
+ * one note (each such piece weighs the same); they are NaN when no piece has
+ * notes. Times are in beats; a note sounds during [start, start + duration).
+ */
+import type { Note, Piece } from '../core/piece';
+
+/** Statistics of a set of pieces (see each field). */
+export interface MusicStats {
+  /** Number of pieces. */
+  readonly pieces: number;
+  /** Pieces without any note (left out of all means). */
+  readonly emptyPieces: number;
+  /** Total number of notes. */
+  readonly notes: number;
+  /** Span of a piece, from its first onset to the end of its last note, in beats; mean. */
+  readonly lengthBeats: number;
+  /** Mean MIDI pitch of a piece's notes; mean over pieces. */
+  readonly pitchMean: number;
+  /** Highest minus lowest pitch of a piece, in semitones; mean over pieces. */
+  readonly pitchRange: number;
+  /**
+   * Shannon entropy in bits of a piece's pitch-class histogram, counting each
+   * note once (not weighted by duration): 0 = one pitch class, log2(12) ≈ 3.585
+   * = all twelve equally often; mean over pieces.
+   */
+  readonly pitchClassEntropy: number;
+  /**
+   * Fraction of a piece's notes (by count) whose pitch class belongs to the
+   * best-fitting of the 24 major and natural-minor diatonic scales (the maximum
+   * over keys; a minor key has the notes of its relative major); mean over pieces.
+   */
+  readonly scaleConsistency: number;
+  /**
+   * Mean number of notes sounding at once while at least one sounds, weighted
+   * by time: Σ durations ÷ length of the union of the notes' intervals (what
+   * sampling on an ever finer grid converges to). 1 = strictly monophonic;
+   * mean over pieces.
+   */
+  readonly polyphony: number;
+  /** Notes per beat over the piece's span (first onset to last note end); mean over pieces. */
+  readonly noteDensity: number;
+  /** Distinct onset times per beat over the span; mean over pieces. */
+  readonly onsetDensity: number;
+  /** Mean note duration in beats; mean over pieces. */
+  readonly durationMean: number;
+  /**
+   * Fraction of the whole beats [b, b+1) (integer b, from the beat holding the
+   * first onset to the one holding the end of the last note) that no note
+   * overlaps for a positive time; mean over pieces.
+   */
+  readonly emptyBeatRate: number;
+  /**
+   * Longest run of one repeated note in the melody, where the melody is the
+   * highest pitch starting at each distinct onset time, in onset order, and a
+   * run is a stretch of consecutive onsets with the same top pitch (1 = no
+   * repetition). Maximum over pieces.
+   */
+  readonly repeatRunMax: number;
+  /** The same longest run, mean over pieces. */
+  readonly repeatRunMean: number;
+}
+
+/** Onsets closer than this (beats) count as simultaneous. */
+export const ONSET_TOLERANCE = 1e-6;
+
+/** Major-scale pitch classes relative to the tonic. */
+const MAJOR = [0, 2, 4, 5, 7, 9, 11];
+
+/** Computes the statistics of a set of pieces (inputs are not modified). */
+export function musicStats(pieces: readonly Piece[]): MusicStats {
+  const per: PieceStats[] = [];
+  let notes = 0;
+  for (const p of pieces) {
+    notes += p.notes.length;
+    if (p.notes.length > 0) per.push(pieceStats(p.notes));
+  }
+  const mean = (f: (s: PieceStats) => number): number => (per.length > 0 ? per.reduce((a, s) => a + f(s), 0) / per.length : NaN);
+  return {
+    pieces: pieces.length,
+    emptyPieces: pieces.length - per.length,
+    notes,
+    lengthBeats: mean((s) => s.span),
+    pitchMean: mean((s) => s.pitchMean),
+    pitchRange: mean((s) => s.pitchRange),
+    pitchClassEntropy: mean((s) => s.pcEntropy),
+    scaleConsistency: mean((s) => s.scale),
+    polyphony: mean((s) => s.polyphony),
+    noteDensity: mean((s) => s.noteDensity),
+    onsetDensity: mean((s) => s.onsetDensity),
+    durationMean: mean((s) => s.durationMean),
+    emptyBeatRate: mean((s) => s.emptyBeatRate),
+    repeatRunMax: per.length > 0 ? Math.max(...per.map((s) => s.repeatRun)) : NaN,
+    repeatRunMean: mean((s) => s.repeatRun),
+  };
+}
+
+interface PieceStats {
+  readonly span: number;
+  readonly pitchMean: number;
+  readonly pitchRange: number;
+  readonly pcEntropy: number;
+  readonly scale: number;
+  readonly polyphony: number;
+  readonly noteDensity: number;
+  readonly onsetDensity: number;
+  readonly durationMean: number;
+  readonly emptyBeatRate: number;
+  readonly repeatRun: number;
+}
+
+/** Statistics of one non-empty list of notes. */
+function pieceStats(notes: readonly Note[]): PieceStats {
+  const n = notes.length;
+  let lo = Infinity;
+  let hi = -Infinity;
+  let pitchSum = 0;
+  let durSum = 0;
+  let first = Infinity;
+  let end = -Infinity;
+  const pcs = new Array<number>(12).fill(0);
+  for (const x of notes) {
+    lo = Math.min(lo, x.pitch);
+    hi = Math.max(hi, x.pitch);
+    pitchSum += x.pitch;
+    durSum += x.duration;
+    first = Math.min(first, x.start);
+    end = Math.max(end, x.start + x.duration);
+    pcs[((x.pitch % 12) + 12) % 12]++;
+  }
+  let entropy = 0;
+  for (const c of pcs) if (c > 0) entropy -= (c / n) * Math.log2(c / n);
+  let scale = 0;
+  for (let tonic = 0; tonic < 12; tonic++) {
+    scale = Math.max(scale, MAJOR.reduce((a, d) => a + pcs[(tonic + d) % 12], 0) / n);
+  }
+  const union = unionIntervals(notes);
+  const covered = union.reduce((a, [s, e]) => a + (e - s), 0);
+  const span = end - first;
+  const melody = topLine(notes);
+  return {
+    span,
+    pitchMean: pitchSum / n,
+    pitchRange: hi - lo,
+    pcEntropy: entropy,
+    scale,
+    polyphony: covered > 0 ? durSum / covered : 1,
+    noteDensity: span > 0 ? n / span : 0,
+    onsetDensity: span > 0 ? melody.length / span : 0,
+    durationMean: durSum / n,
+    emptyBeatRate: emptyBeatRate(union, first, end),
+    repeatRun: longestRun(melody),
+  };
+}
+
+/** The union of the notes' sounding intervals, as sorted disjoint [start, end) pairs. */
+export function unionIntervals(notes: readonly Note[]): [number, number][] {
+  const iv = notes.filter((x) => x.duration > 0).map((x): [number, number] => [x.start, x.start + x.duration]);
+  iv.sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [s, e] of iv) {
+    const lastIv = out[out.length - 1];
+    if (lastIv && s <= lastIv[1]) lastIv[1] = Math.max(lastIv[1], e);
+    else out.push([s, e]);
+  }
+  return out;
+}
+
+/** Fraction of whole beats between `first` and `end` that no interval overlaps. */
+function emptyBeatRate(union: readonly (readonly [number, number])[], first: number, end: number): number {
+  const eps = 1e-9;
+  const b0 = Math.floor(first + eps);
+  const b1 = Math.max(b0 + 1, Math.ceil(end - eps)); // exclusive
+  const hit = new Uint8Array(b1 - b0);
+  for (const [s, e] of union) {
+    const lo = Math.max(b0, Math.floor(s + eps));
+    const hi = Math.min(b1, Math.ceil(e - eps));
+    for (let b = lo; b < hi; b++) hit[b - b0] = 1;
+  }
+  let empty = 0;
+  for (const h of hit) if (h === 0) empty++;
+  return empty / hit.length;
+}
+
+/** Highest pitch starting at each distinct onset, in onset order (notes within ONSET_TOLERANCE of an onset group's first start join it). */
+export function topLine(notes: readonly Note[]): number[] {
+  const sorted = [...notes].sort((a, b) => a.start - b.start);
+  const out: number[] = [];
+  let onset = -Infinity; // start of the current onset group
+  for (const x of sorted) {
+    if (x.start - onset > ONSET_TOLERANCE) {
+      out.push(x.pitch);
+      onset = x.start;
+    } else out[out.length - 1] = Math.max(out[out.length - 1], x.pitch);
+  }
+  return out;
+}
+
+/** Longest stretch of equal consecutive values (0 for an empty list). */
+export function longestRun(values: readonly number[]): number {
+  let best = 0;
+  let run = 0;
+  for (let i = 0; i < values.length; i++) {
+    run = i > 0 && values[i] === values[i - 1] ? run + 1 : 1;
+    best = Math.max(best, run);
+  }
+  return best;
+}
+
+/** One row of {@link compareStats}. */
+export interface StatComparison {
+  readonly generated: number;
+  readonly data: number;
+  /** generated − data. */
+  readonly difference: number;
+  /** (generated − data) / |data|; 0 when both are 0; null when only data is 0 (or either is NaN). */
+  readonly relative: number | null;
+}
+
+/** Field-by-field comparison of generated music with the data. */
+export function compareStats(generated: MusicStats, data: MusicStats): Record<keyof MusicStats, StatComparison> {
+  const out = {} as Record<keyof MusicStats, StatComparison>;
+  for (const key of Object.keys(data) as (keyof MusicStats)[]) {
+    const g = generated[key];
+    const d = data[key];
+    const relative = Number.isNaN(g) || Number.isNaN(d) ? null : d !== 0 ? (g - d) / Math.abs(d) : g === 0 ? 0 : null;
+    out[key] = { generated: g, data: d, difference: g - d, relative };
+  }
+  return out;
+}

@@ -1,0 +1,214 @@
+/**
+ * MIDI input and output. Files are converted once into our own readonly
+ * {@link Piece} type. Reading uses the strict decoder in ./midi-smf (linear
+ * time, clear errors for damaged files); writing is in ./write.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { errCode } from '../core/errors';
+import { listFiles, writeFileAtomic } from '../core/files';
+import { decodeSmf, MidiFileError, type SmfNote, type SmfTempo, type SmfTimeSignature } from './smf';
+import { DEFAULT_BPM, makePiece, type Note, type Piece, type TempoChange, type TimeSignature } from '../core/piece';
+
+/** Options for reading MIDI files. */
+export interface MidiReadOptions {
+  /** Track indices to keep (0-based track chunks, as in the file). Default: all tracks. */
+  readonly tracks?: readonly number[];
+  /** General-MIDI programs to keep (0–127; a note's program is its channel's latest program change in its track, else 0). Default: all. */
+  readonly programs?: readonly number[];
+  /** Keep drum notes (channel 10) too. Default false. */
+  readonly includeDrums?: boolean;
+  /** Files larger than this are skipped (bytes). Default 16 MiB. */
+  readonly maxBytes?: number;
+  /**
+   * Files with more note-ons than this are skipped. Default 1,000,000: loading
+   * takes about 200 bytes of memory per note, so this bounds one file to ~200 MB.
+   */
+  readonly maxNotes?: number;
+}
+
+/** Defaults for {@link MidiReadOptions}. */
+export const DEFAULT_MIDI_READ_OPTIONS: Required<Omit<MidiReadOptions, 'tracks' | 'programs'>> = {
+  includeDrums: false,
+  maxBytes: 16 * 1024 * 1024,
+  maxNotes: 1_000_000,
+};
+
+/** A file that could not be used, with a one-line reason. */
+export interface SkippedFile {
+  readonly file: string;
+  readonly reason: string;
+}
+
+/** What loading a folder produced. */
+export interface LoadReport {
+  /** Number of MIDI files found. */
+  readonly files: number;
+  /** Pieces loaded, in file order. */
+  readonly pieces: readonly Piece[];
+  /** Files skipped, each with a reason. */
+  readonly skipped: readonly SkippedFile[];
+}
+
+/** Raised when one file cannot be turned into a Piece; the message is the one-line reason. */
+export { MidiFileError };
+
+/** The General-MIDI drum channel (channel 10, 0-based 9). */
+const DRUM_CHANNEL = 9;
+
+/** MIDI file extensions recognised when walking a folder. */
+export const MIDI_EXTENSIONS: readonly string[] = ['.mid', '.midi'];
+
+/**
+ * Parses MIDI bytes into a Piece. Throws {@link MidiFileError} with a one-line
+ * reason when the data is not usable MIDI or holds no usable notes.
+ *
+ * What is loaded (structural decisions are listed in lib/midi/smf.ts):
+ * - Notes of the selected tracks (file track-chunk indices, 0-based), programs
+ *   and channels; drum notes (channel 10) only with `includeDrums`.
+ * - Times are ticks / ppq, in beats, so tempo changes never move notes.
+ * - Zero-length notes are dropped. Notes with no note-off are ended at the
+ *   next note-on of that pitch or at the track end.
+ * - Tempos are clamped to 1–1000 bpm (beats are unaffected); a tempo or time
+ *   signature at beat 0 is added when missing (120 bpm, 4/4).
+ * - `program` is the program of the first kept note in file order (0 for drums).
+ *
+ * Skip reasons for files that parse but hold nothing usable: "no notes (no
+ * note-on events in any track)", "only drum notes (channel 10), which are
+ * excluded by default", "no notes in the selected tracks/programs (…)",
+ * "all N notes have zero length (…)".
+ */
+export function parseMidi(bytes: Uint8Array, name: string, options: MidiReadOptions = {}): Piece {
+  const opts = { ...DEFAULT_MIDI_READ_OPTIONS, ...options };
+  const smf = decodeSmf(bytes, opts.maxNotes);
+  const ppq = smf.ppq;
+  const notes: Note[] = [];
+  let program: number | undefined;
+  let drums = 0;
+  let unselected = 0;
+  let zero = 0;
+  let zeroUnended = 0;
+  for (const n of smf.notes) {
+    const drum = n.channel === DRUM_CHANNEL;
+    if (drum && !opts.includeDrums) {
+      drums++;
+      continue;
+    }
+    if ((opts.tracks && !opts.tracks.includes(n.track)) || (opts.programs && !opts.programs.includes(n.program))) {
+      unselected++;
+      continue;
+    }
+    if (n.ticks <= 0) {
+      zero++;
+      if (n.unended) zeroUnended++;
+      continue;
+    }
+    notes.push({ pitch: n.pitch, start: n.tick / ppq, duration: n.ticks / ppq, velocity: n.velocity });
+    if (program === undefined) program = drum ? 0 : n.program;
+  }
+  if (notes.length === 0) throw new MidiFileError(emptyReason(smf.notes, opts.includeDrums, { drums, unselected, zero, zeroUnended }));
+  return makePiece(name, notes, {
+    tempos: readTempos(smf.tempos, ppq),
+    timeSignatures: readTimeSignatures(smf.timeSignatures, ppq),
+    program: program ?? 0,
+  });
+}
+
+interface DropCounts {
+  readonly drums: number;
+  readonly unselected: number;
+  readonly zero: number;
+  readonly zeroUnended: number;
+}
+
+/** The one-line reason why no note was kept. */
+function emptyReason(all: readonly SmfNote[], includeDrums: boolean, counts: DropCounts): string {
+  const { drums, unselected, zero, zeroUnended } = counts;
+  if (all.length === 0) return 'no notes (no note-on events in any track)';
+  if (drums === all.length) return 'only drum notes (channel 10), which are excluded by default';
+  if (unselected > 0) {
+    const list = (values: Iterable<number>): string => [...new Set(values)].sort((a, b) => a - b).join(', ');
+    const pool = includeDrums ? all : all.filter((n) => n.channel !== DRUM_CHANNEL);
+    return (
+      `no notes in the selected tracks/programs (notes are in tracks ${list(pool.map((n) => n.track))}` +
+      ` with programs ${list(pool.map((n) => n.program))})`
+    );
+  }
+  const unended = zeroUnended > 0 ? `, ${zeroUnended} of them without a note-off` : '';
+  return `all ${zero} notes have zero length${unended}`;
+}
+
+function readTempos(events: readonly SmfTempo[], ppq: number): TempoChange[] {
+  const out: TempoChange[] = [];
+  const sorted = [...events].sort((a, b) => a.tick - b.tick);
+  for (const t of sorted) {
+    const beat = t.tick / ppq;
+    const bpm = Math.min(1000, Math.max(1, 60_000_000 / t.microsPerBeat));
+    if (out.length > 0 && out[out.length - 1].beat === beat) out[out.length - 1] = { beat, bpm };
+    else if (out.length === 0 || out[out.length - 1].bpm !== bpm) out.push({ beat, bpm });
+  }
+  if (out.length === 0 || out[0].beat > 0) out.unshift({ beat: 0, bpm: out[0]?.bpm ?? DEFAULT_BPM });
+  return out;
+}
+
+function readTimeSignatures(events: readonly SmfTimeSignature[], ppq: number): TimeSignature[] {
+  const out: TimeSignature[] = [];
+  const sorted = [...events].sort((a, b) => a.tick - b.tick);
+  for (const ts of sorted) {
+    const { numerator, denominator } = ts;
+    const beat = ts.tick / ppq;
+    const last = out[out.length - 1];
+    if (last && last.beat === beat) out[out.length - 1] = { beat, numerator, denominator };
+    else if (!last || last.numerator !== numerator || last.denominator !== denominator) {
+      out.push({ beat, numerator, denominator });
+    }
+  }
+  if (out.length === 0 || out[0].beat > 0) out.unshift({ beat: 0, numerator: 4, denominator: 4 });
+  return out;
+}
+
+/** Reads one MIDI file. Throws {@link MidiFileError} naming the reason. */
+export function readMidiFile(file: string, options: MidiReadOptions = {}, name = file): Piece {
+  const maxBytes = options.maxBytes ?? DEFAULT_MIDI_READ_OPTIONS.maxBytes;
+  let bytes: Uint8Array;
+  try {
+    const size = fs.statSync(file).size;
+    if (size > maxBytes) throw new MidiFileError(`file too large (${size} bytes > ${maxBytes})`);
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    if (e instanceof MidiFileError) throw e;
+    throw new MidiFileError(`cannot read file: ${errCode(e)}`);
+  }
+  return parseMidi(bytes, name, options);
+}
+
+/**
+ * Loads every .mid/.midi file under a folder (recursively), or a single file.
+ * A file that cannot be used is skipped with a one-line reason; the rest load.
+ * `onFile` is called after each file (for progress).
+ */
+export function loadMidiFolder(
+  root: string,
+  options: MidiReadOptions = {},
+  onFile?: (done: number, total: number, file: string) => void,
+): LoadReport {
+  const files = listFiles(root, MIDI_EXTENSIONS);
+  const base = fs.statSync(root).isDirectory() ? root : path.dirname(root);
+  const pieces: Piece[] = [];
+  const skipped: SkippedFile[] = [];
+  files.forEach((file, i) => {
+    const rel = path.relative(base, file) || path.basename(file);
+    try {
+      pieces.push(readMidiFile(file, options, rel));
+    } catch (e) {
+      skipped.push({ file: rel, reason: oneLine(e) });
+    }
+    onFile?.(i + 1, files.length, rel);
+  });
+  return { files: files.length, pieces, skipped };
+}
+
+function oneLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0].trim() || 'unknown error';
+}

@@ -1,0 +1,216 @@
+/**
+ * Stateful one-token-at-a-time inference: (state, token) → {probs, state}.
+ *
+ * The LSTM state (h, c per layer) is carried from step to step, so the cost
+ * of a generated token does not grow with the context — unlike the classic
+ * design that re-runs the whole window for every note. The state is plain
+ * typed arrays; only the matrix products may run on the tfjs backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { MusicModel } from './network';
+
+/**
+ * A matrix-vector product with bias: out = bias + Wᵀ·x, for one layer's
+ * weights. Two engines compute it: plain JavaScript loops over transposed
+ * weights, or the tfjs backend's matrix product (WebAssembly SIMD or native
+ * TensorFlow), which is several times faster for these sizes.
+ */
+export type Gemv = (x: Float32Array) => Float32Array;
+
+/** One LSTM layer for stepping: gate pre-activations (i, f, c, o as in Keras) from the concatenated input [x; h]. */
+export interface StepLayer {
+  readonly inDim: number;
+  readonly units: number;
+  /** [x; h] (length inDim + units) → 4·units pre-activations. */
+  readonly gates: Gemv;
+}
+
+/** Everything needed for stepping, copied out of the model once. Call dispose() when done. */
+export interface StepWeights {
+  readonly vocabSize: number;
+  readonly embeddingDim: number;
+  /** Which engine computes the products. */
+  readonly engine: StepEngine;
+  /** [vocabSize, embeddingDim] */
+  readonly embedding: Float32Array;
+  readonly layers: readonly StepLayer[];
+  /** Top layer's h → vocabulary logits. */
+  readonly output: Gemv;
+  /** Frees tensors held by the tfjs engine (a no-op for the JS engine). */
+  dispose(): void;
+}
+
+/** `auto`: tfjs on the wasm and native backends, JS on the plain cpu backend (where JS loops are faster). */
+export type StepEngine = 'js' | 'tfjs';
+
+/** The recurrent state: h and c for each layer. Never mutated; each step returns a new one. */
+export interface LstmState {
+  readonly h: readonly Float32Array[];
+  readonly c: readonly Float32Array[];
+}
+
+/** What one step returns. */
+export interface StepResult {
+  /** Unnormalized next-token scores. */
+  readonly logits: Float32Array;
+  /** Next-token probabilities (softmax of logits). */
+  readonly probs: Float32Array;
+  readonly state: LstmState;
+}
+
+/**
+ * Copies the model's weights out for stepping. The engine defaults to tfjs
+ * on the wasm and native backends and to JS loops on the cpu backend.
+ */
+export function readStepWeights(model: MusicModel, engine: StepEngine | 'auto' = 'auto'): StepWeights {
+  const v = model.vars;
+  const c = model.config;
+  const use: StepEngine = engine === 'auto' ? (tf.getBackend() === 'cpu' ? 'js' : 'tfjs') : engine;
+  const held: tf.Tensor[] = [];
+  const gemv = (kernel: tf.Tensor2D, bias: tf.Tensor1D): Gemv => {
+    if (use === 'js') {
+      const [rows, cols] = kernel.shape;
+      return jsGemv(transpose(kernel.dataSync() as Float32Array, rows, cols), bias.dataSync() as Float32Array);
+    }
+    const k = tf.clone(kernel);
+    const b = tf.clone(bias);
+    held.push(k, b);
+    return (x) => {
+      // No tf.tidy here: it would walk the returned array element by element.
+      const a = tf.tensor2d(x, [1, x.length]);
+      const out = tf.fused.matMul({ a, b: k, bias: b });
+      const values = out.dataSync() as Float32Array;
+      a.dispose();
+      out.dispose();
+      return values;
+    };
+  };
+  const layers = v.lstm.map((l) => {
+    const stacked = tf.tidy(() => tf.concat([l.kernel, l.recurrentKernel], 0) as tf.Tensor2D);
+    const layer: StepLayer = { inDim: l.kernel.shape[0], units: l.recurrentKernel.shape[0], gates: gemv(stacked, l.bias as tf.Tensor1D) };
+    stacked.dispose();
+    return layer;
+  });
+  return {
+    vocabSize: c.vocabSize,
+    embeddingDim: c.embeddingDim,
+    engine: use,
+    embedding: v.embedding.dataSync() as Float32Array,
+    layers,
+    output: gemv(v.outKernel as tf.Tensor2D, v.outBias as tf.Tensor1D),
+    dispose: () => tf.dispose(held),
+  };
+}
+
+/** The all-zeros state a sequence starts from. */
+export function initialState(w: StepWeights): LstmState {
+  return { h: w.layers.map((l) => new Float32Array(l.units)), c: w.layers.map((l) => new Float32Array(l.units)) };
+}
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/** Advances the state by one input token and returns the next-token distribution. */
+export function step(w: StepWeights, state: LstmState, token: number): StepResult {
+  if (!Number.isInteger(token) || token < 0 || token >= w.vocabSize) {
+    throw new RangeError(`token id ${token} is outside the vocabulary (size ${w.vocabSize})`);
+  }
+  let x: Float32Array = w.embedding.subarray(token * w.embeddingDim, (token + 1) * w.embeddingDim);
+  const hs: Float32Array[] = [];
+  const cs: Float32Array[] = [];
+  w.layers.forEach((layer, l) => {
+    const H = layer.units;
+    const xh = new Float32Array(layer.inDim + H);
+    xh.set(x, 0);
+    xh.set(state.h[l], layer.inDim);
+    const z = layer.gates(xh);
+    const h = new Float32Array(H);
+    const c = new Float32Array(H);
+    const cPrev = state.c[l];
+    for (let j = 0; j < H; j++) {
+      const i = sigmoid(z[j]);
+      const f = sigmoid(z[H + j]);
+      const g = Math.tanh(z[2 * H + j]);
+      const o = sigmoid(z[3 * H + j]);
+      c[j] = f * cPrev[j] + i * g;
+      h[j] = o * Math.tanh(c[j]);
+    }
+    hs.push(h);
+    cs.push(c);
+    x = h;
+  });
+  const logits = w.output(x);
+  return { logits, probs: softmax(logits), state: { h: hs, c: cs } };
+}
+
+/** JS engine: out[j] = bias[j] + Σ_i m[j·n + i] · x[i], for transposed weights m of shape [bias.length, n]. */
+function jsGemv(m: Float32Array, bias: Float32Array): Gemv {
+  return (x) => matVec(m, x, bias);
+}
+
+function matVec(m: Float32Array, x: Float32Array, bias: Float32Array): Float32Array {
+  const n = x.length;
+  const rows = bias.length;
+  const out = new Float32Array(rows);
+  const n4 = n - (n % 4);
+  for (let j = 0; j < rows; j++) {
+    const base = j * n;
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    for (let i = 0; i < n4; i += 4) {
+      a0 += m[base + i] * x[i];
+      a1 += m[base + i + 1] * x[i + 1];
+      a2 += m[base + i + 2] * x[i + 2];
+      a3 += m[base + i + 3] * x[i + 3];
+    }
+    for (let i = n4; i < n; i++) a0 += m[base + i] * x[i];
+    out[j] = bias[j] + (a0 + a1) + (a2 + a3);
+  }
+  return out;
+}
+
+function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = m[i * cols + j];
+  return t;
+}
+
+/** Softmax of scores (numerically stable). */
+export function softmax(logits: ArrayLike<number>): Float32Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
+  const out = new Float32Array(logits.length);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const e = Math.exp(logits[i] - max);
+    out[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < out.length; i++) out[i] /= sum;
+  return out;
+}
+
+/** Feeds a whole sequence; returns the state after it and the distribution after its last token. */
+export function runSequence(w: StepWeights, ids: ArrayLike<number>, state: LstmState = initialState(w)): StepResult {
+  if (ids.length === 0) throw new RangeError('runSequence needs at least one token');
+  let r: StepResult | null = null;
+  let s = state;
+  for (let i = 0; i < ids.length; i++) {
+    r = step(w, s, ids[i]);
+    s = r.state;
+  }
+  return r as StepResult;
+}
+
+/** Runs a stateful forward pass over a whole sequence and returns the next-token log-probabilities it assigns (for evaluation). */
+export function sequenceLogProbs(weights: StepWeights, ids: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(Math.max(0, ids.length - 1));
+  let state = initialState(weights);
+  for (let i = 0; i + 1 < ids.length; i++) {
+    const r = step(weights, state, ids[i]);
+    out[i] = Math.log(Math.max(r.probs[ids[i + 1]], 1e-30));
+    state = r.state;
+  }
+  return out;
+}

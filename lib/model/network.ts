@@ -1,0 +1,166 @@
+/**
+ * The model: embedding → N stacked LSTM layers → softmax over the vocabulary,
+ * defined as a tfjs layers model (the saved format), plus typed access to its
+ * weight variables for the fast training kernel (lib/train/bptt.ts) and the
+ * stateful step generator (lib/model/inference.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { checkInt, checkNumber } from '../core/check';
+import type { Vocabulary } from '../tokens/vocabulary';
+
+/** Model hyperparameters; saved with the weights. */
+export interface ModelConfig {
+  /** Number of tokens (set from the vocabulary). */
+  readonly vocabSize: number;
+  /** Embedding width. */
+  readonly embeddingDim: number;
+  /** LSTM units per layer. */
+  readonly units: number;
+  /** Number of stacked LSTM layers. */
+  readonly layers: number;
+  /** Dropout on each LSTM layer's inputs, in [0, 1). */
+  readonly dropout: number;
+  /** Dropout on each LSTM layer's recurrent state, in [0, 1). */
+  readonly recurrentDropout: number;
+  /** Seed for the initial weights. */
+  readonly seed: number;
+}
+
+export const DEFAULT_MODEL_CONFIG: ModelConfig = {
+  vocabSize: 0,
+  embeddingDim: 64,
+  units: 256,
+  layers: 2,
+  dropout: 0.1,
+  recurrentDropout: 0,
+  seed: 42,
+};
+
+/** Throws a RangeError naming the bad parameter and its allowed range. */
+export function validateModelConfig(c: ModelConfig): ModelConfig {
+  checkInt('vocabSize', c.vocabSize, 2, 100_000);
+  checkInt('embeddingDim', c.embeddingDim, 1, 4096);
+  checkInt('units', c.units, 1, 4096);
+  checkInt('layers', c.layers, 1, 8);
+  checkInt('seed', c.seed, 0, 2 ** 31 - 1);
+  checkNumber('dropout', c.dropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
+  checkNumber('recurrentDropout', c.recurrentDropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
+  return c;
+}
+
+/** One LSTM layer's variables, in Keras layout and gate order (i, f, c, o). */
+export interface LstmVars {
+  /** [inputDim, 4·units] */
+  readonly kernel: tf.Variable;
+  /** [units, 4·units] */
+  readonly recurrentKernel: tf.Variable;
+  /** [4·units] */
+  readonly bias: tf.Variable;
+}
+
+/** The model's trainable variables. */
+export interface ModelVars {
+  /** [vocabSize, embeddingDim] */
+  readonly embedding: tf.Variable;
+  readonly lstm: readonly LstmVars[];
+  /** [units, vocabSize] */
+  readonly outKernel: tf.Variable;
+  /** [vocabSize] */
+  readonly outBias: tf.Variable;
+}
+
+/** A built model: the tfjs layers model, its config and its variables. */
+export interface MusicModel {
+  readonly config: ModelConfig;
+  readonly net: tf.LayersModel;
+  readonly vars: ModelVars;
+}
+
+/** Builds a fresh model with seeded initial weights. */
+export function buildModel(config: ModelConfig): MusicModel {
+  validateModelConfig(config);
+  const s = config.seed;
+  const net = tf.sequential({ name: 'music_lstm' });
+  net.add(
+    tf.layers.embedding({
+      inputDim: config.vocabSize,
+      outputDim: config.embeddingDim,
+      batchInputShape: [null, null],
+      embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: s }),
+      name: 'embedding',
+    }),
+  );
+  for (let l = 0; l < config.layers; l++) {
+    net.add(
+      tf.layers.lstm({
+        units: config.units,
+        returnSequences: true,
+        recurrentActivation: 'sigmoid',
+        dropout: config.dropout,
+        recurrentDropout: config.recurrentDropout,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: s + 1 + 2 * l }),
+        recurrentInitializer: tf.initializers.glorotUniform({ seed: s + 2 + 2 * l }),
+        unitForgetBias: true,
+        name: `lstm_${l + 1}`,
+      }),
+    );
+  }
+  net.add(
+    tf.layers.dense({
+      units: config.vocabSize,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: s + 100 }),
+      name: 'output',
+    }),
+  );
+  return { config, net, vars: modelVars(net, config) };
+}
+
+/** Wraps a loaded tfjs layers model, checking that it has the expected shapes. */
+export function wrapModel(net: tf.LayersModel, config: ModelConfig): MusicModel {
+  return { config, net, vars: modelVars(net, config) };
+}
+
+function modelVars(net: tf.LayersModel, c: ModelConfig): ModelVars {
+  const w = net.trainableWeights.map((lv) => lv.read() as tf.Variable);
+  const expect: number[][] = [[c.vocabSize, c.embeddingDim]];
+  for (let l = 0; l < c.layers; l++) {
+    expect.push([l === 0 ? c.embeddingDim : c.units, 4 * c.units], [c.units, 4 * c.units], [4 * c.units]);
+  }
+  expect.push([c.units, c.vocabSize], [c.vocabSize]);
+  if (w.length !== expect.length) {
+    throw new Error(`model has ${w.length} weight arrays, config expects ${expect.length}`);
+  }
+  w.forEach((v, i) => {
+    if (v.shape.join('x') !== expect[i].join('x')) {
+      throw new Error(`weight ${i} has shape [${v.shape}], config expects [${expect[i]}]`);
+    }
+  });
+  const lstm: LstmVars[] = [];
+  for (let l = 0; l < c.layers; l++) {
+    lstm.push({ kernel: w[1 + 3 * l], recurrentKernel: w[2 + 3 * l], bias: w[3 + 3 * l] });
+  }
+  return { embedding: w[0], lstm, outKernel: w[w.length - 2], outBias: w[w.length - 1] };
+}
+
+/** All variables in a fixed order (embedding, per layer kernel/recurrent/bias, output kernel/bias). */
+export function varList(v: ModelVars): tf.Variable[] {
+  return [v.embedding, ...v.lstm.flatMap((l) => [l.kernel, l.recurrentKernel, l.bias]), v.outKernel, v.outBias];
+}
+
+/** Number of trainable parameters. */
+export function parameterCount(m: MusicModel): number {
+  return varList(m.vars).reduce((a, v) => a + v.size, 0);
+}
+
+/** A short text summary: one line per layer with output shape and parameter count. */
+export function modelSummary(m: MusicModel): string {
+  const lines: string[] = [];
+  m.net.summary(100, undefined, (line: string) => lines.push(line));
+  return lines.join('\n');
+}
+
+/** A fresh model sized for the vocabulary. */
+export function newModel(vocab: Vocabulary, config: Partial<ModelConfig> = {}): MusicModel {
+  return buildModel({ ...DEFAULT_MODEL_CONFIG, ...config, vocabSize: vocab.tokens.length });
+}

@@ -1,0 +1,300 @@
+/**
+ * The training kernel: forward pass and hand-written backpropagation through
+ * time for the embedding → LSTM stack → softmax model, on the model's own
+ * variables (Keras layout, gates i, f, c, o). Tested against tfjs's LSTM and
+ * autograd (tests/lstm.test.ts).
+ *
+ * Why not tfjs autograd over tfjs's LSTM layer: that records dozens of tiny
+ * ops per time step and differentiates them one by one. Here only the truly
+ * sequential work runs per step (one matrix product and a few element-wise
+ * ops); input projections, weight gradients and all gate-derivative factors
+ * are a handful of large operations over the whole window.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Batch } from '../data/dataset';
+import type { LstmVars, ModelVars } from '../model/network';
+import type { Rng } from '../core/rng';
+
+/** Dropout settings for a training step (masks drawn from `rng`). */
+export interface DropoutSpec {
+  readonly dropout: number;
+  readonly recurrentDropout: number;
+  readonly rng: Rng;
+}
+
+/** One layer's recurrent state for a batch: h and c, each [B, H]. */
+export interface LayerState {
+  readonly h: tf.Tensor2D;
+  readonly c: tf.Tensor2D;
+}
+
+interface LayerTape {
+  readonly cat: tf.Tensor2D; // [T*B, in+H]: masked input x_t beside masked h_{t-1}
+  readonly inMask: tf.Tensor2D | null; // [B, in]
+  readonly recMask: tf.Tensor2D | null; // [B, H]
+  readonly i: tf.Tensor2D; // [T*B, H] gate activations
+  readonly f: tf.Tensor2D;
+  readonly g: tf.Tensor2D;
+  readonly o: tf.Tensor2D;
+  readonly c: tf.Tensor2D; // [T*B, H] cell states c_t
+}
+
+/** Converts batch-major ids [B, T] into time-major [T·B]. */
+function timeMajor(ids: Int32Array, B: number, T: number): Int32Array {
+  const out = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out[t * B + b] = ids[b * T + t];
+  return out;
+}
+
+function dropoutMask(rows: number, cols: number, rate: number, rng: Rng): tf.Tensor2D | null {
+  if (rate <= 0) return null;
+  const keep = 1 - rate;
+  const m = new Float32Array(rows * cols);
+  for (let i = 0; i < m.length; i++) m[i] = rng.next() < keep ? 1 / keep : 0;
+  return tf.tensor2d(m, [rows, cols]);
+}
+
+/**
+ * Splits a [parts·r, c] tensor into `parts` row blocks. Done through a host
+ * copy: tfjs's slice kernels are far slower than a memcpy on the wasm backend.
+ */
+function rowBlocks(x: tf.Tensor2D, parts: number): tf.Tensor2D[] {
+  const [rows, cols] = x.shape;
+  const r = rows / parts;
+  const d = x.dataSync() as Float32Array;
+  const out: tf.Tensor2D[] = [];
+  for (let p = 0; p < parts; p++) out.push(tf.tensor2d(d.subarray(p * r * cols, (p + 1) * r * cols), [r, cols]));
+  return out;
+}
+
+/** Splits a [r, parts·c] tensor (or a [parts·c] vector) into `parts` column blocks via a host copy. */
+function colBlocks(x: tf.Tensor, parts: number): tf.Tensor[] {
+  const rows = x.rank === 1 ? 1 : x.shape[0];
+  const cols = x.rank === 1 ? x.shape[0] : x.shape[1]!;
+  const c = cols / parts;
+  const d = x.dataSync() as Float32Array;
+  const out: tf.Tensor[] = [];
+  for (let p = 0; p < parts; p++) {
+    const blk = new Float32Array(rows * c);
+    for (let i = 0; i < rows; i++) blk.set(d.subarray(i * cols + p * c, i * cols + (p + 1) * c), i * c);
+    out.push(x.rank === 1 ? tf.tensor1d(blk) : tf.tensor2d(blk, [rows, c]));
+  }
+  return out;
+}
+
+/**
+ * Forward pass of one LSTM layer over a time-major window given as per-step
+ * inputs [B, in]; returns per-step outputs h_t and the tape for backward.
+ * Each gate is its own fused matrix product (+ bias + activation), so no
+ * per-step slicing is needed.
+ */
+function layerForward(
+  xs: readonly tf.Tensor2D[],
+  w: LstmVars,
+  inMask: tf.Tensor2D | null,
+  recMask: tf.Tensor2D | null,
+  keepTape: boolean,
+  init: LayerState | null = null,
+): { hs: tf.Tensor2D[]; last: LayerState; tape: LayerTape | null } {
+  const T = xs.length;
+  const B = xs[0].shape[0];
+  const H = w.recurrentKernel.shape[0];
+  const wCat = tf.concat([w.kernel, w.recurrentKernel], 0) as tf.Tensor2D;
+  const [wi, wf, wg, wo] = colBlocks(wCat, 4) as tf.Tensor2D[];
+  const [bi, bf, bg, bo] = colBlocks(w.bias, 4) as tf.Tensor1D[];
+  let h: tf.Tensor2D = init ? init.h : tf.zeros([B, H]);
+  let c: tf.Tensor2D = init ? init.c : tf.zeros([B, H]);
+  const tape = { cat: [] as tf.Tensor2D[], i: [] as tf.Tensor2D[], f: [] as tf.Tensor2D[], g: [] as tf.Tensor2D[], o: [] as tf.Tensor2D[], c: [] as tf.Tensor2D[] };
+  const hs: tf.Tensor2D[] = [];
+  for (let t = 0; t < T; t++) {
+    const x = inMask ? tf.mul(xs[t], inMask) : xs[t];
+    const cat = tf.concat([x, recMask ? tf.mul(h, recMask) : h], 1) as tf.Tensor2D;
+    const i: tf.Tensor2D = tf.fused.matMul({ a: cat, b: wi, bias: bi, activation: 'sigmoid' }) as tf.Tensor2D;
+    const f: tf.Tensor2D = tf.fused.matMul({ a: cat, b: wf, bias: bf, activation: 'sigmoid' }) as tf.Tensor2D;
+    const g: tf.Tensor2D = tf.tanh(tf.fused.matMul({ a: cat, b: wg, bias: bg })) as tf.Tensor2D;
+    const o: tf.Tensor2D = tf.fused.matMul({ a: cat, b: wo, bias: bo, activation: 'sigmoid' }) as tf.Tensor2D;
+    c = tf.add(tf.mul(f, c), tf.mul(i, g)) as tf.Tensor2D;
+    h = tf.mul(o, tf.tanh(c)) as tf.Tensor2D;
+    hs.push(h);
+    if (keepTape) {
+      tape.cat.push(cat);
+      tape.i.push(i);
+      tape.f.push(f);
+      tape.g.push(g);
+      tape.o.push(o);
+      tape.c.push(c);
+    }
+  }
+  if (!keepTape) return { hs, last: { h, c }, tape: null };
+  return {
+    hs,
+    last: { h, c },
+    tape: {
+      cat: tf.concat(tape.cat, 0),
+      inMask,
+      recMask,
+      i: tf.concat(tape.i, 0),
+      f: tf.concat(tape.f, 0),
+      g: tf.concat(tape.g, 0),
+      o: tf.concat(tape.o, 0),
+      c: tf.concat(tape.c, 0),
+    },
+  };
+}
+
+/** Backward pass of one layer: given dL/dh_t for all t, returns per-step dL/dx_t and the weight gradients. */
+function layerBackward(
+  tape: LayerTape,
+  dhs: readonly tf.Tensor2D[],
+  w: LstmVars,
+): { dxs: tf.Tensor2D[]; dKernel: tf.Tensor; dRecurrent: tf.Tensor; dBias: tf.Tensor } {
+  const T = dhs.length;
+  const B = dhs[0].shape[0];
+  const H = w.recurrentKernel.shape[0];
+  const inDim = w.kernel.shape[0];
+  const { i: I, f: F, g: G, o: O } = tape;
+  const cPrev = shiftDown(tape.c, B * H);
+  const tc = tf.tanh(tape.c);
+  const one = tf.scalar(1);
+  // Per-step factors, computed for the whole window at once.
+  const k1 = tf.mul(O, tf.sub(one, tf.square(tc))) as tf.Tensor2D; // dc += dh * k1
+  const m = tf.concat(
+    [
+      tf.mul(G, tf.mul(I, tf.sub(one, I))), // dz_i = dc * m_i
+      tf.mul(cPrev, tf.mul(F, tf.sub(one, F))), // dz_f = dc * m_f
+      tf.mul(I, tf.sub(one, tf.square(G))), // dz_g = dc * m_g
+      tf.mul(tc, tf.mul(O, tf.sub(one, O))), // dz_o = dh * m_o
+    ],
+    1,
+  ) as tf.Tensor2D;
+  const k1s = rowBlocks(k1, T);
+  const fs = rowBlocks(F, T);
+  const ms = rowBlocks(m, T);
+  const uT = tf.transpose(w.recurrentKernel) as tf.Tensor2D;
+  const dzs: tf.Tensor2D[] = new Array<tf.Tensor2D>(T);
+  let dhNext: tf.Tensor2D | null = null;
+  let dcNext: tf.Tensor2D | null = null;
+  for (let t = T - 1; t >= 0; t--) {
+    const dh: tf.Tensor2D = dhNext ? tf.add(dhs[t], dhNext) : dhs[t];
+    const dcH: tf.Tensor2D = tf.mul(dh, k1s[t]);
+    const dc: tf.Tensor2D = dcNext ? tf.add(dcH, dcNext) : dcH;
+    dzs[t] = tf.mul(tf.concat([dc, dc, dc, dh], 1), ms[t]);
+    if (t > 0) {
+      dcNext = tf.mul(dc, fs[t]) as tf.Tensor2D;
+      const dhp: tf.Tensor2D = tf.matMul(dzs[t], uT);
+      // (recurrent dropout scales h_{t-1}, so its gradient too)
+      dhNext = tape.recMask ? (tf.mul(dhp, tape.recMask) as tf.Tensor2D) : dhp;
+    }
+  }
+  const dZ = tf.concat(dzs, 0);
+  const dW = tf.matMul(tf.transpose(tape.cat), dZ) as tf.Tensor2D;
+  const [dKernel, dRecurrent] = splitRows(dW, inDim);
+  const dBias = tf.sum(dZ, 0);
+  let dxs = rowBlocks(tf.matMul(dZ, tf.transpose(w.kernel) as tf.Tensor2D), T);
+  if (tape.inMask) dxs = dxs.map((d) => tf.mul(d, tape.inMask as tf.Tensor2D));
+  return { dxs, dKernel, dRecurrent, dBias };
+}
+
+/** The rows of x moved down by one block of `n` values, zeros on top (c_{t-1} from c_t). */
+function shiftDown(x: tf.Tensor2D, n: number): tf.Tensor2D {
+  const d = x.dataSync() as Float32Array;
+  const out = new Float32Array(d.length);
+  out.set(d.subarray(0, d.length - n), n);
+  return tf.tensor2d(out, x.shape);
+}
+
+/** Splits a [a+b, c] matrix into its first `a` rows and the rest (host copy). */
+function splitRows(x: tf.Tensor2D, a: number): [tf.Tensor2D, tf.Tensor2D] {
+  const [rows, cols] = x.shape;
+  const d = x.dataSync() as Float32Array;
+  return [tf.tensor2d(d.slice(0, a * cols), [a, cols]), tf.tensor2d(d.slice(a * cols), [rows - a, cols])];
+}
+
+/** Result of a training step: mean loss (nats per token) and gradients in {@link varList} order. */
+export interface StepGradients {
+  readonly loss: number;
+  readonly grads: tf.Tensor[];
+}
+
+/**
+ * Loss and gradients of the mean next-token cross-entropy over every position
+ * of a batch. The returned gradient tensors belong to the caller (dispose them).
+ */
+export function lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec): StepGradients {
+  const B = batch.batchSize;
+  const T = batch.seqLen;
+  const N = B * T;
+  const V = vars.outBias.shape[0];
+  const ids = timeMajor(batch.inputs, B, T);
+  const targets = timeMajor(batch.targets, B, T);
+  let lossValue = 0;
+  const grads = tf.tidy(() => {
+    const idT = tf.tensor1d(ids, 'int32');
+    let xs = rowBlocks(tf.gather(vars.embedding, idT) as tf.Tensor2D, T);
+    const tapes: LayerTape[] = [];
+    for (const w of vars.lstm) {
+      const inMask = drop ? dropoutMask(B, w.kernel.shape[0], drop.dropout, drop.rng) : null;
+      const recMask = drop ? dropoutMask(B, w.recurrentKernel.shape[0], drop.recurrentDropout, drop.rng) : null;
+      const r = layerForward(xs, w, inMask, recMask, true);
+      tapes.push(r.tape as LayerTape);
+      xs = r.hs;
+    }
+    const top = tf.concat(xs, 0) as tf.Tensor2D;
+    const logp = tf.logSoftmax(tf.add(tf.matMul(top, vars.outKernel as tf.Tensor2D), vars.outBias));
+    const onehot = tf.oneHot(tf.tensor1d(targets, 'int32'), V);
+    lossValue = -tf.sum(tf.mul(logp, onehot)).dataSync()[0] / N;
+    const dLogits = tf.div(tf.sub(tf.exp(logp), onehot), N) as tf.Tensor2D;
+    const dOutKernel = tf.matMul(tf.transpose(top), dLogits);
+    const dOutBias = tf.sum(dLogits, 0);
+    let dhs = rowBlocks(tf.matMul(dLogits, tf.transpose(vars.outKernel) as tf.Tensor2D), T);
+    const layerGrads: tf.Tensor[][] = [];
+    for (let l = vars.lstm.length - 1; l >= 0; l--) {
+      const g = layerBackward(tapes[l], dhs, vars.lstm[l]);
+      layerGrads[l] = [g.dKernel, g.dRecurrent, g.dBias];
+      dhs = g.dxs;
+    }
+    const dEmb = tf.unsortedSegmentSum(tf.concat(dhs, 0), idT, vars.embedding.shape[0]);
+    return [dEmb, ...layerGrads.flat(), dOutKernel, dOutBias];
+  });
+  return { loss: lossValue, grads };
+}
+
+/** Mean next-token loss (nats per token) over a batch, without dropout or gradients. */
+export function batchLoss(vars: ModelVars, batch: Batch): number {
+  const B = batch.batchSize;
+  const T = batch.seqLen;
+  const ids = timeMajor(batch.inputs, B, T);
+  const targets = timeMajor(batch.targets, B, T);
+  return tf.tidy(() => {
+    let xs = rowBlocks(tf.gather(vars.embedding, tf.tensor1d(ids, 'int32')) as tf.Tensor2D, T);
+    for (const w of vars.lstm) xs = layerForward(xs, w, null, null, false).hs;
+    const logp = tf.logSoftmax(tf.add(tf.matMul(tf.concat(xs, 0) as tf.Tensor2D, vars.outKernel as tf.Tensor2D), vars.outBias));
+    const V = logp.shape[1] as number;
+    const flat = tf.tensor1d(Int32Array.from(targets, (tg, i) => i * V + tg), 'int32');
+    return -tf.mean(tf.gather(logp.reshape([-1]), flat)).dataSync()[0];
+  });
+}
+
+/**
+ * Forward pass over a time-major chunk of ids ([T·B], row t·B + b) starting
+ * from `state` (zeros when null): returns next-token log-probabilities
+ * [T·B, V] and the state after the chunk, for scoring long sequences in
+ * batches while carrying the state across chunks. Tensors belong to the caller.
+ */
+export function forwardChunk(vars: ModelVars, ids: Int32Array, T: number, B: number, state: readonly LayerState[] | null): { logp: tf.Tensor2D; state: LayerState[] } {
+  const out = tf.tidy(() => {
+    let xs = rowBlocks(tf.gather(vars.embedding, tf.tensor1d(ids, 'int32')) as tf.Tensor2D, T);
+    const next: LayerState[] = [];
+    vars.lstm.forEach((w, l) => {
+      const r = layerForward(xs, w, null, null, false, state ? state[l] : null);
+      next.push(r.last);
+      xs = r.hs;
+    });
+    const logp = tf.logSoftmax(tf.add(tf.matMul(tf.concat(xs, 0) as tf.Tensor2D, vars.outKernel as tf.Tensor2D), vars.outBias)) as tf.Tensor2D;
+    return [logp, ...next.flatMap((st) => [st.h, st.c])];
+  });
+  const [logp, ...hc] = out as tf.Tensor2D[];
+  const after: LayerState[] = [];
+  for (let l = 0; l < hc.length; l += 2) after.push({ h: hc[l], c: hc[l + 1] });
+  return { logp, state: after };
+}

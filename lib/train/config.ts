@@ -1,0 +1,79 @@
+/**
+ * Training hyperparameters: one typed object with defaults, validated, saved
+ * beside the weights. (Model, tokenizer, dataset and sampling settings live
+ * with their own modules.)
+ */
+import { checkInt, checkNumber } from '../core/check';
+
+/** How training runs. */
+export interface TrainConfig {
+  /** Maximum number of passes over the training windows. */
+  readonly epochs: number;
+  /** Windows per batch. */
+  readonly batchSize: number;
+  /** Adam learning rate at the start. */
+  readonly learningRate: number;
+  /** The learning rate is multiplied by this after each epoch that does not improve the validation loss (1 = constant). */
+  readonly lrDecay: number;
+  /** Gradients are scaled down when their global norm exceeds this (0 = off). */
+  readonly clipNorm: number;
+  /** Stop after this many epochs without a better validation loss (0 = never). */
+  readonly patience: number;
+  /** Seed for shuffling and dropout. */
+  readonly seed: number;
+  /** Seconds between mid-epoch checkpoints (0 = only at epoch ends). */
+  readonly checkpointEverySec: number;
+  /** Cap on validation windows evaluated per epoch (0 = all). */
+  readonly maxValWindows: number;
+  /**
+   * Threads computing gradients on the JavaScript backends, each on a share of
+   * every batch (0 = one per core, at most 8; 1 = main thread only). The
+   * native backend uses every core by itself and ignores this.
+   */
+  readonly threads: number;
+}
+
+export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
+  epochs: 20,
+  batchSize: 32,
+  learningRate: 0.002,
+  lrDecay: 0.5,
+  clipNorm: 5,
+  patience: 3,
+  seed: 1234,
+  checkpointEverySec: 120,
+  maxValWindows: 2048,
+  threads: 0,
+};
+
+/** Throws a RangeError naming the bad parameter and its allowed range. */
+export function validateTrainConfig(c: TrainConfig): TrainConfig {
+  checkInt('epochs', c.epochs, 1, 100_000);
+  checkInt('batchSize', c.batchSize, 1, 4096);
+  checkInt('patience', c.patience, 0, 100_000);
+  checkInt('seed', c.seed, 0, 2 ** 31 - 1);
+  checkInt('maxValWindows', c.maxValWindows, 0, 10_000_000);
+  checkInt('threads', c.threads, 0, 64);
+  checkNumber('learningRate', c.learningRate, (v) => v > 0 && v <= 1, 'in (0, 1]');
+  checkNumber('lrDecay', c.lrDecay, (v) => v > 0 && v <= 1, 'in (0, 1] (1 = constant learning rate)');
+  checkNumber('clipNorm', c.clipNorm, (v) => v >= 0, '≥ 0 (0 = off)');
+  checkNumber('checkpointEverySec', c.checkpointEverySec, (v) => v >= 0, '≥ 0 (0 = only at epoch ends)');
+  return c;
+}
+
+/** One epoch's figures, as kept in the training history. */
+export interface EpochRecord {
+  readonly epoch: number;
+  /** Mean training loss (nats per token) over the epoch. */
+  readonly trainLoss: number;
+  /** Validation loss (nats per token). */
+  readonly valLoss: number;
+  /** exp(valLoss). */
+  readonly valPerplexity: number;
+  /** Wall time of the epoch in seconds. */
+  readonly seconds: number;
+  /** Supervised tokens per second while training. */
+  readonly tokensPerSec: number;
+  /** Learning rate used in the epoch (absent in histories written before it was recorded). */
+  readonly learningRate?: number;
+}

@@ -1,0 +1,260 @@
+/**
+ * The training loop: seeded shuffles and dropout, Adam with gradient
+ * clipping, validation loss and perplexity per epoch, early stopping, the
+ * best model written atomically to the model folder, resumable checkpoints,
+ * and callbacks for progress bars and live plots (no console output here).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { readCheckpoint, writeCheckpoint, type NamedTensor, type TrainPosition } from './checkpoint';
+import { validateTrainConfig, type EpochRecord, type TrainConfig } from './config';
+import { batches, windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type WindowRef } from '../data/dataset';
+import { UserError } from '../core/errors';
+import { currentBackend } from '../model/backend';
+import { batchLoss, lossAndGradients } from './bptt';
+import { autoThreads, startGradientWorkers, type GradientWorkers } from './parallel';
+import { varList, type MusicModel } from '../model/network';
+import { createRng, deriveSeed, shuffled } from '../core/rng';
+import { saveHistory, saveModelInfo, saveWeights, type ModelInfo } from './model-folder';
+import type { Vocabulary } from '../tokens/vocabulary';
+
+/** Progress after each batch. */
+export interface BatchProgress {
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly batch: number;
+  readonly batches: number;
+  /** This batch's loss (nats per token). */
+  readonly loss: number;
+  /** Training throughput so far in this run (supervised tokens/s). */
+  readonly tokensPerSec: number;
+  /** Estimated seconds left in this epoch. */
+  readonly etaSec: number;
+}
+
+/** Hooks for progress bars, live plots and interruption. */
+export interface TrainCallbacks {
+  readonly onBatch?: (p: BatchProgress) => void;
+  readonly onEpoch?: (record: EpochRecord, isBest: boolean) => void;
+  readonly onCheckpoint?: (file: string) => void;
+  /** Polled between batches; return true to stop (a checkpoint is written first). */
+  readonly shouldStop?: () => boolean;
+}
+
+/** Everything a training run needs. */
+export interface TrainRun {
+  readonly model: MusicModel;
+  readonly vocab: Vocabulary;
+  readonly train: readonly EncodedPiece[];
+  readonly val: readonly EncodedPiece[];
+  readonly dataset: DatasetConfig;
+  readonly config: TrainConfig;
+  /** Model folder to write (weights, vocab, config, history, checkpoint). */
+  readonly outDir: string;
+  readonly info: ModelInfo;
+  /** Continue from the folder's checkpoint. */
+  readonly resume?: boolean;
+}
+
+/** How a run ended. */
+export interface TrainResult {
+  readonly history: readonly EpochRecord[];
+  readonly bestValLoss: number;
+  readonly stoppedEarly: boolean;
+  readonly interrupted: boolean;
+  /** Mean training throughput of this run (supervised tokens/s). */
+  readonly tokensPerSec: number;
+  /** Threads that computed gradients. */
+  readonly threads: number;
+  /** Why fewer threads were used than configured, or null. */
+  readonly threadsNote: string | null;
+}
+
+/** Trains the model; on return the model holds the best weights found. */
+export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promise<TrainResult> {
+  const cfg = validateTrainConfig(run.config);
+  const { seqLen, stride } = run.dataset;
+  const trainIdx = windowIndex(run.train, seqLen, stride);
+  if (trainIdx.length === 0) {
+    const longest = Math.max(0, ...run.train.map((p) => p.ids.length));
+    throw new UserError(`seqLen ${seqLen} is too long: the longest training piece has ${longest} tokens (need seqLen + 1)`);
+  }
+  const valIdx = limitWindows(windowIndex(run.val, seqLen, seqLen), cfg.maxValWindows, cfg.seed);
+  const vars = varList(run.model.vars);
+  let pos: TrainPosition = { epoch: 0, batchesDone: 0, lossSum: 0, bestValLoss: Infinity, badEpochs: 0, learningRate: cfg.learningRate, elapsedSec: 0, history: [] };
+  let optimizer: tf.Optimizer;
+  if (!run.resume) optimizer = tf.train.adam(cfg.learningRate);
+  else {
+    const ck = readCheckpoint(run.outDir);
+    if (ck.weights.length !== vars.length || ck.weights.some((w, i) => w.shape.join() !== vars[i].shape.join())) {
+      tf.dispose([...ck.weights, ...ck.optimizer.map((o) => o.tensor)]);
+      throw new UserError(`cannot resume: the checkpoint in ${run.outDir} is from a model of another shape`);
+    }
+    ck.weights.forEach((w, i) => vars[i].assign(w));
+    pos = { ...ck.position, learningRate: ck.position.learningRate ?? cfg.learningRate };
+    optimizer = await adamWithState(pos.learningRate ?? cfg.learningRate, ck.optimizer);
+    tf.dispose(ck.weights);
+  }
+  // Written on resume too: flags given with --resume (epochs, patience, …) are part of the record.
+  saveModelInfo(run.outDir, run.vocab, run.info);
+  const { workers, threadsNote } = await gradientWorkers(run.model, cfg);
+  let best: tf.Tensor[] | null = null;
+  const nBatches = Math.ceil(trainIdx.length / cfg.batchSize);
+  const started = Date.now();
+  let tokensDone = 0;
+  let trainMs = 0;
+  let lastCkpt = Date.now();
+  let stoppedEarly = false;
+  const checkpoint = async (p: TrainPosition): Promise<void> => {
+    const file = await writeCheckpoint(run.outDir, { ...p, elapsedSec: p.elapsedSec + (Date.now() - started) / 1000 }, vars, await optimizer.getWeights());
+    lastCkpt = Date.now();
+    cb.onCheckpoint?.(file);
+  };
+  try {
+    for (let epoch = pos.epoch; epoch < cfg.epochs; epoch++) {
+      // A resumed epoch counts the seconds it had run before the checkpoint.
+      const epochStart = Date.now() - (epoch === pos.epoch ? (pos.epochSec ?? 0) * 1000 : 0);
+      const lr = pos.learningRate ?? cfg.learningRate;
+      let lossSum = epoch === pos.epoch ? pos.lossSum : 0;
+      const skip = epoch === pos.epoch ? pos.batchesDone : 0;
+      let b = 0;
+      for (const batch of batches(run.train, trainIdx, seqLen, cfg.batchSize, { shuffle: true, seed: cfg.seed, epoch })) {
+        if (b < skip) {
+          b++;
+          continue;
+        }
+        const t0 = Date.now();
+        const rng = createRng(deriveSeed(cfg.seed, epoch * 1_000_003 + b));
+        const drop = { dropout: run.model.config.dropout, recurrentDropout: run.model.config.recurrentDropout, rng };
+        const { loss, grads } = workers ? await workers.lossAndGradients(run.model.vars, batch, drop) : lossAndGradients(run.model.vars, batch, drop);
+        if (!Number.isFinite(loss)) {
+          tf.dispose(grads);
+          throw new UserError(`training diverged (loss ${loss}) at epoch ${epoch + 1}, batch ${b + 1}: lower the learning rate`);
+        }
+        applyClipped(optimizer, vars, grads, cfg.clipNorm);
+        trainMs += Date.now() - t0;
+        tokensDone += batch.batchSize * seqLen;
+        lossSum += loss;
+        b++;
+        const tps = tokensDone / Math.max(1e-3, trainMs / 1000);
+        cb.onBatch?.({ epoch: epoch + 1, epochs: cfg.epochs, batch: b, batches: nBatches, loss, tokensPerSec: tps, etaSec: ((nBatches - b) * cfg.batchSize * seqLen) / tps });
+        await new Promise<void>((r) => setImmediate(r));
+        const here: TrainPosition = { ...pos, epoch, batchesDone: b, lossSum, epochSec: (Date.now() - epochStart) / 1000 };
+        if (cb.shouldStop?.()) {
+          await checkpoint(here);
+          return finish(true);
+        }
+        if (cfg.checkpointEverySec > 0 && Date.now() - lastCkpt > cfg.checkpointEverySec * 1000 && b < nBatches) await checkpoint(here);
+      }
+      const trainLoss = lossSum / nBatches;
+      const valLoss = valIdx.length > 0 ? meanLoss(run.model, run.val, valIdx, seqLen, cfg.batchSize) : trainLoss;
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        trainLoss,
+        valLoss,
+        valPerplexity: Math.exp(valLoss),
+        seconds: (Date.now() - epochStart) / 1000,
+        tokensPerSec: tokensDone / Math.max(1e-3, trainMs / 1000),
+        learningRate: lr,
+      };
+      const isBest = valLoss < pos.bestValLoss;
+      const history = [...pos.history, record];
+      const nextLr = isBest ? lr : lr * cfg.lrDecay;
+      if (nextLr !== lr) {
+        const old = optimizer;
+        optimizer = await adamWithState(nextLr, await old.getWeights());
+        old.dispose();
+      }
+      pos = {
+        epoch: epoch + 1, batchesDone: 0, lossSum: 0, bestValLoss: isBest ? valLoss : pos.bestValLoss, badEpochs: isBest ? 0 : pos.badEpochs + 1,
+        learningRate: nextLr, epochSec: 0, elapsedSec: pos.elapsedSec, history,
+      };
+      if (isBest) {
+        await saveWeights(run.outDir, run.model);
+        tf.dispose(best ?? []);
+        best = vars.map((v) => tf.clone(v));
+      }
+      saveHistory(run.outDir, history);
+      await checkpoint(pos);
+      cb.onEpoch?.(record, isBest);
+      if (cfg.patience > 0 && pos.badEpochs >= cfg.patience) {
+        stoppedEarly = true;
+        break;
+      }
+      if (cb.shouldStop?.()) return finish(true);
+    }
+    return finish(false);
+  } finally {
+    optimizer.dispose();
+    await workers?.terminate();
+  }
+
+  function finish(interrupted: boolean): TrainResult {
+    if (best) {
+      best.forEach((t, i) => vars[i].assign(t));
+      tf.dispose(best);
+      best = null;
+    }
+    return {
+      history: pos.history, bestValLoss: pos.bestValLoss, stoppedEarly, interrupted, tokensPerSec: tokensDone / Math.max(1e-3, trainMs / 1000),
+      threads: workers?.threads ?? 1, threadsNote,
+    };
+  }
+}
+
+/** Worker threads for the gradients when the config and the backend call for them (see lib/train/parallel.ts). */
+async function gradientWorkers(model: MusicModel, cfg: TrainConfig): Promise<{ workers: GradientWorkers | null; threadsNote: string | null }> {
+  const threads = cfg.threads === 0 ? autoThreads() : cfg.threads;
+  const backend = currentBackend();
+  if (threads <= 1 || !backend || backend.native) return { workers: null, threadsNote: null };
+  try {
+    return { workers: await startGradientWorkers(model.config, threads, backend.name), threadsNote: null };
+  } catch (e) {
+    return { workers: null, threadsNote: `gradient worker threads could not start (${e instanceof Error ? e.message : String(e)}): training on one thread` };
+  }
+}
+
+/** An Adam optimizer at `learningRate` holding saved moments and step count (from a checkpoint, or from the optimizer it replaces). */
+async function adamWithState(learningRate: number, state: NamedTensor[]): Promise<tf.Optimizer> {
+  const next = tf.train.adam(learningRate);
+  await next.setWeights(state);
+  return next;
+}
+
+/** Mean loss over windows (no dropout). */
+export function meanLoss(model: MusicModel, pieces: readonly EncodedPiece[], index: readonly WindowRef[], seqLen: number, batchSize: number): number {
+  let sum = 0;
+  let n = 0;
+  for (const batch of batches(pieces, index, seqLen, batchSize, { shuffle: false, seed: 0, epoch: 0 })) {
+    sum += batchLoss(model.vars, batch) * batch.batchSize;
+    n += batch.batchSize;
+  }
+  return sum / Math.max(1, n);
+}
+
+function limitWindows(index: readonly WindowRef[], max: number, seed: number): WindowRef[] {
+  if (max <= 0 || index.length <= max) return [...index];
+  return shuffled(index, createRng(seed ^ 0x5eed)).slice(0, max);
+}
+
+/** Applies gradients (in varList order), scaled down when their global norm exceeds clipNorm; disposes them. */
+export function applyClipped(opt: tf.Optimizer, vars: readonly tf.Variable[], grads: tf.Tensor[], clipNorm: number): void {
+  tf.tidy(() => {
+    let scale = 1;
+    if (clipNorm > 0) {
+      const sq = grads.map((g) => tf.sum(tf.square(g)));
+      const norm = Math.sqrt(tf.addN(sq).dataSync()[0]);
+      if (norm > clipNorm) scale = clipNorm / norm;
+    }
+    const named: tf.NamedTensorMap = {};
+    vars.forEach((v, i) => {
+      named[v.name] = scale === 1 ? grads[i] : tf.mul(grads[i], scale);
+    });
+    opt.applyGradients(named);
+  });
+  tf.dispose(grads);
+}
+
+/** Supervised tokens per epoch for a dataset (for planning). */
+export function epochTokens(pieces: readonly EncodedPiece[], dataset: DatasetConfig): number {
+  return windowTokens(windowIndex(pieces, dataset.seqLen, dataset.stride), dataset.seqLen);
+}
