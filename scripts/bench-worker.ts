@@ -248,14 +248,13 @@ async function genTask(a: WorkerArgs): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../lib/model/backend');
   const { DEFAULT_DATASET_CONFIG } = await import('../lib/data/dataset');
-  const { DEFAULT_GENERATE_CONFIG, generate } = await import('../lib/generate/generate');
+  const { DEFAULT_GENERATE_CONFIG, generateMusic } = await import('../lib/generate/generate');
   const { readMidiFile } = await import('../lib/midi/read');
   const { newModel } = await import('../lib/model/network');
   const { createRng } = await import('../lib/core/rng');
   const { sampleToken } = await import('../lib/generate/sample');
-  const { readStepWeights } = await import('../lib/model/inference');
   const { loadModel } = await import('../lib/train/model-folder');
-  const { tokensToPiece } = await import('../lib/tokens/tokenize');
+  const { schemeOf, tokensToPiece } = await import('../lib/tokens/tokenize');
   const { decodeIds, encodePiece } = await import('../lib/tokens/vocabulary'); const { grammarMasks } = await import('../lib/tokens/grammar'); const { loadVocabulary } = await import('../lib/tokens/vocab-file');
   const backend = await initBackend();
   const shipped = a.modelDir && fs.existsSync(path.join(a.modelDir, 'model.json')) ? await loadModel(a.modelDir) : null;
@@ -267,23 +266,22 @@ async function genTask(a: WorkerArgs): Promise<void> {
   // short contexts); the stateful generator gets the default primer (its last primerLength tokens).
   const windowPrimer = encodePiece(vocab, readMidiFile(a.primerFile as string)).slice(-L);
   const primer = windowPrimer.slice(-cfg.primerLength);
-  const weights = readStepWeights(model);
+  // New notes of a token sequence after its first `primerLength` tokens.
   const newNotes = (ids: readonly number[], primerLength: number): number => {
     const tokens = decodeIds(vocab, ids);
-    const piece = tokensToPiece(tokens, vocab.config, { name: 'x', bpm: 120, program: 0 });
-    let steps = 0;
-    for (let i = 0; i < primerLength; i++) if (tokens[i].kind === 'shift') steps += (tokens[i] as { steps: number }).steps;
-    return piece.notes.filter((n) => n.start >= steps / vocab.config.stepsPerBeat).length;
+    const primerBeats = schemeOf(vocab.config).beatsAfter(tokens.slice(0, primerLength), vocab.config);
+    return tokensToPiece(tokens, vocab.config).notes.filter((n) => n.start >= primerBeats).length;
   };
 
-  // Stateful (lib/generate/generate.ts): warm the JIT up (until the step loops are optimized), then time.
-  // Its seconds include stepping through the primer.
-  generate(weights, vocab, primer, { ...cfg, length: 50 });
+  // Stateful (lib/generate/generate.ts): warm the JIT up (until the inference loops are optimized), then time.
+  // Its seconds include reading the primer.
+  const statefulPrimer = { ids: primer, source: a.primerFile as string };
+  generateMusic(model, vocab, statefulPrimer, { ...cfg, length: 50 });
   let cpu0 = process.cpuUsage();
-  const g = generate(weights, vocab, primer, { ...cfg, length: a.statefulEvents ?? 100 });
+  const g = generateMusic(model, vocab, statefulPrimer, { ...cfg, length: a.statefulEvents ?? 100 });
   const sCpu = cpuMs(cpu0) / 1000;
   const sTokens = g.ids.length - primer.length;
-  const sNotes = newNotes(g.ids, primer.length);
+  const sNotes = g.newNotes;
 
   // Window method: for each new token, predict on the last seqLen tokens and take the last position.
   const masks = grammarMasks(vocab);
@@ -345,15 +343,16 @@ async function firstNoteTask(a: WorkerArgs): Promise<void> {
   const tModel = performance.now();
   const { readMidiFile } = await import('../lib/midi/read');
   const { encodePiece } = await import('../lib/tokens/vocabulary');
-  const { DEFAULT_GENERATE_CONFIG, generate } = await import('../lib/generate/generate');
-  const { readStepWeights } = await import('../lib/model/inference');
-  const primer = encodePiece(lm.vocab, readMidiFile(a.primerFile as string)).slice(-DEFAULT_GENERATE_CONFIG.primerLength);
-  const weights = readStepWeights(lm.model);
+  const { DEFAULT_GENERATE_CONFIG, generateMusic } = await import('../lib/generate/generate');
+  const { primerFromPiece } = await import('../lib/generate/primer');
+  const primer = primerFromPiece(readMidiFile(a.primerFile as string), lm.vocab, DEFAULT_GENERATE_CONFIG.primerLength);
   const tPrimer = performance.now();
   let tFirst = 0;
-  generate(weights, lm.vocab, primer, { ...DEFAULT_GENERATE_CONFIG, length: 1 }, {}, () => {
-    tFirst = performance.now();
-    process.stdout.write('BENCH_FIRST_NOTE\n');
+  generateMusic(lm.model, lm.vocab, primer, { ...DEFAULT_GENERATE_CONFIG, length: 1 }, {
+    onProgress: () => {
+      tFirst = performance.now();
+      process.stdout.write('BENCH_FIRST_NOTE\n');
+    },
   });
   emit({
     backend: backend.name,
@@ -361,7 +360,7 @@ async function firstNoteTask(a: WorkerArgs): Promise<void> {
     msProcessStartToScript: start,
     msBackend: tBackend - start,
     msLoadModel: tModel - tBackend,
-    msPrimerAndWeights: tPrimer - tModel,
+    msPrimer: tPrimer - tModel,
     msFirstNote: tFirst - tPrimer,
     msTotalInProcess: tFirst,
   });

@@ -7,13 +7,13 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/model/backend';
 import { DEFAULT_TRAIN_CONFIG } from '../lib/train/config';
 import { batches, splitByFile, windowIndex, type EncodedPiece } from '../lib/data/dataset';
-import { generate } from '../lib/generate/generate';
+import { generateMusic } from '../lib/generate/generate';
 import { loadMidiFolder } from '../lib/midi/read';
 import { buildModel, validateModelConfig, DEFAULT_MODEL_CONFIG, varList } from '../lib/model/network';
 import { makePiece, type Note } from '../lib/core/piece';
 import { modelInfo } from '../lib/train/model-folder';
 import { prepareData } from '../lib/data/prepare';
-import { readStepWeights, runSequence, sequenceLogProbs } from '../lib/model/inference';
+import { advanceThrough, readInferenceWeights, sequenceLogProbs } from '../lib/model/inference';
 import { scorePieces } from '../lib/evaluate/score';
 import { loadModel, saveWeights } from '../lib/train/model-folder';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
@@ -91,20 +91,19 @@ test('a tiny model overfits a repeated phrase and reproduces it at low temperatu
   const last = result.history[result.history.length - 1].trainLoss;
   assert.ok(first > 1.5, `starting loss ${first}`);
   assert.ok(last < 0.1 * first, `loss fell from ${first} to ${last}`);
-  const w = readStepWeights(model);
-  const primer = encodePiece(data.vocab, phrasePiece('p', 1)).slice(0, 9);
-  const g = generate(w, data.vocab, primer, { temperature: 0.05, topK: 0, topP: 1, length: 32, seed: 7, primerLength: 9 });
+  const primer = { ids: encodePiece(data.vocab, phrasePiece('p', 1)).slice(0, 9), source: 'p' };
+  const g = generateMusic(model, data.vocab, primer, { temperature: 0.05, topK: 0, topP: 1, length: 32, seed: 7, primerLength: 9 });
   const melody = g.piece.notes.map((n) => n.pitch);
   const expected = Array.from({ length: melody.length }, (_, i) => [60, 62, 64, 65, 67, 65, 64, 62][i % 8]);
   assert.deepEqual(melody, expected);
   assert.ok(g.piece.notes.every((n, i) => n.start === i * 0.5 && n.duration === 0.5), 'rhythm reproduced');
-  const g2 = generate(w, data.vocab, primer, { temperature: 1.5, topK: 0, topP: 1, length: 40, seed: 11, primerLength: 9 });
-  const g3 = generate(w, data.vocab, primer, { temperature: 1.5, topK: 0, topP: 1, length: 40, seed: 11, primerLength: 9 });
+  const g2 = generateMusic(model, data.vocab, primer, { temperature: 1.5, topK: 0, topP: 1, length: 40, seed: 11, primerLength: 9 });
+  const g3 = generateMusic(model, data.vocab, primer, { temperature: 1.5, topK: 0, topP: 1, length: 40, seed: 11, primerLength: 9 });
   assert.deepEqual(g3.ids, g2.ids);
   model.net.dispose();
 });
 
-test('stateful step gives the same next-token probabilities as the full window through tfjs layers', async () => {
+test('stateful inference gives the same next-token probabilities as the full window through tfjs layers', async () => {
   const vocab = buildVocabulary([phrasePiece('a', 2)]);
   const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: 40, units: 24, embeddingDim: 8, layers: 2, seed: 5 });
   // Random (non-trivial) weights.
@@ -112,9 +111,9 @@ test('stateful step gives the same next-token probabilities as the full window t
   const ids = Array.from({ length: 60 }, (_, i) => (i * 17 + 3) % 40);
   const full = tf.tidy(() => (model.net.predict(tf.tensor2d([ids], [1, 60], 'int32')) as tf.Tensor).arraySync() as number[][][]);
   for (const engine of ['js', 'tfjs'] as const) {
-    const w = readStepWeights(model, engine);
+    const w = readInferenceWeights(model, engine);
     for (const t of [0, 10, 59]) {
-      const r = runSequence(w, ids.slice(0, t + 1));
+      const r = advanceThrough(w, ids.slice(0, t + 1));
       let maxDiff = 0;
       for (let j = 0; j < 40; j++) maxDiff = Math.max(maxDiff, Math.abs(r.probs[j] - full[0][t][j]));
       assert.ok(maxDiff < 1e-4, `${engine} engine, position ${t}: max difference ${maxDiff}`);
@@ -160,7 +159,7 @@ test('batched chunked scoring equals stepping through each piece, and does not l
   const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: 30, units: 16, embeddingDim: 8, layers: 2, seed: 9 });
   varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.4, 'float32', 200 + i)));
   const seqs = [70, 5, 33, 1, 64].map((n, k) => Array.from({ length: n }, (_, i) => (i * 7 + k * 3) % 30));
-  const w = readStepWeights(model);
+  const w = readInferenceWeights(model);
   scorePieces(model, seqs, { batchSize: 2, chunk: 16 });
   const before = tf.memory().numTensors;
   const batched = scorePieces(model, seqs, { batchSize: 2, chunk: 16 });

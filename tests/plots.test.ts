@@ -55,20 +55,20 @@ function tinyPiece(): Piece {
   return parseMidi(bytes, 'tiny.mid');
 }
 
-function checkPianoRoll(piece: Piece, seedBeats: number): void {
-  const els = elements(pianoRollSvg(piece, { seedBeats, title: piece.name }));
-  const seed = byClass(els, 'note seed');
+function checkPianoRoll(piece: Piece, primerBeats: number): void {
+  const els = elements(pianoRollSvg(piece, { primerBeats, title: piece.name }));
+  const primer = byClass(els, 'note primer');
   const rest = byClass(els, 'note');
-  const expectedSeed = piece.notes.filter((n) => n.start < seedBeats).length;
-  assert.ok(expectedSeed > 0 && expectedSeed < piece.notes.length, 'the seed split should be non-trivial');
-  assert.equal(seed.length, expectedSeed);
-  assert.equal(seed.length + rest.length, piece.notes.length);
-  const [divider] = byClass(els, 'seed-divider');
-  assert.ok(divider, 'a seed divider is drawn');
+  const expectedPrimer = piece.notes.filter((n) => n.start < primerBeats).length;
+  assert.ok(expectedPrimer > 0 && expectedPrimer < piece.notes.length, 'the primer split should be non-trivial');
+  assert.equal(primer.length, expectedPrimer);
+  assert.equal(primer.length + rest.length, piece.notes.length);
+  const [divider] = byClass(els, 'primer-divider');
+  assert.ok(divider, 'a primer divider is drawn');
   const dx = num(divider, 'x1');
-  assert.ok(seed.every((e) => num(e, 'x') < dx), 'seed notes lie left of the divider');
+  assert.ok(primer.every((e) => num(e, 'x') < dx), 'primer notes lie left of the divider');
   assert.ok(rest.every((e) => num(e, 'x') >= dx - 0.01), 'generated notes lie right of the divider');
-  assert.ok(els.some((e) => e.tag === 'text' && e.text.startsWith('← seed')), 'the divider is labelled');
+  assert.ok(els.some((e) => e.tag === 'text' && e.text.startsWith('← primer')), 'the divider is labelled');
   // Note rects come in note order: higher pitch → higher row (smaller y), later start → further right.
   const rects = els.filter((e) => e.tag === 'rect' && e.attrs.class?.startsWith('note'));
   const yOf = new Map<number, number>();
@@ -89,8 +89,8 @@ test('piano roll of a tiny MIDI file: one mark per note, seed counted separately
   const piece = tinyPiece();
   assert.equal(piece.notes.length, 20);
   checkPianoRoll(piece, 6);
-  const els = elements(pianoRollSvg(piece, { seedBeats: 6 }));
-  assert.equal(byClass(els, 'note seed').length, 6 + 2); // 6 melody notes + bass notes at beats 0 and 4
+  const els = elements(pianoRollSvg(piece, { primerBeats: 6 }));
+  assert.equal(byClass(els, 'note primer').length, 6 + 2); // 6 melody notes + bass notes at beats 0 and 4
   assert.equal(byClass(els, 'bar-line').length, 4); // 16 beats of 4/4
   const labels = els.filter((e) => e.tag === 'text').map((e) => e.text);
   assert.ok(labels.includes('C4') && labels.includes('C3'), `pitch labels: ${labels.join(',')}`);
@@ -109,8 +109,8 @@ test('piano roll bar lines follow time-signature changes', () => {
   assert.equal(bars.length, 5);
   const gaps = bars.slice(1).map((x, i) => x - bars[i]);
   assert.ok(Math.abs(gaps[0] / gaps[2] - 1.5) < 0.01, `3/4 bars are 1.5 × the 2/4 bars (gaps ${gaps.join(', ')})`);
-  assert.equal(byClass(elements(pianoRollSvg(piece)), 'seed-divider').length, 0, 'no divider without seedBeats');
-  assert.throws(() => pianoRollSvg(piece, { seedBeats: -1 }), /seedBeats/);
+  assert.equal(byClass(elements(pianoRollSvg(piece)), 'primer-divider').length, 0, 'no divider without primerBeats');
+  assert.throws(() => pianoRollSvg(piece, { primerBeats: -1 }), /primerBeats/);
   assert.equal(byClass(elements(pianoRollSvg(makePiece('empty', []))), 'note').length, 0);
 });
 

@@ -5,7 +5,11 @@
  */
 import { UserError } from '../core/errors';
 import { flagHelp, parseFlags, type FlagSpecs, type ParsedArgs } from './args';
-import { EVALUATE_FLAGS, GENERATE_FLAGS, INSPECT_FLAGS, TRAIN_FLAGS, evaluateCommand, generateCommand, inspectCommand, trainCommand, type Io, type JsonResult } from './commands';
+import { EVALUATE_FLAGS, evaluateCommand } from './evaluate';
+import { GENERATE_FLAGS, generateCommand } from './generate';
+import { INSPECT_FLAGS, inspectCommand } from './inspect';
+import type { Io, JsonResult } from './shared';
+import { TRAIN_FLAGS, trainCommand } from './train';
 
 interface Command {
   readonly usage: string;

@@ -7,13 +7,13 @@
  */
 import { buildCopyIndex, type CopyMatch } from './copying';
 import type { EncodedPiece } from '../data/dataset';
-import { generate, primerFromData, type GenerateConfig } from '../generate/generate';
+import { generateMusic, type GenerateConfig } from '../generate/generate';
+import { excerptPrimer } from '../generate/primer';
 import { musicStats, type MusicStats } from './metrics';
 import type { Piece } from '../core/piece';
 import { DEFAULT_NGRAM_ORDER, trainNgram } from './ngram';
 import { createRng, deriveSeed } from '../core/rng';
 import { DEFAULT_SCORE_OPTIONS, scorePieces } from './score';
-import { readStepWeights } from '../model/inference';
 import { tokensToPiece } from '../tokens/tokenize';
 import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
 import type { MusicModel } from '../model/network';
@@ -97,13 +97,12 @@ export function evaluateModel(
   let heldOutCopyMedian: number | null = null;
   const sampleCopies: number[] = [];
   if (options.samples > 0 && training.length > 0) {
-    const weights = readStepWeights(model);
     const index = buildCopyIndex(training.map((p) => p.ids));
     let freshTokens = 0;
     for (let s = 0; s < options.samples; s++) {
       const seed = deriveSeed(options.generate.seed, s);
-      const primer = primerFromData(training, vocab, options.generate.primerLength, createRng(seed));
-      const g = generate(weights, vocab, primer, { ...options.generate, seed });
+      const primer = excerptPrimer(training, vocab, options.generate.primerLength, createRng(seed));
+      const g = generateMusic(model, vocab, primer, { ...options.generate, seed }, { name: `sample ${s + 1}` });
       const fresh = g.ids.slice(g.primerLength);
       generatedPieces.push(tokensToPiece(decodeIds(vocab, fresh), vocab.config, { name: `sample ${s + 1}` }));
       const m = index.longest(fresh);
@@ -112,7 +111,6 @@ export function evaluateModel(
       freshTokens += fresh.length;
       onProgress?.('samples', s + 1, options.samples);
     }
-    weights.dispose();
     const cut = Math.max(1, Math.round(freshTokens / options.samples));
     heldOutCopyMedian = median(usable.map((p) => index.longest(p.ids.slice(0, cut)).length));
   }

@@ -5,7 +5,8 @@
  * piece on its own, many times faster.
  */
 import * as tf from '@tensorflow/tfjs';
-import { forwardChunk, type LayerState } from '../train/bptt';
+import type { LayerState } from '../model/network';
+import { forwardChunk } from '../train/bptt';
 import type { MusicModel } from '../model/network';
 
 /** Batching for {@link scorePieces}. */
@@ -36,7 +37,7 @@ export function scorePieces(
     const group = order.slice(start, start + options.batchSize);
     const B = group.length;
     const steps = seqs[group[0]].length - 1;
-    let state: LayerState[] | null = null;
+    let state: LayerState<tf.Tensor2D>[] | null = null;
     for (let t0 = 0; t0 < steps; t0 += options.chunk) {
       const T = Math.min(options.chunk, steps - t0);
       const ids = new Int32Array(T * B);

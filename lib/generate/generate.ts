@@ -1,20 +1,23 @@
 /**
- * Generating new music: warm the LSTM state on a primer (a seed sequence from
- * the training data or a user's MIDI file), then sample one token per step,
- * carrying the state, until the requested number of events is written.
+ * Generating new music: copy the weights out of the model, warm the LSTM
+ * state on a primer, then sample one token at a time, carrying the state,
+ * until the requested number of events is written; decode to a Piece.
  * Same seed and settings → the same tokens → byte-identical MIDI.
+ *
+ * {@link generateMusic} is the one path the notebook, the CLI and the
+ * evaluation all call.
  */
-import type { EncodedPiece } from '../data/dataset';
-import type { Piece } from '../core/piece';
+import { DEFAULT_BPM, type Piece } from '../core/piece';
 import { createRng, type Rng } from '../core/rng';
-import { DEFAULT_SAMPLING_CONFIG, sampleToken, validateSamplingConfig, type SamplingConfig } from './sample';
-import { step, initialState, type LstmState, type StepWeights } from '../model/inference';
-import { countEvents } from '../tokens/scheme';
-import { tokensToPiece } from '../tokens/tokenize';
+import { checkInt, checkNumber } from '../core/check';
+import { advance, advanceThrough, readInferenceWeights, type InferenceWeights } from '../model/inference';
+import type { MusicModel } from '../model/network';
+import { grammarMasks } from '../tokens/grammar';
+import { schemeOf, tokensToPiece } from '../tokens/tokenize';
 import type { Token } from '../tokens/token';
 import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
-import { grammarMasks } from '../tokens/grammar';
-import { checkInt, checkNumber } from '../core/check';
+import type { Primer } from './primer';
+import { DEFAULT_SAMPLING_CONFIG, sampleToken, validateSamplingConfig, type SamplingConfig } from './sample';
 
 /** Generation settings. */
 export interface GenerateConfig extends SamplingConfig {
@@ -22,9 +25,9 @@ export interface GenerateConfig extends SamplingConfig {
   readonly length: number;
   /** RNG seed for the primer choice and sampling. */
   readonly seed: number;
-  /** Tokens of primer taken from the training data (when no primer is given). */
+  /** Tokens of primer taken from the data or the primer file. */
   readonly primerLength: number;
-  /** Tempo of the exported MIDI (default: the primer piece's, else 120). */
+  /** Tempo of the exported MIDI (default: the primer's, else 120). */
   readonly bpm?: number;
   /** General-MIDI program of the exported MIDI (default 0, acoustic grand piano). */
   readonly program?: number;
@@ -49,88 +52,90 @@ export interface Generated {
   readonly tokens: readonly Token[];
   readonly primerLength: number;
   /** Beat at which the primer ends and new material begins. */
-  readonly seedBeats: number;
+  readonly primerBeats: number;
   /** New events written (excluding the primer). */
   readonly events: number;
+  /** New notes written (excluding the primer's). */
+  readonly newNotes: number;
   readonly piece: Piece;
   /** Wall time of the sampling loop in seconds. */
   readonly seconds: number;
 }
 
-/**
- * Picks a primer of `length` tokens from the data: a seeded random piece and
- * a random start at an onset (a shift token), so decoding begins cleanly.
- */
-export function primerFromData(pieces: readonly EncodedPiece[], vocab: Vocabulary, length: number, rng: Rng): number[] {
-  const usable = pieces.filter((p) => p.ids.length > 0);
-  if (usable.length === 0) throw new RangeError('no data to take a primer from');
-  const piece = usable[Math.floor(rng.next() * usable.length)];
-  const maxStart = Math.max(0, piece.ids.length - length);
-  const starts: number[] = [];
-  for (let i = 0; i <= maxStart; i++) if (i === 0 || vocab.tokens[piece.ids[i]].kind === 'shift') starts.push(i);
-  const start = starts[Math.floor(rng.next() * starts.length)];
-  return Array.from(piece.ids.subarray(start, start + length));
-}
-
 /** Generation progress (events written so far). */
 export type GenerateProgress = (events: number, total: number) => void;
 
+/** Options of one generation run. */
+export interface GenerateOptions {
+  /** Name of the generated piece. */
+  readonly name?: string;
+  readonly onProgress?: GenerateProgress;
+}
+
 /**
- * Generates `config.length` events after the primer. Sampling follows the
- * tokenizer's grammar (an event is always followed by its duration).
+ * Generates `config.length` events after the primer with `model`, and decodes
+ * them. The tempo is `config.bpm`, else the primer's, else 120; the meter is
+ * the primer's. Inference weights are copied out and freed here.
  */
-export function generate(
-  weights: StepWeights,
+export function generateMusic(model: MusicModel, vocab: Vocabulary, primer: Primer, config: GenerateConfig, options: GenerateOptions = {}): Generated {
+  validateGenerateConfig(config);
+  const weights = readInferenceWeights(model);
+  try {
+    const started = performance.now();
+    const { ids, events } = sampleTokens(weights, vocab, primer.ids, config, createRng(config.seed ^ 0x9e3779b9), options.onProgress);
+    const seconds = (performance.now() - started) / 1000;
+    const tokens = decodeIds(vocab, ids);
+    const piece = tokensToPiece(tokens, vocab.config, {
+      name: options.name ?? 'generated',
+      bpm: config.bpm ?? primer.bpm ?? DEFAULT_BPM,
+      program: config.program ?? 0,
+      timeSignature: primer.timeSignature,
+    });
+    const primerBeats = firstNewBeat(tokens, primer.ids.length, vocab);
+    const newNotes = piece.notes.filter((n) => n.start >= primerBeats).length;
+    return { ids, tokens, primerLength: primer.ids.length, primerBeats, events, newNotes, piece, seconds };
+  } finally {
+    weights.dispose();
+  }
+}
+
+/**
+ * The sampling loop: reads the primer, then samples tokens under the
+ * scheme's grammar until `config.length` events are written (an event's
+ * duration is always completed). Returns the primer and new ids.
+ */
+function sampleTokens(
+  weights: InferenceWeights,
   vocab: Vocabulary,
   primer: readonly number[],
   config: GenerateConfig,
-  meta: { readonly bpm?: number; readonly timeSignature?: readonly [number, number]; readonly name?: string } = {},
+  rng: Rng,
   onProgress?: GenerateProgress,
-): Generated {
-  validateGenerateConfig(config);
+): { ids: number[]; events: number } {
   if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
-  const rng = createRng(config.seed ^ 0x9e3779b9);
   const masks = grammarMasks(vocab);
-  const started = performance.now();
-  let state: LstmState = initialState(weights);
-  let r = step(weights, state, primer[0]);
-  for (let i = 1; i < primer.length; i++) r = step(weights, r.state, primer[i]);
-  state = r.state;
+  let r = advanceThrough(weights, primer);
   const ids = [...primer];
   let events = 0;
   const maxTokens = primer.length + config.length * 16 + 64;
   while (events < config.length && ids.length < maxTokens) {
-    const last = ids[ids.length - 1];
-    const next = sampleToken(r.logits, config, rng, masks[last]);
+    const next = sampleToken(r.logits, config, rng, masks[ids[ids.length - 1]]);
     ids.push(next);
     if (vocab.tokens[next].kind === 'event') {
       events++;
       if (onProgress && (events % 25 === 0 || events === config.length)) onProgress(events, config.length);
     }
-    r = step(weights, state, next);
-    state = r.state;
+    r = advance(weights, r.state, next);
   }
   // Close a trailing event with its most likely duration.
-  if (vocab.tokens[ids[ids.length - 1]].kind === 'event') ids.push(sampleToken(r.logits, { ...config, temperature: 1e-3, topK: 1 }, rng, masks[ids[ids.length - 1]]));
-  const seconds = (performance.now() - started) / 1000;
-  const tokens = decodeIds(vocab, ids);
-  const piece = tokensToPiece(tokens, vocab.config, {
-    name: meta.name ?? 'generated',
-    bpm: config.bpm ?? meta.bpm ?? 120,
-    program: config.program ?? 0,
-    timeSignature: meta.timeSignature,
-  });
-  return { ids, tokens, primerLength: primer.length, seedBeats: firstNewOnset(tokens, primer.length, vocab), events, piece, seconds };
+  const last = ids[ids.length - 1];
+  if (vocab.tokens[last].kind === 'event') ids.push(sampleToken(r.logits, { ...config, temperature: 1e-3, topK: 1 }, rng, masks[last]));
+  return { ids, events };
 }
 
 /** Beat of the first event after the primer (where new material begins). */
-function firstNewOnset(tokens: readonly Token[], primerLength: number, vocab: Vocabulary): number {
-  if (vocab.config.scheme === 'classic') return countEvents(tokens.slice(0, primerLength)) * vocab.config.classicStepBeats;
-  let steps = 0;
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i];
-    if (i >= primerLength && t.kind === 'event') break;
-    if (t.kind === 'shift') steps += t.steps;
-  }
-  return steps / vocab.config.stepsPerBeat;
+function firstNewBeat(tokens: readonly Token[], primerLength: number, vocab: Vocabulary): number {
+  let k = primerLength;
+  while (k < tokens.length && tokens[k].kind !== 'event') k++;
+  return schemeOf(vocab.config).beatsAfter(tokens.slice(0, k), vocab.config);
 }

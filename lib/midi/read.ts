@@ -98,12 +98,12 @@ export function parseMidi(bytes: Uint8Array, name: string, options: MidiReadOpti
       unselected++;
       continue;
     }
-    if (n.ticks <= 0) {
+    if (n.durationTicks <= 0) {
       zero++;
       if (n.unended) zeroUnended++;
       continue;
     }
-    notes.push({ pitch: n.pitch, start: n.tick / ppq, duration: n.ticks / ppq, velocity: n.velocity });
+    notes.push({ pitch: n.pitch, start: n.startTick / ppq, duration: n.durationTicks / ppq, velocity: n.velocity });
     if (program === undefined) program = drum ? 0 : n.program;
   }
   if (notes.length === 0) throw new MidiFileError(emptyReason(smf.notes, opts.includeDrums, { drums, unselected, zero, zeroUnended }));

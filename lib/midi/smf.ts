@@ -54,9 +54,9 @@ export interface SmfNote {
   /** Velocity of the note-on, 1–127. */
   readonly velocity: number;
   /** Onset in ticks. */
-  readonly tick: number;
+  readonly startTick: number;
   /** Length in ticks (may be 0). */
-  readonly ticks: number;
+  readonly durationTicks: number;
   /** True when the note had no note-off and was ended by the rule above. */
   readonly unended: boolean;
 }
@@ -95,8 +95,8 @@ interface MutableNote {
   program: number;
   pitch: number;
   velocity: number;
-  tick: number;
-  ticks: number;
+  startTick: number;
+  durationTicks: number;
   unended: boolean;
   /** Tick of the next note-on of the same channel and pitch, or -1. */
   next: number;
@@ -258,11 +258,11 @@ function decodeTrack(b: Uint8Array, start: number, end: number, ctx: TrackContex
       if (notes.length >= maxNotes) throw new MidiFileError(`too many notes (more than ${maxNotes} note-ons)`);
       const key = channel * 128 + d1;
       const n: MutableNote = {
-        track, channel, program: programs[channel], pitch: d1, velocity: d2, tick, ticks: -1, unended: false, next: -1,
+        track, channel, program: programs[channel], pitch: d1, velocity: d2, startTick: tick, durationTicks: -1, unended: false, next: -1,
       };
       notes.push(n);
       const prev = lastOn[key];
-      if (prev && prev.next < 0 && tick > prev.tick) prev.next = tick;
+      if (prev && prev.next < 0 && tick > prev.startTick) prev.next = tick;
       lastOn[key] = n;
       const q = queues[key];
       if (q) q.push(n);
@@ -272,7 +272,7 @@ function decodeTrack(b: Uint8Array, start: number, end: number, ctx: TrackContex
       const q = queues[key];
       if (q && heads[key] < q.length) {
         const n = q[heads[key]++];
-        n.ticks = tick - n.tick;
+        n.durationTicks = tick - n.startTick;
         if (heads[key] === q.length) {
           queues[key] = undefined;
           heads[key] = 0;
@@ -284,8 +284,8 @@ function decodeTrack(b: Uint8Array, start: number, end: number, ctx: TrackContex
   for (const q of queues) {
     if (!q) continue;
     for (const n of q) {
-      if (n.ticks >= 0) continue;
-      n.ticks = (n.next >= 0 ? n.next : tick) - n.tick;
+      if (n.durationTicks >= 0) continue;
+      n.durationTicks = (n.next >= 0 ? n.next : tick) - n.startTick;
       n.unended = true;
     }
   }

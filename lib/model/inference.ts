@@ -1,13 +1,13 @@
 /**
- * Stateful one-token-at-a-time inference: (state, token) → {probs, state}.
+ * Stateful one-token-at-a-time inference: advance(state, token) → {probs, state}.
  *
- * The LSTM state (h, c per layer) is carried from step to step, so the cost
+ * The LSTM state (h, c per layer) is carried from token to token, so the cost
  * of a generated token does not grow with the context — unlike the classic
  * design that re-runs the whole window for every note. The state is plain
  * typed arrays; only the matrix products may run on the tfjs backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { MusicModel } from './network';
+import type { LayerState, MusicModel } from './network';
 
 /**
  * A matrix-vector product with bias: out = bias + Wᵀ·x, for one layer's
@@ -17,23 +17,23 @@ import type { MusicModel } from './network';
  */
 export type Gemv = (x: Float32Array) => Float32Array;
 
-/** One LSTM layer for stepping: gate pre-activations (i, f, c, o as in Keras) from the concatenated input [x; h]. */
-export interface StepLayer {
+/** One LSTM layer at inference: gate pre-activations (i, f, c, o as in Keras) from the concatenated input [x; h]. */
+export interface InferenceLayer {
   readonly inDim: number;
   readonly units: number;
   /** [x; h] (length inDim + units) → 4·units pre-activations. */
   readonly gates: Gemv;
 }
 
-/** Everything needed for stepping, copied out of the model once. Call dispose() when done. */
-export interface StepWeights {
+/** Everything inference needs, copied out of the model once. Call dispose() when done. */
+export interface InferenceWeights {
   readonly vocabSize: number;
   readonly embeddingDim: number;
   /** Which engine computes the products. */
-  readonly engine: StepEngine;
+  readonly engine: GemvEngine;
   /** [vocabSize, embeddingDim] */
   readonly embedding: Float32Array;
-  readonly layers: readonly StepLayer[];
+  readonly layers: readonly InferenceLayer[];
   /** Top layer's h → vocabulary logits. */
   readonly output: Gemv;
   /** Frees tensors held by the tfjs engine (a no-op for the JS engine). */
@@ -41,16 +41,13 @@ export interface StepWeights {
 }
 
 /** `auto`: tfjs on the wasm and native backends, JS on the plain cpu backend (where JS loops are faster). */
-export type StepEngine = 'js' | 'tfjs';
+export type GemvEngine = 'js' | 'tfjs';
 
-/** The recurrent state: h and c for each layer. Never mutated; each step returns a new one. */
-export interface LstmState {
-  readonly h: readonly Float32Array[];
-  readonly c: readonly Float32Array[];
-}
+/** The recurrent state of the whole stack, one entry per layer. Never mutated; each advance returns a new one. */
+export type LstmState = readonly LayerState<Float32Array>[];
 
-/** What one step returns. */
-export interface StepResult {
+/** What one advance returns. */
+export interface Prediction {
   /** Unnormalized next-token scores. */
   readonly logits: Float32Array;
   /** Next-token probabilities (softmax of logits). */
@@ -59,13 +56,13 @@ export interface StepResult {
 }
 
 /**
- * Copies the model's weights out for stepping. The engine defaults to tfjs
+ * Copies the model's weights out for inference. The engine defaults to tfjs
  * on the wasm and native backends and to JS loops on the cpu backend.
  */
-export function readStepWeights(model: MusicModel, engine: StepEngine | 'auto' = 'auto'): StepWeights {
+export function readInferenceWeights(model: MusicModel, engine: GemvEngine | 'auto' = 'auto'): InferenceWeights {
   const v = model.vars;
   const c = model.config;
-  const use: StepEngine = engine === 'auto' ? (tf.getBackend() === 'cpu' ? 'js' : 'tfjs') : engine;
+  const use: GemvEngine = engine === 'auto' ? (tf.getBackend() === 'cpu' ? 'js' : 'tfjs') : engine;
   const held: tf.Tensor[] = [];
   const gemv = (kernel: tf.Tensor2D, bias: tf.Tensor1D): Gemv => {
     if (use === 'js') {
@@ -87,7 +84,7 @@ export function readStepWeights(model: MusicModel, engine: StepEngine | 'auto' =
   };
   const layers = v.lstm.map((l) => {
     const stacked = tf.tidy(() => tf.concat([l.kernel, l.recurrentKernel], 0) as tf.Tensor2D);
-    const layer: StepLayer = { inDim: l.kernel.shape[0], units: l.recurrentKernel.shape[0], gates: gemv(stacked, l.bias as tf.Tensor1D) };
+    const layer: InferenceLayer = { inDim: l.kernel.shape[0], units: l.recurrentKernel.shape[0], gates: gemv(stacked, l.bias as tf.Tensor1D) };
     stacked.dispose();
     return layer;
   });
@@ -103,29 +100,28 @@ export function readStepWeights(model: MusicModel, engine: StepEngine | 'auto' =
 }
 
 /** The all-zeros state a sequence starts from. */
-export function initialState(w: StepWeights): LstmState {
-  return { h: w.layers.map((l) => new Float32Array(l.units)), c: w.layers.map((l) => new Float32Array(l.units)) };
+export function initialState(w: InferenceWeights): LstmState {
+  return w.layers.map((l) => ({ h: new Float32Array(l.units), c: new Float32Array(l.units) }));
 }
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
 /** Advances the state by one input token and returns the next-token distribution. */
-export function step(w: StepWeights, state: LstmState, token: number): StepResult {
+export function advance(w: InferenceWeights, state: LstmState, token: number): Prediction {
   if (!Number.isInteger(token) || token < 0 || token >= w.vocabSize) {
     throw new RangeError(`token id ${token} is outside the vocabulary (size ${w.vocabSize})`);
   }
   let x: Float32Array = w.embedding.subarray(token * w.embeddingDim, (token + 1) * w.embeddingDim);
-  const hs: Float32Array[] = [];
-  const cs: Float32Array[] = [];
+  const next: LayerState<Float32Array>[] = [];
   w.layers.forEach((layer, l) => {
     const H = layer.units;
     const xh = new Float32Array(layer.inDim + H);
     xh.set(x, 0);
-    xh.set(state.h[l], layer.inDim);
+    xh.set(state[l].h, layer.inDim);
     const z = layer.gates(xh);
     const h = new Float32Array(H);
     const c = new Float32Array(H);
-    const cPrev = state.c[l];
+    const cPrev = state[l].c;
     for (let j = 0; j < H; j++) {
       const i = sigmoid(z[j]);
       const f = sigmoid(z[H + j]);
@@ -134,12 +130,11 @@ export function step(w: StepWeights, state: LstmState, token: number): StepResul
       c[j] = f * cPrev[j] + i * g;
       h[j] = o * Math.tanh(c[j]);
     }
-    hs.push(h);
-    cs.push(c);
+    next.push({ h, c });
     x = h;
   });
   const logits = w.output(x);
-  return { logits, probs: softmax(logits), state: { h: hs, c: cs } };
+  return { logits, probs: softmax(logits), state: next };
 }
 
 /** JS engine: out[j] = bias[j] + Σ_i m[j·n + i] · x[i], for transposed weights m of shape [bias.length, n]. */
@@ -192,23 +187,23 @@ export function softmax(logits: ArrayLike<number>): Float32Array {
 }
 
 /** Feeds a whole sequence; returns the state after it and the distribution after its last token. */
-export function runSequence(w: StepWeights, ids: ArrayLike<number>, state: LstmState = initialState(w)): StepResult {
-  if (ids.length === 0) throw new RangeError('runSequence needs at least one token');
-  let r: StepResult | null = null;
+export function advanceThrough(w: InferenceWeights, ids: ArrayLike<number>, state: LstmState = initialState(w)): Prediction {
+  if (ids.length === 0) throw new RangeError('advanceThrough needs at least one token');
+  let r: Prediction | null = null;
   let s = state;
   for (let i = 0; i < ids.length; i++) {
-    r = step(w, s, ids[i]);
+    r = advance(w, s, ids[i]);
     s = r.state;
   }
-  return r as StepResult;
+  return r as Prediction;
 }
 
 /** Runs a stateful forward pass over a whole sequence and returns the next-token log-probabilities it assigns (for evaluation). */
-export function sequenceLogProbs(weights: StepWeights, ids: ArrayLike<number>): Float64Array {
+export function sequenceLogProbs(weights: InferenceWeights, ids: ArrayLike<number>): Float64Array {
   const out = new Float64Array(Math.max(0, ids.length - 1));
   let state = initialState(weights);
   for (let i = 0; i + 1 < ids.length; i++) {
-    const r = step(weights, state, ids[i]);
+    const r = advance(weights, state, ids[i]);
     out[i] = Math.log(Math.max(r.probs[ids[i + 1]], 1e-30));
     state = r.state;
   }

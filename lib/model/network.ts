@@ -48,6 +48,16 @@ export function validateModelConfig(c: ModelConfig): ModelConfig {
   return c;
 }
 
+/**
+ * One LSTM layer's recurrent state: the output h and the cell c. `T` is a
+ * [batch, units] tensor while training and scoring in batches, or a
+ * Float32Array of `units` values when stepping through one sequence.
+ */
+export interface LayerState<T> {
+  readonly h: T;
+  readonly c: T;
+}
+
 /** One LSTM layer's variables, in Keras layout and gate order (i, f, c, o). */
 export interface LstmVars {
   /** [inputDim, 4·units] */

@@ -9,7 +9,8 @@ import * as tslab from 'tslab';
 import { describeBackend, initBackend, type BackendInfo } from '../model/backend';
 import { DEFAULT_TRAIN_CONFIG, type EpochRecord, type TrainConfig } from '../train/config';
 import { DEFAULT_DATASET_CONFIG, encodePieces, type DatasetConfig } from '../data/dataset';
-import { DEFAULT_GENERATE_CONFIG, generate, primerFromData, type GenerateConfig, type Generated } from '../generate/generate';
+import { DEFAULT_GENERATE_CONFIG, generateMusic, type GenerateConfig, type Generated } from '../generate/generate';
+import { primerFromPieces } from '../generate/primer';
 import { writeMidiFile } from '../midi/write';
 import { DEFAULT_MODEL_CONFIG, modelSummary, parameterCount, type ModelConfig, type MusicModel } from '../model/network';
 import { pitchName, type Piece } from '../core/piece';
@@ -21,7 +22,6 @@ import { histogramSvg, lossCurveSvg } from '../show/charts';
 import { pianoRollSvg } from '../show/pianoroll';
 import { svgToPng } from '../show/png';
 import { createRng } from '../core/rng';
-import { readStepWeights } from '../model/inference';
 import { loadModel, type LoadedModel } from '../train/model-folder';
 import { DEFAULT_TOKENIZER_CONFIG, type TokenizerConfig } from '../tokens/config';
 import { pieceToTokens } from '../tokens/tokenize';
@@ -201,14 +201,12 @@ function bar(f: number): string {
   return `[${'█'.repeat(n)}${'░'.repeat(20 - n)}]`;
 }
 
-/** Generates from a seed sequence drawn from the data, and shows the piano roll. */
+/** Generates from a primer drawn from the data, and shows the piano roll. */
 export function generateFromData(model: MusicModel, vocab: Vocabulary, pieces: readonly Piece[], settings: GenerateConfig): Generated {
-  const primer = primerFromData(encodePieces(vocab, pieces), vocab, settings.primerLength, createRng(settings.seed));
-  const weights = readStepWeights(model);
-  const g = generate(weights, vocab, primer, settings, { name: 'musicgen' });
-  weights.dispose();
-  console.log(`${g.events} new events, ${g.piece.notes.length} notes in ${g.seconds.toFixed(2)} s (the first ${g.primerLength} tokens are the seed)`);
-  showChart(pianoRollSvg(g.piece, { seedBeats: g.seedBeats, title: 'Generated piece (seed in grey)' }));
+  const primer = primerFromPieces(pieces, vocab, settings.primerLength, createRng(settings.seed));
+  const g = generateMusic(model, vocab, primer, settings, { name: 'musicgen' });
+  console.log(`${g.events} new events, ${g.piece.notes.length} notes in ${g.seconds.toFixed(2)} s (the first ${g.primerLength} tokens are the primer, from ${primer.source})`);
+  showChart(pianoRollSvg(g.piece, { primerBeats: g.primerBeats, title: 'Generated piece (primer in grey)' }));
   return g;
 }
 

@@ -1,8 +1,8 @@
 /**
  * A piano roll of a {@link Piece} as an SVG string: time (beats, with bar
  * lines from the piece's time signatures) across, pitch (with note names) up.
- * One `<rect class="note">` per note; notes that start before `seedBeats`
- * (the primer the model was given) are `class="note seed"`, drawn grey, and a
+ * One `<rect class="note">` per note; notes that start before `primerBeats`
+ * (the primer the model was given) are `class="note primer"`, drawn grey, and a
  * labelled divider marks where generation begins.
  */
 import { esc, linear, r2, svgOpen, text, THEME } from './svg';
@@ -10,8 +10,8 @@ import { pieceLengthBeats, pieceLengthSeconds, pitchName, type Piece, type TimeS
 
 /** Options for {@link pianoRollSvg}. */
 export interface PianoRollOptions {
-  /** Notes starting before this beat are the seed/primer. Default: no seed part. */
-  readonly seedBeats?: number;
+  /** Notes starting before this beat are the primer. Default: no primer part. */
+  readonly primerBeats?: number;
   /** Chart title. Default: the piece's name. */
   readonly title?: string;
   /** Width in pixels. */
@@ -20,16 +20,16 @@ export interface PianoRollOptions {
   readonly plotHeight?: number;
   /** Fewest semitones shown (the pitch range is widened to this around the notes). */
   readonly minPitchSpan?: number;
-  /** Legend text for the seed part and for the rest. */
-  readonly seedLabel?: string;
+  /** Legend text for the primer part and for the rest. */
+  readonly primerLabel?: string;
   readonly generatedLabel?: string;
 }
 
-export const DEFAULT_PIANO_ROLL: Required<Omit<PianoRollOptions, 'seedBeats' | 'title'>> = {
+export const DEFAULT_PIANO_ROLL: Required<Omit<PianoRollOptions, 'primerBeats' | 'title'>> = {
   width: 900,
   plotHeight: 340,
   minPitchSpan: 24,
-  seedLabel: 'seed',
+  primerLabel: 'primer',
   generatedLabel: 'generated',
 };
 
@@ -57,12 +57,12 @@ function clock(seconds: number): string {
 
 /**
  * Draws a piece as a piano roll (see the module comment). An empty piece gives
- * a placeholder chart. Throws RangeError for a negative or non-finite seedBeats.
+ * a placeholder chart. Throws RangeError for a negative or non-finite primerBeats.
  */
 export function pianoRollSvg(piece: Piece, options: PianoRollOptions = {}): string {
   const o = { ...DEFAULT_PIANO_ROLL, ...options };
-  const seedBeats = options.seedBeats ?? 0;
-  if (!Number.isFinite(seedBeats) || seedBeats < 0) throw new RangeError(`seedBeats must be a number ≥ 0 (got ${options.seedBeats})`);
+  const primerBeats = options.primerBeats ?? 0;
+  if (!Number.isFinite(primerBeats) || primerBeats < 0) throw new RangeError(`primerBeats must be a number ≥ 0 (got ${options.primerBeats})`);
   const title = options.title ?? piece.name;
   const notes = piece.notes;
   const width = o.width;
@@ -82,17 +82,17 @@ export function pianoRollSvg(piece: Piece, options: PianoRollOptions = {}): stri
   }
   lo = Math.max(0, lo);
   hi = Math.min(127, hi);
-  // Header: title, a summary line and (with a seed) a legend, on the summary line when both fit.
-  const lengthBeats = Math.max(pieceLengthBeats(piece), seedBeats, 1e-6);
+  // Header: title, a summary line and (with a primer) a legend, on the summary line when both fit.
+  const lengthBeats = Math.max(pieceLengthBeats(piece), primerBeats, 1e-6);
   const bars = barStarts(piece.timeSignatures, lengthBeats);
   const bpm = piece.tempos[0]?.bpm ?? 120;
-  const seedCount = notes.filter((n) => n.start < seedBeats).length;
+  const primerCount = notes.filter((n) => n.start < primerBeats).length;
   const summary = `${notes.length} notes · ${bars.length} bars · ${Math.round(bpm)} bpm · ${clock(pieceLengthSeconds(piece))}`;
   const legend: [string, string][] =
-    seedBeats > 0
+    primerBeats > 0
       ? [
-          [THEME.seed, `${o.seedLabel} (${seedCount} notes)`],
-          [THEME.note, `${o.generatedLabel} (${notes.length - seedCount} notes)`],
+          [THEME.primer, `${o.primerLabel} (${primerCount} notes)`],
+          [THEME.note, `${o.generatedLabel} (${notes.length - primerCount} notes)`],
         ]
       : [];
   const textW = (t: string): number => t.length * 6.8;
@@ -149,25 +149,25 @@ export function pianoRollSvg(piece: Piece, options: PianoRollOptions = {}): stri
 
   // Notes.
   for (const n of notes) {
-    const seed = n.start < seedBeats;
+    const inPrimer = n.start < primerBeats;
     const x = sx(n.start);
     const w = Math.max(1.5, sx(n.start + n.duration) - x - 0.6);
-    const fill = seed ? THEME.seed : THEME.note;
-    const stroke = seed ? THEME.seedStroke : THEME.noteStroke;
+    const fill = inPrimer ? THEME.primer : THEME.note;
+    const stroke = inPrimer ? THEME.primerStroke : THEME.noteStroke;
     const opacity = r2(0.55 + (0.45 * Math.min(127, Math.max(1, n.velocity))) / 127);
     out.push(
-      `<rect class="${seed ? 'note seed' : 'note'}" x="${r2(x)}" y="${r2(rowY(n.pitch) + 0.5)}" width="${r2(w)}" height="${Math.max(1, rowH - 1)}"` +
+      `<rect class="${inPrimer ? 'note primer' : 'note'}" x="${r2(x)}" y="${r2(rowY(n.pitch) + 0.5)}" width="${r2(w)}" height="${Math.max(1, rowH - 1)}"` +
         ` rx="1.5" fill="${fill}" fill-opacity="${opacity}" stroke="${stroke}" stroke-width="0.6"/>`,
     );
   }
   out.push(`<rect class="frame" x="${m.left}" y="${m.top}" width="${plotW}" height="${plotH}" fill="none" stroke="${THEME.axis}"/>`);
 
   // Seed divider and legend.
-  if (seedBeats > 0) {
-    const x = r2(sx(seedBeats));
-    out.push(`<line class="seed-divider" x1="${x}" x2="${x}" y1="${m.top - 4}" y2="${m.top + plotH}" stroke="${THEME.divider}" stroke-width="2" stroke-dasharray="6 3"/>`);
+  if (primerBeats > 0) {
+    const x = r2(sx(primerBeats));
+    out.push(`<line class="primer-divider" x1="${x}" x2="${x}" y1="${m.top - 4}" y2="${m.top + plotH}" stroke="${THEME.divider}" stroke-width="2" stroke-dasharray="6 3"/>`);
     const room = m.left + plotW - x;
-    if (x - m.left > 50) out.push(text(x - 5, m.top - 8, `← ${o.seedLabel}`, { size: 11, anchor: 'end', fill: THEME.divider, weight: 'bold' }));
+    if (x - m.left > 50) out.push(text(x - 5, m.top - 8, `← ${o.primerLabel}`, { size: 11, anchor: 'end', fill: THEME.divider, weight: 'bold' }));
     if (room > 80) out.push(text(x + 5, m.top - 8, `${o.generatedLabel} →`, { size: 11, fill: THEME.divider, weight: 'bold' }));
     let lx = m.left + plotW;
     const parts: string[] = [];

@@ -12,10 +12,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../data/dataset';
-import type { LstmVars, ModelVars } from '../model/network';
+import type { LayerState, LstmVars, ModelVars } from '../model/network';
 import type { Rng } from '../core/rng';
 
-/** Dropout settings for a training step (masks drawn from `rng`). */
+/** Dropout settings for one batch (masks drawn from `rng`). */
 export interface DropoutSpec {
   readonly dropout: number;
   readonly recurrentDropout: number;
@@ -23,10 +23,7 @@ export interface DropoutSpec {
 }
 
 /** One layer's recurrent state for a batch: h and c, each [B, H]. */
-export interface LayerState {
-  readonly h: tf.Tensor2D;
-  readonly c: tf.Tensor2D;
-}
+type BatchState = LayerState<tf.Tensor2D>;
 
 interface LayerTape {
   readonly cat: tf.Tensor2D; // [T*B, in+H]: masked input x_t beside masked h_{t-1}
@@ -94,8 +91,8 @@ function layerForward(
   inMask: tf.Tensor2D | null,
   recMask: tf.Tensor2D | null,
   keepTape: boolean,
-  init: LayerState | null = null,
-): { hs: tf.Tensor2D[]; last: LayerState; tape: LayerTape | null } {
+  init: BatchState | null = null,
+): { hs: tf.Tensor2D[]; last: BatchState; tape: LayerTape | null } {
   const T = xs.length;
   const B = xs[0].shape[0];
   const H = w.recurrentKernel.shape[0];
@@ -210,8 +207,8 @@ function splitRows(x: tf.Tensor2D, a: number): [tf.Tensor2D, tf.Tensor2D] {
   return [tf.tensor2d(d.slice(0, a * cols), [a, cols]), tf.tensor2d(d.slice(a * cols), [rows - a, cols])];
 }
 
-/** Result of a training step: mean loss (nats per token) and gradients in {@link varList} order. */
-export interface StepGradients {
+/** Result of one batch: mean loss (nats per token) and gradients in {@link varList} order. */
+export interface BatchGradients {
   readonly loss: number;
   readonly grads: tf.Tensor[];
 }
@@ -220,7 +217,7 @@ export interface StepGradients {
  * Loss and gradients of the mean next-token cross-entropy over every position
  * of a batch. The returned gradient tensors belong to the caller (dispose them).
  */
-export function lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec): StepGradients {
+export function lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec): BatchGradients {
   const B = batch.batchSize;
   const T = batch.seqLen;
   const N = B * T;
@@ -281,10 +278,10 @@ export function batchLoss(vars: ModelVars, batch: Batch): number {
  * [T·B, V] and the state after the chunk, for scoring long sequences in
  * batches while carrying the state across chunks. Tensors belong to the caller.
  */
-export function forwardChunk(vars: ModelVars, ids: Int32Array, T: number, B: number, state: readonly LayerState[] | null): { logp: tf.Tensor2D; state: LayerState[] } {
+export function forwardChunk(vars: ModelVars, ids: Int32Array, T: number, B: number, state: readonly BatchState[] | null): { logp: tf.Tensor2D; state: BatchState[] } {
   const out = tf.tidy(() => {
     let xs = rowBlocks(tf.gather(vars.embedding, tf.tensor1d(ids, 'int32')) as tf.Tensor2D, T);
-    const next: LayerState[] = [];
+    const next: BatchState[] = [];
     vars.lstm.forEach((w, l) => {
       const r = layerForward(xs, w, null, null, false, state ? state[l] : null);
       next.push(r.last);
@@ -294,7 +291,7 @@ export function forwardChunk(vars: ModelVars, ids: Int32Array, T: number, B: num
     return [logp, ...next.flatMap((st) => [st.h, st.c])];
   });
   const [logp, ...hc] = out as tf.Tensor2D[];
-  const after: LayerState[] = [];
+  const after: BatchState[] = [];
   for (let l = 0; l < hc.length; l += 2) after.push({ h: hc[l], c: hc[l + 1] });
   return { logp, state: after };
 }

@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../model/backend';
 import type { Batch } from '../data/dataset';
 import type { FromWorker, ToWorker } from './grad-worker';
-import { lossAndGradients, type DropoutSpec, type StepGradients } from './bptt';
+import { lossAndGradients, type DropoutSpec, type BatchGradients } from './bptt';
 import { varList, type ModelConfig, type ModelVars } from '../model/network';
 import { createRng, deriveSeed } from '../core/rng';
 
@@ -29,7 +29,7 @@ export interface GradientWorkers {
   /** Threads in use, the main one included. */
   readonly threads: number;
   /** Loss and gradients of the whole batch, as {@link lossAndGradients} gives them (tensors owned by the caller). */
-  lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec): Promise<StepGradients>;
+  lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec): Promise<BatchGradients>;
   /** Stops the workers. */
   terminate(): Promise<void>;
 }
@@ -95,7 +95,7 @@ export async function startGradientWorkers(config: ModelConfig, threads: number,
   return {
     threads,
     terminate,
-    async lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec): Promise<StepGradients> {
+    async lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec): Promise<BatchGradients> {
       const rows = shareRows(batch.batchSize, threads);
       const seed = drop ? Math.floor(drop.rng.next() * 2 ** 32) : 0;
       const shareDrop = (k: number): DropoutSpec | undefined => (drop ? { ...drop, rng: createRng(deriveSeed(seed, k)) } : undefined);
@@ -115,7 +115,7 @@ export async function startGradientWorkers(config: ModelConfig, threads: number,
         });
       });
       // The main thread's own share runs while the workers compute theirs.
-      let mine: StepGradients;
+      let mine: BatchGradients;
       try {
         mine = lossAndGradients(vars, share(0), shareDrop(0));
       } catch (e) {

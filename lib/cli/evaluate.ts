@@ -1,0 +1,86 @@
+/**
+ * `musicgen evaluate`: score a model on held-out MIDI against an n-gram
+ * baseline, and compare music it writes with the data.
+ */
+import * as fs from 'node:fs';
+import { currentBackend, initBackend } from '../model/backend';
+import { encodePieces, splitByFile } from '../data/dataset';
+import { DEFAULT_EVALUATE_OPTIONS, evaluateModel, median } from '../evaluate/evaluate';
+import { UserError } from '../core/errors';
+import { DEFAULT_GENERATE_CONFIG, validateGenerateConfig, type GenerateConfig } from '../generate/generate';
+import { loadCorpus } from '../midi/corpus';
+import { loadModel } from '../train/model-folder';
+import { asFlagError, defined, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
+import { startBar } from './progress';
+import { FLAG_NAMES, type Io, type JsonResult } from './shared';
+import { GENERATE_FLAGS } from './generate';
+
+export const EVALUATE_FLAGS: FlagSpecs = {
+  model: { type: 'string', help: 'DIR model folder' },
+  data: { type: 'string', multiple: true, help: 'DIR held-out MIDI files to score (default: the model\'s own validation files)' },
+  'train-data': { type: 'string', multiple: true, help: 'DIR the model\'s training folders (default: as recorded in its config.json)' },
+  samples: { type: 'string', help: `N generated pieces for the music statistics (default ${DEFAULT_EVALUATE_OPTIONS.samples})` },
+  length: GENERATE_FLAGS.length,
+  temperature: GENERATE_FLAGS.temperature,
+  'top-p': GENERATE_FLAGS['top-p'],
+  seed: { type: 'string', help: `S seed for the generated samples (default ${DEFAULT_GENERATE_CONFIG.seed})` },
+  order: { type: 'string', help: `N n-gram baseline order (default ${DEFAULT_EVALUATE_OPTIONS.ngramOrder})` },
+};
+
+export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
+  const modelDir = required(a, 'model');
+  const heldFolders = strs(a, 'data');
+  let gen: GenerateConfig;
+  try {
+    gen = validateGenerateConfig({ ...DEFAULT_GENERATE_CONFIG, ...defined({ length: num(a, 'length', 'int'), temperature: num(a, 'temperature'), topP: num(a, 'top-p'), seed: num(a, 'seed', 'int') }) });
+  } catch (e) {
+    throw asFlagError(e, FLAG_NAMES);
+  }
+  const samples = num(a, 'samples', 'int') ?? DEFAULT_EVALUATE_OPTIONS.samples;
+  const order = num(a, 'order', 'int') ?? DEFAULT_EVALUATE_OPTIONS.ngramOrder;
+  if (samples < 0 || samples > 1000) throw new UserError(`--samples must be an integer in [0, 1000] (got ${samples})`);
+  if (order < 1 || order > 10) throw new UserError(`--order must be an integer in [1, 10] (got ${order})`);
+  await initBackend();
+  const lm = await loadModel(modelDir);
+  const trainFolders = strs(a, 'train-data').length > 0 ? strs(a, 'train-data') : lm.info.data.folders.filter((f) => fs.existsSync(f));
+  if (trainFolders.length === 0) throw new UserError(`the model's training folders (${lm.info.data.folders.join(', ')}) are not here: give --train-data DIR`);
+  const trainCorpus = loadCorpus(trainFolders, { maxFiles: lm.info.data.maxFiles });
+  const recorded = lm.info.data.trainFiles + lm.info.data.valFiles;
+  if (trainCorpus.pieces.length !== recorded) {
+    const missing = lm.info.data.folders.filter((f) => !fs.existsSync(f));
+    io.log(
+      `warning: ${modelDir} was trained on ${recorded} files (${lm.info.data.folders.join(', ')}) but ${trainCorpus.pieces.length} are here` +
+        `${missing.length > 0 ? ` (missing: ${missing.join(', ')})` : ''}: the baseline and the copy check use these ${trainCorpus.pieces.length}` +
+        ' (give --train-data DIR for each training folder; the Nottingham tunes: npm run -s download -- nottingham --out DIR)',
+    );
+  }
+  const split = splitByFile(encodePieces(lm.vocab, trainCorpus.pieces), lm.info.dataset.valFraction, lm.info.dataset.seed);
+  let heldOut = split.val;
+  if (heldFolders.length > 0) {
+    const held = loadCorpus(heldFolders);
+    for (const s of held.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
+    if (held.pieces.length === 0) throw new UserError(`no usable MIDI files in ${heldFolders.join(', ')}`);
+    heldOut = encodePieces(lm.vocab, held.pieces);
+  } else {
+    io.log(`no --data given: scoring the model's own ${heldOut.length} validation files`);
+  }
+  const bar = startBar('evaluate', heldOut.length, io.quiet);
+  const ev = evaluateModel(lm.model, lm.vocab, heldOut, split.train, { samples, generate: gen, ngramOrder: order }, (stage, d, t) => {
+    if (stage === 'model') bar.update(d);
+    else if (d === t) io.log(`${stage} done`);
+  });
+  bar.stop();
+  io.log(`${ev.files} files, ${ev.tokens} tokens: model NLL ${ev.nll.toFixed(4)} (perplexity ${ev.perplexity.toFixed(2)}); ${order}-gram Kneser-Ney baseline NLL ${ev.baselineNll.toFixed(4)} (perplexity ${ev.baselinePerplexity.toFixed(2)}); ${(ev.nllImprovement * 100).toFixed(1)} % lower`);
+  if (ev.generated) {
+    const g = ev.generated;
+    const d = ev.data;
+    io.log(`generated vs data: pitch-class entropy ${g.pitchClassEntropy.toFixed(3)} vs ${d.pitchClassEntropy.toFixed(3)}, scale consistency ${g.scaleConsistency.toFixed(3)} vs ${d.scaleConsistency.toFixed(3)}, longest repeated note ${g.repeatRunMax} vs ${d.repeatRunMax}, longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies) ?? 'n/a'}; held-out tunes of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);
+  }
+  lm.model.net.dispose();
+  return {
+    files: ev.files, tokens: ev.tokens, nll: ev.nll, perplexity: ev.perplexity, baselineNll: ev.baselineNll, baselinePerplexity: ev.baselinePerplexity,
+    baselineOrder: ev.baselineOrder, nllImprovement: ev.nllImprovement, generated: ev.generated, data: ev.data, longestCopy: ev.longestCopy,
+    sampleCopies: ev.sampleCopies, heldOutCopyMedian: ev.heldOutCopyMedian, baselineTrainFiles: split.train.length, backend: currentBackend()?.name,
+  };
+}
+

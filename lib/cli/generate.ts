@@ -1,0 +1,97 @@
+/**
+ * `musicgen generate`: write a new piece with a trained model.
+ */
+import * as fs from 'node:fs';
+import { randomInt } from 'node:crypto';
+import * as path from 'node:path';
+import { initBackend } from '../model/backend';
+import { UserError } from '../core/errors';
+import { writeFileAtomic } from '../core/files';
+import { DEFAULT_GENERATE_CONFIG, validateGenerateConfig, type GenerateConfig } from '../generate/generate';
+import { readMidiFile } from '../midi/read';
+import { writeMidiFile } from '../midi/write';
+import { loadCorpus } from '../midi/corpus';
+import { createRng } from '../core/rng';
+import { loadModel } from '../train/model-folder';
+import { type UnknownPolicy } from '../tokens/vocabulary';
+import { asFlagError, defined, num, str, strs, type FlagSpecs, type ParsedArgs } from './args';
+import { startBar } from './progress';
+import { FLAG_NAMES, makeDirs, round, type Io, type JsonResult } from './shared';
+import { generateMusic } from '../generate/generate';
+import { primerFromPiece, primerFromPieces, type Primer } from '../generate/primer';
+import { pieceLengthBeats } from '../core/piece';
+
+export const GENERATE_FLAGS: FlagSpecs = {
+  model: { type: 'string', help: 'DIR model folder (default models/pretrained)' },
+  out: { type: 'string', help: 'FILE.mid where to write the MIDI (default out/musicgen-SEED.mid)' },
+  length: { type: 'string', help: `N events (notes or chords) to generate (default ${DEFAULT_GENERATE_CONFIG.length})` },
+  temperature: { type: 'string', help: `T sampling temperature > 0 (default ${DEFAULT_GENERATE_CONFIG.temperature})` },
+  'top-k': { type: 'string', help: 'K sample from the K most likely tokens, 0 = off (default 0)' },
+  'top-p': { type: 'string', help: `P nucleus sampling in (0,1] (default ${DEFAULT_GENERATE_CONFIG.topP})` },
+  seed: { type: 'string', help: 'S random seed; the same seed and settings give the same file (default: random, printed)' },
+  primer: { type: 'string', help: 'FILE.mid continue this MIDI file instead of an excerpt of the data' },
+  'primer-length': { type: 'string', help: `N tokens of primer (default ${DEFAULT_GENERATE_CONFIG.primerLength})` },
+  data: { type: 'string', multiple: true, help: 'DIR take the primer from these files (default data/)' },
+  unknown: { type: 'string', help: 'POLICY for primer symbols the vocabulary lacks: nearest (default), skip, error' },
+  bpm: { type: 'string', help: 'N tempo of the output (default: the primer\'s)' },
+  program: { type: 'string', help: 'N General-MIDI program 0-127 (default 0, piano)' },
+  wav: { type: 'string', help: 'FILE.wav also render audio (needs fluidsynth; see README)' },
+};
+
+export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
+  let cfg: GenerateConfig;
+  try {
+    cfg = validateGenerateConfig({ ...DEFAULT_GENERATE_CONFIG, seed: randomInt(0, 2 ** 31 - 1), ...defined({
+      length: num(a, 'length', 'int'), temperature: num(a, 'temperature'), topK: num(a, 'top-k', 'int'), topP: num(a, 'top-p'),
+      seed: num(a, 'seed', 'int'), primerLength: num(a, 'primer-length', 'int'), bpm: num(a, 'bpm'), program: num(a, 'program', 'int'),
+    }) });
+  } catch (e) {
+    throw asFlagError(e, FLAG_NAMES);
+  }
+  const out = str(a, 'out') ?? path.join('out', `musicgen-${cfg.seed}.mid`);
+  if (str(a, 'seed') === undefined) io.log(`seed ${cfg.seed} (give --seed ${cfg.seed} to get this piece again)`);
+  const policy = (str(a, 'unknown') ?? 'nearest') as UnknownPolicy;
+  if (!['nearest', 'skip', 'error'].includes(policy)) throw new UserError(`--unknown must be nearest, skip or error (got "${policy}")`);
+  const wav = str(a, 'wav');
+  makeDirs(path.dirname(out), out);
+  if (wav) makeDirs(path.dirname(wav), wav);
+  const backend = await initBackend();
+  const lm = await loadModel(str(a, 'model') ?? 'models/pretrained');
+  const t0 = performance.now();
+  let primer: Primer;
+  const primerFile = str(a, 'primer');
+  if (primerFile) {
+    primer = primerFromPiece(readPrimer(primerFile), lm.vocab, cfg.primerLength, policy);
+  } else {
+    const folders = strs(a, 'data').length > 0 ? strs(a, 'data') : ['data'];
+    const present = folders.filter((f) => fs.existsSync(f));
+    const corpus = loadCorpus(present.length > 0 ? present : folders);
+    if (corpus.pieces.length === 0) throw new UserError(`no MIDI files to take a primer from in ${folders.join(', ')} (use --primer FILE.mid)`);
+    primer = primerFromPieces(corpus.pieces, lm.vocab, cfg.primerLength, createRng(cfg.seed));
+  }
+  const bar = startBar('generate', cfg.length, io.quiet);
+  const g = generateMusic(lm.model, lm.vocab, primer, cfg, { name: 'musicgen', onProgress: (done) => bar.update(done) });
+  bar.stop();
+  lm.model.net.dispose();
+  writeMidiFile(out, g.piece);
+  const seconds = (performance.now() - t0) / 1000;
+  io.log(`wrote ${out}: ${g.events} new events, ${g.piece.notes.length} notes (${g.newNotes} after the primer), ${pieceLengthBeats(g.piece).toFixed(1)} beats`);
+  const result: JsonResult = {
+    out, events: g.events, notes: g.piece.notes.length, seconds: round(seconds, 3), notesPerSec: Math.round(g.newNotes / Math.max(1e-6, g.seconds)),
+    backend: backend.name,
+  };
+  if (!wav) return result;
+  const { renderWav } = await import('../show/synth');
+  writeFileAtomic(wav, await renderWav(g.piece));
+  io.log(`wrote ${wav}`);
+  return { ...result, wav };
+}
+
+function readPrimer(file: string) {
+  try {
+    return readMidiFile(file);
+  } catch (e) {
+    throw new UserError(`--primer ${file}: ${(e as Error).message}`);
+  }
+}
+

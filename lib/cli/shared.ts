@@ -1,0 +1,94 @@
+/**
+ * What the CLI commands share: the I/O surface, flag-name mapping for
+ * validator errors, MIDI and tokenizer options from flags, and folder creation.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { errCode, UserError } from '../core/errors';
+import type { MidiReadOptions } from '../midi/read';
+import { DEFAULT_TOKENIZER_CONFIG, validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
+import { asFlagError, defined, num, str, type FlagSpecs, type ParsedArgs } from './args';
+
+/** What a command may print besides its JSON (stderr; silenced with --json where noisy). */
+export interface Io {
+  readonly log: (line: string) => void;
+  readonly quiet: boolean;
+  /** Set when the user pressed Ctrl-C (or SIGTERM arrived). */
+  readonly interrupted: () => boolean;
+}
+
+export type JsonResult = Record<string, unknown>;
+
+/** Flag names the validators' parameter names map to. */
+export const FLAG_NAMES: Record<string, string> = {
+  units: 'units', layers: 'layers', embeddingDim: 'embedding', dropout: 'dropout', recurrentDropout: 'recurrent-dropout',
+  epochs: 'epochs', batchSize: 'batch-size', learningRate: 'lr', lrDecay: 'lr-decay', clipNorm: 'clip-norm', patience: 'patience', seed: 'seed',
+  seqLen: 'seq-len', stride: 'stride', valFraction: 'val-fraction', stepsPerBeat: 'grid', scheme: 'scheme',
+  temperature: 'temperature', topK: 'top-k', topP: 'top-p', length: 'length', primerLength: 'primer-length', bpm: 'bpm',
+  program: 'program', maxValWindows: 'max-val-windows', threads: 'threads', checkpointEverySec: 'checkpoint-every',
+};
+
+/** Flags every command that reads MIDI accepts. */
+export const MIDI_FLAGS: FlagSpecs = {
+  'include-drums': { type: 'boolean', help: 'keep drum tracks' },
+  tracks: { type: 'string', help: 'LIST only these track indices, e.g. 1,2 (0-based, as in the file)' },
+  programs: { type: 'string', help: 'LIST only notes played with these General-MIDI programs, e.g. 0,24' },
+};
+
+/** Flags choosing the tokenizer. */
+export const TOKENIZER_FLAGS: FlagSpecs = {
+  scheme: { type: 'string', help: 'NAME tokenizer scheme: timed (default) or classic' },
+  grid: { type: 'string', help: 'N grid steps per beat (default 4 = sixteenths)' },
+};
+
+/** MIDI reading options from --include-drums, --tracks and --programs. */
+export function midiOptions(a: ParsedArgs): MidiReadOptions {
+  const list = (name: string, lo: number, hi: number): number[] | undefined => {
+    const v = str(a, name);
+    if (v === undefined) return undefined;
+    const xs = v.split(',').map((x) => Number(x.trim()));
+    if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < lo || x > hi)) {
+      throw new UserError(`--${name} must be a comma-separated list of integers in [${lo}, ${hi}] (got "${v}")`);
+    }
+    return xs;
+  };
+  return { includeDrums: a.values['include-drums'] === true, tracks: list('tracks', 0, 65535), programs: list('programs', 0, 127) };
+}
+
+/** The tokenizer config from --scheme and --grid. */
+export function tokenizerFrom(a: ParsedArgs): TokenizerConfig {
+  try {
+    return validateTokenizerConfig({ ...DEFAULT_TOKENIZER_CONFIG, ...defined({ scheme: str(a, 'scheme') as TokenizerConfig['scheme'] | undefined, stepsPerBeat: num(a, 'grid', 'int') }) });
+  } catch (e) {
+    throw asFlagError(e, FLAG_NAMES);
+  }
+}
+
+/** Rounds to `digits` decimals. */
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/**
+ * Creates `dir` and its missing parents one level at a time, as a UserError
+ * naming `target` when that fails. (fs.mkdirSync's recursive mode spins forever
+ * on paths like /proc/x on Linux, where mkdir reports ENOENT under an existing parent.)
+ */
+export function makeDirs(dir: string, target: string): void {
+  const missing: string[] = [];
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d) && path.dirname(d) !== d) {
+    missing.unshift(d);
+    d = path.dirname(d);
+  }
+  if (fs.existsSync(d) && !fs.statSync(d).isDirectory()) throw new UserError(`cannot write ${target}: ${d} is not a folder`);
+  for (const m of missing) {
+    try {
+      fs.mkdirSync(m);
+    } catch (e) {
+      throw new UserError(`cannot write ${target}: cannot create folder ${m} (${errCode(e)})`);
+    }
+  }
+}
+
