@@ -1,20 +1,17 @@
 /**
- * The stages wired together for the CLI and the notebook: load folders of
- * MIDI, build the vocabulary, encode and split, build a model, and prepare a
- * training run. Each stage stays callable on its own.
+ * Preparing a corpus for training: the vocabulary (built from the data, or a
+ * saved one when resuming), every piece encoded, split into training and
+ * validation by file; and the corpus's counts under a tokenizer.
  */
-import type { TrainConfig } from '../train/config';
-import { encodePieces, splitByFile, windowIndex, type DatasetConfig, type EncodedPiece } from './dataset';
 import { UserError } from '../core/errors';
-import { loadMidiFolder, type LoadReport, type MidiReadOptions, type SkippedFile } from '../midi/read';
-import { buildModel, DEFAULT_MODEL_CONFIG, type ModelConfig, type MusicModel } from '../model/network';
 import type { Piece } from '../core/piece';
-import type { ModelInfo } from '../train/model-folder';
+import type { Corpus } from '../midi/corpus';
+import type { SkippedFile } from '../midi/read';
+import type { TokenizerConfig } from '../tokens/config';
 import { countEvents } from '../tokens/scheme';
 import { pieceToTokens } from '../tokens/tokenize';
-import { type TokenizerConfig } from '../tokens/config';
 import { buildVocabulary, type Vocabulary } from '../tokens/vocabulary';
-import type { Corpus } from '../midi/corpus';
+import { encodePieces, splitByFile, windowIndex, type DatasetConfig, type EncodedPiece } from './dataset';
 
 /** Counts for a loaded corpus under a tokenizer. */
 export interface CorpusStats {
