@@ -3,10 +3,11 @@
 #   1. npm dependencies (`npm ci` when node_modules is missing or older than package-lock.json);
 #   2. Jupyter Notebook + nbconvert (Debian packages when we are root and apt-get exists; otherwise the
 #      command to run is printed) and the tslab TypeScript kernel, registered to start THIS project's tslab;
+#      with them a headless Chromium for the notebook's browser test (optional: its absence never fails set-up);
 #   3. an audio synthesizer + General-MIDI soundfont (optional: its absence never fails set-up).
 #
 # Usage: bash scripts/setup.sh [--no-jupyter] [--no-audio] [--require-jupyter] [--verbose] [--help]
-#   --no-jupyter       only what the command-line generator needs (npm dependencies, audio)
+#   --no-jupyter       only what the command-line generator needs (npm dependencies, audio; no browser)
 #   --no-audio         skip the synthesizer / soundfont
 #   --require-jupyter  exit 1 when Jupyter or the tslab kernel cannot be set up (used by `npm run notebook`)
 #   --verbose          say what was checked even when nothing had to be done
@@ -15,10 +16,12 @@ set -euo pipefail
 # Debian packages. One list each; other scripts may edit them.
 APT_JUPYTER="jupyter-notebook jupyter-nbconvert jupyter-client"
 APT_AUDIO="fluidsynth fluid-soundfont-gm fonts-dejavu-core"
+APT_BROWSER="chromium"
 # Homebrew formulae / pip packages suggested on other platforms.
 BREW_JUPYTER="jupyterlab"
 PIP_JUPYTER="notebook nbconvert"
 BREW_AUDIO="fluid-synth"
+BREW_BROWSER="--cask chromium"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TSLAB_BIN="$ROOT/node_modules/.bin/tslab"
@@ -103,11 +106,15 @@ apt_install() {
 # install_hint KIND — the command a user should run on this platform.
 install_hint() {
   local apt_pkgs brew_pkgs pip_pkgs
-  if [ "$1" = jupyter ]; then apt_pkgs="$APT_JUPYTER" brew_pkgs="$BREW_JUPYTER" pip_pkgs="$PIP_JUPYTER"
-  else apt_pkgs="$APT_AUDIO" brew_pkgs="$BREW_AUDIO" pip_pkgs=""; fi
+  case "$1" in
+    jupyter) apt_pkgs="$APT_JUPYTER" brew_pkgs="$BREW_JUPYTER" pip_pkgs="$PIP_JUPYTER" ;;
+    browser) apt_pkgs="$APT_BROWSER" brew_pkgs="$BREW_BROWSER" pip_pkgs="" ;;
+    *) apt_pkgs="$APT_AUDIO" brew_pkgs="$BREW_AUDIO" pip_pkgs="" ;;
+  esac
   if have apt-get; then echo "sudo apt-get install -y $apt_pkgs"
   elif have brew; then echo "brew install $brew_pkgs"
   elif [ -n "$pip_pkgs" ]; then echo "python3 -m pip install --user $pip_pkgs"
+  elif [ "$1" = browser ]; then echo "install Chromium with your package manager (or set CHROMIUM_PATH to a Chromium/Chrome binary)"
   else echo "install FluidSynth and a General-MIDI soundfont (.sf2) with your package manager"; fi
 }
 
@@ -174,6 +181,28 @@ if [ "$WANT_JUPYTER" = 1 ]; then
         jupyter_failed "could not register the tslab kernel; try: $TSLAB_BIN install --python=$py --binary=$TSLAB_BIN --user"
       fi
     fi
+  fi
+fi
+
+# ---------------------------------------------------------------- headless browser (optional)
+# Chromium, driven by playwright-core, for tests/notebook-browser.test.ts (a real browser run of the notebook).
+if [ "$WANT_JUPYTER" = 1 ] && [ -n "$APT_BROWSER" ]; then
+  if have dpkg-query && have apt-get; then
+    # shellcheck disable=SC2086
+    missing="$(apt_missing $APT_BROWSER)"
+    if [ -n "$missing" ]; then
+      if is_root; then
+        # shellcheck disable=SC2086
+        apt_install "a headless browser for the notebook's browser test" $missing \
+          || warn "the notebook's browser test needs it (optional; skipped without it unless CI is set); install later with: $(install_hint browser)"
+      else
+        say "note: optional browser missing ($missing); for the notebook's browser test run: sudo apt-get install -y $missing"
+      fi
+    else
+      info "browser installed ($APT_BROWSER)"
+    fi
+  elif [ -z "${CHROMIUM_PATH:-}" ] && ! have chromium && ! have chromium-browser; then
+    say "note: optional Chromium not found (the notebook's browser test needs it): $(install_hint browser)"
   fi
 fi
 
