@@ -13,7 +13,7 @@ import { buildModel, validateModelConfig, DEFAULT_MODEL_CONFIG, varList } from '
 import { makePiece, type Note } from '../lib/core/piece';
 import { modelInfo } from '../lib/train/model-folder';
 import { prepareData } from '../lib/data/prepare';
-import { advanceThrough, readInferenceWeights, sequenceLogProbs } from '../lib/model/inference';
+import { advance, advanceThrough, readInferenceWeights, type InferenceWeights } from '../lib/model/inference';
 import { scorePieces } from '../lib/evaluate/score';
 import { loadModel, saveWeights } from '../lib/train/model-folder';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
@@ -155,6 +155,18 @@ test('a model folder saves and loads with everything generation needs; bad folde
   model.net.dispose();
 });
 
+/** Reference: ln p(ids[i] | ids[0..i−1]) for i ≥ 1, advancing one token at a time. */
+function sequenceLogProbs(w: InferenceWeights, ids: readonly number[]): number[] {
+  const out: number[] = [];
+  if (ids.length === 0) return out;
+  let r = advanceThrough(w, ids.slice(0, 1));
+  for (let i = 1; i < ids.length; i++) {
+    out.push(Math.log(Math.max(r.probs[ids[i]], 1e-30)));
+    r = advance(w, r.state, ids[i]);
+  }
+  return out;
+}
+
 test('batched chunked scoring equals stepping through each piece, and does not leak tensors', () => {
   const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: 30, units: 16, embeddingDim: 8, layers: 2, seed: 9 });
   varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.4, 'float32', 200 + i)));
@@ -169,5 +181,6 @@ test('batched chunked scoring equals stepping through each piece, and does not l
     assert.equal(batched[k].length, Math.max(0, s.length - 1));
     for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(batched[k][i] - ref[i]) < 1e-4, `piece ${k} position ${i}: ${batched[k][i]} vs ${ref[i]}`);
   });
+  w.dispose();
   model.net.dispose();
 });

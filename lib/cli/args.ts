@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { UserError } from '../core/errors';
 
 /** One flag's definition. */
-export interface FlagSpec {
+interface FlagSpec {
   readonly type: 'string' | 'boolean';
   readonly multiple?: boolean;
   readonly short?: string;
@@ -23,7 +23,7 @@ export interface ParsedArgs {
 }
 
 /** Flags every command accepts. */
-export const COMMON_FLAGS: FlagSpecs = {
+const COMMON_FLAGS: FlagSpecs = {
   json: { type: 'boolean', help: 'print one JSON object as the last line of stdout' },
   verbose: { type: 'boolean', help: 'show stack traces on errors' },
   help: { type: 'boolean', short: 'h', help: 'show help for the command' },

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { currentBackend, initBackend } from '../model/backend';
 import { encodePieces, splitByFile } from '../data/dataset';
+import { compareStats } from '../evaluate/metrics';
 import { DEFAULT_EVALUATE_OPTIONS, evaluateModel, median } from '../evaluate/evaluate';
 import { UserError } from '../core/errors';
 import { DEFAULT_GENERATE_CONFIG, validateGenerateConfig, type GenerateConfig } from '../generate/generate';
@@ -12,7 +13,7 @@ import { loadCorpus } from '../midi/corpus';
 import { loadModel } from '../train/model-folder';
 import { asFlagError, defined, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { startBar } from './progress';
-import { FLAG_NAMES, type Io, type JsonResult } from './shared';
+import { FLAG_NAMES, type Io, type JsonResult, round } from './shared';
 import { GENERATE_FLAGS } from './generate';
 
 export const EVALUATE_FLAGS: FlagSpecs = {
@@ -74,7 +75,11 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   if (ev.generated) {
     const g = ev.generated;
     const d = ev.data;
-    io.log(`generated vs data: pitch-class entropy ${g.pitchClassEntropy.toFixed(3)} vs ${d.pitchClassEntropy.toFixed(3)}, scale consistency ${g.scaleConsistency.toFixed(3)} vs ${d.scaleConsistency.toFixed(3)}, longest repeated note ${g.repeatRunMax} vs ${d.repeatRunMax}, longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies) ?? 'n/a'}; held-out tunes of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);
+    const c = compareStats(ev.generated, ev.data);
+    const shown: readonly (keyof typeof c)[] = ['pitchClassEntropy', 'scaleConsistency', 'polyphony', 'noteDensity', 'durationMean', 'repeatRunMax'];
+    const pct = (r: number | null): string => (r === null ? 'n/a' : `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)} %`);
+    io.log(`generated vs data: ${shown.map((k) => `${k} ${round(c[k].generated, 3)} vs ${round(c[k].data, 3)} (${pct(c[k].relative)})`).join(', ')}`);
+    io.log(`longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies) ?? 'n/a'}; held-out pieces of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);
   }
   lm.model.net.dispose();
   return {

@@ -55,7 +55,7 @@ export function pitchName(pitch: number): string {
 export const DEFAULT_BPM = 120;
 
 /** Sort notes by start, then pitch, then duration (a new array). */
-export function sortNotes(notes: readonly Note[]): Note[] {
+function sortNotes(notes: readonly Note[]): Note[] {
   return [...notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch || a.duration - b.duration);
 }
 
@@ -90,7 +90,7 @@ export function pieceLengthSeconds(piece: Piece): number {
 }
 
 /** Converts a beat position to seconds under a tempo map. */
-export function beatsToSeconds(tempos: readonly TempoChange[], beat: number): number {
+function beatsToSeconds(tempos: readonly TempoChange[], beat: number): number {
   const map = tempos.length > 0 ? tempos : [{ beat: 0, bpm: DEFAULT_BPM }];
   let seconds = 0;
   let prevBeat = 0;

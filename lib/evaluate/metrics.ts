@@ -64,7 +64,7 @@ export interface MusicStats {
 }
 
 /** Onsets closer than this (beats) count as simultaneous. */
-export const ONSET_TOLERANCE = 1e-6;
+const ONSET_TOLERANCE = 1e-6;
 
 /** Major-scale pitch classes relative to the tonic. */
 const MAJOR = [0, 2, 4, 5, 7, 9, 11];
@@ -156,7 +156,7 @@ function pieceStats(notes: readonly Note[]): PieceStats {
 }
 
 /** The union of the notes' sounding intervals, as sorted disjoint [start, end) pairs. */
-export function unionIntervals(notes: readonly Note[]): [number, number][] {
+function unionIntervals(notes: readonly Note[]): [number, number][] {
   const iv = notes.filter((x) => x.duration > 0).map((x): [number, number] => [x.start, x.start + x.duration]);
   iv.sort((a, b) => a[0] - b[0]);
   const out: [number, number][] = [];

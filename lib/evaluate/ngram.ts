@@ -33,10 +33,10 @@ export interface NgramConfig {
 export const DEFAULT_NGRAM_ORDER = 5;
 
 /** Defaults (vocabSize has none: it comes from the vocabulary). */
-export const DEFAULT_NGRAM_CONFIG: Omit<NgramConfig, 'vocabSize'> = { order: DEFAULT_NGRAM_ORDER };
+const DEFAULT_NGRAM_CONFIG: Omit<NgramConfig, 'vocabSize'> = { order: DEFAULT_NGRAM_ORDER };
 
 /** Result of {@link NgramModel.evaluateNll}. */
-export interface NgramEvaluation {
+interface NgramEvaluation {
   /** Number of predicted positions (positions 1..n−1 of every piece). */
   readonly tokens: number;
   /** Mean negative log-likelihood, nats per predicted token (NaN when `tokens` is 0). */

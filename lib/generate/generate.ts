@@ -63,7 +63,7 @@ export interface Generated {
 }
 
 /** Generation progress (events written so far). */
-export type GenerateProgress = (events: number, total: number) => void;
+type GenerateProgress = (events: number, total: number) => void;
 
 /** Options of one generation run. */
 export interface GenerateOptions {

@@ -30,7 +30,7 @@ export function validateSamplingConfig(c: SamplingConfig): SamplingConfig {
  * 1/temperature, masked (mask[j] = 0 forbids token j), softmaxed, then cut to
  * top-k and top-p and renormalized. Ties are broken by token id.
  */
-export function samplingDistribution(logits: ArrayLike<number>, c: SamplingConfig, mask?: ArrayLike<number>): Float64Array {
+function samplingDistribution(logits: ArrayLike<number>, c: SamplingConfig, mask?: ArrayLike<number>): Float64Array {
   const n = logits.length;
   const p = new Float64Array(n);
   let max = -Infinity;

@@ -28,7 +28,7 @@ export interface MidiReadOptions {
 }
 
 /** Defaults for {@link MidiReadOptions}. */
-export const DEFAULT_MIDI_READ_OPTIONS: Required<Omit<MidiReadOptions, 'tracks' | 'programs'>> = {
+const DEFAULT_MIDI_READ_OPTIONS: Required<Omit<MidiReadOptions, 'tracks' | 'programs'>> = {
   includeDrums: false,
   maxBytes: 16 * 1024 * 1024,
   maxNotes: 1_000_000,
@@ -50,8 +50,6 @@ export interface LoadReport {
   readonly skipped: readonly SkippedFile[];
 }
 
-/** Raised when one file cannot be turned into a Piece; the message is the one-line reason. */
-export { MidiFileError };
 
 /** The General-MIDI drum channel (channel 10, 0-based 9). */
 const DRUM_CHANNEL = 9;

@@ -15,10 +15,10 @@ import type { LayerState, MusicModel } from './network';
  * weights, or the tfjs backend's matrix product (WebAssembly SIMD or native
  * TensorFlow), which is several times faster for these sizes.
  */
-export type Gemv = (x: Float32Array) => Float32Array;
+type Gemv = (x: Float32Array) => Float32Array;
 
 /** One LSTM layer at inference: gate pre-activations (i, f, c, o as in Keras) from the concatenated input [x; h]. */
-export interface InferenceLayer {
+interface InferenceLayer {
   readonly inDim: number;
   readonly units: number;
   /** [x; h] (length inDim + units) → 4·units pre-activations. */
@@ -100,7 +100,7 @@ export function readInferenceWeights(model: MusicModel, engine: GemvEngine | 'au
 }
 
 /** The all-zeros state a sequence starts from. */
-export function initialState(w: InferenceWeights): LstmState {
+function initialState(w: InferenceWeights): LstmState {
   return w.layers.map((l) => ({ h: new Float32Array(l.units), c: new Float32Array(l.units) }));
 }
 
@@ -172,7 +172,7 @@ function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
 }
 
 /** Softmax of scores (numerically stable). */
-export function softmax(logits: ArrayLike<number>): Float32Array {
+function softmax(logits: ArrayLike<number>): Float32Array {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
   const out = new Float32Array(logits.length);
@@ -196,16 +196,4 @@ export function advanceThrough(w: InferenceWeights, ids: ArrayLike<number>, stat
     s = r.state;
   }
   return r as Prediction;
-}
-
-/** Runs a stateful forward pass over a whole sequence and returns the next-token log-probabilities it assigns (for evaluation). */
-export function sequenceLogProbs(weights: InferenceWeights, ids: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(Math.max(0, ids.length - 1));
-  let state = initialState(weights);
-  for (let i = 0; i + 1 < ids.length; i++) {
-    const r = advance(weights, state, ids[i]);
-    out[i] = Math.log(Math.max(r.probs[ids[i + 1]], 1e-30));
-    state = r.state;
-  }
-  return out;
 }

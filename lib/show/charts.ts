@@ -26,7 +26,7 @@ export interface LossCurveOptions {
   readonly lossLabel?: string;
 }
 
-export const DEFAULT_LOSS_CURVE: Required<LossCurveOptions> = {
+const DEFAULT_LOSS_CURVE: Required<LossCurveOptions> = {
   title: 'Training history',
   width: 720,
   panelHeight: 260,
@@ -185,7 +185,7 @@ export interface HistogramOptions {
   readonly height?: number;
 }
 
-export const DEFAULT_HISTOGRAM: Required<Omit<HistogramOptions, 'topN'>> = {
+const DEFAULT_HISTOGRAM: Required<Omit<HistogramOptions, 'topN'>> = {
   title: 'Histogram',
   xLabel: '',
   yLabel: 'count',

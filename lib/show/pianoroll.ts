@@ -25,7 +25,7 @@ export interface PianoRollOptions {
   readonly generatedLabel?: string;
 }
 
-export const DEFAULT_PIANO_ROLL: Required<Omit<PianoRollOptions, 'primerBeats' | 'title'>> = {
+const DEFAULT_PIANO_ROLL: Required<Omit<PianoRollOptions, 'primerBeats' | 'title'>> = {
   width: 900,
   plotHeight: 340,
   minPitchSpan: 24,

@@ -5,8 +5,8 @@
 import { checkInt, checkNumber } from '../core/check';
 
 /** The tokenization schemes (one file each in lib/tokens/). */
-export const SCHEME_NAMES = ['timed', 'classic'] as const;
-export type SchemeName = (typeof SCHEME_NAMES)[number];
+const SCHEME_NAMES = ['timed', 'classic'] as const;
+type SchemeName = (typeof SCHEME_NAMES)[number];
 
 /** Tokenizer settings; saved with the model. */
 export interface TokenizerConfig {

@@ -17,13 +17,13 @@ export interface EventToken {
 }
 
 /** Duration of the preceding event in grid steps (≥ 1). */
-export interface DurToken {
+interface DurToken {
   readonly kind: 'dur';
   readonly steps: number;
 }
 
 /** Advance time by a number of grid steps (≥ 1) before the next event. */
-export interface ShiftToken {
+interface ShiftToken {
   readonly kind: 'shift';
   readonly steps: number;
 }
@@ -31,7 +31,7 @@ export interface ShiftToken {
 export type Token = EventToken | DurToken | ShiftToken;
 
 /** Token kinds in vocabulary order. */
-export const TOKEN_KINDS: readonly Token['kind'][] = ['shift', 'dur', 'event'];
+const TOKEN_KINDS: readonly Token['kind'][] = ['shift', 'dur', 'event'];
 
 /** The stable string form: `s:4`, `d:2`, `n:60` (note), `c:48.52.55` (chord). */
 export function tokenToString(t: Token): string {

@@ -10,10 +10,10 @@ import { compareTokens, tokenFromString } from './token';
 import { makeVocabulary, type Vocabulary } from './vocabulary';
 
 /** The format tag of vocab.json. */
-export const VOCAB_FORMAT = 'musicgen-vocab/1';
+const VOCAB_FORMAT = 'musicgen-vocab/1';
 
 /** The JSON form saved beside the weights. */
-export interface VocabularyFile {
+interface VocabularyFile {
   readonly format: typeof VOCAB_FORMAT;
   readonly tokenizer: TokenizerConfig;
   readonly tokens: readonly string[];
@@ -28,7 +28,7 @@ function vocabularyToJson(v: Vocabulary): VocabularyFile {
  * Checks the saved form field by field; throws a one-line UserError naming
  * `source` and the field, e.g. "vocab.json: tokens[3]: malformed token "x:1"".
  */
-export function vocabularyFromJson(json: unknown, source = 'vocabulary'): Vocabulary {
+function vocabularyFromJson(json: unknown, source = 'vocabulary'): Vocabulary {
   const j = checkField(source, '', () => checkObject('the file', json));
   checkField(source, '', () => checkString('format', j.format, (f) => f === VOCAB_FORMAT, `"${VOCAB_FORMAT}" (is this a musicgen vocab.json?)`));
   const config = checkField(source, 'tokenizer', () => validateTokenizerConfig({ ...DEFAULT_TOKENIZER_CONFIG, ...checkObject('tokenizer', j.tokenizer) } as TokenizerConfig));

@@ -97,7 +97,7 @@ export function decodeIds(vocab: Vocabulary, ids: ArrayLike<number>): Token[] {
 }
 
 /** The id of the known token closest to `t` (same kind), or undefined when the vocabulary has none of that kind. */
-export function nearestToken(vocab: Vocabulary, t: Token): number | undefined {
+function nearestToken(vocab: Vocabulary, t: Token): number | undefined {
   let best: number | undefined;
   let bestScore = Infinity;
   const mean = (ps: readonly number[]): number => ps.reduce((a, b) => a + b, 0) / ps.length;

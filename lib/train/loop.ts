@@ -18,7 +18,7 @@ import { saveHistory, saveModelInfo, saveWeights, type ModelInfo } from './model
 import type { Vocabulary } from '../tokens/vocabulary';
 
 /** Progress after each batch. */
-export interface BatchProgress {
+interface BatchProgress {
   readonly epoch: number;
   readonly epochs: number;
   readonly batch: number;
@@ -221,7 +221,7 @@ async function adamWithState(learningRate: number, state: NamedTensor[]): Promis
 }
 
 /** Mean loss over windows (no dropout). */
-export function meanLoss(model: MusicModel, pieces: readonly EncodedPiece[], index: readonly WindowRef[], seqLen: number, batchSize: number): number {
+function meanLoss(model: MusicModel, pieces: readonly EncodedPiece[], index: readonly WindowRef[], seqLen: number, batchSize: number): number {
   let sum = 0;
   let n = 0;
   for (const batch of batches(pieces, index, seqLen, batchSize, { shuffle: false, seed: 0, epoch: 0 })) {
@@ -255,6 +255,6 @@ export function applyClipped(opt: tf.Optimizer, vars: readonly tf.Variable[], gr
 }
 
 /** Supervised tokens per epoch for a dataset (for planning). */
-export function epochTokens(pieces: readonly EncodedPiece[], dataset: DatasetConfig): number {
+function epochTokens(pieces: readonly EncodedPiece[], dataset: DatasetConfig): number {
   return windowTokens(windowIndex(pieces, dataset.seqLen, dataset.stride), dataset.seqLen);
 }
