@@ -52,3 +52,41 @@ export function checkField<T>(file: string, field: string, validate: () => T): T
     throw new UserError(`${file}: ${field && !msg.startsWith(field) ? `${field}.` : ''}${msg}`);
   }
 }
+
+/** How a value of a saved file is shown in a message: strings quoted, so "2.5" is not mistaken for 2.5. */
+function shownValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return 'an array';
+  if (v !== null && typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+/**
+ * Requires a value of JSON type number, before a range check with checkInt or
+ * checkNumber (which would show the string "2.5" as 2.5).
+ */
+export function checkIsNumber(name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new RangeError(`${name} must be a number (got ${shownValue(v)})`);
+  return v;
+}
+
+/** A tensor shape in a saved file: an array of integer sizes (each in [0, 2^31 − 1]). */
+export function checkShape(name: string, v: unknown): number[] {
+  const shape = checkArray(name, v);
+  shape.forEach((d, i) => checkInt(`${name}[${i}]`, checkIsNumber(`${name}[${i}]`, d), 0, 2 ** 31 - 1));
+  return shape as number[];
+}
+
+/**
+ * Runs a validator over a nested field, prefixing its RangeError with the
+ * field path (as checkField does for a file): "history[2]" + "trainLoss must
+ * be …" gives "history[2].trainLoss must be …".
+ */
+export function inField<T>(field: string, validate: () => T): T {
+  try {
+    return validate();
+  } catch (e) {
+    if (!(e instanceof RangeError) || e.message.startsWith(field)) throw e;
+    throw new RangeError(`${field}.${e.message}`);
+  }
+}

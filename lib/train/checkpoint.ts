@@ -10,8 +10,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { EpochRecord } from './config';
-
+import { validateEpochRecord, type EpochRecord } from './config';
+import { checkArray, checkField, checkInt, checkIsNumber, checkNumber, checkObject, checkShape, checkString, inField } from '../core/check';
 import { errCode, UserError } from '../core/errors';
 import { writeFileAtomic } from '../core/files';
 
@@ -83,7 +83,45 @@ export async function writeCheckpoint(dir: string, position: TrainPosition, weig
   return file;
 }
 
-/** Reads a checkpoint; a clear one-line error when it is missing or damaged. */
+/**
+ * Checks a checkpoint's training position field by field; throws a RangeError
+ * naming the field, e.g. "epoch must be an integer in [0, 100000] (got -1)".
+ * `bestValLoss` is as saved (-1 for none yet); `learningRate` and `epochSec`
+ * are optional (older checkpoints lack them).
+ */
+function validateTrainPosition(p: TrainPosition): TrainPosition {
+  checkInt('epoch', checkIsNumber('epoch', p.epoch), 0, 100_000);
+  checkInt('batchesDone', checkIsNumber('batchesDone', p.batchesDone), 0, Number.MAX_SAFE_INTEGER);
+  checkNumber('lossSum', checkIsNumber('lossSum', p.lossSum), (v) => v >= 0, '≥ 0');
+  checkNumber('bestValLoss', checkIsNumber('bestValLoss', p.bestValLoss), (v) => v >= 0 || v === -1, '≥ 0 (or -1 for none yet)');
+  checkInt('badEpochs', checkIsNumber('badEpochs', p.badEpochs), 0, 100_000);
+  if (p.learningRate !== undefined) checkNumber('learningRate', checkIsNumber('learningRate', p.learningRate), (v) => v > 0 && v <= 1, 'in (0, 1]');
+  if (p.epochSec !== undefined) checkNumber('epochSec', checkIsNumber('epochSec', p.epochSec), (v) => v >= 0, '≥ 0');
+  checkNumber('elapsedSec', checkIsNumber('elapsedSec', p.elapsedSec), (v) => v >= 0, '≥ 0');
+  const history = checkArray('history', p.history);
+  history.forEach((r, i) => inField(`history[${i}]`, () => validateEpochRecord(checkObject(`history[${i}]`, r) as unknown as EpochRecord)));
+  if (history.length !== p.epoch) throw new RangeError(`history must have one entry per finished epoch (${p.epoch}, got ${history.length})`);
+  return p;
+}
+
+/** Checks the JSON header field by field; errors are one-line UserErrors naming `file` and the field. */
+function headerFromJson(json: unknown, file: string): Header {
+  const h = checkField(file, '', () => checkObject('header', json));
+  const position = checkField(file, 'position', () => validateTrainPosition(checkObject('position', h.position) as unknown as TrainPosition));
+  const weights = checkField(file, '', () => checkArray('weights', h.weights)).map((w, i) =>
+    checkField(file, `weights[${i}]`, () => ({ shape: checkShape('shape', checkObject(`weights[${i}]`, w).shape) })),
+  );
+  if (weights.length === 0) throw new UserError(`${file}: weights must not be empty`);
+  const optimizer = checkField(file, '', () => checkArray('optimizer', h.optimizer)).map((o, i) =>
+    checkField(file, `optimizer[${i}]`, () => {
+      const e = checkObject(`optimizer[${i}]`, o);
+      return { name: checkString('name', e.name, (s) => s.length > 0, 'a variable name'), shape: checkShape('shape', e.shape) };
+    }),
+  );
+  return { position, weights, optimizer };
+}
+
+/** Reads a checkpoint, checking its header field by field and its size; errors are one line naming the file. */
 export function readCheckpoint(dir: string): Checkpoint {
   const file = path.join(dir, CHECKPOINT_FILE);
   let buf: Buffer;
@@ -92,17 +130,24 @@ export function readCheckpoint(dir: string): Checkpoint {
   } catch (e) {
     throw new UserError(`cannot resume: no checkpoint at ${file} (${errCode(e)})`);
   }
-  if (buf.length < 12 || buf.toString('ascii', 0, 8) !== MAGIC) throw new UserError(`${file}: not a musicgen checkpoint`);
+  const tag = buf.toString('latin1', 0, Math.min(8, buf.length));
+  if (tag !== MAGIC.slice(0, tag.length)) throw new UserError(`${file}: not a musicgen checkpoint (no ${MAGIC} tag)`);
+  if (buf.length < 12) throw new UserError(`${file}: truncated checkpoint (${buf.length} bytes)`);
   const hlen = buf.readUInt32LE(8);
-  let header: Header;
+  if (12 + hlen > buf.length) throw new UserError(`${file}: truncated checkpoint (the header needs ${hlen} bytes, ${buf.length - 12} are there)`);
+  let json: unknown;
   try {
-    header = JSON.parse(buf.toString('utf8', 12, 12 + hlen)) as Header;
+    json = JSON.parse(buf.toString('utf8', 12, 12 + hlen));
   } catch {
-    throw new UserError(`${file}: damaged checkpoint header`);
+    throw new UserError(`${file}: damaged checkpoint header (not valid JSON)`);
   }
-  const shapes = [...header.weights.map((w) => w.shape), ...header.optimizer.map((o) => o.shape)];
-  const floats = shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
-  if (buf.length !== 12 + hlen + floats * 4) throw new UserError(`${file}: damaged checkpoint (wrong size)`);
+  const header = headerFromJson(json, file);
+  const sizes = [...header.weights, ...header.optimizer].map((t) => t.shape.reduce((x, y) => x * y, 1));
+  const expected = sizes.reduce((a, n) => a + n * 4, 0);
+  const got = buf.length - 12 - hlen;
+  if (got !== expected) {
+    throw new UserError(`${file}: ${got < expected ? 'truncated' : 'damaged'} checkpoint (the header lists ${expected} bytes of tensors, ${got} are there)`);
+  }
   const data = new Float32Array(buf.buffer.slice(buf.byteOffset + 12 + hlen, buf.byteOffset + buf.length));
   let off = 0;
   const take = (shape: number[]): tf.Tensor => {

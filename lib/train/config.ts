@@ -3,7 +3,7 @@
  * beside the weights. (Model, tokenizer, dataset and sampling settings live
  * with their own modules.)
  */
-import { checkInt, checkNumber } from '../core/check';
+import { checkInt, checkIsNumber, checkNumber } from '../core/check';
 
 /** How training runs. */
 export interface TrainConfig {
@@ -76,4 +76,20 @@ export interface EpochRecord {
   readonly tokensPerSec: number;
   /** Learning rate used in the epoch (absent in histories written before it was recorded). */
   readonly learningRate?: number;
+}
+
+/**
+ * Checks one saved history entry field by field (history.json, a checkpoint's
+ * history); throws a RangeError naming the field, e.g. "trainLoss must be a
+ * number (got "2.4")". `learningRate` is optional: older histories lack it.
+ */
+export function validateEpochRecord(r: EpochRecord): EpochRecord {
+  checkInt('epoch', checkIsNumber('epoch', r.epoch), 1, 100_000);
+  checkNumber('trainLoss', checkIsNumber('trainLoss', r.trainLoss), (v) => v >= 0, '≥ 0');
+  checkNumber('valLoss', checkIsNumber('valLoss', r.valLoss), (v) => v >= 0, '≥ 0');
+  checkNumber('valPerplexity', checkIsNumber('valPerplexity', r.valPerplexity), (v) => v >= 1, '≥ 1');
+  checkNumber('seconds', checkIsNumber('seconds', r.seconds), (v) => v >= 0, '≥ 0');
+  checkNumber('tokensPerSec', checkIsNumber('tokensPerSec', r.tokensPerSec), (v) => v >= 0, '≥ 0');
+  if (r.learningRate !== undefined) checkNumber('learningRate', checkIsNumber('learningRate', r.learningRate), (v) => v > 0 && v <= 1, 'in (0, 1]');
+  return r;
 }

@@ -6,23 +6,28 @@
  * - `history.json` — per-epoch training figures.
  * Every file is written atomically; the weights file is new on every save and
  * model.json is switched to it last, so a crash never pairs model.json with
- * half-written weights.
+ * half-written weights. Loading checks every file field by field: a damaged
+ * one is a one-line UserError naming the file and the field.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { EpochRecord, TrainConfig } from './config';
-import type { DatasetConfig } from '../data/dataset';
+import { DEFAULT_TRAIN_CONFIG, validateEpochRecord, validateTrainConfig, type EpochRecord, type TrainConfig } from './config';
+import { validateDatasetConfig, type DatasetConfig } from '../data/dataset';
+import { checkArray, checkField, checkInt, checkIsNumber, checkNumber, checkObject, checkShape, checkString } from '../core/check';
 import { errCode, UserError } from '../core/errors';
-import { writeFileAtomic } from '../core/files';
+import { readJsonFile, writeFileAtomic } from '../core/files';
 import { validateModelConfig, wrapModel, type ModelConfig, type MusicModel } from '../model/network';
 import { loadVocabulary, saveVocabulary } from '../tokens/vocab-file';
 import { type Vocabulary } from '../tokens/vocabulary';
 import type { PreparedData } from '../data/prepare';
 
+/** The format tag of config.json. */
+const MODEL_INFO_FORMAT = 'musicgen-model/1';
+
 /** Contents of config.json. */
 export interface ModelInfo {
-  readonly format: 'musicgen-model/1';
+  readonly format: typeof MODEL_INFO_FORMAT;
   readonly model: ModelConfig;
   readonly dataset: DatasetConfig;
   readonly training: TrainConfig;
@@ -87,27 +92,120 @@ export async function saveWeights(dir: string, model: MusicModel): Promise<void>
   }
 }
 
+/**
+ * Checks config.json field by field, reusing each component's validator;
+ * throws a one-line UserError naming `source` and the field, e.g.
+ * "models/x/config.json: model.units must be an integer in [1, 4096] (got -3)".
+ * Training settings added after the first release (lrDecay, threads, …) take
+ * their defaults when missing, as does the optional data.maxFiles.
+ */
+function modelInfoFromJson(json: unknown, source = 'config.json'): ModelInfo {
+  const j = checkField(source, '', () => checkObject('the file', json));
+  checkField(source, '', () => checkString('format', j.format, (f) => f === MODEL_INFO_FORMAT, `"${MODEL_INFO_FORMAT}" (is this a musicgen config.json?)`));
+  const model = checkField(source, 'model', () => validateModelConfig(checkObject('model', j.model) as unknown as ModelConfig));
+  const dataset = checkField(source, 'dataset', () => validateDatasetConfig(checkObject('dataset', j.dataset) as unknown as DatasetConfig));
+  const training = checkField(source, 'training', () => validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...checkObject('training', j.training) } as TrainConfig));
+  const backend = checkField(source, '', () => checkString('backend', j.backend));
+  const data = checkField(source, 'data', () => {
+    const d = checkObject('data', j.data);
+    const folders = checkArray('folders', d.folders).map((f, i) => checkString(`folders[${i}]`, f));
+    const count = (name: string): number => {
+      checkInt(name, checkIsNumber(name, d[name]), 0, Number.MAX_SAFE_INTEGER);
+      return d[name] as number;
+    };
+    const summary = { folders, trainFiles: count('trainFiles'), valFiles: count('valFiles'), trainTokens: count('trainTokens') };
+    if (d.maxFiles === undefined) return summary;
+    checkNumber('maxFiles', checkIsNumber('maxFiles', d.maxFiles), Number.isInteger, 'an integer (0 or less = no cap)');
+    return { ...summary, maxFiles: d.maxFiles as number };
+  });
+  return { format: MODEL_INFO_FORMAT, model, dataset, training, backend, data };
+}
+
+/** Reads and checks config.json; errors are one line naming the file and the field. */
+function loadModelInfo(file: string): ModelInfo {
+  return modelInfoFromJson(readJsonFile(file), file);
+}
+
+/**
+ * Checks history.json (an array of epoch records) entry by entry; throws a
+ * one-line UserError naming `source` and the field, e.g.
+ * "models/x/history.json: [2].trainLoss must be a number (got "1.4")".
+ */
+function historyFromJson(json: unknown, source = 'history.json'): EpochRecord[] {
+  const list = checkField(source, '', () => checkArray('the file', json));
+  return list.map((r, i) => checkField(source, `[${i}]`, () => validateEpochRecord(checkObject(`[${i}]`, r) as unknown as EpochRecord)));
+}
+
+/** Reads and checks history.json; errors are one line naming the file and the field. */
+function loadHistory(file: string): EpochRecord[] {
+  return historyFromJson(readJsonFile(file), file);
+}
+
+/** The format tag tfjs writes into a layers model's model.json. */
+const TFJS_LAYERS_FORMAT = 'layers-model';
+
+/** What loading needs from model.json: the topology, and the weight files and specs in order. */
+interface ModelJson {
+  readonly modelTopology: object;
+  readonly paths: readonly string[];
+  readonly specs: readonly tf.io.WeightsManifestEntry[];
+}
+
+/** A weights path that stays inside the model folder (relative, no "..", not empty). */
+function isFolderFile(p: string): boolean {
+  const parts = p.split(/[\\/]+/).filter((x) => x !== '' && x !== '.');
+  return parts.length > 0 && !path.isAbsolute(p) && !parts.includes('..');
+}
+
+/**
+ * Checks a tfjs model.json as far as loading relies on it: format tag,
+ * topology object, and every weightsManifest group's paths and weight specs
+ * (name, integer shape, float32 dtype). Errors are one-line UserErrors naming
+ * `source` and the field, e.g. "model.json: weightsManifest[0].weights[3].shape[1] must be …".
+ */
+function modelJsonFromJson(json: unknown, source = 'model.json'): ModelJson {
+  const j = checkField(source, '', () => checkObject('the file', json));
+  checkField(source, '', () => checkString('format', j.format, (f) => f === TFJS_LAYERS_FORMAT, `"${TFJS_LAYERS_FORMAT}" (is this a tfjs layers model?)`));
+  const modelTopology = checkField(source, 'modelTopology', () => {
+    const t = checkObject('modelTopology', j.modelTopology);
+    checkString('class_name', t.class_name);
+    checkObject('config', t.config);
+    return t;
+  });
+  const groups = checkField(source, '', () => checkArray('weightsManifest', j.weightsManifest));
+  if (groups.length === 0) throw new UserError(`${source}: weightsManifest must not be empty`);
+  const paths: string[] = [];
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  groups.forEach((g, gi) =>
+    checkField(source, `weightsManifest[${gi}]`, () => {
+      const group = checkObject(`weightsManifest[${gi}]`, g);
+      checkArray('paths', group.paths).forEach((p, i) => paths.push(checkString(`paths[${i}]`, p, isFolderFile, 'a file name in the model folder')));
+      checkArray('weights', group.weights).forEach((w, i) => {
+        const e = checkObject(`weights[${i}]`, w);
+        const name = checkString(`weights[${i}].name`, e.name, (s) => s.length > 0, 'a weight name');
+        const shape = checkShape(`weights[${i}].shape`, e.shape);
+        checkString(`weights[${i}].dtype`, e.dtype, (d) => d === 'float32', '"float32"');
+        specs.push({ name, shape, dtype: 'float32' });
+      });
+    }),
+  );
+  if (specs.length === 0) throw new UserError(`${source}: weightsManifest lists no weights`);
+  return { modelTopology, paths, specs };
+}
+
 /** Files a complete model folder must have. */
 export const MODEL_FILES: readonly string[] = ['model.json', 'vocab.json', 'config.json'];
 
 /**
  * Reads and checks a model folder's config.json and vocab.json (and that the
  * `files` exist): what --resume needs when training stopped before the first
- * weights were saved. Errors are one line naming the folder and what is wrong.
+ * weights were saved. Errors are one line naming the file and what is wrong.
  */
 export function loadModelSettings(dir: string, files: readonly string[] = ['vocab.json', 'config.json']): { readonly vocab: Vocabulary; readonly info: ModelInfo } {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`model folder ${dir} not found`);
   const missing = files.filter((f) => !fs.existsSync(path.join(dir, f)));
   if (missing.length > 0) throw new UserError(`model folder ${dir} is incomplete: missing ${missing.join(', ')}`);
-  const info = readJson(path.join(dir, 'config.json')) as ModelInfo;
-  if (!info || info.format !== 'musicgen-model/1' || !info.model) {
-    throw new UserError(`${path.join(dir, 'config.json')}: not a musicgen model config (format musicgen-model/1)`);
-  }
-  try {
-    validateModelConfig(info.model);
-  } catch (e) {
-    throw new UserError(`${path.join(dir, 'config.json')}: ${(e as Error).message}`);
-  }
+  const info = loadModelInfo(path.join(dir, 'config.json'));
   const vocab = loadVocabulary(path.join(dir, 'vocab.json'));
   if (vocab.tokens.length !== info.model.vocabSize) {
     throw new UserError(
@@ -118,32 +216,30 @@ export function loadModelSettings(dir: string, files: readonly string[] = ['voca
 }
 
 /**
- * Loads a model folder, checking before any work that it is complete and
- * consistent (vocabulary size, config and weight shapes agree). Errors are
- * one line naming the folder and what is wrong.
+ * Loads a model folder, checking every file field by field before any work,
+ * and that the files agree (vocabulary size, config and weight shapes, weight
+ * bytes). Errors are one line naming the file and what is wrong.
  */
 export async function loadModel(dir: string): Promise<LoadedModel> {
   const { vocab, info } = loadModelSettings(dir, MODEL_FILES);
-  const mj = readJson(path.join(dir, 'model.json')) as {
-    modelTopology?: object;
-    weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-  };
-  if (!mj?.modelTopology || !Array.isArray(mj.weightsManifest)) {
-    throw new UserError(`${path.join(dir, 'model.json')}: not a tfjs layers model`);
-  }
-  const specs = mj.weightsManifest.flatMap((g) => g.weights);
+  const histFile = path.join(dir, 'history.json');
+  const history = fs.existsSync(histFile) ? loadHistory(histFile) : [];
+  const mjFile = path.join(dir, 'model.json');
+  const mj = modelJsonFromJson(readJsonFile(mjFile), mjFile);
   const buffers: Uint8Array[] = [];
-  for (const p of mj.weightsManifest.flatMap((g) => g.paths)) {
-    const f = path.join(dir, p);
+  for (const p of mj.paths) {
     try {
-      buffers.push(fs.readFileSync(f));
+      buffers.push(fs.readFileSync(path.join(dir, p)));
     } catch (e) {
       throw new UserError(`model folder ${dir} is incomplete: cannot read weights ${p} (${errCode(e)})`);
     }
   }
   const total = buffers.reduce((a, b) => a + b.length, 0);
-  const expected = specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1) * 4, 0);
-  if (total !== expected) throw new UserError(`model folder ${dir}: weights file has ${total} bytes, model.json expects ${expected}`);
+  const expected = mj.specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1) * 4, 0);
+  if (total !== expected) {
+    const files = mj.paths.map((p) => path.join(dir, p)).join(' + ');
+    throw new UserError(`${files}: weights have ${total} bytes, ${mjFile} expects ${expected} (damaged, or from another save?)`);
+  }
   const joined = new Uint8Array(total);
   let off = 0;
   for (const b of buffers) {
@@ -152,40 +248,26 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   }
   let net: tf.LayersModel;
   try {
-    net = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: specs, weightData: joined.buffer }));
+    net = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: [...mj.specs], weightData: joined.buffer }));
   } catch (e) {
-    throw new UserError(`model folder ${dir}: cannot load model.json (${(e as Error).message.split('\n')[0]})`);
+    // tfjs's first line may end by introducing a list of possible reasons ("Unknown layer: X. This may be due to …:").
+    const reason = (e as Error).message.split('\n')[0].replace(/\.\s[^.]*:$/, '');
+    throw new UserError(`${mjFile}: modelTopology and weightsManifest do not load in tfjs (${reason})`);
   }
   let model: MusicModel;
   try {
     model = wrapModel(net, info.model);
   } catch (e) {
     net.dispose();
-    throw new UserError(`model folder ${dir}: weights do not match config.json (${(e as Error).message})`);
+    throw new UserError(`${mjFile}: the weights do not match config.json (${(e as Error).message})`);
   }
-  const histFile = path.join(dir, 'history.json');
-  const history = fs.existsSync(histFile) ? (readJson(histFile) as EpochRecord[]) : [];
   return { dir, model, vocab, info, history };
-}
-
-function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UserError(`cannot read ${file}: ${errCode(e)}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new UserError(`${file}: not valid JSON`);
-  }
 }
 
 /** The config.json contents for a run. */
 export function modelInfo(model: MusicModel, data: PreparedData, dataset: DatasetConfig, training: TrainConfig, backend: string, folders: readonly string[]): ModelInfo {
   return {
-    format: 'musicgen-model/1',
+    format: MODEL_INFO_FORMAT,
     model: model.config,
     dataset,
     training,
