@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { decodeWav, encodeWav, wavInfo } from '../lib/show/wav';
-import { findSynth, renderWav, synthInstallCommand, synthMissingReason } from '../lib/show/synth';
+import { decodeWav, encodeWav, wavInfo, type PcmAudio } from '../lib/show/wav';
+import { encodeMp3 } from '../lib/show/mp3';
+import { findSynth, renderPcm, renderWav, synthInstallCommand, synthMissingReason } from '../lib/show/synth';
 import { pieceToMidiBytes } from '../lib/midi/write';
 import { readMidiFile } from '../lib/midi/read';
 import { makePiece, pieceLengthSeconds, type Piece } from '../lib/core/piece';
+import { NOTTINGHAM, needNottingham } from './helpers';
 
-const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
 const synth = findSynth();
 // Without a synth: skip locally, but FAIL in CI (CI installs it with scripts/setup.sh).
 const noSynth = !synth && !process.env.CI ? `no synthesizer: ${synthMissingReason()}` : false;
@@ -21,9 +22,9 @@ const GAP_PIECE: Piece = makePiece('gap', [
   { pitch: 67, start: 8, duration: 1, velocity: 100 },
 ]);
 
-/** RMS of the first channel between two times (seconds). */
-function rmsBetween(wav: Uint8Array, from: number, to: number): number {
-  const { sampleRate, samples } = decodeWav(wav);
+/** RMS of the first channel between two times (seconds), of WAV bytes or decoded audio. */
+function rmsBetween(audio: Uint8Array | PcmAudio, from: number, to: number): number {
+  const { sampleRate, samples } = audio instanceof Uint8Array ? decodeWav(audio) : audio;
   const ch = samples[0];
   let sum = 0;
   const a = Math.round(from * sampleRate);
@@ -32,7 +33,7 @@ function rmsBetween(wav: Uint8Array, from: number, to: number): number {
   return Math.sqrt(sum / Math.max(1, b - a));
 }
 
-test('renders a real Nottingham tune: the piece length plus the tail, not silent', { skip: noSynth || (!fs.existsSync(NOTTINGHAM) && 'no ../shared data') }, async () => {
+test('renders a real Nottingham tune: the piece length plus the tail, not silent', { skip: noSynth || needNottingham }, async () => {
   const piece = readMidiFile(path.join(NOTTINGHAM, 'ashover1.mid'));
   const wav = await renderWav(piece);
   const info = wavInfo(wav);
@@ -137,4 +138,88 @@ test('WAV encode/decode round trip and wavInfo of a known sine', () => {
   const back = decodeWav(wav).samples[0];
   assert.ok(back.every((v, i) => Math.abs(v - sine[i]) < 1 / 16384));
   assert.throws(() => wavInfo(new Uint8Array(20)), /not a WAV file/);
+});
+
+// ---------------------------------------------------------------- MP3 (the notebook's audio players)
+
+/** Decodes MP3 bytes with mpg123 (WebAssembly), independent of the encoder under test. */
+async function decodeMp3(bytes: Uint8Array): Promise<PcmAudio & { errors: number }> {
+  const { MPEGDecoder } = await import('mpg123-decoder');
+  const decoder = new MPEGDecoder();
+  await decoder.ready;
+  try {
+    const r = decoder.decode(bytes);
+    return { sampleRate: r.sampleRate, samples: r.channelData, errors: r.errors.length };
+  } finally {
+    decoder.free();
+  }
+}
+
+/** The first MP3 frame header: MPEG version, layer, bitrate (kbit/s), sample rate and channel mode. */
+function mp3Header(bytes: Uint8Array): { version: string; layer: number; kbps: number; sampleRate: number; mono: boolean } {
+  let at = 0;
+  if (bytes[0] === 0x49 && bytes[1] === 0x44 && bytes[2] === 0x33) at = 10 + ((bytes[6] << 21) | (bytes[7] << 14) | (bytes[8] << 7) | bytes[9]); // ID3v2
+  assert.ok(bytes[at] === 0xff && (bytes[at + 1] & 0xe0) === 0xe0, `no MPEG frame sync at byte ${at}`);
+  const v = (bytes[at + 1] >> 3) & 3; // 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
+  const layer = 4 - ((bytes[at + 1] >> 1) & 3);
+  const kbpsTable = v === 3 ? [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320] : [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+  const rates = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] }[v as 0 | 2 | 3];
+  return {
+    version: { 3: 'MPEG-1', 2: 'MPEG-2', 0: 'MPEG-2.5' }[v as 0 | 2 | 3],
+    layer,
+    kbps: kbpsTable[bytes[at + 2] >> 4],
+    sampleRate: rates[(bytes[at + 2] >> 2) & 3],
+    mono: bytes[at + 3] >> 6 === 3,
+  };
+}
+
+test('MP3: a 440 Hz sine encodes at the asked bitrate and decodes back to the same tone and level', async () => {
+  const sampleRate = 22050;
+  const seconds = 2;
+  const sine = Float32Array.from({ length: sampleRate * seconds }, (_, i) => 0.5 * Math.sin((2 * Math.PI * 440 * i) / sampleRate));
+  const mp3 = await encodeMp3({ sampleRate, samples: [sine] }, 40);
+  assert.deepEqual(mp3Header(mp3), { version: 'MPEG-2', layer: 3, kbps: 40, sampleRate: 22050, mono: true });
+  // Constant bitrate: 40 kbit/s for 2 s is 10,000 bytes, plus at most a few frames of codec delay and padding.
+  assert.ok(mp3.length >= 10_000 && mp3.length <= 10_000 * 1.15, `${mp3.length} bytes`);
+  const back = await decodeMp3(mp3);
+  assert.equal(back.errors, 0);
+  assert.equal(back.sampleRate, sampleRate);
+  const decoded = back.samples[0].length / sampleRate;
+  assert.ok(decoded >= seconds && decoded <= seconds + 0.15, `decodes to ${decoded} s`);
+  const middle = back.samples[0].subarray(Math.round(0.5 * sampleRate), Math.round(1.5 * sampleRate));
+  assert.ok(Math.abs(f0(middle.subarray(0, 4096), sampleRate) / 440 - 1) < 0.02, 'still 440 Hz');
+  const rms = Math.sqrt(middle.reduce((a, v) => a + v * v, 0) / middle.length);
+  assert.ok(Math.abs(rms / (0.5 / Math.SQRT2) - 1) < 0.1, `level kept (rms ${rms})`);
+  // Stereo keeps its channels apart: a tone on the left, silence on the right.
+  const stereo = await decodeMp3(await encodeMp3({ sampleRate: 44100, samples: [sine, new Float32Array(sine.length)] }, 96));
+  assert.equal(stereo.samples.length, 2);
+  assert.ok(rmsBetween(stereo, 0.5, 1) > 0.2, 'left channel sounds');
+  const right = { sampleRate: stereo.sampleRate, samples: [stereo.samples[1]] };
+  assert.ok(rmsBetween(right, 0.5, 1) < 0.01, 'right channel silent');
+});
+
+test('MP3: sample rates, bitrates and channel counts it cannot have are refused in one line', async () => {
+  const one = [new Float32Array(100)];
+  await assert.rejects(encodeMp3({ sampleRate: 20000, samples: one }), { name: 'UserError', message: /MP3 cannot have a sample rate of 20000 Hz/ });
+  await assert.rejects(encodeMp3({ sampleRate: 22050, samples: one }, 41 as 40), /bitrate must be one of .* \(got 41\)/);
+  await assert.rejects(encodeMp3({ sampleRate: 44100, samples: one }, 16), /at 44100 Hz needs a bitrate of at least 32/);
+  await assert.rejects(encodeMp3({ sampleRate: 22050, samples: one }, 320), /at 22050 Hz needs a bitrate of at most 160/);
+  await assert.rejects(encodeMp3({ sampleRate: 22050, samples: [one[0], one[0], one[0]] }), /MP3 needs 1 or 2 channels \(got 3\)/);
+});
+
+test('MP3 of a rendered piece (as the notebook embeds it) keeps its timing: the silent gap, the note at 4.0 s', { skip: noSynth }, async () => {
+  const pcm = await renderPcm(GAP_PIECE, { channels: 1, sampleRate: 22050 });
+  const mp3 = await encodeMp3(pcm, 40);
+  const back = await decodeMp3(mp3);
+  assert.equal(back.sampleRate, 22050);
+  const length = pcm.samples[0].length / 22050;
+  const decoded = back.samples[0].length / 22050;
+  assert.ok(decoded >= length && decoded <= length + 0.15, `decoded ${decoded} s vs rendered ${length} s`);
+  // The codec delays the stream by about 50 ms: the windows below leave room for it.
+  const chord = rmsBetween(back, 0.1, 0.5);
+  const gap = rmsBetween(back, 2.3, 3.95);
+  const note = rmsBetween(back, 4.1, 4.5);
+  assert.ok(chord > 0.05 && note > 0.05, `notes sound (chord ${chord}, note ${note})`);
+  assert.ok(gap < note / 50, `the gap is silent (gap ${gap} vs note ${note})`);
+  assert.ok(Math.abs(note / rmsBetween(pcm, 4.05, 4.45) - 1) < 0.15, 'the note keeps its level');
 });

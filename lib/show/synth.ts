@@ -1,13 +1,15 @@
 /**
- * Audio preview: renders a Piece (or MIDI bytes) to WAV with FluidSynth, a
- * real SoundFont synthesizer, and a General-MIDI SoundFont, run as a child
- * process (`fluidsynth -ni -F out.wav -r RATE -g GAIN font.sf2 in.mid`).
+ * Audio preview: renders a Piece (or MIDI bytes) with FluidSynth, a real
+ * SoundFont synthesizer, and a General-MIDI SoundFont, run as a child process
+ * (`fluidsynth -ni -F out.wav -r RATE -g GAIN font.sf2 in.mid`).
  *
  * FluidSynth writes 32-bit float (so loud passages never clip inside it). The
  * result is trimmed or padded to the piece's length plus a short release tail
- * (with a fade-out, so the cut never clicks), optionally mixed to mono,
- * normalised to a peak level and written as 16-bit PCM. Nothing here prints; errors are one-line
- * {@link UserError}s that name what is missing and the command to install it.
+ * (with a fade-out, so the cut never clicks), optionally mixed to mono and
+ * normalised to a peak level: {@link renderPcm} returns those samples,
+ * {@link renderWav} writes them as 16-bit PCM WAV (compressed formats are in
+ * ./mp3.ts). Nothing here prints; errors are one-line {@link UserError}s that
+ * name what is missing and the command to install it.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -20,7 +22,7 @@ import { pieceLengthSeconds, type Piece } from '../core/piece';
 import { decodeWav, encodeWav, type PcmAudio } from './wav';
 
 /** Debian/Ubuntu packages that provide the synthesizer and its General-MIDI SoundFont. */
-export const APT_AUDIO_PACKAGES: readonly string[] = ['fluidsynth', 'fluid-soundfont-gm'];
+const APT_AUDIO_PACKAGES: readonly string[] = ['fluidsynth', 'fluid-soundfont-gm'];
 
 /** The command that installs the synthesizer on this platform. */
 export function synthInstallCommand(platform: NodeJS.Platform = process.platform): string {
@@ -29,7 +31,7 @@ export function synthInstallCommand(platform: NodeJS.Platform = process.platform
 }
 
 /** General-MIDI SoundFonts looked for, best first (Debian/Ubuntu, Fedora/Arch, Homebrew). */
-export const SOUNDFONT_CANDIDATES: readonly string[] = [
+const SOUNDFONT_CANDIDATES: readonly string[] = [
   '/usr/share/sounds/sf2/FluidR3_GM.sf2',
   '/usr/share/sounds/sf2/default-GM.sf2',
   '/usr/share/sounds/sf3/default-GM.sf3',
@@ -108,12 +110,12 @@ export function findSynth(where: SynthSearch = {}): SynthInfo | null {
   return search(where).synth;
 }
 
-/** Why {@link findSynth} returns null, as the one-line error {@link renderWav} throws ('' when a synth was found). */
+/** Why {@link findSynth} returns null, as the one-line error {@link renderPcm} throws ('' when a synth was found). */
 export function synthMissingReason(where: SynthSearch = {}): string {
   return search(where).problem;
 }
 
-/** Options for {@link renderWav}. */
+/** Options for {@link renderPcm} and {@link renderWav}. */
 export interface RenderOptions extends SynthSearch {
   /** Samples per second. */
   readonly sampleRate?: number;
@@ -133,7 +135,7 @@ export interface RenderOptions extends SynthSearch {
   readonly timeoutMs?: number;
 }
 
-export const DEFAULT_RENDER: Required<Omit<RenderOptions, keyof SynthSearch | 'program'>> = {
+const DEFAULT_RENDER: Required<Omit<RenderOptions, keyof SynthSearch | 'program'>> = {
   sampleRate: 44100,
   channels: 2,
   gain: 0.5,
@@ -204,12 +206,12 @@ function fit(audio: PcmAudio, frames: number, fadeFrames: number, channels: 1 | 
 }
 
 /**
- * Renders a Piece or MIDI file bytes to WAV bytes (16-bit PCM) with FluidSynth.
- * The result lasts pieceLengthSeconds + tailSeconds. Throws a one-line
- * {@link UserError} when the synth is missing (naming the install command),
- * the input holds no notes, or FluidSynth fails.
+ * Renders a Piece or MIDI file bytes with FluidSynth to samples in [-1, 1]
+ * (one Float32Array per channel) lasting pieceLengthSeconds + tailSeconds.
+ * Throws a one-line {@link UserError} when the synth is missing (naming the
+ * install command), the input holds no notes, or FluidSynth fails.
  */
-export async function renderWav(input: Uint8Array | Piece, options: RenderOptions = {}): Promise<Uint8Array> {
+export async function renderPcm(input: Uint8Array | Piece, options: RenderOptions = {}): Promise<PcmAudio> {
   const o = { ...DEFAULT_RENDER, ...options };
   checkOptions(o);
   const { synth, problem } = search(options);
@@ -230,8 +232,13 @@ export async function renderWav(input: Uint8Array | Piece, options: RenderOption
     if (raw.sampleRate !== o.sampleRate) throw new UserError(`fluidsynth wrote ${raw.sampleRate} Hz audio instead of ${o.sampleRate} Hz`);
     const frames = Math.round((pieceLengthSeconds(piece) + o.tailSeconds) * o.sampleRate);
     const fade = Math.round(Math.min(o.tailSeconds, 0.5) * o.sampleRate);
-    return encodeWav(fit(raw, frames, fade, o.channels, o.normalizePeak));
+    return fit(raw, frames, fade, o.channels, o.normalizePeak);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** {@link renderPcm} written as a WAV file (16-bit PCM); same options and errors. */
+export async function renderWav(input: Uint8Array | Piece, options: RenderOptions = {}): Promise<Uint8Array> {
+  return encodeWav(await renderPcm(input, options));
 }
