@@ -1,0 +1,84 @@
+/**
+ * The notebook's settings: the flat hyperparameters of its one settings cell,
+ * expanded into the configs of the stages it calls (tokenizer, dataset, model,
+ * training, generation), whose defaults fill in the rest.
+ *
+ * Automated runs (scripts/run-notebook.sh, tests/notebook.test.ts) set
+ * MUSICGEN_QUICK=1; {@link notebookConfig} then shrinks the data, the model
+ * and the training so the whole notebook runs in a minute, and says so in one
+ * line. The settings cell itself holds only the user's numbers.
+ */
+import { DEFAULT_DATASET_CONFIG, type DatasetConfig } from '../data/dataset';
+import { DEFAULT_GENERATE_CONFIG, type GenerateConfig } from '../generate/generate';
+import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/network';
+import { DEFAULT_TOKENIZER_CONFIG, type TokenizerConfig } from '../tokens/config';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config';
+
+/** The hyperparameters of the notebook's settings cell, flat and easy to edit. */
+export interface Hyperparameters {
+  /** Folder(s) of MIDI files to learn from. */
+  readonly dataFolder: string | readonly string[];
+  /** Use at most this many files (0 = all). */
+  readonly maxFiles: number;
+  /** Tokens per training window. */
+  readonly seqLen: number;
+  readonly embeddingDim: number;
+  readonly units: number;
+  readonly layers: number;
+  readonly dropout: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  /** Sampling temperature (> 0). */
+  readonly temperature: number;
+  /** Nucleus sampling threshold in (0, 1]. */
+  readonly topP: number;
+  /** Events (notes or chords) to generate. */
+  readonly length: number;
+  /** Seed for the split, the initial weights, training and sampling. */
+  readonly seed: number;
+  /** Open a live loss chart in the browser (nodeplotlib) while training. */
+  readonly livePlot: boolean;
+}
+
+/** Every stage's settings, as the notebook's cells pass them to the library. */
+export interface NotebookConfig {
+  readonly dataFolders: readonly string[];
+  /** Use at most this many files (0 = all). */
+  readonly maxFiles: number;
+  readonly tokenizer: TokenizerConfig;
+  readonly dataset: DatasetConfig;
+  readonly model: Omit<ModelConfig, 'vocabSize'>;
+  readonly training: TrainConfig;
+  readonly generation: GenerateConfig;
+  /** Where the notebook's own model is saved (relative to the project root). */
+  readonly modelDir: string;
+  readonly livePlot: boolean;
+}
+
+/** What a quick run (MUSICGEN_QUICK=1) changes: a few files, a small model, one epoch. */
+const QUICK_RUN: Partial<Hyperparameters> = { maxFiles: 12, units: 32, epochs: 1 };
+
+/**
+ * Expands the hyperparameters into every stage's config. With MUSICGEN_QUICK=1
+ * in `env` the {@link QUICK_RUN} overrides apply first, and one line says so.
+ */
+export function notebookConfig(hyperparameters: Hyperparameters, env: NodeJS.ProcessEnv = process.env): NotebookConfig {
+  let hp = hyperparameters;
+  if (env.MUSICGEN_QUICK === '1') {
+    hp = { ...hp, ...QUICK_RUN };
+    const changes = Object.entries(QUICK_RUN).map(([k, v]) => `${k} ${String(v)}`);
+    console.log(`MUSICGEN_QUICK=1 (automated quick run): using ${changes.join(', ')} instead of the values above`);
+  }
+  return {
+    dataFolders: typeof hp.dataFolder === 'string' ? [hp.dataFolder] : hp.dataFolder,
+    maxFiles: hp.maxFiles,
+    tokenizer: DEFAULT_TOKENIZER_CONFIG,
+    dataset: { ...DEFAULT_DATASET_CONFIG, seqLen: hp.seqLen, stride: Math.max(1, Math.floor(hp.seqLen / 2)), seed: hp.seed },
+    model: { ...DEFAULT_MODEL_CONFIG, embeddingDim: hp.embeddingDim, units: hp.units, layers: hp.layers, dropout: hp.dropout, seed: hp.seed },
+    training: { ...DEFAULT_TRAIN_CONFIG, epochs: hp.epochs, batchSize: hp.batchSize, learningRate: hp.learningRate, seed: hp.seed },
+    generation: { ...DEFAULT_GENERATE_CONFIG, temperature: hp.temperature, topP: hp.topP, length: hp.length, seed: hp.seed },
+    modelDir: 'models/notebook',
+    livePlot: hp.livePlot,
+  };
+}
