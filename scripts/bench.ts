@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --data DIR] [-- --backends wasm,cpu]`
+ * `npm run bench [-- [--quick] [--data DIR] [--backends wasm,cpu]]`  (`--help` lists the flags)
  *
  * Speed and memory of the pipeline, for the default model (DEFAULT_MODEL_CONFIG
  * sized to the data's vocabulary, seqLen and batch size from the defaults):
@@ -10,8 +10,8 @@
  * - time from process start to the first generated note with the shipped model.
  * Each measurement that touches tfjs runs in a child process
  * (scripts/bench-worker.ts): backends are global and memory peaks must be
- * independent. Prints a table, then ONE JSON line (last line of stdout);
- * progress goes to stderr.
+ * independent. Prints a table, then ONE JSON line (last line of stdout, with
+ * or without --json); progress goes to stderr.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -23,6 +23,8 @@ import { loadMidiFolder, MIDI_EXTENSIONS } from '../lib/midi/read';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
 import { buildVocabulary } from '../lib/tokens/vocabulary';
 import { saveVocabulary } from '../lib/tokens/vocab-file';
+import { flagHelp, parseFlags, str, type FlagSpecs } from '../lib/cli/args';
+import { UserError } from '../lib/core/errors';
 import type { Rate, WorkerArgs } from './bench-worker';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -39,22 +41,34 @@ interface Options {
   readonly backends: readonly string[] | null;
 }
 
-function parseArgs(argv: readonly string[]): Options {
-  let quick = false;
-  let data: string | null = null;
-  let backends: string[] | null = null;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--quick') quick = true;
-    else if (a === '--data') data = argv[++i] ?? fail('--data needs a folder');
-    else if (a === '--backends') backends = (argv[++i] ?? fail('--backends needs a list, e.g. wasm,cpu')).split(',').filter(Boolean);
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench [-- --quick] [-- --data DIR] [-- --backends tensorflow,wasm,cpu]\n');
-      process.exit(0);
-    } else fail(`unknown flag ${a} (expected --quick, --data DIR, --backends LIST)`);
+const BACKENDS = ['tensorflow', 'wasm', 'cpu'];
+
+const USAGE = 'usage: npm run bench [-- [--quick] [--data DIR] [--backends tensorflow,wasm,cpu]]';
+
+const BENCH_FLAGS: FlagSpecs = {
+  quick: { type: 'boolean', help: 'fewer batches and events; only the fastest backend unless --backends is given' },
+  data: { type: 'string', help: 'DIR MIDI folder or file to measure on (default ../shared/data/nottingham, else data/)' },
+  backends: { type: 'string', help: `LIST comma-separated backends to train on (${BACKENDS.join(', ')}; default: those installed)` },
+};
+
+/** Parses the command line; returns null after printing --help. Throws a UserError naming a bad flag. */
+function parseOptions(argv: readonly string[]): Options | null {
+  const a = parseFlags(argv, BENCH_FLAGS);
+  if (a.values.help) {
+    process.stdout.write(`${USAGE}\n\n${flagHelp(BENCH_FLAGS)}\n`);
+    return null;
   }
-  for (const b of backends ?? []) if (!['tensorflow', 'wasm', 'cpu'].includes(b)) fail(`--backends: unknown backend "${b}" (tensorflow, wasm or cpu)`);
-  return { quick, data, backends };
+  if (a.positionals.length > 0) throw new UserError(`unexpected argument "${a.positionals[0]}" (see --help)`);
+  const data = str(a, 'data');
+  if (data === '') throw new UserError('--data needs a folder');
+  const list = str(a, 'backends');
+  let backends: string[] | null = null;
+  if (list !== undefined) {
+    backends = list.split(',').map((b) => b.trim()).filter(Boolean);
+    if (backends.length === 0) throw new UserError('--backends needs a list, e.g. wasm,cpu');
+    for (const b of backends) if (!BACKENDS.includes(b)) throw new UserError(`--backends: unknown backend "${b}" (tensorflow, wasm or cpu)`);
+  }
+  return { quick: a.values.quick === true, data: data ?? null, backends };
 }
 
 function fail(msg: string): never {
@@ -155,7 +169,7 @@ interface FirstOut {
   readonly msProcessStartToScript: number;
   readonly msBackend: number;
   readonly msLoadModel: number;
-  readonly msPrimerAndWeights: number;
+  readonly msPrimer: number;
   readonly msFirstNote: number;
 }
 
@@ -195,7 +209,8 @@ function atLeast(name: string, value: number | null, target: number, unit: strin
 }
 
 async function main(): Promise<void> {
-  const opt = parseArgs(process.argv.slice(2));
+  const opt = parseOptions(process.argv.slice(2));
+  if (!opt) return;
   const started = performance.now();
   const load0 = os.loadavg()[0];
   const dataDir = findData(opt);
@@ -323,7 +338,7 @@ async function main(): Promise<void> {
     }
     if (first?.result && first.firstNoteMs !== null) {
       const f = first.result;
-      rows.push(['time to first note (shipped model)', `${fmt(first.firstNoteMs)} ms`, `from spawn: start-up ${fmt(f.msProcessStartToScript)}, backend ${fmt(f.msBackend)}, model ${fmt(f.msLoadModel)}, primer ${fmt(f.msPrimerAndWeights)}, first note ${fmt(f.msFirstNote)} ms`]);
+      rows.push(['time to first note (shipped model)', `${fmt(first.firstNoteMs)} ms`, `from spawn: start-up ${fmt(f.msProcessStartToScript)}, backend ${fmt(f.msBackend)}, model ${fmt(f.msLoadModel)}, primer ${fmt(f.msPrimer)}, first note ${fmt(f.msFirstNote)} ms`]);
     } else rows.push(['time to first note (shipped model)', haveShipped ? 'failed' : 'absent', haveShipped ? (first?.error ?? '') : `no model.json in ${path.relative(ROOT, SHIPPED)}`]);
     rows.push(['', '', '']);
     rows.push(['target', 'status', '']);
@@ -362,4 +377,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => fail(e instanceof Error ? e.message : String(e)));
+main().catch((e: unknown) => {
+  if (process.argv.includes('--verbose') && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  fail(e instanceof Error ? e.message.split('\n')[0] : String(e));
+});

@@ -4,6 +4,7 @@
  *   npm run -s download -- nottingham --out data/nottingham
  *   npm run -s download -- nottingham --zip nottingham-dataset-master.zip   # no download
  *   npm run -s download -- --list
+ *   npm run -s download -- --help                                          # all flags
  *
  * Only .mid/.midi entries are extracted; paths that would leave the output
  * folder (zip-slip), macOS resource forks and files without a MIDI header are
@@ -13,6 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { unzipSync } from 'fflate';
+import { flagHelp, parseFlags, str, type FlagSpecs, type ParsedArgs } from '../lib/cli/args';
 import { UserError, errCode } from '../lib/core/errors';
 import { writeFileAtomic } from '../lib/core/files';
 
@@ -200,36 +202,48 @@ export async function downloadDataset(
 
 const USAGE = 'usage: npm run -s download -- <dataset> [--out DIR] [--zip FILE] [--url URL]   (datasets: --list)';
 
+const DOWNLOAD_FLAGS: FlagSpecs = {
+  out: { type: 'string', help: 'DIR folder to extract into (default data/<dataset>)' },
+  zip: { type: 'string', help: 'FILE extract this zip archive instead of downloading' },
+  url: { type: 'string', help: "URL download the zip from here instead of the dataset's own address" },
+  list: { type: 'boolean', help: 'list the known datasets and exit' },
+};
+
+/** A string flag that, when given, must not be empty. */
+function optional(a: ParsedArgs, name: string): string | undefined {
+  const v = str(a, name);
+  if (v === '') throw new UserError(`--${name} needs a value`);
+  return v;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
-  const valueOpts = ['--out', '--zip', '--url'];
-  const opt = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    if (i < 0) return undefined;
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new UserError(`${name} needs a value`);
-    return v;
-  };
-  if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
+  if (argv.length === 0) {
     console.log(USAGE);
-    return argv.length === 0 ? 1 : 0;
+    return 1;
   }
-  if (argv.includes('--list')) {
-    for (const d of Object.values(DATASETS)) console.log(`${d.name}: ${d.description} — ${d.url} (${d.license})`);
+  const a = parseFlags(argv, DOWNLOAD_FLAGS);
+  const json = a.values.json === true;
+  if (a.values.help) {
+    console.log(`${USAGE}\n\n${flagHelp(DOWNLOAD_FLAGS)}`);
     return 0;
   }
-  const positional = argv.filter((a, i) => !a.startsWith('--') && !valueOpts.includes(argv[i - 1]));
-  const unknown = argv.find((a) => a.startsWith('--') && !valueOpts.includes(a));
-  if (unknown) throw new UserError(`unknown option ${unknown}; ${USAGE}`);
-  if (positional.length !== 1) throw new UserError(USAGE);
-  const spec = DATASETS[positional[0]];
-  if (!spec) throw new UserError(`unknown dataset "${positional[0]}" (known: ${Object.keys(DATASETS).join(', ')})`);
-  const outDir = opt('--out') ?? path.join('data', spec.name);
-  const zipFile = opt('--zip');
-  const url = opt('--url');
+  if (a.values.list) {
+    for (const d of Object.values(DATASETS)) console.log(`${d.name}: ${d.description} — ${d.url} (${d.license})`);
+    if (json) console.log(JSON.stringify({ datasets: Object.values(DATASETS).map(({ name, description, url, license }) => ({ name, description, url, license })) }));
+    return 0;
+  }
+  if (a.positionals.length === 0) throw new UserError(`which dataset? ${USAGE}`);
+  if (a.positionals.length > 1) throw new UserError(`unexpected argument "${a.positionals[1]}" (one dataset at a time; see --help)`);
+  const spec = DATASETS[a.positionals[0]];
+  if (!spec) throw new UserError(`unknown dataset "${a.positionals[0]}" (known: ${Object.keys(DATASETS).join(', ')})`);
+  const outDir = optional(a, 'out') ?? path.join('data', spec.name);
+  const zipFile = optional(a, 'zip');
+  const url = optional(a, 'url');
   if (!zipFile) console.log(`downloading ${url ?? spec.url} ...`);
   const report = await downloadDataset(spec, outDir, { zipFile, url });
   const skipped = report.skipped.length > 0 ? `, ${report.skipped.length} skipped (${report.skipped[0].entry}: ${report.skipped[0].reason}${report.skipped.length > 1 ? ', …' : ''})` : '';
   console.log(`${spec.name}: wrote ${report.written.length} MIDI files to ${outDir}${skipped}; ${report.ignored} other entries ignored`);
+  if (json) console.log(JSON.stringify({ dataset: spec.name, out: outDir, written: report.written.length, skipped: report.skipped, ignored: report.ignored }));
   return 0;
 }
 
@@ -239,7 +253,8 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (e: unknown) => {
-      console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+      console.error(`error: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+      if (process.argv.includes('--verbose') && e instanceof Error && e.stack) console.error(e.stack);
       process.exitCode = 1;
     },
   );

@@ -5,7 +5,8 @@
  *
  *   npx tsx scripts/render-corpus.ts            # (re)write data/*.mid and the README table
  *   npx tsx scripts/render-corpus.ts --check    # exit 1 when a file is missing or out of date
- *   options: --abc DIR (default data/abc), --out DIR (default data), --readme FILE (default <out>/README.md)
+ *   options: --abc DIR (default data/abc), --out DIR (default data), --readme FILE (default <out>/README.md);
+ *   --help lists them all
  *
  * The output is deterministic: rendering twice gives the same bytes, and files
  * whose bytes did not change are not rewritten.
@@ -13,6 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { abcTuneToPiece, parseAbc, slugify, type AbcTune } from './abc';
+import { flagHelp, parseFlags, str, type FlagSpecs } from '../lib/cli/args';
 import { UserError } from '../lib/core/errors';
 import { writeFileAtomic } from '../lib/core/files';
 import { pieceToMidiBytes } from '../lib/midi/write';
@@ -126,41 +128,56 @@ export function renderCorpus(options: { abcDir: string; outDir: string; readme?:
   return { entries, changed, unchanged, readmeChanged };
 }
 
+const USAGE = 'usage: npx tsx scripts/render-corpus.ts [--check] [--abc DIR] [--out DIR] [--readme FILE]   (= npm run corpus)';
+
+const CORPUS_FLAGS: FlagSpecs = {
+  check: { type: 'boolean', help: 'write nothing; exit 1 when a .mid file or the README table is missing or out of date' },
+  abc: { type: 'string', help: 'DIR folder of .abc files (default data/abc)' },
+  out: { type: 'string', help: 'DIR folder for the .mid files (default data)' },
+  readme: { type: 'string', help: 'FILE README whose corpus table is refreshed (default <out>/README.md)' },
+};
+
 function main(argv: readonly string[]): number {
-  const arg = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const known = new Set(['--check', '--abc', '--out', '--readme', '--help', '-h']);
-  const unknown = argv.find((a, i) => a.startsWith('-') && !known.has(a) && !['--abc', '--out', '--readme'].includes(argv[i - 1]));
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log('usage: npx tsx scripts/render-corpus.ts [--check] [--abc DIR] [--out DIR] [--readme FILE]');
+  const a = parseFlags(argv, CORPUS_FLAGS);
+  if (a.values.help) {
+    console.log(`${USAGE}\n\n${flagHelp(CORPUS_FLAGS)}`);
     return 0;
   }
-  if (unknown) throw new UserError(`unknown option ${unknown} (see --help)`);
+  if (a.positionals.length > 0) throw new UserError(`unexpected argument "${a.positionals[0]}" (see --help)`);
+  const arg = (name: string): string | undefined => {
+    const v = str(a, name);
+    if (v === '') throw new UserError(`--${name} needs a value`);
+    return v;
+  };
   const root = path.resolve(__dirname, '..');
-  const outDir = arg('--out') ?? path.join(root, 'data');
-  const check = argv.includes('--check');
+  const outDir = arg('out') ?? path.join(root, 'data');
+  const check = a.values.check === true;
   const report = renderCorpus({
-    abcDir: arg('--abc') ?? path.join(root, 'data', 'abc'),
+    abcDir: arg('abc') ?? path.join(root, 'data', 'abc'),
     outDir,
-    readme: arg('--readme') ?? path.join(outDir, 'README.md'),
+    readme: arg('readme') ?? path.join(outDir, 'README.md'),
     check,
   });
   const n = report.entries.length;
+  const json = (): void => {
+    if (a.values.json) console.log(JSON.stringify({ tunes: n, check, changed: report.changed, unchanged: report.unchanged.length, readmeChanged: report.readmeChanged }));
+  };
   if (check) {
     const stale = [...report.changed, ...(report.readmeChanged ? ['README.md table'] : [])];
     if (stale.length > 0) {
       console.error(`corpus out of date (${stale.length}): ${stale.join(', ')} — run npm run corpus`);
+      json();
       return 1;
     }
     console.log(`corpus up to date: ${n} tunes`);
+    json();
     return 0;
   }
   console.log(
     `corpus: ${n} tunes → ${path.relative(process.cwd(), outDir) || '.'}/ (${report.changed.length} written, ` +
       `${report.unchanged.length} unchanged${report.readmeChanged ? ', README table updated' : ''})`,
   );
+  json();
   return 0;
 }
 
@@ -168,7 +185,8 @@ if (require.main === module) {
   try {
     process.exitCode = main(process.argv.slice(2));
   } catch (e) {
-    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`error: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    if (process.argv.includes('--verbose') && e instanceof Error && e.stack) console.error(e.stack);
     process.exitCode = 1;
   }
 }
