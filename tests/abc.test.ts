@@ -7,9 +7,9 @@ import { UserError } from '../lib/core/errors';
 import { parseMidi, readMidiFile } from '../lib/midi/read';
 import { pieceToMidiBytes } from '../lib/midi/write';
 import { corpusTable, loadCorpus, renderTune } from '../scripts/render-corpus';
+import { DATA_DIR } from './helpers';
 
-const DATA = path.join(__dirname, '..', 'data');
-const ABC = path.join(DATA, 'abc');
+const ABC = path.join(DATA_DIR, 'abc');
 const corpus = loadCorpus(ABC);
 const tune = (title: string): AbcTune => {
   const e = corpus.find((c) => c.tune.title === title);
@@ -177,7 +177,7 @@ test('render → MIDI → read back keeps every note, the tempo and the meter', 
 
 test('the committed data/*.mid files are the deterministic rendering of data/abc', () => {
   for (const { tune: t, fileName } of corpus) {
-    const file = path.join(DATA, fileName);
+    const file = path.join(DATA_DIR, fileName);
     assert.ok(fs.existsSync(file), `${fileName} exists (run npm run corpus)`);
     const bytes = renderTune(t);
     assert.deepEqual(renderTune(t), bytes, 'same bytes twice');
@@ -185,6 +185,6 @@ test('the committed data/*.mid files are the deterministic rendering of data/abc
     const piece = readMidiFile(file);
     assert.equal(piece.notes.filter((n) => n.velocity === 90).length, t.notes.length, fileName);
   }
-  const readme = fs.readFileSync(path.join(DATA, 'README.md'), 'utf8');
+  const readme = fs.readFileSync(path.join(DATA_DIR, 'README.md'), 'utf8');
   assert.ok(readme.includes(corpusTable(corpus)), 'data/README.md table is up to date (run npm run corpus)');
 });

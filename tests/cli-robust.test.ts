@@ -3,8 +3,10 @@
  * folders, primers with symbols the vocabulary lacks, unwritable outputs.
  * Every failure must be one stderr line naming the parameter or file, exit ≠ 0,
  * no stack trace (unless --verbose), and no work or files left behind.
+ * The commands run in this process (tests/helpers.ts `runCli`), except the
+ * outputs under /proc, which once made the CLI spin forever: those run as
+ * processes that are killed if they hang.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,38 +19,12 @@ import { pieceToTokens } from '../lib/tokens/tokenize';
 import { tokenToString } from '../lib/tokens/token';
 import { buildVocabulary } from '../lib/tokens/vocabulary';
 import { loadVocabulary, saveVocabulary } from '../lib/tokens/vocab-file';
-import { DATA_DIR } from './helpers';
-
-const ROOT = path.resolve(__dirname, '..');
-const FIXTURES = path.join(__dirname, 'fixtures', 'midi');
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI (node --import tsx lib/cli/main.ts …) from the repo root; kills it after timeoutMs. */
-function cli(args: readonly string[], timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: signal ? -1 : code, stdout, stderr: signal ? `${stderr}\n[killed by ${signal} after ${timeoutMs} ms]` : stderr });
-    });
-  });
-}
+import { DATA_DIR, MIDI_FIXTURES, assertExit0, runCli, spawnCli, type CliRun } from './helpers';
 
 /** Exit ≠ 0 and stderr is exactly one line, matching every pattern, with no stack trace. Returns the line. */
-function oneLineError(r: Run, ...patterns: RegExp[]): string {
+function oneLineError(r: CliRun, ...patterns: RegExp[]): string {
   assert.notEqual(r.code, 0, `expected a failure; stdout:\n${r.stdout}`);
-  assert.ok(r.code !== -1, r.stderr);
+  assert.ok(r.code !== null, `killed or still running: ${r.stderr}`);
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
   assert.equal(lines.length, 1, `expected one stderr line, got:\n${r.stderr}`);
   assert.ok(!/^\s+at /m.test(r.stderr), 'stack trace without --verbose');
@@ -61,11 +37,7 @@ let model = '';
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-robust-'));
   model = path.join(tmp, 'model');
-  const r = await cli(
-    ['train', '--data', DATA_DIR, '--out', model, '--epochs', '1', '--max-files', '8', '--units', '16', '--embedding', '8', '--seq-len', '32', '--batch-size', '8', '--json'],
-    60_000,
-  );
-  assert.equal(r.code, 0, r.stderr);
+  assertExit0(await runCli(['train', '--data', DATA_DIR, '--out', model, '--epochs', '1', '--max-files', '8', '--units', '16', '--embedding', '8', '--seq-len', '32', '--batch-size', '8', '--json']));
 });
 after(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -84,8 +56,8 @@ function tempFilesIn(dir: string): string[] {
 
 test('out-of-range and wrong-type flag values: one line naming the flag and its range', async () => {
   const out = path.join(tmp, 'never');
-  const train = (...flags: string[]) => cli(['train', '--data', DATA_DIR, '--out', out, ...flags]);
-  const gen = (...flags: string[]) => cli(['generate', '--model', model, '--out', path.join(out, 'x.mid'), ...flags]);
+  const train = (...flags: string[]) => runCli(['train', '--data', DATA_DIR, '--out', out, ...flags]);
+  const gen = (...flags: string[]) => runCli(['generate', '--model', model, '--out', path.join(out, 'x.mid'), ...flags]);
   const [units, unitsAbc, unitsSpace, seqLen, temp, topP0, topP15, batch, lr] = await Promise.all([
     train('--units=-3'),
     train('--units', 'abc'),
@@ -114,7 +86,7 @@ test('--seq-len longer than every piece in a small folder: one line naming seq-l
   fs.mkdirSync(small);
   const two = fs.readdirSync(DATA_DIR).filter((f) => f.endsWith('.mid')).slice(0, 2);
   for (const f of two) fs.copyFileSync(path.join(DATA_DIR, f), path.join(small, f));
-  const r = await cli(['train', '--data', small, '--out', path.join(tmp, 'never2'), '--seq-len', '5000', '--json']);
+  const r = await runCli(['train', '--data', small, '--out', path.join(tmp, 'never2'), '--seq-len', '5000', '--json']);
   const line = oneLineError(r, /seq-?len/i, /5000/, /--seq-len ≤ \d+/);
   const longest = Number(/≤ (\d+)/.exec(line)?.[1]);
   assert.ok(longest > 32 && longest < 5000, line);
@@ -123,10 +95,10 @@ test('--seq-len longer than every piece in a small folder: one line naming seq-l
 
 test('unknown flag, unknown command, missing --out', async () => {
   const [flag, command, noOut, noData] = await Promise.all([
-    cli(['generate', '--model', model, '--bogus']),
-    cli(['frobnicate', '--json']),
-    cli(['train', '--data', DATA_DIR]),
-    cli(['train', '--out', path.join(tmp, 'never3')]),
+    runCli(['generate', '--model', model, '--bogus']),
+    runCli(['frobnicate', '--json']),
+    runCli(['train', '--data', DATA_DIR]),
+    runCli(['train', '--out', path.join(tmp, 'never3')]),
   ]);
   oneLineError(flag, /--bogus/);
   oneLineError(command, /frobnicate/, /inspect, train, generate, evaluate/);
@@ -135,7 +107,7 @@ test('unknown flag, unknown command, missing --out', async () => {
 });
 
 test('--verbose adds the stack trace', async () => {
-  const r = await cli(['generate', '--model', model, '--out', path.join(tmp, 'v.mid'), '--temperature', '0', '--verbose']);
+  const r = await runCli(['generate', '--model', model, '--out', path.join(tmp, 'v.mid'), '--temperature', '0', '--verbose']);
   assert.notEqual(r.code, 0);
   const lines = r.stderr.split('\n');
   assert.match(lines[0], /--temperature/);
@@ -145,7 +117,7 @@ test('--verbose adds the stack trace', async () => {
 /** Runs generate on a model folder and expects a one-line error before any output. */
 async function brokenModel(dir: string, ...patterns: RegExp[]): Promise<void> {
   const out = path.join(tmp, `${path.basename(dir)}.mid`);
-  const r = await cli(['generate', '--model', dir, '--out', out, '--seed', '1', '--data', DATA_DIR, '--json']);
+  const r = await runCli(['generate', '--model', dir, '--out', out, '--seed', '1', '--data', DATA_DIR, '--json']);
   oneLineError(r, ...patterns);
   assert.ok(!fs.existsSync(out), 'a MIDI file was written from a broken model');
 }
@@ -163,7 +135,7 @@ test('model folder missing, incomplete, corrupt or mixed with another vocabulary
   fs.writeFileSync(path.join(badJson, 'config.json'), '{"format": "musicgen-model/1", ');
   // vocab.json of another model (built from other data).
   const mixed = copyModel('mixed-vocab');
-  const other = buildVocabulary(fs.readdirSync(FIXTURES).filter((f) => f.startsWith('good-')).map((f) => readMidiFile(path.join(FIXTURES, f))));
+  const other = buildVocabulary(fs.readdirSync(MIDI_FIXTURES).filter((f) => f.startsWith('good-')).map((f) => readMidiFile(path.join(MIDI_FIXTURES, f))));
   const own = loadVocabulary(path.join(model, 'vocab.json'));
   assert.notEqual(other.tokens.length, own.tokens.length, 'precondition: the two vocabularies differ in size');
   saveVocabulary(path.join(mixed, 'vocab.json'), other);
@@ -197,7 +169,7 @@ test('a primer with symbols the vocabulary lacks: nearest works, error names the
   assert.ok(unknown.length >= 2, `precondition: the primer has unknown symbols (${unknown.join(' ')})`);
   const out = (p: string) => path.join(tmp, `primed-${p}.mid`);
   const args = (p: string) => ['generate', '--model', model, '--primer', primer, '--out', out(p), '--length', '40', '--seed', '5', '--json', '--unknown', p];
-  const [nearest, error, skip, bad] = await Promise.all([cli(args('nearest')), cli(args('error')), cli(args('skip')), cli(args('maybe'))]);
+  const [nearest, error, skip, bad] = await Promise.all([runCli(args('nearest')), runCli(args('error')), runCli(args('skip')), runCli(args('maybe'))]);
   assert.equal(nearest.code, 0, nearest.stderr);
   assert.ok(readMidiFile(out('nearest')).notes.length > 30);
   assert.equal(skip.code, 0, skip.stderr);
@@ -206,7 +178,7 @@ test('a primer with symbols the vocabulary lacks: nearest works, error names the
   assert.ok(!fs.existsSync(out('error')));
   oneLineError(bad, /--unknown/, /nearest, skip or error/);
   // The default policy is nearest.
-  const dflt = await cli(['generate', '--model', model, '--primer', primer, '--out', out('default'), '--length', '40', '--seed', '5', '--json']);
+  const dflt = await runCli(['generate', '--model', model, '--primer', primer, '--out', out('default'), '--length', '40', '--seed', '5', '--json']);
   assert.equal(dflt.code, 0, dflt.stderr);
   assert.ok(fs.readFileSync(out('default')).equals(fs.readFileSync(out('nearest'))));
 });
@@ -216,12 +188,12 @@ test('unwritable output paths: one-line error, no hang, no temp file left', asyn
   fs.writeFileSync(file, 'not a folder');
   const folder = path.join(tmp, 'a-folder');
   fs.mkdirSync(folder);
-  const gen = (out: string) => cli(['generate', '--model', model, '--out', out, '--seed', '1', '--length', '20', '--data', DATA_DIR, '--json'], 20_000);
+  const genArgs = (out: string) => ['generate', '--model', model, '--out', out, '--seed', '1', '--length', '20', '--data', DATA_DIR, '--json'];
   const [proc, underFile, isFolder, trainProc] = await Promise.all([
-    gen('/proc/nope/x.mid'),
-    gen(path.join(file, 'x.mid')),
-    gen(folder),
-    cli(['train', '--data', DATA_DIR, '--out', '/proc/nope/model', '--max-files', '3', '--units', '8', '--embedding', '4', '--seq-len', '16', '--json'], 20_000),
+    spawnCli(genArgs('/proc/nope/x.mid'), 20_000),
+    runCli(genArgs(path.join(file, 'x.mid'))),
+    runCli(genArgs(folder)),
+    spawnCli(['train', '--data', DATA_DIR, '--out', '/proc/nope/model', '--max-files', '3', '--units', '8', '--embedding', '4', '--seq-len', '16', '--json'], 20_000),
   ]);
   oneLineError(proc, /cannot write \/proc\/nope\/x\.mid/);
   oneLineError(underFile, /cannot write/, /a-file/, /not a folder/);

@@ -1,59 +1,21 @@
 /**
- * The CLI end to end, as the issue says it will be checked: spawns
- * `lib/cli/main.ts` (inspect, train, generate, --help) and checks exit codes,
- * the JSON summary on the last stdout line, and the files written.
+ * The CLI end to end, as the issue says it will be checked: inspect, train,
+ * generate, evaluate and --help, checking exit codes, the JSON summary on the
+ * last stdout line, and the files written. The commands run in this process
+ * (tests/helpers.ts `runCli`: the exported `main(argv)` with its output
+ * captured); one generate run is a real `node lib/cli/main.ts` process and
+ * must write the same bytes as the in-process run.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readMidiFile } from '../lib/midi/read';
-import { DATA_DIR, HAVE_NOTTINGHAM, NOTTINGHAM, needNottingham } from './helpers';
+import { DATA_DIR, HAVE_NOTTINGHAM, MIDI_FIXTURES, NOTTINGHAM, assertExit0, lastJson, midiFilesIn, needNottingham, runCli, spawnCli, type CliRun } from './helpers';
 
-const ROOT = path.resolve(__dirname, '..');
-const FIXTURES = path.join(__dirname, 'fixtures', 'midi');
 /** A tiny model: trains in a second or two. */
 const TINY = ['--max-files', '20', '--units', '16', '--embedding', '8', '--seq-len', '32', '--batch-size', '8', '--seed', '7'];
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI (node --import tsx lib/cli/main.ts …) from the repo root. */
-function cli(args: readonly string[], timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The JSON object on the last non-empty stdout line. */
-function lastJson(r: Run): Record<string, unknown> {
-  const lines = r.stdout.trim().split('\n');
-  assert.ok(lines.length > 0 && lines[lines.length - 1].startsWith('{'), `no JSON on stdout's last line:\n${r.stdout}\n${r.stderr}`);
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
-}
-
-function ok(r: Run): void {
-  assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${r.stderr}`);
-}
-
-function midiFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => /\.midi?$/i.test(f)).sort();
-}
 
 let tmp = '';
 before(() => {
@@ -64,10 +26,10 @@ after(() => {
 });
 
 test('inspect --json on the Nottingham folder: every file accounted for, counts', { skip: needNottingham }, async () => {
-  const r = await cli(['inspect', NOTTINGHAM, '--json']);
-  ok(r);
+  const r = await runCli(['inspect', NOTTINGHAM, '--json']);
+  assertExit0(r);
   const j = lastJson(r);
-  const files = midiFiles(NOTTINGHAM).length;
+  const files = midiFilesIn(NOTTINGHAM).length;
   assert.equal(j.files, files);
   assert.ok(Array.isArray(j.skipped));
   assert.equal((j.loaded as number) + (j.skipped as unknown[]).length, files);
@@ -79,10 +41,10 @@ test('inspect --json on the Nottingham folder: every file accounted for, counts'
 });
 
 test('inspect --json on a folder of broken files: no crash, each file loaded or skipped with a reason', async () => {
-  const r = await cli(['inspect', FIXTURES, '--json']);
-  ok(r);
+  const r = await runCli(['inspect', MIDI_FIXTURES, '--json']);
+  assertExit0(r);
   const j = lastJson(r);
-  const names = midiFiles(FIXTURES);
+  const names = midiFilesIn(MIDI_FIXTURES);
   assert.equal(j.files, names.length);
   const skipped = j.skipped as { file: string; reason: string }[];
   assert.equal((j.loaded as number) + skipped.length, names.length);
@@ -105,8 +67,8 @@ test('inspect --json on a folder of broken files: no crash, each file loaded or 
 const model = () => path.join(tmp, 'model');
 
 test('train one epoch on a small subset (--json)', async () => {
-  const r = await cli(['train', '--data', DATA_DIR, '--out', model(), '--epochs', '1', ...TINY, '--json']);
-  ok(r);
+  const r = await runCli(['train', '--data', DATA_DIR, '--out', model(), '--epochs', '1', ...TINY, '--json']);
+  assertExit0(r);
   const j = lastJson(r);
   assert.equal(j.model, model());
   assert.equal(j.epochs, 1);
@@ -129,9 +91,10 @@ test('train one epoch on a small subset (--json)', async () => {
 test('generate 200 events twice with one seed: byte-identical MIDI that reads back', async () => {
   assert.ok(fs.existsSync(path.join(model(), 'model.json')), 'needs the model trained above');
   const outs = [path.join(tmp, 'a.mid'), path.join(tmp, 'b.mid')];
-  const runs: Run[] = [];
-  for (const out of outs) runs.push(await cli(['generate', '--model', model(), '--out', out, '--length', '200', '--seed', '42', '--data', DATA_DIR, '--json']));
-  runs.forEach(ok);
+  const args = (out: string) => ['generate', '--model', model(), '--out', out, '--length', '200', '--seed', '42', '--data', DATA_DIR, '--json'];
+  // The first as a real process (the end-to-end smoke test), the second in this process: same bytes.
+  const runs: CliRun[] = [await spawnCli(args(outs[0])), await runCli(args(outs[1]))];
+  runs.forEach(assertExit0);
   const bytes = outs.map((f) => fs.readFileSync(f));
   assert.ok(bytes[0].equals(bytes[1]), 'same seed, different files');
   const piece = readMidiFile(outs[0]);
@@ -143,20 +106,22 @@ test('generate 200 events twice with one seed: byte-identical MIDI that reads ba
   assert.ok(typeof j.seconds === 'number' && j.seconds > 0 && j.seconds < 60);
   assert.ok(typeof j.notesPerSec === 'number' && j.notesPerSec > 0);
   assert.ok(typeof j.backend === 'string' && j.backend.length > 0);
+  const inProcess = lastJson(runs[1]);
+  assert.deepEqual([inProcess.out, inProcess.events, inProcess.notes, inProcess.backend], [outs[1], j.events, j.notes, j.backend]);
   // A different seed gives a different piece.
   const c = path.join(tmp, 'c.mid');
-  ok(await cli(['generate', '--model', model(), '--out', c, '--length', '200', '--seed', '43', '--data', DATA_DIR, '--json']));
+  assertExit0(await runCli(['generate', '--model', model(), '--out', c, '--length', '200', '--seed', '43', '--data', DATA_DIR, '--json']));
   assert.ok(!fs.readFileSync(c).equals(bytes[0]), 'seeds 42 and 43 gave the same file');
 });
 
 test('generate --primer with a real MIDI file continues it (its tempo kept)', async () => {
   assert.ok(fs.existsSync(path.join(model(), 'model.json')), 'needs the model trained above');
   const src = HAVE_NOTTINGHAM ? NOTTINGHAM : DATA_DIR;
-  const primerFile = path.join(src, midiFiles(src)[0]);
+  const primerFile = path.join(src, midiFilesIn(src)[0]);
   const primer = readMidiFile(primerFile);
   const out = path.join(tmp, 'primed.mid');
-  const r = await cli(['generate', '--model', model(), '--out', out, '--primer', primerFile, '--length', '60', '--seed', '3', '--json']);
-  ok(r);
+  const r = await runCli(['generate', '--model', model(), '--out', out, '--primer', primerFile, '--length', '60', '--seed', '3', '--json']);
+  assertExit0(r);
   const j = lastJson(r);
   assert.equal(j.events, 60);
   const piece = readMidiFile(out);
@@ -170,8 +135,8 @@ test('generate --primer with a real MIDI file continues it (its tempo kept)', as
 
 test('evaluate --json: model vs n-gram baseline on held-out files, music statistics; a missing training folder is reported', async () => {
   assert.ok(fs.existsSync(path.join(model(), 'model.json')), 'needs the model trained above');
-  const r = await cli(['evaluate', '--model', model(), '--samples', '2', '--length', '40', '--json']);
-  ok(r);
+  const r = await runCli(['evaluate', '--model', model(), '--samples', '2', '--length', '40', '--json']);
+  assertExit0(r);
   const j = lastJson(r);
   const config = JSON.parse(fs.readFileSync(path.join(model(), 'config.json'), 'utf8')) as { data: { trainFiles: number; valFiles: number; folders: string[]; maxFiles?: number } };
   assert.equal(j.files, config.data.valFiles, 'scores the model\'s own validation files');
@@ -197,18 +162,18 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
   const gone = path.join(tmp, 'no-such-folder');
   const { maxFiles: _drop, ...rest } = config.data;
   fs.writeFileSync(path.join(moved, 'config.json'), JSON.stringify({ ...JSON.parse(fs.readFileSync(path.join(model(), 'config.json'), 'utf8')), data: { ...rest, folders: [gone, ...config.data.folders] } }));
-  const w = await cli(['evaluate', '--model', moved, '--samples', '0', '--json']);
-  ok(w);
+  const w = await runCli(['evaluate', '--model', moved, '--samples', '0', '--json']);
+  assertExit0(w);
   assert.match(w.stderr + w.stdout, new RegExp(`warning: .*missing: ${gone.replace(/[/\\]/g, '.')}`));
 });
 
 test('--help for the program and for each command exits 0', async () => {
   const commands = ['inspect', 'train', 'generate', 'evaluate'];
-  const [main, ...each] = await Promise.all([cli(['--help']), ...commands.map((c) => cli([c, '--help']))]);
-  ok(main);
+  const [main, ...each] = await Promise.all([runCli(['--help']), ...commands.map((c) => runCli([c, '--help']))]);
+  assertExit0(main);
   for (const c of commands) assert.ok(main.stdout.includes(c), `main help lacks ${c}`);
   each.forEach((r, i) => {
-    ok(r);
+    assertExit0(r);
     assert.ok(r.stdout.startsWith(`usage: musicgen ${commands[i]}`), r.stdout);
     assert.ok(r.stdout.includes('--json') && r.stdout.includes('--verbose'));
     assert.equal(r.stderr, '');

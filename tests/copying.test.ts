@@ -1,12 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { buildCopyIndex, type CopyMatch } from '../lib/evaluate/copying';
 import { loadMidiFolder } from '../lib/midi/read';
 import { createRng } from '../lib/core/rng';
-
-const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
+import { NOTTINGHAM, needNottingham } from './helpers';
 
 /** Brute force: longest common substring of `gen` with any one training piece (dynamic programming). */
 function bruteLongest(gen: readonly number[], training: readonly (readonly number[])[]): number {
@@ -83,7 +80,7 @@ test('no match across piece boundaries', () => {
   assert.throws(() => buildCopyIndex([[1, -2]]), /token -2 at position 1 of training piece 0/);
 });
 
-test('finds a planted copy of known length in real token sequences', { skip: !fs.existsSync(NOTTINGHAM) && 'no ../shared data' }, () => {
+test('finds a planted copy of known length in real token sequences', { skip: needNottingham }, () => {
   const { pieces } = loadMidiFolder(NOTTINGHAM);
   // Pitch sequences (onset order) of all tunes.
   const training = pieces.map((p) => p.notes.map((n) => n.pitch));

@@ -15,9 +15,8 @@ import {
   safeRelativePath,
   selectNottingham,
 } from '../scripts/download-dataset';
+import { NOTTINGHAM, needNottingham } from './helpers';
 
-const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
-const HAVE_DATA = fs.existsSync(NOTTINGHAM);
 const SAMPLES = ['jigs10.mid', 'reelsa-c10.mid', 'waltzes5.mid'];
 
 function tempDir(): string {
@@ -28,7 +27,7 @@ function sample(name: string): Uint8Array {
   return new Uint8Array(fs.readFileSync(path.join(NOTTINGHAM, name)));
 }
 
-test('extracts only MIDI entries, byte for byte, keeping nested folders', { skip: !HAVE_DATA && 'no ../shared data' }, () => {
+test('extracts only MIDI entries, byte for byte, keeping nested folders', { skip: needNottingham }, () => {
   const [a, b, c] = SAMPLES.map(sample);
   const zip = zipSync({
     'jigs10.mid': a,

@@ -1,14 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { compareStats, longestRun, musicStats, topLine, type MusicStats } from '../lib/evaluate/metrics';
 import { median } from '../lib/evaluate/evaluate';
 import { makePiece, type Note, type Piece } from '../lib/core/piece';
 import { loadMidiFolder } from '../lib/midi/read';
 import { createRng } from '../lib/core/rng';
-
-const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
+import { NOTTINGHAM, needNottingham } from './helpers';
 
 const note = (pitch: number, start: number, duration: number): Note => ({ pitch, start, duration, velocity: 80 });
 const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} ≠ ${b}`);
@@ -106,7 +103,7 @@ test('compareStats: relative differences, zero and NaN data', () => {
   assert.deepEqual(Object.keys(c), Object.keys(base));
 });
 
-test('Nottingham: tonal, dense, and distinguishable from random pitches and stuck notes', { skip: !fs.existsSync(NOTTINGHAM) && 'no ../shared data' }, () => {
+test('Nottingham: tonal, dense, and distinguishable from random pitches and stuck notes', { skip: needNottingham }, () => {
   const { pieces } = loadMidiFolder(NOTTINGHAM);
   const real = musicStats(pieces.slice(0, 300));
   assert.equal(real.pieces, 300);

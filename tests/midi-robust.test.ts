@@ -14,13 +14,14 @@ import { MidiFileError } from '../lib/midi/smf';
 import { UserError } from '../lib/core/errors';
 import type { Piece } from '../lib/core/piece';
 import { createRng } from '../lib/core/rng';
-import { FIXTURE_DIR, buildFixtures, longFile } from './fixtures/make-fixtures';
+import { buildFixtures, longFile } from './fixtures/make-fixtures';
+import { MIDI_FIXTURES } from './helpers';
 import { header, note, off, on, smf, track } from './fixtures/smf';
 
 /** [pitch, start, duration, velocity] per note, in the Piece's order. */
 type Row = [number, number, number, number];
 const rows = (p: Piece): Row[] => p.notes.map((n) => [n.pitch, n.start, n.duration, n.velocity]);
-const load = (file: string, opts: MidiReadOptions = {}): Piece => readMidiFile(path.join(FIXTURE_DIR, file), opts, file);
+const load = (file: string, opts: MidiReadOptions = {}): Piece => readMidiFile(path.join(MIDI_FIXTURES, file), opts, file);
 const reasonOf = (file: string, opts: MidiReadOptions = {}): string => {
   try {
     load(file, opts);
@@ -75,11 +76,11 @@ const EXPECTED_NOTES: Record<string, Row[]> = {
 
 test('committed fixtures are exactly what make-fixtures.ts builds, and small', () => {
   const built = buildFixtures();
-  const onDisk = fs.readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.mid')).sort();
+  const onDisk = fs.readdirSync(MIDI_FIXTURES).filter((f) => f.endsWith('.mid')).sort();
   assert.deepEqual(onDisk, [...built.keys()].sort());
   let total = 0;
   for (const [name, bytes] of built) {
-    const disk = fs.readFileSync(path.join(FIXTURE_DIR, name));
+    const disk = fs.readFileSync(path.join(MIDI_FIXTURES, name));
     assert.ok(Buffer.from(bytes).equals(disk), `${name} is stale: run npx tsx tests/fixtures/make-fixtures.ts`);
     total += disk.length;
   }
@@ -89,7 +90,7 @@ test('committed fixtures are exactly what make-fixtures.ts builds, and small', (
 
 test('loadMidiFolder loads every good fixture and skips every bad one with the exact reason', () => {
   const progress: string[] = [];
-  const report = loadMidiFolder(FIXTURE_DIR, {}, (done, total, file) => progress.push(`${done}/${total} ${file}`));
+  const report = loadMidiFolder(MIDI_FIXTURES, {}, (done, total, file) => progress.push(`${done}/${total} ${file}`));
   const names = Object.keys({ ...EXPECTED_SKIPS, ...EXPECTED_NOTES }).sort();
   assert.equal(report.files, names.length);
   assert.equal(progress.length, names.length);
@@ -107,12 +108,12 @@ test('loadMidiFolder loads every good fixture and skips every bad one with the e
 });
 
 test('a missing folder is a UserError naming it; a single file can be loaded as the root', () => {
-  assert.throws(() => loadMidiFolder(path.join(FIXTURE_DIR, 'nope')), (e: unknown) => {
+  assert.throws(() => loadMidiFolder(path.join(MIDI_FIXTURES, 'nope')), (e: unknown) => {
     assert.ok(e instanceof UserError);
-    assert.equal(e.message, `cannot read ${path.join(FIXTURE_DIR, 'nope')}: no such file or folder`);
+    assert.equal(e.message, `cannot read ${path.join(MIDI_FIXTURES, 'nope')}: no such file or folder`);
     return true;
   });
-  const one = loadMidiFolder(path.join(FIXTURE_DIR, 'truncated.mid'));
+  const one = loadMidiFolder(path.join(MIDI_FIXTURES, 'truncated.mid'));
   assert.deepEqual([one.files, one.pieces.length, one.skipped], [1, 0, [{ file: 'truncated.mid', reason: EXPECTED_SKIPS['truncated.mid'] }]]);
 });
 

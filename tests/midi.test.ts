@@ -12,9 +12,9 @@ import { loadMidiFolder, parseMidi, readMidiFile } from '../lib/midi/read';
 import { pieceToMidiBytes, writeMidiFile } from '../lib/midi/write';
 import { makePiece, type Note, type Piece } from '../lib/core/piece';
 import { createRng } from '../lib/core/rng';
+import { NOTTINGHAM, needNottingham } from './helpers';
 
-const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
-const skip = !fs.existsSync(NOTTINGHAM) && 'no ../shared data';
+const skip = needNottingham;
 const midiFiles = (): string[] => (skip ? [] : fs.readdirSync(NOTTINGHAM).filter((f) => f.endsWith('.mid')).sort());
 
 let cached: readonly Piece[] | undefined;

@@ -15,9 +15,8 @@ import { UserError } from '../lib/core/errors';
 import { initBackend } from '../lib/model/backend';
 import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint, type TrainPosition } from '../lib/train/checkpoint';
 import { loadModel, loadModelSettings } from '../lib/train/model-folder';
-import { main } from '../lib/cli/main';
+import { PRETRAINED, runCli } from './helpers';
 
-const PRETRAINED = path.resolve(__dirname, '../models/pretrained');
 let tmp = '';
 let n = 0;
 
@@ -331,18 +330,7 @@ test('checkpoint file truncated anywhere, damaged header JSON, wrong tag or miss
 
 test('CLI: evaluate on a model whose config.json lacks data prints one line naming config.json and data, exit 1', async () => {
   const dir = withJson('config.json', (j) => void delete j.data);
-  let stderr = '';
-  let stdout = '';
-  const write = { err: process.stderr.write, out: process.stdout.write };
-  process.stderr.write = ((chunk: string | Uint8Array): boolean => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
-  let code: number;
-  try {
-    code = await main(['evaluate', '--model', dir]);
-  } finally {
-    process.stderr.write = write.err;
-    process.stdout.write = write.out;
-  }
+  const { code, stdout, stderr } = await runCli(['evaluate', '--model', dir]);
   assert.equal(code, 1);
   assert.equal(stderr, `musicgen evaluate: ${path.join(dir, 'config.json')}: data must be an object (got undefined)\n`);
   assert.equal(stdout, '');

@@ -1,13 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { estimateDiscounts, trainNgram, type NgramModel } from '../lib/evaluate/ngram';
 import { loadMidiFolder } from '../lib/midi/read';
 import { createRng } from '../lib/core/rng';
-
-const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
-const haveData = fs.existsSync(NOTTINGHAM);
+import { NOTTINGHAM, needNottingham } from './helpers';
 
 /** Pitch sequences (notes in onset order) of the first `count` Nottingham tunes. */
 let cache: number[][] | undefined;
@@ -150,7 +146,7 @@ test('n-grams never cross piece boundaries', () => {
   assert.ok(joined.logProb([1], 2) > joined.logProb([3], 2) + 0.5);
 });
 
-test('probabilities sum to 1 for orders 1–5, seen and unseen contexts, unseen tokens > 0', { skip: !haveData && 'no ../shared data' }, () => {
+test('probabilities sum to 1 for orders 1–5, seen and unseen contexts, unseen tokens > 0', { skip: needNottingham }, () => {
   const seqs = pitchSequences();
   const piece = seqs[3];
   for (let order = 1; order <= 5; order++) {
@@ -162,7 +158,7 @@ test('probabilities sum to 1 for orders 1–5, seen and unseen contexts, unseen 
   }
 });
 
-test('higher orders beat the unigram on held-out tunes; evaluateNll skips first tokens', { skip: !haveData && 'no ../shared data' }, () => {
+test('higher orders beat the unigram on held-out tunes; evaluateNll skips first tokens', { skip: needNottingham }, () => {
   const seqs = pitchSequences();
   const train = seqs.filter((_, i) => i % 5 !== 0);
   const held = seqs.filter((_, i) => i % 5 === 0);

@@ -27,8 +27,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { ROOT } from './helpers';
 
-const ROOT = path.resolve(__dirname, '..');
 const NOTEBOOK = path.resolve(ROOT, process.env.MUSICGEN_NOTEBOOK ?? 'Music_Generator.ipynb');
 const SCREENSHOT = path.resolve(ROOT, process.env.NOTEBOOK_BROWSER_SCREENSHOT ?? 'out/notebook-browser.png');
 const CI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());

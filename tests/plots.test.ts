@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { parseMidi, readMidiFile } from '../lib/midi/read';
@@ -10,8 +9,8 @@ import { histogramSvg, lossCurveSvg, type LossHistoryPoint } from '../lib/show/c
 import { pianoRollSvg } from '../lib/show/pianoroll';
 import { pngSize, svgToPng } from '../lib/show/png';
 import { liveRefusal, liveTraces, startLivePlot, type PlotFunction } from '../lib/show/live';
+import { NOTTINGHAM, needNottingham } from './helpers';
 
-const NOTTINGHAM = path.join(__dirname, '..', '..', 'shared', 'data', 'nottingham');
 const nodeplotlibLoaded = (): boolean => Object.keys(require.cache).some((k) => k.includes(`${path.sep}nodeplotlib${path.sep}`));
 // Checked before any test runs: importing lib/live must not load nodeplotlib (nor start its server).
 const loadedAtImport = nodeplotlibLoaded();
@@ -114,7 +113,7 @@ test('piano roll bar lines follow time-signature changes', () => {
   assert.equal(byClass(elements(pianoRollSvg(makePiece('empty', []))), 'note').length, 0);
 });
 
-test('piano roll of a real Nottingham tune', { skip: !fs.existsSync(NOTTINGHAM) && 'no ../shared data' }, () => {
+test('piano roll of a real Nottingham tune', { skip: needNottingham }, () => {
   const piece = readMidiFile(path.join(NOTTINGHAM, 'ashover1.mid'), {}, 'ashover1.mid');
   assert.ok(piece.notes.length > 100);
   checkPianoRoll(piece, 16);

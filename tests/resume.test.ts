@@ -4,7 +4,6 @@
  * continues either one to the end, with the same weights as a run that was
  * never interrupted (same seed).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,40 +13,14 @@ import * as tf from '@tensorflow/tfjs';
 import { CHECKPOINT_FILE, readCheckpoint, type TrainPosition } from '../lib/train/checkpoint';
 import type { EpochRecord } from '../lib/train/config';
 import { loadModel } from '../lib/train/model-folder';
-import { DATA_DIR } from './helpers';
+import { DATA_DIR, lastJson, spawnCli, startCli, startProcess, type CliRun } from './helpers';
 
-const ROOT = path.resolve(__dirname, '..');
 const EPOCHS = 2;
 /** Tiny, but each epoch takes long enough (≈1–2 s) for a mid-epoch checkpoint every 0.5 s. */
 const TRAIN = [
   '--data', DATA_DIR, '--max-files', '14', '--units', '16', '--embedding', '8', '--seq-len', '32', '--stride', '8', '--batch-size', '8',
   '--epochs', String(EPOCHS), '--patience', '0', '--seed', '11', '--checkpoint-every', '0.5', '--json',
 ];
-
-interface Run {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Starts the CLI; `done` resolves when it exits (killed after timeoutMs). */
-function start(args: readonly string[], timeoutMs = 60_000): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Run>((resolve, reject) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return { child, done };
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -64,7 +37,7 @@ function peekPosition(dir: string): TrainPosition | null {
 }
 
 /** Polls until `ok(position)` holds, or the process ends (then fails). */
-async function waitFor(dir: string, run: Promise<Run>, ok: (p: TrainPosition) => boolean, what: string): Promise<TrainPosition> {
+async function waitFor(dir: string, run: Promise<CliRun>, ok: (p: TrainPosition) => boolean, what: string): Promise<TrainPosition> {
   let ended = false;
   void run.then(() => (ended = true));
   for (;;) {
@@ -73,11 +46,6 @@ async function waitFor(dir: string, run: Promise<Run>, ok: (p: TrainPosition) =>
     if (ended) throw new Error(`training ended before ${what}: ${(await run).stderr}`);
     await sleep(20);
   }
-}
-
-function lastJson(r: Run): Record<string, unknown> {
-  const lines = r.stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
 }
 
 function history(dir: string): EpochRecord[] {
@@ -122,14 +90,14 @@ after(() => {
 });
 
 test('uninterrupted reference run', async () => {
-  const r = await start(['train', '--out', dirs.ref, ...TRAIN]).done;
+  const r = await spawnCli(['train', '--out', dirs.ref, ...TRAIN]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(lastJson(r).epochs, EPOCHS);
   assert.equal(history(dirs.ref).length, EPOCHS);
 });
 
 test('SIGINT after the first checkpoint: exit 130, checkpoint saved and loadable; --resume finishes', async () => {
-  const run = start(['train', '--out', dirs.sigint, ...TRAIN]);
+  const run = startCli(['train', '--out', dirs.sigint, ...TRAIN]);
   const seen = await waitFor(dirs.sigint, run.done, () => true, 'the first checkpoint');
   run.child.kill('SIGINT');
   const r = await run.done;
@@ -145,7 +113,7 @@ test('SIGINT after the first checkpoint: exit 130, checkpoint saved and loadable
   assert.equal(pos.history.length, pos.epoch);
   assert.ok(ck.weights.length > 0 && ck.optimizer.length > 0);
 
-  const resumed = await start(['train', '--out', dirs.sigint, '--resume', '--json']).done;
+  const resumed = await spawnCli(['train', '--out', dirs.sigint, '--resume', '--json']);
   assert.equal(resumed.code, 0, resumed.stderr);
   const j = lastJson(resumed);
   assert.equal(j.epochs, EPOCHS, 'the epoch count continues from the checkpoint');
@@ -157,11 +125,7 @@ test('Ctrl-C in a terminal (SIGINT to the whole process group of `npm run musicg
   const dir = path.join(tmp, 'group');
   // Batches of a few hundred ms: a launcher that kills a child not answering a signal within tens of ms (tsx's CLI does) would lose it.
   const slow = ['--data', DATA_DIR, '--max-files', '14', '--units', '192', '--seq-len', '64', '--batch-size', '32', '--epochs', '3', '--checkpoint-every', '0.5', '--json'];
-  const child = spawn('npm', ['run', '-s', 'musicgen', '--', 'train', '--out', dir, ...slow], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout?.resume();
-  const done = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout: '', stderr })));
+  const { child, done } = startProcess('npm', ['run', '-s', 'musicgen', '--', 'train', '--out', dir, ...slow], { detached: true, timeoutMs: 300_000 });
   const seen = await waitFor(dir, done, () => true, 'the first checkpoint');
   process.kill(-(child.pid as number), 'SIGINT');
   const r = await done;
@@ -175,7 +139,7 @@ test('Ctrl-C in a terminal (SIGINT to the whole process group of `npm run musicg
 });
 
 test('kill -9 mid-epoch: the last checkpoint and the saved model still load; --resume finishes', async () => {
-  const run = start(['train', '--out', dirs.kill, ...TRAIN]);
+  const run = startCli(['train', '--out', dirs.kill, ...TRAIN]);
   // A mid-epoch checkpoint of the second epoch: one epoch (and its model files) finished, another under way.
   await waitFor(dirs.kill, run.done, (p) => p.epoch === 1 && p.batchesDone > 0, 'a mid-epoch checkpoint in epoch 2');
   run.child.kill('SIGKILL');
@@ -192,7 +156,7 @@ test('kill -9 mid-epoch: the last checkpoint and the saved model still load; --r
   assert.ok(lm.history.length >= 1);
   lm.model.net.dispose();
 
-  const resumed = await start(['train', '--out', dirs.kill, '--resume', '--json']).done;
+  const resumed = await spawnCli(['train', '--out', dirs.kill, '--resume', '--json']);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.equal(lastJson(resumed).epochs, EPOCHS);
   assert.equal(history(dirs.kill).length, EPOCHS);
