@@ -3,11 +3,13 @@
 #
 # Usage: bash scripts/run-notebook.sh [--last-two | --save | --open [JUPYTER ARGS]] [--notebook FILE] [--timeout SECONDS]
 # Modes:
-#   (none)      headless quick run (MUSICGEN_QUICK=1: small data, few epochs); the executed copy goes to
-#               out/<name>.executed.ipynb — the committed notebook is not touched
+#   (none)      headless quick run (MUSICGEN_QUICK=1: lib/notebook/config.ts then uses a few files, a small
+#               model and one epoch); the executed copy goes to out/<name>.executed.ipynb — the committed
+#               notebook is not touched
 #   --last-two  headless quick run of ONLY the last two code cells, in a fresh kernel (checks that they work
 #               on their own); the executed copy goes to out/<name>.last-two.executed.ipynb
-#   --save      headless full run (MUSICGEN_QUICK unset) that replaces the notebook's outputs in place
+#   --save      headless full run (MUSICGEN_QUICK unset; a few minutes on 2 cores, most of it training the
+#               notebook's model) that replaces the notebook's outputs in place
 #   --open      start Jupyter Notebook on the notebook (any further arguments go to `jupyter notebook`)
 # Options:
 #   --notebook FILE    notebook to run (default: Music_Generator.ipynb in the project root)
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
     --notebook=*) NOTEBOOK="${1#*=}" ;;
     --timeout) TIMEOUT="${2:?--timeout needs a number of seconds}"; shift ;;
     --timeout=*) TIMEOUT="${1#*=}" ;;
-    -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; EXTRA+=("$@"); break ;;
     *)
       if [ "$MODE" = open ]; then EXTRA+=("$1")

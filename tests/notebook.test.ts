@@ -1,7 +1,8 @@
 /**
  * Runs the project notebook headless (scripts/run-notebook.sh, quick mode) with Jupyter and the tslab
  * kernel, then its last two code cells alone in a fresh kernel. Checks that every code cell ran without
- * an error, that the committed notebook was not modified, and that the MIDI file the notebook says it
+ * an error, that the committed notebook was not modified, that no output shows a path of this machine
+ * (the project's absolute path or the temp folder), and that the MIDI file the notebook says it
  * exported was written by this run and parses with at least one note.
  *
  * Needs Jupyter + the tslab kernel (`bash scripts/setup.sh`). Without them this test fails when CI is
@@ -12,6 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { readMidiFile } from '../lib/midi/read';
 
@@ -140,6 +142,15 @@ function assertExportedMidi(nb: Notebook, startedMs: number, label: string): voi
   }
 }
 
+/** Outputs name files relative to the project (they are committed and read on other machines). */
+function assertNoMachinePaths(nb: Notebook, label: string): void {
+  const text = outputText(nb).replace(/data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+/g, 'data:…'); // embedded audio is not text
+  for (const dir of [ROOT, fs.realpathSync(ROOT), os.tmpdir()]) {
+    const at = text.indexOf(dir + path.sep);
+    assert.equal(at, -1, `${label}: an output shows the machine path ${dir}: …${text.slice(Math.max(0, at - 60), at + 80)}…`);
+  }
+}
+
 async function runAndCheck(mode: readonly string[], executedName: string, label: string): Promise<void> {
   if (problem) assert.fail(`${problem}; ${SETUP_HINT}`);
   assert.ok(fs.existsSync(NOTEBOOK), `${NOTEBOOK} not found`);
@@ -152,6 +163,7 @@ async function runAndCheck(mode: readonly string[], executedName: string, label:
   const executed = readNotebook(path.join(ROOT, 'out', executedName));
   const expected: Notebook = mode.includes('--last-two') ? { cells: codeCells(source).slice(-2) } : source;
   assertCellsRan(executed, expected, label);
+  assertNoMachinePaths(executed, label);
   assertExportedMidi(executed, started, label);
 }
 

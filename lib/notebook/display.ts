@@ -13,6 +13,7 @@ import type { PreparedData } from '../data/prepare';
 import type { Generated } from '../generate/generate';
 import type { Primer } from '../generate/primer';
 import type { Corpus } from '../midi/corpus';
+import type { NotebookConfig } from './config';
 import { describeBackend, type BackendInfo } from '../model/backend';
 import { modelSummary as layerTable, parameterCount, type MusicModel } from '../model/network';
 import { histogramSvg, lossCurveSvg } from '../show/charts';
@@ -49,6 +50,16 @@ export function backendInfo(info: BackendInfo): void {
   if (!info.native) console.log('(install @tensorflow/tfjs-node where it can be installed for native speed: npm install @tensorflow/tfjs-node)');
 }
 
+/** The settings every stage will use, one line per stage (after any quick-run overrides). */
+export function settings(config: NotebookConfig): void {
+  const { dataset: d, model: m, training: t, generation: g } = config;
+  const files = config.maxFiles > 0 ? `at most ${config.maxFiles} files` : 'all files';
+  console.log(`data: ${config.dataFolders.join(', ')} (${files}); ${config.tokenizer.scheme} tokens; windows of ${d.seqLen} tokens, stride ${d.stride}`);
+  console.log(`model: embedding ${m.embeddingDim} → ${m.layers} × LSTM ${m.units} → softmax; dropout ${m.dropout}`);
+  console.log(`training: up to ${t.epochs} epochs, batches of ${t.batchSize}, learning rate ${t.learningRate}, seed ${t.seed} → ${config.modelDir}/`);
+  console.log(`generation: ${g.length} events after a ${g.primerLength}-token primer, temperature ${g.temperature}, top-p ${g.topP}`);
+}
+
 /** Files found, used and skipped (with the reason), and the number of notes. */
 export function corpusReport(corpus: Corpus): void {
   const notes = corpus.pieces.reduce((a, p) => a + p.notes.length, 0);
@@ -58,11 +69,13 @@ export function corpusReport(corpus: Corpus): void {
 
 /** The vocabulary by kind of token, and the split by file. */
 export function dataReport(data: PreparedData): void {
-  const kinds = { event: 0, dur: 0, shift: 0 };
-  for (const t of data.vocab.tokens) kinds[t.kind]++;
+  const kinds = new Map<string, number>();
+  for (const t of data.vocab.tokens) kinds.set(t.kind, (kinds.get(t.kind) ?? 0) + 1);
+  const names: Record<string, string> = { event: 'notes/chords', dur: 'durations', shift: 'time shifts' };
+  const byKind = [...kinds].map(([kind, n]) => `${n} ${names[kind] ?? kind}`).join(', ');
   const files = (pieces: PreparedData['train'], what: string): string =>
     `${pieces.length} ${what} file${pieces.length === 1 ? '' : 's'} (${pieces.reduce((a, p) => a + p.ids.length, 0)} tokens)`;
-  console.log(`vocabulary: ${data.vocab.tokens.length} tokens (${kinds.event} notes/chords, ${kinds.dur} durations, ${kinds.shift} time shifts)`);
+  console.log(`vocabulary: ${data.vocab.tokens.length} tokens (${byKind})`);
   console.log(`split by file: ${files(data.train, 'training')}, ${files(data.val, 'validation')}`);
 }
 
@@ -87,7 +100,7 @@ export function modelSummary(model: MusicModel): void {
 }
 
 /** Training callbacks that print progress, plus the live chart when one was started. */
-interface TrainingProgress extends TrainCallbacks {
+export interface TrainingProgress extends TrainCallbacks {
   readonly live: LivePlot | null;
 }
 
@@ -166,6 +179,6 @@ export function modelCard(m: LoadedModel): void {
   const best = m.history.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
   const windows = `${training.maxValWindows > 0 ? `up to ${training.maxValWindows.toLocaleString('en')} ` : ''}windows of ${dataset.seqLen} tokens`;
   console.log(`best epoch ${best.epoch}: validation loss ${best.valLoss.toFixed(3)} nats/token, perplexity ${best.valPerplexity.toFixed(2)}`);
-  console.log(`  (as training measures it: the mean over ${windows} of the validation files, each window read from a fresh LSTM state;`);
-  console.log(`  \`musicgen evaluate --model ${m.dir}\` scores the whole files instead, carrying the state through each one)`);
+  console.log(`  measured as training does: ${windows} of the validation files, each read from a fresh LSTM state`);
+  console.log(`  (\`musicgen evaluate --model ${m.dir}\` measures whole files instead, carrying the state through each)`);
 }
