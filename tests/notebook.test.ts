@@ -16,8 +16,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readMidiFile } from '../lib/midi/read';
+import { ROOT } from './helpers';
 
-const ROOT = path.resolve(__dirname, '..');
 const NOTEBOOK = path.resolve(ROOT, process.env.MUSICGEN_NOTEBOOK ?? 'Music_Generator.ipynb');
 const NAME = path.basename(NOTEBOOK, '.ipynb');
 const SCRIPT = path.join(ROOT, 'scripts', 'run-notebook.sh');

@@ -12,7 +12,7 @@ import { quantizeNotes, type GridNote } from '../lib/tokens/grid';
 import { tokenFromString, tokenToString } from '../lib/tokens/token';
 import { buildVocabulary, decodeIds, encodePiece, encodeTokens } from '../lib/tokens/vocabulary';
 import { loadVocabulary, saveVocabulary } from '../lib/tokens/vocab-file';
-import { HAVE_NOTTINGHAM, NOTTINGHAM, needNottingham } from './helpers';
+import { HAVE_NOTTINGHAM, HAVE_PIANO_MIDI, NOTTINGHAM, needNottingham } from './helpers';
 
 const key = (g: GridNote): string => `${g.pitch}/${g.onset}/${g.duration}`;
 
@@ -96,6 +96,7 @@ test('a damaged vocabulary file is a one-line error naming the file', () => {
   }
 });
 
-test('shared data folder is present on CI', { skip: !process.env.CI && 'only checked on CI' }, () => {
+test('shared data folders are present on CI', { skip: !process.env.CI && 'only checked on CI' }, () => {
   assert.ok(HAVE_NOTTINGHAM, 'CI must have ../shared/data/nottingham');
+  assert.ok(HAVE_PIANO_MIDI, 'CI must have ../shared/data/piano-midi');
 });

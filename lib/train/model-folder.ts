@@ -194,7 +194,7 @@ function modelJsonFromJson(json: unknown, source = 'model.json'): ModelJson {
 }
 
 /** Files a complete model folder must have. */
-export const MODEL_FILES: readonly string[] = ['model.json', 'vocab.json', 'config.json'];
+const MODEL_FILES: readonly string[] = ['model.json', 'vocab.json', 'config.json'];
 
 /**
  * Reads and checks a model folder's config.json and vocab.json (and that the
