@@ -16,7 +16,10 @@ import { prepareData } from '../lib/data/prepare';
 import { advance, advanceThrough, readInferenceWeights, type InferenceWeights } from '../lib/model/inference';
 import { scorePieces } from '../lib/evaluate/score';
 import { loadModel, saveWeights } from '../lib/train/model-folder';
-import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
+import { defaultTokenizerConfig } from '../lib/tokens/config';
+
+/** The timed scheme: short sequences for the tiny models here. */
+const TIMED = defaultTokenizerConfig('timed');
 import { trainModel } from '../lib/train/loop';
 import { buildVocabulary, encodePiece } from '../lib/tokens/vocabulary';
 import { NOTTINGHAM, needNottingham } from './helpers';
@@ -81,7 +84,7 @@ function phrasePiece(name: string, repeats: number): ReturnType<typeof makePiece
 
 test('a tiny model overfits a repeated phrase and reproduces it at low temperature; same seed → same output', async () => {
   const pieces = [phrasePiece('a', 12), phrasePiece('b', 12)];
-  const data = prepareData(pieces, DEFAULT_TOKENIZER_CONFIG, { seqLen: 24, stride: 4, valFraction: 0, seed: 1 });
+  const data = prepareData(pieces, TIMED, { seqLen: 24, stride: 4, valFraction: 0, seed: 1 });
   const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: data.vocab.tokens.length, units: 32, embeddingDim: 16, dropout: 0 });
   const dir = tmp();
   const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 30, batchSize: 8, learningRate: 0.01, patience: 0, checkpointEverySec: 0 };
@@ -104,7 +107,7 @@ test('a tiny model overfits a repeated phrase and reproduces it at low temperatu
 });
 
 test('stateful inference gives the same next-token probabilities as the full window through tfjs layers', async () => {
-  const vocab = buildVocabulary([phrasePiece('a', 2)]);
+  const vocab = buildVocabulary([phrasePiece('a', 2)], TIMED);
   const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: 40, units: 24, embeddingDim: 8, layers: 2, seed: 5 });
   // Random (non-trivial) weights.
   varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.4, 'float32', 100 + i)));
@@ -127,7 +130,7 @@ test('stateful inference gives the same next-token probabilities as the full win
 test('a model folder saves and loads with everything generation needs; bad folders fail clearly', { skip: needNottingham }, async () => {
   const pieces = loadMidiFolder(NOTTINGHAM).pieces.slice(0, 30);
   const dataset = { seqLen: 32, stride: 32, valFraction: 0.2, seed: 3 };
-  const data = prepareData(pieces, DEFAULT_TOKENIZER_CONFIG, dataset);
+  const data = prepareData(pieces, TIMED, dataset);
   const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: data.vocab.tokens.length, units: 16, embeddingDim: 8 });
   const dir = tmp();
   const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 1, batchSize: 16, checkpointEverySec: 0 };
@@ -148,7 +151,7 @@ test('a model folder saves and loads with everything generation needs; bad folde
   for (const f of fs.readdirSync(dir)) fs.copyFileSync(path.join(dir, f), path.join(broken, f));
   fs.rmSync(path.join(broken, 'vocab.json'));
   await assert.rejects(loadModel(broken), (e: Error) => e.message === `model folder ${broken} is incomplete: missing vocab.json`);
-  const other = buildVocabulary(pieces.slice(0, 2));
+  const other = buildVocabulary(pieces.slice(0, 2), TIMED);
   fs.writeFileSync(path.join(broken, 'vocab.json'), JSON.stringify({ format: 'musicgen-vocab/1', tokenizer: other.config, tokens: other.keys, counts: other.counts }));
   await assert.rejects(loadModel(broken), /vocab\.json has \d+ tokens but config\.json says vocabSize \d+/);
   await assert.rejects(loadModel(path.join(broken, 'nope')), /model folder .*nope not found/);

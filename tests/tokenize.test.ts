@@ -6,7 +6,10 @@ import * as path from 'node:path';
 import { loadMidiFolder, parseMidi } from '../lib/midi/read';
 import { pieceToMidiBytes } from '../lib/midi/write';
 import { makePiece } from '../lib/core/piece';
-import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
+import { defaultTokenizerConfig } from '../lib/tokens/config';
+
+/** These tests are about the timed and classic schemes (remi has its own file). */
+const TIMED = defaultTokenizerConfig('timed');
 import { pieceToTokens, tokensToPiece } from '../lib/tokens/tokenize';
 import { quantizeNotes, type GridNote } from '../lib/tokens/grid';
 import { tokenFromString, tokenToString } from '../lib/tokens/token';
@@ -22,10 +25,10 @@ test('MIDI → tokens → MIDI reproduces ≥ 99 % of notes exactly on the Notti
   let total = 0;
   let kept = 0;
   for (const piece of report.pieces) {
-    const original = quantizeNotes(piece.notes);
+    const original = quantizeNotes(piece.notes, TIMED);
     // Through real MIDI bytes on both sides: tokens → Piece → MIDI file → Piece.
-    const bytes = pieceToMidiBytes(tokensToPiece(pieceToTokens(piece)));
-    const back = new Set(quantizeNotes(parseMidi(bytes, piece.name).notes).map(key));
+    const bytes = pieceToMidiBytes(tokensToPiece(pieceToTokens(piece, TIMED), TIMED));
+    const back = new Set(quantizeNotes(parseMidi(bytes, piece.name).notes, TIMED).map(key));
     total += original.length;
     for (const g of original) if (back.has(key(g))) kept++;
   }
@@ -40,19 +43,19 @@ test('timed tokens group simultaneous equal-length notes into one chord event', 
     { pitch: 72, start: 0, duration: 0.5, velocity: 80 },
     { pitch: 74, start: 0.5, duration: 0.25, velocity: 80 },
   ]);
-  assert.deepEqual(pieceToTokens(piece).map(tokenToString), ['c:48.52.55', 'd:8', 'n:72', 'd:2', 's:2', 'n:74', 'd:1']);
-  const classic = pieceToTokens(piece, { ...DEFAULT_TOKENIZER_CONFIG, scheme: 'classic' }).map(tokenToString);
+  assert.deepEqual(pieceToTokens(piece, TIMED).map(tokenToString), ['c:48.52.55', 'd:8', 'n:72', 'd:2', 's:2', 'n:74', 'd:1']);
+  const classic = pieceToTokens(piece, defaultTokenizerConfig('classic')).map(tokenToString);
   assert.deepEqual(classic, ['c:48.52.55.72', 'n:74']);
 });
 
 test('token strings round-trip and malformed ones are rejected', () => {
-  for (const s of ['s:16', 'd:3', 'n:60', 'c:48.52.55']) assert.equal(tokenToString(tokenFromString(s)), s);
-  for (const s of ['x:1', 'n:60.64', 'c:60', 'c:64.60', 'n:200', 's:0']) assert.throws(() => tokenFromString(s), /malformed token/);
+  for (const s of ['s:16', 'd:3', 'n:60', 'c:48.52.55', '<s>', '|', 'ts:6/8', 'p:0', 'p:143', 't:120', 'v:7', 'i:0', 'i:127', 'i:drums']) assert.equal(tokenToString(tokenFromString(s)), s);
+  for (const s of ['x:1', 'n:60.64', 'c:60', 'c:64.60', 'n:200', 's:0', 'ts:3/5', 'ts:0/4', 't:0', 'i:128', 'v:128', 'i:drum']) assert.throws(() => tokenFromString(s), /malformed token/);
 });
 
 test('vocabulary is sorted, saved and loaded identically, and encodes/decodes', { skip: needNottingham }, () => {
   const pieces = loadMidiFolder(NOTTINGHAM).pieces.slice(0, 60);
-  const vocab = buildVocabulary(pieces);
+  const vocab = buildVocabulary(pieces, TIMED);
   const kinds = vocab.tokens.map((t) => t.kind);
   assert.deepEqual(kinds, [...kinds].sort((a, b) => ['shift', 'dur', 'event'].indexOf(a) - ['shift', 'dur', 'event'].indexOf(b)));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vocab-'));
@@ -62,7 +65,7 @@ test('vocabulary is sorted, saved and loaded identically, and encodes/decodes', 
   assert.deepEqual(back.counts, vocab.counts);
   assert.deepEqual(back.config, vocab.config);
   const ids = encodePiece(back, pieces[3]);
-  assert.deepEqual(decodeIds(back, ids).map(tokenToString), pieceToTokens(pieces[3]).map(tokenToString));
+  assert.deepEqual(decodeIds(back, ids).map(tokenToString), pieceToTokens(pieces[3], TIMED).map(tokenToString));
 });
 
 test('unknown symbols follow the policy: nearest, skip, error', () => {
@@ -71,7 +74,7 @@ test('unknown symbols follow the policy: nearest, skip, error', () => {
     { pitch: 64, start: 1, duration: 2, velocity: 80 },
     { pitch: 48, start: 3, duration: 1, velocity: 80 },
     { pitch: 52, start: 3, duration: 1, velocity: 80 },
-  ])]);
+  ])], TIMED);
   const unknown = [tokenFromString('n:61'), tokenFromString('d:4'), tokenFromString('c:48.52.57'), tokenFromString('d:3')];
   assert.deepEqual(decodeIds(vocab, encodeTokens(vocab, unknown, 'nearest')).map(tokenToString), ['n:60', 'd:4', 'c:48.52', 'd:4']);
   assert.deepEqual(encodeTokens(vocab, unknown, 'skip'), []);
@@ -82,12 +85,13 @@ test('a damaged vocabulary file is a one-line error naming the file', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vocab-'));
   const f = path.join(dir, 'vocab.json');
   const cases: [string, string][] = [
-    ['{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60","n:50"],"counts":[1,1]}', 'tokens must be sorted and distinct (tokens[1] "n:50" is out of order)'],
-    ['{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60"]}', 'counts must be an array (got undefined)'],
-    ['{"format":"musicgen-vocab/1","tokenizer":{"stepsPerBeat":0},"tokens":["n:60"],"counts":[1]}', 'tokenizer.stepsPerBeat must be an integer in [1, 48] (got 0)'],
-    ['{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60","x:1"],"counts":[1,1]}', 'tokens[1]: malformed token "x:1"'],
-    ['{"format":"musicgen-vocab/2","tokenizer":{},"tokens":["n:60"],"counts":[1]}', 'format must be "musicgen-vocab/1" (is this a musicgen vocab.json?) (got "musicgen-vocab/2")'],
-    ['{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60"],"counts":[-1]}', 'counts[0] must be an integer in [0, 9007199254740991] (got -1)'],
+    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed"},"tokens":["n:60","n:50"],"counts":[1,1]}', 'tokens must be sorted and distinct (tokens[1] "n:50" is out of order)'],
+    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed"},"tokens":["n:60"]}', 'counts must be an array (got undefined)'],
+    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed","stepsPerBeat":0},"tokens":["n:60"],"counts":[1]}', 'tokenizer.stepsPerBeat must be an integer in [1, 48] (got 0)'],
+    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed"},"tokens":["n:60","x:1"],"counts":[1,1]}', 'tokens[1]: malformed token "x:1"'],
+    ['{"format":"musicgen-vocab/2","tokenizer":{"scheme":"timed"},"tokens":["n:60"],"counts":[1]}', 'format must be "musicgen-vocab/1" (is this a musicgen vocab.json?) (got "musicgen-vocab/2")'],
+    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed"},"tokens":["n:60"],"counts":[-1]}', 'counts[0] must be an integer in [0, 9007199254740991] (got -1)'],
+    ['{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60"],"counts":[1]}', 'tokenizer.scheme must be "remi", "timed" or "classic" (got undefined)'],
     ['{oops', 'not valid JSON (damaged or truncated?)'],
   ];
   for (const [text, reason] of cases) {

@@ -84,7 +84,8 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   lm.model.net.dispose();
   return {
     files: ev.files, tokens: ev.tokens, nll: ev.nll, perplexity: ev.perplexity, baselineNll: ev.baselineNll, baselinePerplexity: ev.baselinePerplexity,
-    baselineOrder: ev.baselineOrder, nllImprovement: ev.nllImprovement, generated: ev.generated, data: ev.data, longestCopy: ev.longestCopy,
+    baselineOrder: ev.baselineOrder, nllImprovement: ev.nllImprovement, notes: ev.notes, beats: ev.beats, nllPerNote: ev.nllPerNote, nllPerBeat: ev.nllPerBeat,
+    baselineNllPerNote: ev.baselineNllPerNote, generated: ev.generated, data: ev.data, longestCopy: ev.longestCopy,
     sampleCopies: ev.sampleCopies, heldOutCopyMedian: ev.heldOutCopyMedian, baselineTrainFiles: split.train.length, backend: currentBackend()?.name,
   };
 }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errCode, UserError } from '../core/errors';
 import type { MidiReadOptions } from '../midi/read';
-import { DEFAULT_TOKENIZER_CONFIG, validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
+import { DEFAULT_TOKENIZER_CONFIG, defaultTokenizerConfig, validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
 import { asFlagError, defined, num, str, type FlagSpecs, type ParsedArgs } from './args';
 
 /** What a command may print besides its JSON (stderr; silenced with --json where noisy). */
@@ -25,7 +25,7 @@ export const FLAG_NAMES: Record<string, string> = {
   epochs: 'epochs', batchSize: 'batch-size', learningRate: 'lr', lrDecay: 'lr-decay', clipNorm: 'clip-norm', patience: 'patience', seed: 'seed',
   seqLen: 'seq-len', stride: 'stride', valFraction: 'val-fraction', stepsPerBeat: 'grid', scheme: 'scheme',
   temperature: 'temperature', topK: 'top-k', topP: 'top-p', length: 'length', primerLength: 'primer-length', bpm: 'bpm',
-  program: 'program', maxValWindows: 'max-val-windows', threads: 'threads', checkpointEverySec: 'checkpoint-every',
+  program: 'program', maxValWindows: 'max-val-windows', threads: 'threads', checkpointEverySec: 'checkpoint-every', transpose: 'transpose',
 };
 
 /** Flags every command that reads MIDI accepts. */
@@ -37,8 +37,8 @@ export const MIDI_FLAGS: FlagSpecs = {
 
 /** Flags choosing the tokenizer. */
 export const TOKENIZER_FLAGS: FlagSpecs = {
-  scheme: { type: 'string', help: 'NAME tokenizer scheme: timed (default) or classic' },
-  grid: { type: 'string', help: 'N grid steps per beat (default 4 = sixteenths)' },
+  scheme: { type: 'string', help: 'NAME tokenizer scheme: remi (default), timed or classic' },
+  grid: { type: 'string', help: 'N grid steps per beat (default 12 for remi: sixteenths and triplets; 4 for timed)' },
 };
 
 /** MIDI reading options from --include-drums, --tracks and --programs. */
@@ -58,7 +58,8 @@ export function midiOptions(a: ParsedArgs): MidiReadOptions {
 /** The tokenizer config from --scheme and --grid. */
 export function tokenizerFrom(a: ParsedArgs): TokenizerConfig {
   try {
-    return validateTokenizerConfig({ ...DEFAULT_TOKENIZER_CONFIG, ...defined({ scheme: str(a, 'scheme') as TokenizerConfig['scheme'] | undefined, stepsPerBeat: num(a, 'grid', 'int') }) });
+    const { scheme } = validateTokenizerConfig({ ...DEFAULT_TOKENIZER_CONFIG, ...defined({ scheme: str(a, 'scheme') as TokenizerConfig['scheme'] | undefined }) });
+    return validateTokenizerConfig({ ...defaultTokenizerConfig(scheme), ...defined({ stepsPerBeat: num(a, 'grid', 'int') }) });
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }

@@ -42,6 +42,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   'max-files': { type: 'string', help: 'N use at most N files (quick runs)' },
   'max-val-windows': { type: 'string', help: `N validation windows per epoch, 0 = all (default ${DEFAULT_TRAIN_CONFIG.maxValWindows})` },
   'checkpoint-every': { type: 'string', help: `S seconds between mid-epoch checkpoints (default ${DEFAULT_TRAIN_CONFIG.checkpointEverySec})` },
+  transpose: { type: 'string', help: `N transpose each training window by a random shift of up to N semitones, 0 = off (remi only; default ${DEFAULT_TRAIN_CONFIG.transpose})` },
   threads: { type: 'string', help: 'N threads computing gradients on the JS backends, 0 = one per core (default 0)' },
 };
 
@@ -58,7 +59,7 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
     training = validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...saved?.info.training, ...defined({
       epochs: num(a, 'epochs', 'int'), batchSize: num(a, 'batch-size', 'int'), learningRate: num(a, 'lr'), lrDecay: num(a, 'lr-decay'), clipNorm: num(a, 'clip-norm'),
       patience: num(a, 'patience', 'int'), seed: num(a, 'seed', 'int'), maxValWindows: num(a, 'max-val-windows', 'int'),
-      checkpointEverySec: num(a, 'checkpoint-every'), threads: num(a, 'threads', 'int'),
+      checkpointEverySec: num(a, 'checkpoint-every'), threads: num(a, 'threads', 'int'), transpose: num(a, 'transpose', 'int'),
     }) });
     if (saved) {
       tokenizer = saved.vocab.config;

@@ -16,6 +16,10 @@ export interface Note {
   readonly duration: number;
   /** MIDI velocity, 1–127. */
   readonly velocity: number;
+  /** General-MIDI program (0–127) of the note's instrument; absent means the piece's `program`. */
+  readonly program?: number;
+  /** True for a drum note (General-MIDI channel 10); `pitch` is then a drum sound. */
+  readonly drum?: boolean;
 }
 
 /** A tempo change at a beat position. */
@@ -40,8 +44,13 @@ export interface Piece {
   readonly tempos: readonly TempoChange[];
   /** Time signatures; never empty (4/4 when the file has none). */
   readonly timeSignatures: readonly TimeSignature[];
-  /** General-MIDI program (0–127) of the merged tracks' first instrument. */
+  /** General-MIDI program (0–127) of the first instrument; notes without their own `program` play with it. */
   readonly program: number;
+}
+
+/** The instrument a note plays with: its own program, else the piece's; drums apart. */
+export function instrumentOf(note: Note, piece: Pick<Piece, 'program'>): { readonly program: number; readonly drum: boolean } {
+  return { program: note.program ?? piece.program, drum: note.drum === true };
 }
 
 const NOTE_NAMES = ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B'];
@@ -56,7 +65,7 @@ export const DEFAULT_BPM = 120;
 
 /** Sort notes by start, then pitch, then duration (a new array). */
 function sortNotes(notes: readonly Note[]): Note[] {
-  return [...notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch || a.duration - b.duration);
+  return [...notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch || a.duration - b.duration || (a.program ?? -1) - (b.program ?? -1));
 }
 
 /** Creates a Piece with sorted notes and sensible metadata defaults. */
@@ -75,6 +84,32 @@ export function makePiece(
         : [{ beat: 0, numerator: 4, denominator: 4 }],
     program: meta.program ?? 0,
   };
+}
+
+/**
+ * Notes as a MIDI file can hold them: of two notes of one instrument and
+ * pitch that overlap, the earlier one ends where the later one starts, and of
+ * two that start together only the longer is kept. Returns sorted notes.
+ */
+export function withoutOverlaps(notes: readonly Note[]): Note[] {
+  const key = (n: Note): string => `${n.drum ? 'd' : (n.program ?? -1)}/${n.pitch}`;
+  const groups = new Map<string, Note[]>();
+  for (const n of sortNotes(notes)) {
+    const g = groups.get(key(n));
+    if (g) g.push(n);
+    else groups.set(key(n), [n]);
+  }
+  const out: Note[] = [];
+  for (const g of groups.values()) {
+    // g is sorted by start, then duration: the last note of each run with one start is the longest.
+    for (let i = 0; i < g.length; i++) {
+      if (i + 1 < g.length && g[i + 1].start === g[i].start) continue;
+      const n = g[i];
+      const end = i + 1 < g.length ? Math.min(n.start + n.duration, g[i + 1].start) : n.start + n.duration;
+      out.push(end === n.start + n.duration ? n : { ...n, duration: end - n.start });
+    }
+  }
+  return sortNotes(out);
 }
 
 /** End of the last sounding note, in beats (0 for an empty piece). */

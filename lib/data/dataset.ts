@@ -7,13 +7,16 @@
  */
 import type { Piece } from '../core/piece';
 import { createRng, deriveSeed, shuffled } from '../core/rng';
-import { encodePiece, type Vocabulary } from '../tokens/vocabulary';
+import { decodeIds, encodePiece, type Vocabulary } from '../tokens/vocabulary';
+import { pitchedPositions, transposeWindow, windowSeed, type Transposer } from './transpose';
 import { checkInt, checkNumber } from '../core/check';
 
 /** One piece as token ids. */
 export interface EncodedPiece {
   readonly name: string;
   readonly ids: Int32Array;
+  /** 1 at the positions of pitched (not drum) notes, which transposition may move. */
+  readonly pitched?: Uint8Array;
 }
 
 /** Dataset settings. */
@@ -53,9 +56,12 @@ export interface Batch {
   readonly targets: Int32Array;
 }
 
-/** Encodes pieces with the vocabulary (unknown symbols: nearest known). */
+/** Encodes pieces with the vocabulary (unknown symbols: nearest known), marking pitched positions for transposition. */
 export function encodePieces(vocab: Vocabulary, pieces: readonly Piece[]): EncodedPiece[] {
-  return pieces.map((p) => ({ name: p.name, ids: Int32Array.from(encodePiece(vocab, p)) }));
+  return pieces.map((p) => {
+    const ids = Int32Array.from(encodePiece(vocab, p));
+    return { name: p.name, ids, pitched: pitchedPositions(decodeIds(vocab, ids)) };
+  });
 }
 
 /**
@@ -111,14 +117,15 @@ export function windowTokens(index: readonly WindowRef[], seqLen: number): numbe
 
 /**
  * Yields batches over the windows, shuffled by (seed, epoch) when `shuffle`
- * is set. The last batch may be smaller. Each batch is built when asked for.
+ * is set, each window transposed when a `transposer` is given. The last batch
+ * may be smaller. Each batch is built when asked for.
  */
 export function* batches(
   pieces: readonly EncodedPiece[],
   index: readonly WindowRef[],
   seqLen: number,
   batchSize: number,
-  opts: { readonly shuffle: boolean; readonly seed: number; readonly epoch: number },
+  opts: { readonly shuffle: boolean; readonly seed: number; readonly epoch: number; readonly transposer?: Transposer },
 ): Generator<Batch> {
   const order = opts.shuffle ? shuffled(index, createRng(deriveSeed(opts.seed, opts.epoch))) : index;
   for (let b = 0; b < order.length; b += batchSize) {
@@ -126,9 +133,14 @@ export function* batches(
     const inputs = new Int32Array(refs.length * seqLen);
     const targets = new Int32Array(refs.length * seqLen);
     refs.forEach((r, k) => {
-      const ids = pieces[r.piece].ids;
-      inputs.set(ids.subarray(r.start, r.start + seqLen), k * seqLen);
-      targets.set(ids.subarray(r.start + 1, r.start + seqLen + 1), k * seqLen);
+      const piece = pieces[r.piece];
+      let ids = piece.ids.subarray(r.start, r.start + seqLen + 1);
+      if (opts.transposer && opts.transposer.maxSemitones > 0 && piece.pitched) {
+        ids = ids.slice();
+        transposeWindow(opts.transposer, ids, piece.pitched.subarray(r.start, r.start + seqLen + 1), windowSeed(opts.seed, opts.epoch, r.piece, r.start));
+      }
+      inputs.set(ids.subarray(0, seqLen), k * seqLen);
+      targets.set(ids.subarray(1, seqLen + 1), k * seqLen);
     });
     yield { batchSize: refs.length, seqLen, inputs, targets };
   }

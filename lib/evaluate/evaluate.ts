@@ -14,7 +14,8 @@ import type { Piece } from '../core/piece';
 import { DEFAULT_NGRAM_ORDER, trainNgram } from './ngram';
 import { createRng, deriveSeed } from '../core/rng';
 import { DEFAULT_SCORE_OPTIONS, scorePieces } from './score';
-import { tokensToPiece } from '../tokens/tokenize';
+import { countNotes } from '../tokens/scheme';
+import { schemeOf, tokensToPiece } from '../tokens/tokenize';
 import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
 import type { MusicModel } from '../model/network';
 
@@ -45,6 +46,14 @@ export interface Evaluation {
   readonly baselineOrder: number;
   /** (baselineNll − nll) / baselineNll: how much better than the baseline (0.15 = 15 % lower NLL). */
   readonly nllImprovement: number;
+  /** Notes and beats in the held-out files (for measures that compare across schemes, whose tokens per note differ). */
+  readonly notes: number;
+  readonly beats: number;
+  /** Model NLL in nats per note and per beat: the total NLL of the held-out tokens over their notes or beats. */
+  readonly nllPerNote: number;
+  readonly nllPerBeat: number;
+  /** The n-gram baseline's NLL per note. */
+  readonly baselineNllPerNote: number;
   /** Statistics of the generated pieces and of the training pieces. */
   readonly generated: MusicStats | null;
   readonly data: MusicStats;
@@ -85,6 +94,14 @@ export function evaluateModel(
     tokens += lp.length;
   }
   const nll = tokens > 0 ? nllSum / tokens : NaN;
+  const scheme = schemeOf(vocab.config);
+  let notes = 0;
+  let beats = 0;
+  for (const p of usable) {
+    const t = decodeIds(vocab, p.ids);
+    notes += countNotes(t);
+    beats += scheme.beatsAfter(t, vocab.config);
+  }
   onProgress?.('baseline', 0, 1);
   const ngram = trainNgram(
     training.map((p) => p.ids),
@@ -123,6 +140,11 @@ export function evaluateModel(
     baselinePerplexity: base.perplexity,
     baselineOrder: options.ngramOrder,
     nllImprovement: (base.nll - nll) / base.nll,
+    notes,
+    beats,
+    nllPerNote: nllSum / notes,
+    nllPerBeat: nllSum / beats,
+    baselineNllPerNote: (base.nll * tokens) / notes,
     generated: generatedPieces.length > 0 ? musicStats(generatedPieces) : null,
     // The data as the model sees it (quantized), so both sides are on the same grid.
     data: musicStats(training.map((p) => tokensToPiece(decodeIds(vocab, p.ids), vocab.config, { name: p.name }))),

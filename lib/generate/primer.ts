@@ -7,8 +7,8 @@ import { UserError } from '../core/errors';
 import type { Piece } from '../core/piece';
 import type { Rng } from '../core/rng';
 import { encodePieces, type EncodedPiece } from '../data/dataset';
-import { schemeOf } from '../tokens/tokenize';
-import { encodePiece, type UnknownPolicy, type Vocabulary } from '../tokens/vocabulary';
+import { pieceToTokens, schemeOf } from '../tokens/tokenize';
+import { decodeIds, encodeTokens, type UnknownPolicy, type Vocabulary } from '../tokens/vocabulary';
 
 /** The opening material of a generated piece. */
 export interface Primer {
@@ -23,8 +23,9 @@ export interface Primer {
 }
 
 /**
- * An excerpt of `length` tokens from encoded pieces: a seeded random piece and
- * a random start where the scheme allows one (so decoding begins cleanly).
+ * An excerpt of about `length` tokens from encoded pieces: a seeded random
+ * piece and a random start where the scheme allows one, with the context the
+ * scheme needs in front (so it decodes on its own).
  * Tempo and meter are unknown (encoded pieces carry none).
  */
 export function excerptPrimer(pieces: readonly EncodedPiece[], vocab: Vocabulary, length: number, rng: Rng): Primer {
@@ -36,7 +37,8 @@ export function excerptPrimer(pieces: readonly EncodedPiece[], vocab: Vocabulary
   const starts: number[] = [];
   for (let i = 0; i <= maxStart; i++) if (i === 0 || scheme.canStartAt(vocab.tokens[piece.ids[i]])) starts.push(i);
   const start = starts[Math.floor(rng.next() * starts.length)];
-  return { ids: Array.from(piece.ids.subarray(start, start + length)), source: piece.name };
+  const tokens = scheme.excerpt(decodeIds(vocab, piece.ids), start, start + length);
+  return { ids: encodeTokens(vocab, tokens, 'error'), source: piece.name };
 }
 
 /** An excerpt of the given pieces (see {@link excerptPrimer}), keeping the chosen piece's tempo and time signature. */
@@ -48,13 +50,15 @@ export function primerFromPieces(pieces: readonly Piece[], vocab: Vocabulary, le
 }
 
 /**
- * The last `length` tokens of a piece (a user's MIDI file to continue), with
- * its tempo and time signature. Symbols the vocabulary lacks follow `policy`.
+ * The end of a piece (a user's MIDI file to continue): its last `length`
+ * tokens, from a point where the scheme can start, with the context it needs
+ * in front; plus the piece's tempo and time signature. Symbols the vocabulary lacks follow `policy`.
  */
 export function primerFromPiece(piece: Piece, vocab: Vocabulary, length: number, policy: UnknownPolicy = 'nearest'): Primer {
-  const ids = encodePiece(vocab, piece, policy);
-  if (ids.length === 0) throw new UserError(`primer ${piece.name}: no notes left after applying --unknown ${policy}`);
-  return { ids: ids.slice(-length), source: piece.name, ...metaOf(piece) };
+  const tokens = pieceToTokens(piece, vocab.config);
+  const ids = encodeTokens(vocab, schemeOf(vocab.config).excerpt(tokens, Math.max(0, tokens.length - length), tokens.length), policy);
+  if (!ids.some((id) => vocab.tokens[id].kind === 'event')) throw new UserError(`primer ${piece.name}: no notes left after applying --unknown ${policy}`);
+  return { ids, source: piece.name, ...metaOf(piece) };
 }
 
 function metaOf(piece: Piece): Pick<Primer, 'bpm' | 'timeSignature'> {

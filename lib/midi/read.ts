@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errCode } from '../core/errors';
 import { listFiles, writeFileAtomic } from '../core/files';
-import { decodeSmf, MidiFileError, type SmfNote, type SmfTempo, type SmfTimeSignature } from './smf';
+import { decodeSmf, MidiFileError, type SmfNote, type SmfPedal, type SmfTempo, type SmfTimeSignature } from './smf';
 import { DEFAULT_BPM, makePiece, type Note, type Piece, type TempoChange, type TimeSignature } from '../core/piece';
 
 /** Options for reading MIDI files. */
@@ -16,8 +16,14 @@ export interface MidiReadOptions {
   readonly tracks?: readonly number[];
   /** General-MIDI programs to keep (0–127; a note's program is its channel's latest program change in its track, else 0). Default: all. */
   readonly programs?: readonly number[];
-  /** Keep drum notes (channel 10) too. Default false. */
+  /** Keep drum notes (channel 10) too, marked `drum`. Default false. */
   readonly includeDrums?: boolean;
+  /**
+   * Lengthen notes held by the sustain pedal (controller 64) until the pedal
+   * is released, as a piano would sound them (never past the next note of the
+   * same pitch and channel). Default true.
+   */
+  readonly sustain?: boolean;
   /** Files larger than this are skipped (bytes). Default 16 MiB. */
   readonly maxBytes?: number;
   /**
@@ -30,6 +36,7 @@ export interface MidiReadOptions {
 /** Defaults for {@link MidiReadOptions}. */
 const DEFAULT_MIDI_READ_OPTIONS: Required<Omit<MidiReadOptions, 'tracks' | 'programs'>> = {
   includeDrums: false,
+  sustain: true,
   maxBytes: 16 * 1024 * 1024,
   maxNotes: 1_000_000,
 };
@@ -67,6 +74,11 @@ export const MIDI_EXTENSIONS: readonly string[] = ['.mid', '.midi'];
  * - Times are ticks / ppq, in beats, so tempo changes never move notes.
  * - Zero-length notes are dropped. Notes with no note-off are ended at the
  *   next note-on of that pitch or at the track end.
+ * - Every note keeps its program (and drum notes are marked `drum`), so
+ *   multi-instrument music keeps its instruments.
+ * - With `sustain` (default), a note released while the sustain pedal of its
+ *   channel is down lasts until the pedal comes up, but never past the next
+ *   onset of the same pitch on that channel.
  * - Tempos are clamped to 1–1000 bpm (beats are unaffected); a tempo or time
  *   signature at beat 0 is added when missing (120 bpm, 4/4).
  * - `program` is the program of the first kept note in file order (0 for drums).
@@ -81,6 +93,7 @@ export function parseMidi(bytes: Uint8Array, name: string, options: MidiReadOpti
   const smf = decodeSmf(bytes, opts.maxNotes);
   const ppq = smf.ppq;
   const notes: Note[] = [];
+  const ends = opts.sustain ? sustainedEnds(smf.notes, smf.pedals) : null;
   let program: number | undefined;
   let drums = 0;
   let unselected = 0;
@@ -101,7 +114,9 @@ export function parseMidi(bytes: Uint8Array, name: string, options: MidiReadOpti
       if (n.unended) zeroUnended++;
       continue;
     }
-    notes.push({ pitch: n.pitch, start: n.startTick / ppq, duration: n.durationTicks / ppq, velocity: n.velocity });
+    const endTick = ends?.get(n) ?? n.startTick + n.durationTicks;
+    const note: Note = { pitch: n.pitch, start: n.startTick / ppq, duration: (endTick - n.startTick) / ppq, velocity: n.velocity, program: drum ? 0 : n.program };
+    notes.push(drum ? { ...note, drum: true } : note);
     if (program === undefined) program = drum ? 0 : n.program;
   }
   if (notes.length === 0) throw new MidiFileError(emptyReason(smf.notes, opts.includeDrums, { drums, unselected, zero, zeroUnended }));
@@ -110,6 +125,78 @@ export function parseMidi(bytes: Uint8Array, name: string, options: MidiReadOpti
     timeSignatures: readTimeSignatures(smf.timeSignatures, ppq),
     program: program ?? 0,
   });
+}
+
+/**
+ * End ticks of the notes the sustain pedal lengthens: a note whose release
+ * falls while its channel's pedal is down ends when the pedal comes up (or at
+ * the last pedal event when it never does), capped at the next onset of the
+ * same pitch on that channel. Drum notes are left alone.
+ */
+function sustainedEnds(notes: readonly SmfNote[], pedals: readonly SmfPedal[]): Map<SmfNote, number> {
+  const out = new Map<SmfNote, number>();
+  if (pedals.length === 0) return out;
+  // Per channel: sorted [down, up) intervals.
+  const intervals: [number, number][][] = Array.from({ length: 16 }, () => []);
+  const byChannel: SmfPedal[][] = Array.from({ length: 16 }, () => []);
+  for (const p of pedals) byChannel[p.channel].push(p);
+  byChannel.forEach((events, ch) => {
+    const sorted = [...events].sort((a, b) => a.tick - b.tick);
+    let downAt = -1;
+    for (const e of sorted) {
+      if (e.down && downAt < 0) downAt = e.tick;
+      else if (!e.down && downAt >= 0) {
+        if (e.tick > downAt) intervals[ch].push([downAt, e.tick]);
+        downAt = -1;
+      }
+    }
+    const last = sorted[sorted.length - 1];
+    if (downAt >= 0 && last && last.tick > downAt) intervals[ch].push([downAt, last.tick]);
+  });
+  // Next onset of the same channel and pitch, for the cap.
+  const onsets = new Map<number, number[]>();
+  for (const n of notes) {
+    const key = n.channel * 128 + n.pitch;
+    const list = onsets.get(key);
+    if (list) list.push(n.startTick);
+    else onsets.set(key, [n.startTick]);
+  }
+  for (const list of onsets.values()) list.sort((a, b) => a - b);
+  for (const n of notes) {
+    if (n.channel === DRUM_CHANNEL || n.durationTicks <= 0) continue;
+    const release = n.startTick + n.durationTicks;
+    const iv = findInterval(intervals[n.channel], release);
+    if (!iv) continue;
+    const next = firstAfter(onsets.get(n.channel * 128 + n.pitch) ?? [], n.startTick);
+    const end = Math.min(iv[1], next ?? Infinity);
+    if (end > release) out.set(n, end);
+  }
+  return out;
+}
+
+/** The interval [down, up) of sorted, disjoint intervals that contains `tick`. */
+function findInterval(ivs: readonly [number, number][], tick: number): [number, number] | undefined {
+  let lo = 0;
+  let hi = ivs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (ivs[mid][1] <= tick) lo = mid + 1;
+    else if (ivs[mid][0] > tick) hi = mid - 1;
+    else return ivs[mid];
+  }
+  return undefined;
+}
+
+/** The first value of a sorted list greater than `x`. */
+function firstAfter(sorted: readonly number[], x: number): number | undefined {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return sorted[lo];
 }
 
 interface DropCounts {

@@ -32,6 +32,8 @@
  *   decides what to do with them.
  * - Programs are tracked per channel within each track (a program change
  *   affects later notes of that channel in the same track), as @tonejs/midi does.
+ * - Sustain-pedal events (controller 64) are returned per channel; the reader
+ *   decides whether they lengthen notes.
  */
 
 /** Raised when a file cannot be turned into a Piece; the message is the one-line reason. */
@@ -74,6 +76,13 @@ export interface SmfTimeSignature {
   readonly denominator: number;
 }
 
+/** A sustain-pedal (controller 64) event: the pedal goes down (value ≥ 64) or up. */
+export interface SmfPedal {
+  readonly tick: number;
+  readonly channel: number;
+  readonly down: boolean;
+}
+
 /** The usable content of a Standard MIDI File. */
 export interface SmfContent {
   readonly format: number;
@@ -87,6 +96,8 @@ export interface SmfContent {
   readonly tempos: readonly SmfTempo[];
   /** Time-signature events of all tracks, in file order. */
   readonly timeSignatures: readonly SmfTimeSignature[];
+  /** Sustain-pedal events of all tracks, in file order. */
+  readonly pedals: readonly SmfPedal[];
 }
 
 interface MutableNote {
@@ -145,6 +156,7 @@ export function decodeSmf(bytes: Uint8Array, maxNotes = Infinity): SmfContent {
   const notes: MutableNote[] = [];
   const tempos: SmfTempo[] = [];
   const timeSignatures: SmfTimeSignature[] = [];
+  const pedals: SmfPedal[] = [];
   let pos = 8 + headLen;
   let track = 0;
   while (track < declared) {
@@ -167,12 +179,12 @@ export function decodeSmf(bytes: Uint8Array, maxNotes = Infinity): SmfContent {
       throw new MidiFileError(`truncated: ${what} declares ${len} bytes but only ${remain} remain`);
     }
     if (isTrack) {
-      decodeTrack(bytes, pos + 8, pos + 8 + len, { track, trackCount: declared, maxNotes, notes, tempos, timeSignatures });
+      decodeTrack(bytes, pos + 8, pos + 8 + len, { track, trackCount: declared, maxNotes, notes, tempos, timeSignatures, pedals });
       track++;
     }
     pos += 8 + len;
   }
-  return { format, ppq: division, trackCount: track, notes, tempos, timeSignatures };
+  return { format, ppq: division, trackCount: track, notes, tempos, timeSignatures, pedals };
 }
 
 interface TrackContext {
@@ -182,10 +194,11 @@ interface TrackContext {
   readonly notes: MutableNote[];
   readonly tempos: SmfTempo[];
   readonly timeSignatures: SmfTimeSignature[];
+  readonly pedals: SmfPedal[];
 }
 
 function decodeTrack(b: Uint8Array, start: number, end: number, ctx: TrackContext): void {
-  const { track, trackCount, maxNotes, notes, tempos, timeSignatures } = ctx;
+  const { track, trackCount, maxNotes, notes, tempos, timeSignatures, pedals } = ctx;
   const fail = (what: string, at: number): never => {
     throw new MidiFileError(`corrupt track ${track + 1} of ${trackCount}: ${what} at byte ${at}`);
   };
@@ -254,6 +267,8 @@ function decodeTrack(b: Uint8Array, start: number, end: number, ctx: TrackContex
     p += size;
     if (kind === 0xc) {
       programs[channel] = d1;
+    } else if (kind === 0xb && d1 === 64) {
+      pedals.push({ tick, channel, down: d2 >= 64 });
     } else if (kind === 0x9 && d2 > 0) {
       if (notes.length >= maxNotes) throw new MidiFileError(`too many notes (more than ${maxNotes} note-ons)`);
       const key = channel * 128 + d1;

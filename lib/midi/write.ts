@@ -4,19 +4,26 @@
  */
 import { Midi } from '@tonejs/midi';
 import { writeFileAtomic } from '../core/files';
-import type { Piece } from '../core/piece';
+import { instrumentOf, type Note, type Piece } from '../core/piece';
 
 /** Options for writing a Piece as MIDI. */
 export interface MidiWriteOptions {
-  /** General-MIDI program; default the piece's own. */
+  /** Play every non-drum note with this General-MIDI program (default: each note's own). */
   readonly program?: number;
   /** Ticks per quarter note; default 480. */
   readonly ppq?: number;
-  /** Track name written into the file. */
+  /** Track name written into a single-track file (default the piece's name). */
   readonly trackName?: string;
 }
 
-/** Encodes a Piece as a single-track Standard MIDI File (deterministic bytes). */
+/** The General-MIDI drum channel (channel 10, 0-based 9). */
+const DRUM_CHANNEL = 9;
+
+/**
+ * Encodes a Piece as a Standard MIDI File (deterministic bytes): one track per
+ * instrument, in order of first appearance, each on its own channel; drum
+ * notes on channel 10.
+ */
 export function pieceToMidiBytes(piece: Piece, options: MidiWriteOptions = {}): Uint8Array {
   const midi = new Midi();
   const ppq = options.ppq ?? 480;
@@ -29,14 +36,32 @@ export function pieceToMidiBytes(piece: Piece, options: MidiWriteOptions = {}): 
     timeSignature: [t.numerator, t.denominator],
   }));
   midi.header.update();
-  const track = midi.addTrack();
-  track.name = options.trackName ?? piece.name;
-  track.channel = 0;
-  track.instrument.number = options.program ?? piece.program;
+  const groups = new Map<string, { program: number; drum: boolean; notes: Note[] }>();
   for (const n of piece.notes) {
-    const ticks = Math.round(n.start * ppq);
-    const durationTicks = Math.max(1, Math.round(n.duration * ppq));
-    track.addNote({ midi: n.pitch, ticks, durationTicks, velocity: n.velocity / 127 });
+    const inst = instrumentOf(n, piece);
+    const program = inst.drum ? 0 : (options.program ?? inst.program);
+    const key = inst.drum ? 'drum' : `p${program}`;
+    const g = groups.get(key) ?? { program, drum: inst.drum, notes: [] };
+    g.notes.push(n);
+    groups.set(key, g);
+  }
+  if (groups.size === 0) groups.set('empty', { program: options.program ?? piece.program, drum: false, notes: [] });
+  let channel = 0;
+  for (const g of groups.values()) {
+    const track = midi.addTrack();
+    track.name = groups.size === 1 ? (options.trackName ?? piece.name) : g.drum ? 'drums' : `program ${g.program}`;
+    if (g.drum) track.channel = DRUM_CHANNEL;
+    else {
+      if (channel === DRUM_CHANNEL) channel++;
+      track.channel = channel % 16;
+      channel = (channel + 1) % 16;
+    }
+    track.instrument.number = g.program;
+    for (const n of g.notes) {
+      const ticks = Math.round(n.start * ppq);
+      const durationTicks = Math.max(1, Math.round(n.duration * ppq));
+      track.addNote({ midi: n.pitch, ticks, durationTicks, velocity: n.velocity / 127 });
+    }
   }
   return midi.toArray();
 }

@@ -35,5 +35,7 @@ export const classicScheme: TokenScheme = {
   decode,
   mayFollow: () => true,
   canStartAt: () => true,
+  excerpt: (tokens, from, to) => tokens.slice(from, to),
+  needsMore: () => false,
   beatsAfter: (tokens, config) => countEvents(tokens) * config.classicStepBeats,
 };

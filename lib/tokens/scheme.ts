@@ -25,10 +25,27 @@ export interface TokenScheme {
   decode(tokens: readonly Token[], config: TokenizerConfig, options: DecodeOptions): Piece;
   /** Whether `next` may follow `prev` (the grammar that generation is masked by). */
   mayFollow(prev: Token, next: Token): boolean;
-  /** Whether a primer may start at this token (decoding from there begins cleanly). */
+  /** Whether an excerpt may start at this token (decoding from there begins cleanly). */
   canStartAt(token: Token): boolean;
+  /**
+   * The tokens `from` up to `to` (exclusive) as a sequence that decodes on its
+   * own: a scheme whose tokens depend on earlier context (meter, tempo,
+   * instrument) puts that context in front.
+   */
+  excerpt(tokens: readonly Token[], from: number, to: number): Token[];
+  /** Whether a sequence ending in this token is unfinished (a note still waiting for its duration, say). */
+  needsMore(token: Token): boolean;
   /** Beat position reached after the given tokens. */
   beatsAfter(tokens: readonly Token[], config: TokenizerConfig): number;
+  /** Every token the scheme can write under `config`, when its vocabulary is fixed by design rather than built from the data. */
+  fixedVocabulary?(config: TokenizerConfig): Token[];
+}
+
+/** Number of notes in a token sequence (a chord event counts each of its notes). */
+export function countNotes(tokens: readonly Token[]): number {
+  let n = 0;
+  for (const t of tokens) if (t.kind === 'event') n += t.pitches.length;
+  return n;
 }
 
 /** Number of musical events (notes or chords) in a token sequence. */

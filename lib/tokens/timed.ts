@@ -57,7 +57,7 @@ function decode(tokens: readonly Token[], config: TokenizerConfig, options: Deco
     if (pending) emit(pending, now, spb);
     pending = null;
     if (t.kind === 'shift') now += t.steps;
-    else pending = t;
+    else if (t.kind === 'event') pending = t;
   }
   if (pending) emit(pending, now, spb);
   return decodedPiece(notes, options);
@@ -70,6 +70,8 @@ export const timedScheme: TokenScheme = {
   // An event is always followed by its duration; a duration or shift by an event or a shift.
   mayFollow: (prev, next) => (prev.kind === 'event' ? next.kind === 'dur' : next.kind !== 'dur'),
   canStartAt: (t) => t.kind === 'shift',
+  excerpt: (tokens, from, to) => tokens.slice(from, to),
+  needsMore: (t) => t.kind === 'event',
   beatsAfter: (tokens, config) => {
     let steps = 0;
     for (const t of tokens) if (t.kind === 'shift') steps += t.steps;

@@ -6,10 +6,11 @@ import type { Piece } from '../core/piece';
 import { DEFAULT_TOKENIZER_CONFIG, type TokenizerConfig } from './config';
 import { classicScheme } from './classic';
 import type { DecodeOptions, TokenScheme } from './scheme';
+import { remiScheme } from './remi';
 import { timedScheme } from './timed';
 import type { Token } from './token';
 
-const SCHEMES: Readonly<Record<TokenizerConfig['scheme'], TokenScheme>> = { timed: timedScheme, classic: classicScheme };
+const SCHEMES: Readonly<Record<TokenizerConfig['scheme'], TokenScheme>> = { remi: remiScheme, timed: timedScheme, classic: classicScheme };
 
 /** The scheme a config names. */
 export function schemeOf(config: TokenizerConfig): TokenScheme {

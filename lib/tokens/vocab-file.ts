@@ -5,7 +5,7 @@
 import { checkArray, checkField, checkInt, checkObject, checkString } from '../core/check';
 import { UserError } from '../core/errors';
 import { readJsonFile, writeFileAtomic } from '../core/files';
-import { DEFAULT_TOKENIZER_CONFIG, validateTokenizerConfig, type TokenizerConfig } from './config';
+import { defaultTokenizerConfig, validateTokenizerConfig, type TokenizerConfig } from './config';
 import { compareTokens, tokenFromString } from './token';
 import { makeVocabulary, type Vocabulary } from './vocabulary';
 
@@ -31,7 +31,7 @@ function vocabularyToJson(v: Vocabulary): VocabularyFile {
 function vocabularyFromJson(json: unknown, source = 'vocabulary'): Vocabulary {
   const j = checkField(source, '', () => checkObject('the file', json));
   checkField(source, '', () => checkString('format', j.format, (f) => f === VOCAB_FORMAT, `"${VOCAB_FORMAT}" (is this a musicgen vocab.json?)`));
-  const config = checkField(source, 'tokenizer', () => validateTokenizerConfig({ ...DEFAULT_TOKENIZER_CONFIG, ...checkObject('tokenizer', j.tokenizer) } as TokenizerConfig));
+  const config = checkField(source, 'tokenizer', () => withDefaults(checkObject('tokenizer', j.tokenizer)));
   const strings = checkField(source, '', () => checkArray('tokens', j.tokens));
   if (strings.length === 0) throw new UserError(`${source}: tokens must not be empty`);
   const tokens = strings.map((s, i) =>
@@ -53,6 +53,12 @@ function vocabularyFromJson(json: unknown, source = 'vocabulary'): Vocabulary {
     if (compareTokens(tokens[i - 1], tokens[i]) >= 0) throw new UserError(`${source}: tokens must be sorted and distinct (tokens[${i}] ${JSON.stringify(strings[i])} is out of order)`);
   }
   return makeVocabulary(config, tokens, counts);
+}
+
+/** A saved tokenizer config, with the defaults of its scheme for settings added after it was saved. */
+function withDefaults(saved: Readonly<Record<string, unknown>>): TokenizerConfig {
+  const { scheme } = validateTokenizerConfig({ ...defaultTokenizerConfig(), scheme: saved.scheme as TokenizerConfig['scheme'] });
+  return validateTokenizerConfig({ ...defaultTokenizerConfig(scheme), ...saved } as TokenizerConfig);
 }
 
 /** Writes vocab.json atomically. */

@@ -6,8 +6,8 @@
 import { UserError } from '../core/errors';
 import type { Piece } from '../core/piece';
 import { DEFAULT_TOKENIZER_CONFIG, validateTokenizerConfig, type TokenizerConfig } from './config';
-import { compareTokens, tokenToString, type Token } from './token';
-import { pieceToTokens } from './tokenize';
+import { compareTokens, sortKeyOf, tokenToString, type Token } from './token';
+import { pieceToTokens, schemeOf } from './tokenize';
 
 /** A built vocabulary. `tokens[i]` is the token with id i. */
 export interface Vocabulary {
@@ -31,9 +31,14 @@ export interface Vocabulary {
  */
 export type UnknownPolicy = 'nearest' | 'skip' | 'error';
 
-/** Builds a vocabulary from pieces; tokens sorted by kind, then value. */
+/**
+ * Builds a vocabulary, tokens sorted by kind, then value: the scheme's fixed
+ * vocabulary when it has one (the same for any corpus), else every token the
+ * pieces use. Counts are the pieces' token counts either way.
+ */
 export function buildVocabulary(pieces: readonly Piece[], config: TokenizerConfig = DEFAULT_TOKENIZER_CONFIG): Vocabulary {
   validateTokenizerConfig(config);
+  const fixed = schemeOf(config).fixedVocabulary?.(config);
   const counts = new Map<string, number>();
   const byKey = new Map<string, Token>();
   for (const p of pieces) {
@@ -43,7 +48,7 @@ export function buildVocabulary(pieces: readonly Piece[], config: TokenizerConfi
       if (!byKey.has(k)) byKey.set(k, t);
     }
   }
-  const tokens = [...byKey.values()].sort(compareTokens);
+  const tokens = (fixed ?? [...byKey.values()]).sort(compareTokens);
   return makeVocabulary(config, tokens, tokens.map((t) => counts.get(tokenToString(t)) ?? 0));
 }
 
@@ -108,9 +113,12 @@ function nearestToken(vocab: Vocabulary, t: Token): number | undefined {
       const shared = c.pitches.filter((p) => t.pitches.includes(p)).length;
       const samePc = c.pitches.filter((p) => t.pitches.some((q) => q % 12 === p % 12)).length;
       score = -shared * 1e6 - samePc * 1e4 + Math.abs(mean(c.pitches) - mean(t.pitches)) * 10 + Math.abs(c.pitches.length - t.pitches.length);
-    } else if (c.kind !== 'event' && t.kind !== 'event') {
-      score = Math.abs(c.steps - t.steps);
-    } else return;
+    } else {
+      // Other kinds: the nearest by their numbers (step counts, positions, tempo, …).
+      const a = sortKeyOf(c);
+      const b = sortKeyOf(t);
+      score = a.reduce((sum, x, k) => sum + Math.abs(x - (b[k] ?? 0)) * 1000 ** (a.length - 1 - k), 0);
+    }
     if (score < bestScore) {
       bestScore = score;
       best = i;

@@ -31,6 +31,11 @@ export interface TrainConfig {
    * native backend uses every core by itself and ignores this.
    */
   readonly threads: number;
+  /**
+   * Random pitch transposition of each training window, up to this many
+   * semitones either way (0 = off). Needs the remi scheme; drums never move.
+   */
+  readonly transpose: number;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
@@ -44,6 +49,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   checkpointEverySec: 120,
   maxValWindows: 2048,
   threads: 0,
+  transpose: 0,
 };
 
 /** Throws a RangeError naming the bad parameter and its allowed range. */
@@ -54,6 +60,7 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   checkInt('seed', c.seed, 0, 2 ** 31 - 1);
   checkInt('maxValWindows', c.maxValWindows, 0, 10_000_000);
   checkInt('threads', c.threads, 0, 64);
+  checkInt('transpose', c.transpose, 0, 24);
   checkNumber('learningRate', c.learningRate, (v) => v > 0 && v <= 1, 'in (0, 1]');
   checkNumber('lrDecay', c.lrDecay, (v) => v > 0 && v <= 1, 'in (0, 1] (1 = constant learning rate)');
   checkNumber('clipNorm', c.clipNorm, (v) => v >= 0, '≥ 0 (0 = off)');

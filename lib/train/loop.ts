@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readCheckpoint, writeCheckpoint, type NamedTensor, type TrainPosition } from './checkpoint';
 import { validateTrainConfig, type EpochRecord, type TrainConfig } from './config';
+import { makeTransposer } from '../data/transpose';
 import { batches, windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type WindowRef } from '../data/dataset';
 import { UserError } from '../core/errors';
 import { currentBackend } from '../model/backend';
@@ -99,6 +100,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
   const { workers, threadsNote } = await gradientWorkers(run.model, cfg);
   let best: tf.Tensor[] | null = null;
   const nBatches = Math.ceil(trainIdx.length / cfg.batchSize);
+  const transposer = cfg.transpose > 0 ? makeTransposer(run.vocab, cfg.transpose) : undefined;
   const started = Date.now();
   let tokensDone = 0;
   let trainMs = 0;
@@ -117,7 +119,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
       let lossSum = epoch === pos.epoch ? pos.lossSum : 0;
       const skip = epoch === pos.epoch ? pos.batchesDone : 0;
       let b = 0;
-      for (const batch of batches(run.train, trainIdx, seqLen, cfg.batchSize, { shuffle: true, seed: cfg.seed, epoch })) {
+      for (const batch of batches(run.train, trainIdx, seqLen, cfg.batchSize, { shuffle: true, seed: cfg.seed, epoch, transposer })) {
         if (b < skip) {
           b++;
           continue;
