@@ -115,7 +115,22 @@ test('generate 200 events twice with one seed: byte-identical MIDI that reads ba
   assert.ok(!fs.readFileSync(c).equals(bytes[0]), 'seeds 42 and 43 gave the same file');
 });
 
-test('generate --primer with a real MIDI file continues it (its tempo kept)', async () => {
+test('generate from nothing with a remi model: no data folder, no primer; the file carries the asked meter, tempo and instrument', async () => {
+  assert.ok(fs.existsSync(path.join(model(), 'model.json')), 'needs the model trained above');
+  const out = path.join(tmp, 'nothing.mid');
+  const r = await runCli(['generate', '--model', model(), '--out', out, '--length', '80', '--seed', '9', '--time-signature', '3/4', '--bpm', '90', '--programs', '41', '--json']);
+  assertExit0(r);
+  assert.match(r.stderr, /starting from nothing: 3\/4, 90 bpm, program 41/);
+  const piece = readMidiFile(out, { includeDrums: true });
+  assert.deepEqual(piece.timeSignatures.map((t) => [t.numerator, t.denominator]), [[3, 4]]);
+  assert.deepEqual(piece.tempos.map((t) => Math.round(t.bpm)), [90]);
+  assert.ok(piece.notes.length >= 40 && piece.notes.every((n) => n.program === 41), 'every note on program 41');
+  const bad = await runCli(['generate', '--model', model(), '--out', out, '--time-signature', 'waltz']);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stderr.trim(), 'musicgen generate: --time-signature must look like 3/4 or 6/8 (got "waltz")');
+});
+
+test('generate --primer with a real MIDI file continues it (its tempo and meter kept)', async () => {
   assert.ok(fs.existsSync(path.join(model(), 'model.json')), 'needs the model trained above');
   const src = HAVE_NOTTINGHAM ? NOTTINGHAM : DATA_DIR;
   const primerFile = path.join(src, midiFilesIn(src)[0]);
@@ -127,7 +142,12 @@ test('generate --primer with a real MIDI file continues it (its tempo kept)', as
   assert.equal(j.events, 60);
   const piece = readMidiFile(out);
   assert.ok(piece.notes.length >= 40, `only ${piece.notes.length} notes`);
-  assert.ok(Math.abs(piece.tempos[0].bpm - primer.tempos[0].bpm) < 0.5, `tempo ${piece.tempos[0].bpm} vs primer ${primer.tempos[0].bpm}`);
+  // remi keeps tempo in 32 log-spaced bins from 30 to 300 bpm: within 4 % of the primer's.
+  assert.ok(Math.abs(piece.tempos[0].bpm / primer.tempos[0].bpm - 1) < 0.04, `tempo ${piece.tempos[0].bpm} vs primer ${primer.tempos[0].bpm}`);
+  // Its meter: the output opens in the primer's meters and reaches the one the file ends in.
+  const meters = (p: typeof piece): string[] => p.timeSignatures.map((t) => `${t.numerator}/${t.denominator}`);
+  assert.ok(meters(primer).includes(meters(piece)[0]), `output opens in ${meters(piece)[0]}, the primer uses ${meters(primer)}`);
+  assert.ok(meters(piece).includes(meters(primer)[meters(primer).length - 1]), `output meters ${meters(piece)}`);
   // The primer's pitches open the output (it continues the primer, nearest-mapped where needed).
   const primerPitches = new Set(primer.notes.map((n) => n.pitch));
   const opening = piece.notes.slice(0, 8);

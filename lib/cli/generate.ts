@@ -18,6 +18,7 @@ import { asFlagError, defined, num, str, strs, type FlagSpecs, type ParsedArgs }
 import { startBar } from './progress';
 import { FLAG_NAMES, makeDirs, round, type Io, type JsonResult } from './shared';
 import { generateMusic } from '../generate/generate';
+import { controlsPrimer, DYNAMICS, type Dynamics, type GenerationControls } from '../generate/controls';
 import { primerFromPiece, primerFromPieces, type Primer } from '../generate/primer';
 import { pieceLengthBeats } from '../core/piece';
 
@@ -31,10 +32,14 @@ export const GENERATE_FLAGS: FlagSpecs = {
   seed: { type: 'string', help: 'S random seed; the same seed and settings give the same file (default: random, printed)' },
   primer: { type: 'string', help: 'FILE.mid continue this MIDI file instead of an excerpt of the data' },
   'primer-length': { type: 'string', help: `N tokens of primer (default ${DEFAULT_GENERATE_CONFIG.primerLength})` },
-  data: { type: 'string', multiple: true, help: 'DIR take the primer from these files (default data/)' },
+  data: { type: 'string', multiple: true, help: 'DIR take the primer from these files (default: data/ for timed/classic models; a remi model starts from nothing)' },
   unknown: { type: 'string', help: 'POLICY for primer symbols the vocabulary lacks: nearest (default), skip, error' },
   bpm: { type: 'string', help: 'N tempo of the output (default: the primer\'s)' },
-  program: { type: 'string', help: 'N General-MIDI program 0-127 (default 0, piano)' },
+  program: { type: 'string', help: 'N General-MIDI program 0-127 of the output (the same as --programs N)' },
+  programs: { type: 'string', help: 'LIST General-MIDI programs the output may use, e.g. 0,33 (remi models write only these; default: as the model likes)' },
+  'time-signature': { type: 'string', help: 'N/D meter of the output, e.g. 3/4 or 6/8 (default: the primer\'s, else 4/4)' },
+  dynamics: { type: 'string', help: `LEVEL loudness: ${Object.keys(DYNAMICS).join(', ')} (remi models; default: as the model likes)` },
+  transpose: { type: 'string', help: 'N semitones to move the primer by, -24..24: the key the model continues in (default 0)' },
   wav: { type: 'string', help: 'FILE.wav also render audio (needs fluidsynth; see README)' },
 };
 
@@ -43,7 +48,7 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   try {
     cfg = validateGenerateConfig({ ...DEFAULT_GENERATE_CONFIG, seed: randomInt(0, 2 ** 31 - 1), ...defined({
       length: num(a, 'length', 'int'), temperature: num(a, 'temperature'), topK: num(a, 'top-k', 'int'), topP: num(a, 'top-p'),
-      seed: num(a, 'seed', 'int'), primerLength: num(a, 'primer-length', 'int'), bpm: num(a, 'bpm'), program: num(a, 'program', 'int'),
+      seed: num(a, 'seed', 'int'), primerLength: num(a, 'primer-length', 'int'), bpm: num(a, 'bpm'), ...controlFlags(a),
     }) });
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
@@ -62,6 +67,9 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   const primerFile = str(a, 'primer');
   if (primerFile) {
     primer = primerFromPiece(readPrimer(primerFile), lm.vocab, cfg.primerLength, policy);
+  } else if (strs(a, 'data').length === 0 && lm.vocab.config.scheme === 'remi') {
+    primer = controlsPrimer(lm.vocab, cfg);
+    io.log(`starting from nothing: ${cfg.timeSignature?.join('/') ?? '4/4'}, ${cfg.bpm ?? 120} bpm, program ${cfg.programs?.[0] ?? 0} (give --primer FILE.mid or --data DIR to continue music)`);
   } else {
     const folders = strs(a, 'data').length > 0 ? strs(a, 'data') : ['data'];
     const present = folders.filter((f) => fs.existsSync(f));
@@ -85,6 +93,28 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   writeFileAtomic(wav, await renderWav(g.piece));
   io.log(`wrote ${wav}`);
   return { ...result, wav };
+}
+
+/** The controls from --time-signature, --programs/--program, --dynamics and --transpose. */
+function controlFlags(a: ParsedArgs): Partial<GenerationControls> {
+  const ts = str(a, 'time-signature');
+  let timeSignature: [number, number] | undefined;
+  if (ts !== undefined) {
+    const m = /^(\d{1,2})\/(\d{1,2})$/.exec(ts);
+    if (!m) throw new UserError(`--time-signature must look like 3/4 or 6/8 (got "${ts}")`);
+    timeSignature = [Number(m[1]), Number(m[2])];
+  }
+  const list = str(a, 'programs');
+  const one = num(a, 'program', 'int');
+  if (list !== undefined && one !== undefined) throw new UserError('give --program or --programs, not both');
+  let programs: number[] | undefined = one === undefined ? undefined : [one];
+  if (list !== undefined) {
+    const items = list.split(',');
+    if (items.some((x) => !/^\d{1,3}$/.test(x))) throw new UserError(`--programs must be a comma-separated list of integers in [0, 127] (got "${list}")`);
+    programs = items.map(Number);
+  }
+  const dynamics = str(a, 'dynamics') as Dynamics | undefined;
+  return defined({ timeSignature, programs, dynamics, transpose: num(a, 'transpose', 'int') });
 }
 
 function readPrimer(file: string) {

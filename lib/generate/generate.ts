@@ -16,21 +16,18 @@ import { grammarMasks } from '../tokens/grammar';
 import { schemeOf, tokensToPiece } from '../tokens/tokenize';
 import type { Token } from '../tokens/token';
 import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
+import { controlMask, transposePrimer, validateControls, withControls, type GenerationControls } from './controls';
 import type { Primer } from './primer';
 import { DEFAULT_SAMPLING_CONFIG, sampleToken, validateSamplingConfig, type SamplingConfig } from './sample';
 
-/** Generation settings. */
-export interface GenerateConfig extends SamplingConfig {
+/** Generation settings: sampling, length, seed, primer length, and the controls (meter, tempo, instruments, dynamics, key). */
+export interface GenerateConfig extends SamplingConfig, GenerationControls {
   /** New events (notes or chords) to write after the primer. */
   readonly length: number;
   /** RNG seed for the primer choice and sampling. */
   readonly seed: number;
   /** Tokens of primer taken from the data or the primer file. */
   readonly primerLength: number;
-  /** Tempo of the exported MIDI (default: the primer's, else 120). */
-  readonly bpm?: number;
-  /** General-MIDI program of the exported MIDI (default 0, acoustic grand piano). */
-  readonly program?: number;
 }
 
 export const DEFAULT_GENERATE_CONFIG: GenerateConfig = { ...DEFAULT_SAMPLING_CONFIG, length: 200, seed: 1, primerLength: 32 };
@@ -42,7 +39,7 @@ export function validateGenerateConfig(c: GenerateConfig): GenerateConfig {
   checkInt('seed', c.seed, 0, 2 ** 32 - 1);
   checkInt('primerLength', c.primerLength, 1, 100_000);
   if (c.bpm !== undefined) checkNumber('bpm', c.bpm, (v) => v >= 10 && v <= 400, 'in [10, 400]');
-  if (c.program !== undefined) checkInt('program', c.program, 0, 127);
+  validateControls(c);
   return c;
 }
 
@@ -74,26 +71,32 @@ export interface GenerateOptions {
 
 /**
  * Generates `config.length` events after the primer with `model`, and decodes
- * them. The tempo is `config.bpm`, else the primer's, else 120; the meter is
- * the primer's. Inference weights are copied out and freed here.
+ * them. The controls in `config` steer a remi model (see ./controls) and set
+ * the exported tempo, meter and instrument; the tempo is decided here only:
+ * `config.bpm`, else the tokens' (remi) or the primer's, else 120. A remi
+ * piece's meter comes from its tokens; others get the asked or the primer's.
+ * Inference weights are copied out and freed here.
  */
 export function generateMusic(model: MusicModel, vocab: Vocabulary, primer: Primer, config: GenerateConfig, options: GenerateOptions = {}): Generated {
   validateGenerateConfig(config);
+  const opening = withControls(vocab, transposePrimer(vocab, primer, config.transpose ?? 0), config);
   const weights = readInferenceWeights(model);
   try {
     const started = performance.now();
-    const { ids, events } = sampleTokens(weights, vocab, primer.ids, config, createRng(config.seed ^ 0x9e3779b9), options.onProgress);
+    const rng = createRng(config.seed ^ 0x9e3779b9);
+    const { ids, events } = sampleTokens(weights, vocab, opening.ids, config, rng, controlMask(vocab, config), options.onProgress);
     const seconds = (performance.now() - started) / 1000;
     const tokens = decodeIds(vocab, ids);
+    const remi = vocab.config.scheme === 'remi';
     const piece = tokensToPiece(tokens, vocab.config, {
       name: options.name ?? 'generated',
-      bpm: config.bpm ?? primer.bpm ?? DEFAULT_BPM,
-      program: config.program ?? 0,
-      timeSignature: primer.timeSignature,
+      bpm: config.bpm ?? (remi ? undefined : (primer.bpm ?? DEFAULT_BPM)),
+      program: config.programs?.[0],
+      timeSignature: remi ? undefined : (config.timeSignature ?? primer.timeSignature),
     });
-    const primerBeats = firstNewBeat(tokens, primer.ids.length, vocab);
+    const primerBeats = firstNewBeat(tokens, opening.ids.length, vocab);
     const newNotes = piece.notes.filter((n) => n.start >= primerBeats).length;
-    return { ids, tokens, primerLength: primer.ids.length, primerBeats, events, newNotes, piece, seconds };
+    return { ids, tokens, primerLength: opening.ids.length, primerBeats, events, newNotes, piece, seconds };
   } finally {
     weights.dispose();
   }
@@ -110,10 +113,12 @@ function sampleTokens(
   primer: readonly number[],
   config: GenerateConfig,
   rng: Rng,
+  control: Float32Array | null,
   onProgress?: GenerateProgress,
 ): { ids: number[]; events: number } {
   if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
-  const masks = grammarMasks(vocab);
+  const masks = combinedMasks(grammarMasks(vocab), control);
+  const scheme = schemeOf(vocab.config);
   let r = advanceThrough(weights, primer);
   const ids = [...primer];
   let events = 0;
@@ -127,10 +132,28 @@ function sampleTokens(
     }
     r = advance(weights, r.state, next);
   }
-  // Close a trailing event with its most likely duration.
-  const last = ids[ids.length - 1];
-  if (vocab.tokens[last].kind === 'event') ids.push(sampleToken(r.logits, { ...config, temperature: 1e-3, topK: 1 }, rng, masks[last]));
+  // Finish the last note (its velocity and duration) with the most likely tokens.
+  for (let k = 0; k < 4 && scheme.needsMore(vocab.tokens[ids[ids.length - 1]]); k++) {
+    const next = sampleToken(r.logits, { ...config, temperature: 1e-3, topK: 1 }, rng, masks[ids[ids.length - 1]]);
+    ids.push(next);
+    r = advance(weights, r.state, next);
+  }
   return { ids, events };
+}
+
+/** Grammar masks with the control mask applied (where that leaves some token allowed). */
+function combinedMasks(grammar: readonly Float32Array[], control: Float32Array | null): readonly Float32Array[] {
+  if (!control) return grammar;
+  const cache = new Map<Float32Array, Float32Array>();
+  return grammar.map((g) => {
+    let m = cache.get(g);
+    if (!m) {
+      const both = g.map((v, j) => v * control[j]);
+      m = both.some((v) => v > 0) ? both : g;
+      cache.set(g, m);
+    }
+    return m;
+  });
 }
 
 /** Beat of the first event after the primer (where new material begins). */

@@ -1,0 +1,139 @@
+/**
+ * Controls at generation: time signature, tempo, instruments, dynamics and
+ * key. With a `remi` model they steer what the model writes (a mask keeps the
+ * asked meter, tempo, instruments and loudness, and a piece can start from
+ * nothing but the controls); with every model they set the exported MIDI.
+ * The key is changed by transposing the primer, which the model continues.
+ */
+import { checkInt } from '../core/check';
+import type { Token } from '../tokens/token';
+import { encodeTokens, type Vocabulary } from '../tokens/vocabulary';
+import { nearestTempo, tempoBins, velocityBin } from '../tokens/remi-bins';
+import type { Primer } from './primer';
+
+/** The source name of a primer made of the controls alone. */
+const CONTROLS_SOURCE = 'the controls';
+
+/** Named dynamics levels and the MIDI velocity each stands for. */
+export const DYNAMICS = { pp: 33, p: 49, mp: 64, mf: 80, f: 96, ff: 112 } as const;
+export type Dynamics = keyof typeof DYNAMICS;
+
+/** What a generation is asked to keep. Every field is optional: absent = as the model (and primer) like. */
+export interface GenerationControls {
+  /** Meter of the output, e.g. [3, 4]. */
+  readonly timeSignature?: readonly [number, number];
+  /** Tempo of the output in beats per minute. */
+  readonly bpm?: number;
+  /** General-MIDI programs the output may use (the first is the instrument a piece from nothing starts with). */
+  readonly programs?: readonly number[];
+  /** Loudness: the model writes velocities within one bin of this level. */
+  readonly dynamics?: Dynamics;
+  /** Semitones to transpose the primer by (the key the model continues in). */
+  readonly transpose?: number;
+}
+
+/** Checks the controls; throws a RangeError naming the bad one. */
+export function validateControls(c: GenerationControls): GenerationControls {
+  if (c.timeSignature) {
+    const [n, d] = c.timeSignature;
+    checkInt('timeSignature numerator', n, 1, 16);
+    if (![2, 4, 8].includes(d)) throw new RangeError(`timeSignature denominator must be 2, 4 or 8 (got ${d})`);
+  }
+  if (c.programs) {
+    if (c.programs.length === 0) throw new RangeError('programs must name at least one General-MIDI program');
+    c.programs.forEach((p, i) => checkInt(`programs[${i}]`, p, 0, 127));
+  }
+  if (c.dynamics !== undefined && !(c.dynamics in DYNAMICS)) {
+    throw new RangeError(`dynamics must be one of ${Object.keys(DYNAMICS).join(', ')} (got ${String(c.dynamics)})`);
+  }
+  if (c.transpose !== undefined) checkInt('transpose', c.transpose, -24, 24);
+  return c;
+}
+
+/**
+ * The tokens a remi model may write under the controls: 1 = allowed. Null when
+ * nothing is restricted (or the scheme has no such tokens).
+ */
+export function controlMask(vocab: Vocabulary, c: GenerationControls): Float32Array | null {
+  if (vocab.config.scheme !== 'remi' || (!c.timeSignature && c.bpm === undefined && !c.programs && !c.dynamics)) return null;
+  const tempo = c.bpm === undefined ? undefined : nearestTempo(tempoBins(vocab.config), c.bpm);
+  const vel = c.dynamics ? velocityBin(vocab.config, DYNAMICS[c.dynamics]) : undefined;
+  const ok = (t: Token): boolean => {
+    switch (t.kind) {
+      case 'ts':
+        return !c.timeSignature || (t.numerator === c.timeSignature[0] && t.denominator === c.timeSignature[1]);
+      case 'tempo':
+        return tempo === undefined || t.bpm === tempo;
+      case 'program':
+        return !c.programs || (!t.drum && c.programs.includes(t.program));
+      case 'vel':
+        return vel === undefined || Math.abs(t.bin - vel) <= 1;
+      default:
+        return true;
+    }
+  };
+  return Float32Array.from(vocab.tokens, (t) => (ok(t) ? 1 : 0));
+}
+
+/**
+ * A primer of nothing but the controls, for a remi model: the start of a
+ * piece in the asked meter (default 4/4), tempo (default 120) and first
+ * instrument (default piano).
+ */
+export function controlsPrimer(vocab: Vocabulary, c: GenerationControls): Primer {
+  if (vocab.config.scheme !== 'remi') throw new RangeError(`a piece from nothing needs a remi model (this one uses ${vocab.config.scheme}): give a primer or a data folder`);
+  const [numerator, denominator] = c.timeSignature ?? [4, 4];
+  const bpm = nearestTempo(tempoBins(vocab.config), c.bpm ?? 120);
+  const tokens: Token[] = [
+    { kind: 'bos' },
+    { kind: 'bar' },
+    { kind: 'ts', numerator, denominator },
+    { kind: 'pos', position: 0 },
+    { kind: 'tempo', bpm },
+    { kind: 'program', program: c.programs?.[0] ?? 0, drum: false },
+  ];
+  return { ids: encodeTokens(vocab, tokens, 'error'), source: CONTROLS_SOURCE, bpm: c.bpm ?? 120, timeSignature: [numerator, denominator] };
+}
+
+/**
+ * The primer moved by `semitones` (drum notes stay): notes that would leave
+ * 0–127 move by an octave less. Symbols the vocabulary lacks map to the
+ * nearest known ones.
+ */
+export function transposePrimer(vocab: Vocabulary, primer: Primer, semitones: number): Primer {
+  if (semitones === 0) return primer;
+  let drum = false;
+  const tokens = primer.ids.map((id): Token => {
+    const t = vocab.tokens[id];
+    if (t.kind === 'program') drum = t.drum;
+    if (t.kind !== 'event' || drum) return t;
+    return { kind: 'event', pitches: [...new Set(t.pitches.map((p) => shiftPitch(p, semitones)))].sort((a, b) => a - b) };
+  });
+  return { ...primer, ids: encodeTokens(vocab, tokens, 'nearest') };
+}
+
+function shiftPitch(p: number, k: number): number {
+  let q = p + k;
+  while (q > 127) q -= 12;
+  while (q < 0) q += 12;
+  return q;
+}
+
+/**
+ * For a remi model, a primer that ends where the controls begin: when a
+ * meter, tempo or instruments are asked for and the primer does not open with
+ * them already, a new bar carrying them is added after it, so the model goes
+ * on in the asked meter, tempo and instrument.
+ */
+export function withControls(vocab: Vocabulary, primer: Primer, c: GenerationControls): Primer {
+  if (vocab.config.scheme !== 'remi' || (!c.timeSignature && c.bpm === undefined && !c.programs)) return primer;
+  if (primer.source === CONTROLS_SOURCE) return primer;
+  const tokens: Token[] = [{ kind: 'bar' }];
+  if (c.timeSignature) tokens.push({ kind: 'ts', numerator: c.timeSignature[0], denominator: c.timeSignature[1] });
+  if (c.bpm !== undefined) tokens.push({ kind: 'pos', position: 0 }, { kind: 'tempo', bpm: nearestTempo(tempoBins(vocab.config), c.bpm) });
+  if (c.programs) {
+    if (c.bpm === undefined) tokens.push({ kind: 'pos', position: 0 });
+    tokens.push({ kind: 'program', program: c.programs[0], drum: false });
+  }
+  return { ...primer, ids: [...primer.ids, ...encodeTokens(vocab, tokens, 'error')] };
+}
