@@ -5,7 +5,9 @@
  * lazily so that the first-note task loads only what generation needs.
  *
  * Usage: node <tsx loader> scripts/bench-worker.ts <task> <json-args>
- * Tasks: train, memory, gen, firstnote. The backend comes from MUSICGEN_BACKEND.
+ * Tasks: train (our kernel vs tfjs layers), loop (the real training loop:
+ * throughput and peak memory), gen, firstnote. The backend comes from
+ * MUSICGEN_BACKEND.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -23,17 +25,17 @@ export interface WorkerArgs {
   readonly tfjsBatches?: number;
   /** Windows in the (untimed) warm-up batch; default a full batch. */
   readonly warmupWindows?: number;
-  /** Dataset copies for the memory task. */
+  /** Dataset copies for the loop task. */
   readonly copies?: number;
-  /** Training batches for the memory task. */
-  readonly memBatches?: number;
-  /** Events for the stateful / window generation. */
+  /** Measured training batches for the loop task (after one warm-up batch). */
+  readonly loopBatches?: number;
+  /** Events for the stateful / window generation (window: 0 skips it). */
   readonly statefulEvents?: number;
   readonly windowEvents?: number;
-  /** Model folder (shipped model) and a MIDI primer file. */
+  /** Model folder (shipped model, firstnote task) and a MIDI primer file. */
   readonly modelDir?: string;
   readonly primerFile?: string;
-  /** Scratch folder for the memory task's model folder. */
+  /** Scratch folder for the loop task's model folder. */
   readonly scratch?: string;
 }
 
@@ -195,31 +197,49 @@ async function trainTask(a: WorkerArgs): Promise<void> {
   });
 }
 
-/** Peak memory while the real training loop (lib/train/loop.ts) runs a fixed number of batches on `copies`× the data. */
-async function memoryTask(a: WorkerArgs): Promise<void> {
+/**
+ * The real training loop (lib/train/loop.ts, default settings: threads one per
+ * core on the JS backends) on `copies`× the data: one warm-up batch, then
+ * `loopBatches` measured batches (capped at one epoch); throughput and peak RSS.
+ */
+async function loopTask(a: WorkerArgs): Promise<void> {
   const { initBackend } = await import('../lib/model/backend');
-  const { DEFAULT_DATASET_CONFIG } = await import('../lib/data/dataset');
+  const { DEFAULT_DATASET_CONFIG, windowIndex } = await import('../lib/data/dataset');
   const { DEFAULT_TRAIN_CONFIG } = await import('../lib/train/config');
-  const { newModel } = await import('../lib/model/network');
+  const { newModel, parameterCount } = await import('../lib/model/network');
   const { trainModel } = await import('../lib/train/loop');
   const { loadVocabulary } = await import('../lib/tokens/vocab-file');
   const backend = await initBackend();
   const vocab = loadVocabulary(path.join(a.dataDir, 'vocab.json'));
   const data = readData(a.dataDir);
   const copies = a.copies ?? 1;
-  const stop = a.memBatches ?? 4;
-  // Independent copies (not shared references), so a larger dataset really is larger.
-  const grow = (ps: EncodedPiece[]): EncodedPiece[] => Array.from({ length: copies }, (_, k) => ps.map((p) => ({ name: `${p.name}#${k}`, ids: Int32Array.from(p.ids) }))).flat();
+  // The data and copies-1 independent copies (not shared references), so a larger dataset really is larger.
+  const grow = (ps: EncodedPiece[]): EncodedPiece[] =>
+    Array.from({ length: copies }, (_, k) => (k === 0 ? ps : ps.map((p) => ({ name: `${p.name}#${k}`, ids: Int32Array.from(p.ids) })))).flat();
   const train = grow(data.train);
   const val = grow(data.val);
   const model = newModel(vocab);
-  const out = a.scratch ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-mem-'));
+  const out = a.scratch ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-loop-'));
   fs.mkdirSync(out, { recursive: true });
+  const { seqLen, stride } = DEFAULT_DATASET_CONFIG;
+  const { batchSize } = DEFAULT_TRAIN_CONFIG;
+  const windows = windowIndex(train, seqLen, stride).length;
+  const perEpoch = Math.ceil(windows / batchSize);
+  const stop = Math.min(1 + (a.loopBatches ?? 4), perEpoch);
+  if (stop < 2) throw new Error(`the data gives only ${perEpoch} training batch(es): need 2 or more (a warm-up batch and a timed one)`);
+  const windowsIn = (b: number): number => Math.min(batchSize, windows - (b - 1) * batchSize); // batch b, 1-based
   const dataTokens = train.reduce((s, p) => s + p.ids.length, 0);
   const rssBefore = process.memoryUsage().rss;
   let maxRss = rssBefore;
   let done = 0;
-  let tps = 0;
+  let tokens = 0;
+  let t0 = 0;
+  let t1 = 0;
+  let cpu0 = process.cpuUsage();
+  let cpu = 0;
+  let warmupMs = 0;
+  let lastLoss = 0;
+  const started = performance.now();
   const res = await trainModel(
     {
       model,
@@ -233,57 +253,87 @@ async function memoryTask(a: WorkerArgs): Promise<void> {
     },
     {
       onBatch: (p) => {
+        const now = performance.now();
         done = p.batch;
-        tps = p.tokensPerSec;
+        lastLoss = p.loss;
+        if (p.batch === 1) {
+          // The warm-up batch (worker start-up, kernel set-up, first Adam step) ends here; timing starts.
+          warmupMs = now - started;
+          t0 = now;
+          cpu0 = process.cpuUsage();
+        } else {
+          tokens += windowsIn(p.batch) * seqLen;
+          t1 = now;
+          cpu = cpuMs(cpu0);
+        }
         maxRss = Math.max(maxRss, process.memoryUsage().rss);
       },
       shouldStop: () => done >= stop,
     },
   );
-  emit({ backend: backend.name, copies, pieces: train.length, dataTokens, batches: done, interrupted: res.interrupted, tokensPerSec: tps, rssBeforeTraining: rssBefore, maxSampledRss: maxRss, peakRss: peakRss() ?? maxRss });
+  const ms = t1 - t0;
+  const rate: Rate = { batches: done - 1, tokens, ms, cpuMs: cpu, warmupMs, warmupWindows: windowsIn(1), tokensPerSec: tokens / (ms / 1000), tokensPerCpuSec: tokens / (cpu / 1000), lastLoss };
+  emit({
+    backend: backend.name, vocabSize: vocab.tokens.length, params: parameterCount(model), batchSize, seqLen, threads: res.threads, threadsNote: res.threadsNote,
+    copies, pieces: train.length, dataTokens, rate, rssBeforeTraining: rssBefore, maxSampledRss: maxRss, peakRss: peakRss() ?? maxRss,
+  });
 }
 
-/** Generation speed: the stateful JS generator vs re-running the window per token, same weights and primer. */
+/**
+ * Generation speed of a fresh (untrained) default model on the data's
+ * vocabulary: the stateful JS generator (lib/generate/generate.ts), and,
+ * unless windowEvents is 0, re-running the window per token, same weights.
+ */
 async function genTask(a: WorkerArgs): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../lib/model/backend');
   const { DEFAULT_DATASET_CONFIG } = await import('../lib/data/dataset');
   const { DEFAULT_GENERATE_CONFIG, generateMusic } = await import('../lib/generate/generate');
+  const { primerFromPiece } = await import('../lib/generate/primer');
   const { readMidiFile } = await import('../lib/midi/read');
-  const { newModel } = await import('../lib/model/network');
+  const { newModel, parameterCount } = await import('../lib/model/network');
   const { createRng } = await import('../lib/core/rng');
   const { sampleToken } = await import('../lib/generate/sample');
-  const { loadModel } = await import('../lib/train/model-folder');
   const { schemeOf, tokensToPiece } = await import('../lib/tokens/tokenize');
-  const { decodeIds, encodePiece } = await import('../lib/tokens/vocabulary'); const { grammarMasks } = await import('../lib/tokens/grammar'); const { loadVocabulary } = await import('../lib/tokens/vocab-file');
+  const { decodeIds, encodePiece } = await import('../lib/tokens/vocabulary');
+  const { grammarMasks } = await import('../lib/tokens/grammar');
+  const { loadVocabulary } = await import('../lib/tokens/vocab-file');
   const backend = await initBackend();
-  const shipped = a.modelDir && fs.existsSync(path.join(a.modelDir, 'model.json')) ? await loadModel(a.modelDir) : null;
-  const vocab = shipped ? shipped.vocab : loadVocabulary(path.join(a.dataDir, 'vocab.json'));
-  const model = shipped ? shipped.model : newModel(vocab);
+  const vocab = loadVocabulary(path.join(a.dataDir, 'vocab.json'));
+  const model = newModel(vocab);
   const L = DEFAULT_DATASET_CONFIG.seqLen;
   const cfg = { ...DEFAULT_GENERATE_CONFIG, seed: 7 };
-  // The window method gets a primer as long as the window, so every re-run sees a full window (no cheap
-  // short contexts); the stateful generator gets the default primer (its last primerLength tokens).
-  const windowPrimer = encodePiece(vocab, readMidiFile(a.primerFile as string)).slice(-L);
-  const primer = windowPrimer.slice(-cfg.primerLength);
-  // New notes of a token sequence after its first `primerLength` tokens.
+  const piece = readMidiFile(a.primerFile as string);
+  // The stateful generator gets the default primer (the file's last primerLength tokens, with the
+  // scheme's context in front); the window method a primer as long as the window, so every re-run
+  // sees a full window (no cheap short contexts).
+  const primer = primerFromPiece(piece, vocab, cfg.primerLength);
+  const windowPrimer = encodePiece(vocab, piece).slice(-L);
+
+  // Stateful: warm the JIT up (until the inference loops are optimized), then time. Its seconds include reading the primer.
+  generateMusic(model, vocab, primer, { ...cfg, length: 25 });
+  let cpu0 = process.cpuUsage();
+  const g = generateMusic(model, vocab, primer, { ...cfg, length: a.statefulEvents ?? 100 });
+  const sCpu = cpuMs(cpu0) / 1000;
+  const sTokens = g.ids.length - g.primerLength;
+  const sNotes = g.newNotes;
+  const stateful = {
+    events: g.events, notes: sNotes, tokens: sTokens, seconds: g.seconds, cpuSeconds: sCpu,
+    eventsPerSec: g.events / g.seconds, notesPerSec: sNotes / g.seconds, tokensPerSec: sTokens / g.seconds, notesPerCpuSec: sNotes / sCpu,
+  };
+  const base = { backend: backend.name, model: 'fresh (untrained) default model', scheme: vocab.config.scheme, vocabSize: vocab.tokens.length, params: parameterCount(model), primerTokens: g.primerLength };
+  const wEvents = a.windowEvents ?? 10;
+  if (wEvents <= 0) {
+    emit({ ...base, stateful, window: null, speedup: null });
+    return;
+  }
+
+  // Window method: for each new token, predict on the last seqLen tokens and take the last position.
   const newNotes = (ids: readonly number[], primerLength: number): number => {
     const tokens = decodeIds(vocab, ids);
     const primerBeats = schemeOf(vocab.config).beatsAfter(tokens.slice(0, primerLength), vocab.config);
     return tokensToPiece(tokens, vocab.config).notes.filter((n) => n.start >= primerBeats).length;
   };
-
-  // Stateful (lib/generate/generate.ts): warm the JIT up (until the inference loops are optimized), then time.
-  // Its seconds include reading the primer.
-  const statefulPrimer = { ids: primer, source: a.primerFile as string };
-  generateMusic(model, vocab, statefulPrimer, { ...cfg, length: 50 });
-  let cpu0 = process.cpuUsage();
-  const g = generateMusic(model, vocab, statefulPrimer, { ...cfg, length: a.statefulEvents ?? 100 });
-  const sCpu = cpuMs(cpu0) / 1000;
-  const sTokens = g.ids.length - primer.length;
-  const sNotes = g.newNotes;
-
-  // Window method: for each new token, predict on the last seqLen tokens and take the last position.
   const masks = grammarMasks(vocab);
   const rng = createRng(cfg.seed ^ 0x9e3779b9);
   const ids = [...windowPrimer];
@@ -294,7 +344,6 @@ async function genTask(a: WorkerArgs): Promise<void> {
       return p.slice([0, ctx.length - 1, 0], [1, 1, vocab.tokens.length]).dataSync() as Float32Array;
     });
   predictLast(); // warm-up (kernel set-up), not timed
-  const wEvents = a.windowEvents ?? 10;
   const t0 = performance.now();
   cpu0 = process.cpuUsage();
   let events = 0;
@@ -313,16 +362,10 @@ async function genTask(a: WorkerArgs): Promise<void> {
   // (same music, same length), gives its notes/s for that output.
   const wSecSame = (wSec / wTokens) * sTokens;
   emit({
-    backend: backend.name,
-    model: shipped ? `shipped (${a.modelDir})` : 'fresh (untrained) default model',
-    vocabSize: vocab.tokens.length,
+    ...base,
     windowSeqLen: L,
-    primerTokens: primer.length,
     windowPrimerTokens: windowPrimer.length,
-    stateful: {
-      events: g.events, notes: sNotes, tokens: sTokens, seconds: g.seconds, cpuSeconds: sCpu,
-      eventsPerSec: g.events / g.seconds, notesPerSec: sNotes / g.seconds, tokensPerSec: sTokens / g.seconds, notesPerCpuSec: sNotes / sCpu,
-    },
+    stateful,
     window: {
       events, notes: wNotes, tokens: wTokens, seconds: wSec, cpuSeconds: wCpu,
       eventsPerSec: events / wSec, notesPerSec: wNotes / wSec, tokensPerSec: wTokens / wSec,
@@ -366,7 +409,7 @@ async function firstNoteTask(a: WorkerArgs): Promise<void> {
   });
 }
 
-const TASKS: Readonly<Record<string, (a: WorkerArgs) => Promise<void>>> = { train: trainTask, memory: memoryTask, gen: genTask, firstnote: firstNoteTask };
+const TASKS: Readonly<Record<string, (a: WorkerArgs) => Promise<void>>> = { train: trainTask, loop: loopTask, gen: genTask, firstnote: firstNoteTask };
 
 async function main(): Promise<void> {
   const [task, json] = process.argv.slice(2);
