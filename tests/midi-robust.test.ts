@@ -39,16 +39,31 @@ const EXPECTED_SKIPS: Record<string, string> = {
   'format2.mid': 'MIDI format 2 (independent sequences) is not supported',
   'header-length-4.mid': 'bad header: MThd length is 4, expected 6',
   'header-length-wrong.mid': 'bad header: MThd length is 10 but a track chunk (MTrk) starts after 6 bytes',
+  'huge-delta.mid': 'too long: notes reach beat 268435456, past the limit of 100000 beats (a damaged delta time?)',
   'meta-only.mid': 'no notes (no note-on events in any track)',
   'never-end-zero.mid': 'all 3 notes have zero length, 3 of them without a note-off',
   'random-bytes.mid': 'not a MIDI file (no MThd header)',
   'running-status-first.mid': 'corrupt track 1 of 1: running status with no previous status byte at byte 23',
   'smpte.mid': 'SMPTE time division is not supported (25 fps, 40 ticks per frame)',
+  'tempo-storm.mid': 'too many tempo and time-signature changes (299 for 1 note; at most 4 per note + 256)',
+  'track-length-long.mid': 'corrupt track 1 of 2: 28 bytes follow End of Track at byte 50 (a wrong chunk length?)',
+  'track-length-short.mid': 'corrupt: 8 bytes after the last of the 1 declared tracks (byte 42) are not a chunk (a wrong chunk length?)',
+  'track-length-zero.mid': 'corrupt: 20 bytes after the last of the 2 declared tracks (byte 58) are not a chunk (a wrong chunk length?)',
   'truncated.mid': 'truncated: track 3 of 3 declares 77 bytes but only 37 remain',
 };
 
+/** Files that load with something dropped or read differently, and the report's one line for each. */
+const EXPECTED_WARNINGS: [string, string][] = [
+  ['extra-track.mid', 'the header declares 1 track but the file holds 2: all were read'],
+  ['never-end-mixed.mid', '2 notes without a note-off, ended at the next note-on of the pitch or the track end'],
+  ['never-end-only.mid', '4 notes without a note-off, ended at the next note-on of the pitch or the track end'],
+  ['zero-length-notes.mid', '2 zero-length notes left out (note-on and note-off at the same tick)'],
+];
+
 /** Every good fixture and the exact notes it must give with default options. */
 const EXPECTED_NOTES: Record<string, Row[]> = {
+  // Both track chunks are read although the header declares one.
+  'extra-track.mid': [[60, 0, 1, 80], [64, 0, 1, 80], [62, 1, 1, 81], [66, 1, 1, 81], [64, 2, 1, 82]],
   'good-format0.mid': [[72, 0, 1, 80], [74, 1, 1, 81], [76, 2, 1, 82], [77, 3, 1, 83], [79, 4, 1, 84], [60, 5, 2, 64], [64, 5, 2, 64]],
   // The drum track (channel 10) is left out by default.
   'good-format1-drums.mid': [[67, 0, 1, 80], [69, 1, 1, 81], [71, 2, 1, 82], [72, 3, 1, 83]],
@@ -63,6 +78,7 @@ const EXPECTED_NOTES: Record<string, Row[]> = {
   'good-tempo-extremes.mid': [[60, 0, 1, 80], [62, 1, 1, 81], [64, 2, 1, 82], [65, 3, 1, 83], [67, 4, 1, 84], [69, 5, 1, 85], [71, 6, 1, 86], [72, 7, 1, 87]],
   'good-unknown-chunk.mid': [[62, 0, 1, 80], [64, 1, 1, 81], [66, 2, 1, 82]],
   // Note-on velocity 0 ends the note; pitch 60 re-struck three times pairs correctly.
+  'good-zero-padding.mid': [[60, 0, 1, 80], [62, 1, 1, 81], [64, 2, 1, 82]],
   'good-velocity0-noteoff.mid': [[60, 0, 0.75, 70], [60, 1, 0.75, 71], [62, 2, 0.75, 72], [60, 3, 0.75, 73]],
   // 72 never ends: ended at the track end (beat 4); 76 likewise (beat 3 → 4).
   'never-end-mixed.mid': [[60, 0, 1, 80], [72, 0, 4, 100], [62, 1, 1, 81], [64, 2, 1, 82], [76, 3, 1, 100]],
@@ -100,6 +116,7 @@ test('loadMidiFolder loads every good fixture and skips every bad one with the e
     Object.entries(EXPECTED_SKIPS).map(([file, reason]) => ({ file, reason })),
   );
   for (const s of report.skipped) assert.match(s.reason, /^[\x20-\x7e\u2013]+$/, `one printable line: ${s.reason}`);
+  assert.deepEqual(report.warnings.map((w) => [w.file, w.warning]), EXPECTED_WARNINGS);
   assert.deepEqual(
     report.pieces.map((p) => p.name),
     Object.keys(EXPECTED_NOTES).sort(),

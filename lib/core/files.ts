@@ -10,14 +10,18 @@ import { errCode, UserError } from './errors';
  * folder, which is then renamed over the target, so readers never see a
  * half-written file. Creates the parent folder when missing.
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const dir = path.dirname(path.resolve(file));
+export function writeFileAtomic(target: FilePath, data: string | Uint8Array): void {
+  const file = argPath(target);
+  const bytes = typeof file === 'string' ? Buffer.from(path.resolve(file)) : file;
+  const slash = bytes.lastIndexOf(0x2f);
+  const dir = slash < 0 ? Buffer.from('.') : slash === 0 ? Buffer.from('/') : bytes.subarray(0, slash);
+  const tmpName = Buffer.concat([Buffer.from('.'), bytes.subarray(slash + 1), Buffer.from(`.${process.pid}.${Date.now().toString(36)}.tmp`)]);
+  const tmp = joinPath(pathOf(dir), tmpName);
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(pathOf(dir), { recursive: true });
   } catch (e) {
-    throw new UserError(`cannot write ${file}: cannot create folder ${dir} (${errCode(e)})`);
+    throw new UserError(`cannot write ${showPath(file)}: cannot create folder ${showPath(dir)} (${errCode(e)})`);
   }
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   try {
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
@@ -27,34 +31,156 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     } catch {
       /* nothing left to clean */
     }
-    throw new UserError(`cannot write ${file}: ${errCode(e)}`);
+    throw new UserError(`cannot write ${showPath(file)}: ${errCode(e)}`);
   }
 }
 
 /**
- * Lists files under `root` (recursively) whose extension is in `exts`
- * (lower-case, with dot), sorted for a deterministic order. A file path is
- * returned as-is when it matches.
+ * A file-system path: a string, or the raw bytes of a path that is not valid
+ * UTF-8. Node's strings cannot hold such a name (fs encodes strings as UTF-8),
+ * so these stay Buffers from the folder walk (or the command line, see
+ * {@link argPath}) to the read or write.
  */
-export function listFiles(root: string, exts: readonly string[]): string[] {
+export type FilePath = string | Buffer;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The path as a string when its bytes are valid UTF-8, else as the bytes. */
+function pathOf(bytes: Buffer): FilePath {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return bytes;
+  }
+}
+
+/** A printable form of a path for messages: bytes that are not UTF-8 are shown as \xNN. */
+export function showPath(p: FilePath): string {
+  if (typeof p === 'string') return p;
+  let out = '';
+  let i = 0;
+  while (i < p.length) {
+    const b = p[i];
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    let text: string | undefined;
+    if (len > 0 && i + len <= p.length) {
+      try {
+        text = utf8.decode(p.subarray(i, i + len));
+      } catch {
+        text = undefined;
+      }
+    }
+    if (text === undefined) {
+      out += `\\x${b.toString(16).padStart(2, '0')}`;
+      i++;
+    } else {
+      out += text;
+      i += len;
+    }
+  }
+  return out;
+}
+
+/**
+ * A path as the user typed it. Node decodes command-line arguments as UTF-8
+ * and replaces bytes that are not UTF-8 by U+FFFD, so such a name would read
+ * (or write) another file. On Linux the raw arguments are in
+ * /proc/self/cmdline: when exactly one of them decodes to `arg` (or to
+ * `--flag=arg`), its bytes are returned. Otherwise — no U+FFFD in `arg`, not
+ * Linux, a path built from an argument rather than given whole, several
+ * arguments that decode alike — `arg` is returned as it is. listFiles,
+ * writeFileAtomic and readMidiFile apply this to the paths they are given, so
+ * the MIDI folder or file, --primer and --out work with such names; a path
+ * built from one (a file inside a model folder named so) does not.
+ */
+export function argPath(arg: FilePath): FilePath {
+  if (typeof arg !== 'string' || !arg.includes('\ufffd')) return arg;
+  let raw: Buffer;
+  try {
+    raw = fs.readFileSync('/proc/self/cmdline');
+  } catch {
+    return arg;
+  }
+  const found = new Map<string, Buffer>();
+  let start = 0;
+  for (let i = 0; i <= raw.length; i++) {
+    if (i < raw.length && raw[i] !== 0) continue;
+    let entry = raw.subarray(start, i);
+    start = i + 1;
+    const eq = entry.indexOf(0x3d);
+    if (entry.toString('utf8') !== arg && entry[0] === 0x2d && eq > 0) entry = entry.subarray(eq + 1);
+    if (entry.toString('utf8') === arg) found.set(entry.toString('hex'), Buffer.from(entry));
+  }
+  return found.size === 1 ? [...found.values()][0] : arg;
+}
+
+/** `dir`/`name`, as a string when both are UTF-8. */
+function joinPath(dir: FilePath, name: Buffer): FilePath {
+  const n = pathOf(name);
+  if (typeof dir === 'string' && typeof n === 'string') return path.join(dir, n);
+  const d = typeof dir === 'string' ? Buffer.from(dir) : dir;
+  return Buffer.concat(d[d.length - 1] === 0x2f ? [d, name] : [d, Buffer.from('/'), name]);
+}
+
+/** A file or folder that a walk found but could not use, with a one-line reason. */
+export interface UnusableEntry {
+  readonly path: FilePath;
+  readonly reason: string;
+}
+
+/**
+ * Lists files under `root` (recursively) whose extension is in `exts`
+ * (lower-case, with dot), sorted by name bytes for a deterministic order. A
+ * file path is returned as-is when it matches. Names are read as bytes, so a
+ * name that is not valid UTF-8 is found (and returned as a Buffer). Entries
+ * whose name starts with "." are left out. Symbolic links are followed (a
+ * linked folder once: loops are cut); a matching name that cannot be used —
+ * a broken link, a folder that cannot be read, something that is not a
+ * regular file — goes to `unusable` with the reason.
+ */
+export function listFiles(given: FilePath, exts: readonly string[], unusable: UnusableEntry[] = []): FilePath[] {
+  const root = argPath(given);
   let stat: fs.Stats;
   try {
     stat = fs.statSync(root);
   } catch (e) {
-    throw new UserError(`cannot read ${root}: ${errCode(e)}`);
+    throw new UserError(`cannot read ${showPath(root)}: ${errCode(e)}`);
   }
-  if (stat.isFile()) return [root];
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (!stat.isDirectory()) return [root];
+  const matches = (name: Buffer): boolean => exts.includes(path.extname(name.toString('latin1')).toLowerCase());
+  const out: FilePath[] = [];
+  const seen = new Set<string>();
+  const walk = (dir: FilePath, st: fs.Stats): void => {
+    const id = `${st.dev}:${st.ino}`;
+    if (seen.has(id)) return;
+    seen.add(id);
+    let entries: fs.Dirent<Buffer>[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
+    } catch (e) {
+      unusable.push({ path: dir, reason: `cannot read folder: ${errCode(e)}` });
+      return;
+    }
+    entries.sort((a, b) => Buffer.compare(a.name, b.name));
     for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && exts.includes(path.extname(e.name).toLowerCase())) out.push(p);
+      if (e.name[0] === 0x2e) continue;
+      const p = joinPath(dir, e.name);
+      let target: fs.Stats | undefined;
+      if (e.isDirectory() || e.isSymbolicLink()) {
+        try {
+          target = fs.statSync(p);
+        } catch (err) {
+          if (matches(e.name)) unusable.push({ path: p, reason: `broken symbolic link (${errCode(err)})` });
+          continue;
+        }
+      }
+      if (target?.isDirectory()) walk(p, target);
+      else if (!matches(e.name)) continue;
+      else if (e.isFile() || target?.isFile()) out.push(p);
+      else unusable.push({ path: p, reason: 'not a regular file' });
     }
   };
-  walk(root);
+  walk(root, stat);
   return out;
 }
 

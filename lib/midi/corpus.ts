@@ -1,34 +1,42 @@
 /**
  * A corpus: MIDI loaded from one or more folders (or files) as Pieces, with
- * the files that were skipped and why.
+ * the files that were skipped and why, and what was dropped from the files
+ * that loaded.
  */
 import { UserError } from '../core/errors';
+import { showPath, type FilePath } from '../core/files';
 import type { Piece } from '../core/piece';
-import { loadMidiFolder, type LoadReport, type MidiReadOptions, type SkippedFile } from './read';
+import { loadMidiFolder, type FileWarning, type LoadReport, type MidiReadOptions, type SkippedFile } from './read';
 
 /** Several folders loaded as one corpus. */
 export interface Corpus {
+  /** The folders as given (a name that is not UTF-8 shows its bytes as \xNN). */
   readonly folders: readonly string[];
   readonly files: number;
   readonly pieces: readonly Piece[];
   readonly skipped: readonly SkippedFile[];
+  /** Loaded files with something dropped or read differently, one line each. */
+  readonly warnings: readonly FileWarning[];
 }
 
 /** Loads MIDI from one or more folders (or files); piece names are prefixed by their folder when there are several. */
 export function loadCorpus(
-  folders: readonly string[],
+  folders: readonly FilePath[],
   options: MidiReadOptions & { readonly maxFiles?: number } = {},
   onFile?: (done: number, total: number, file: string) => void,
 ): Corpus {
   if (folders.length === 0) throw new UserError('no data folder given');
+  const shown = folders.map(showPath);
   const reports: LoadReport[] = folders.map((f) => loadMidiFolder(f, options, onFile));
-  const tag = (folder: string, name: string): string => (folders.length > 1 ? `${folder}/${name}` : name);
-  let pieces = reports.flatMap((r, i) => r.pieces.map((p) => ({ ...p, name: tag(folders[i], p.name) })));
+  const tag = (i: number, name: string): string => (folders.length > 1 ? `${shown[i]}/${name}` : name);
+  let pieces = reports.flatMap((r, i) => r.pieces.map((p) => ({ ...p, name: tag(i, p.name) })));
   if (options.maxFiles !== undefined && options.maxFiles > 0) pieces = pieces.slice(0, options.maxFiles);
+  const kept = new Set(pieces.map((p) => p.name));
   return {
-    folders,
+    folders: shown,
     files: reports.reduce((a, r) => a + r.files, 0),
     pieces,
-    skipped: reports.flatMap((r, i) => r.skipped.map((s) => ({ ...s, file: tag(folders[i], s.file) }))),
+    skipped: reports.flatMap((r, i) => r.skipped.map((s) => ({ ...s, file: tag(i, s.file) }))),
+    warnings: reports.flatMap((r, i) => r.warnings.map((w) => ({ ...w, file: tag(i, w.file) }))).filter((w) => kept.has(w.file)),
   };
 }

@@ -12,15 +12,20 @@
  * - The header chunk may be longer than 6 bytes (extra bytes are skipped, as
  *   the standard asks); shorter is rejected. Chunks that are not MTrk but have
  *   a printable 4-character id (e.g. "XFIH") are skipped; anything else where a
- *   chunk should start is rejected as corrupt. Bytes after the declared number
- *   of tracks are ignored.
+ *   chunk should start is rejected as corrupt.
  * - A chunk that claims more bytes than the file holds, or fewer track chunks
  *   than the header declares, is reported as truncated (nothing is loaded).
+ * - Where the file's structure disagrees with itself, nothing is dropped
+ *   silently: after the declared tracks, zero padding and well-formed chunks
+ *   may follow (more MTrk chunks than the header declares are all read, with a
+ *   warning); anything else (e.g. the events of a track whose chunk length
+ *   was written too short, or as 0) makes the file corrupt. Inside a track,
+ *   only zero padding may follow End of Track.
  * - Inside a track: an event cut off by the chunk end, a variable-length
  *   number over 4 bytes, running status with no earlier status byte, a status
  *   byte 0xF1–0xFE or a data byte ≥ 0x80 make the file corrupt. Running status
- *   carries across meta and sysex events (lenient, like most readers). Bytes
- *   after End of Track are ignored. Malformed meta events we do not use, or
+ *   carries across meta and sysex events (lenient, like most readers). A track
+ *   may end without End of Track. Malformed meta events we do not use, or
  *   tempo/time-signature events of the wrong length, are ignored.
  * - Note pairing (per track, channel and pitch): a note-off (0x8n, or 0x9n with
  *   velocity 0) ends the oldest sounding note-on of that pitch (first in, first
@@ -98,6 +103,8 @@ export interface SmfContent {
   readonly timeSignatures: readonly SmfTimeSignature[];
   /** Sustain-pedal events of all tracks, in file order. */
   readonly pedals: readonly SmfPedal[];
+  /** Where the file disagrees with itself but was read anyway, one line each (e.g. more track chunks than declared). */
+  readonly warnings: readonly string[];
 }
 
 interface MutableNote {
@@ -120,6 +127,7 @@ function u32(b: Uint8Array, p: number): number {
 }
 
 function isPrintableId(b: Uint8Array, p: number): boolean {
+  if (p + 4 > b.length) return false;
   for (let i = p; i < p + 4; i++) if (b[i] < 0x20 || b[i] > 0x7e) return false;
   return true;
 }
@@ -153,10 +161,8 @@ export function decodeSmf(bytes: Uint8Array, maxNotes = Infinity): SmfContent {
   if (format > 2) throw new MidiFileError(`unknown MIDI format ${format}`);
   if (declared === 0) throw new MidiFileError('no tracks (the header declares 0)');
 
-  const notes: MutableNote[] = [];
-  const tempos: SmfTempo[] = [];
-  const timeSignatures: SmfTimeSignature[] = [];
-  const pedals: SmfPedal[] = [];
+  const ctx = { trackCount: declared, maxNotes, notes: [] as MutableNote[], tempos: [] as SmfTempo[], timeSignatures: [] as SmfTimeSignature[], pedals: [] as SmfPedal[] };
+  const warnings: string[] = [];
   let pos = 8 + headLen;
   let track = 0;
   while (track < declared) {
@@ -165,7 +171,7 @@ export function decodeSmf(bytes: Uint8Array, maxNotes = Infinity): SmfContent {
     }
     if (pos + 8 > bytes.length) throw new MidiFileError(`truncated: the file ends inside a chunk header at byte ${pos}`);
     const len = u32(bytes, pos + 4);
-    const isTrack = bytes[pos] === 0x4d && bytes[pos + 1] === 0x54 && bytes[pos + 2] === 0x72 && bytes[pos + 3] === 0x6b;
+    const isTrack = isTrackId(bytes, pos);
     if (!isTrack && track === 0 && headLen !== 6 && String.fromCharCode(...bytes.subarray(14, 18)) === 'MTrk') {
       throw new MidiFileError(`bad header: MThd length is ${headLen} but a track chunk (MTrk) starts after 6 bytes`);
     }
@@ -178,13 +184,38 @@ export function decodeSmf(bytes: Uint8Array, maxNotes = Infinity): SmfContent {
       const what = isTrack ? `track ${track + 1} of ${declared}` : `chunk "${String.fromCharCode(...bytes.subarray(pos, pos + 4))}"`;
       throw new MidiFileError(`truncated: ${what} declares ${len} bytes but only ${remain} remain`);
     }
-    if (isTrack) {
-      decodeTrack(bytes, pos + 8, pos + 8 + len, { track, trackCount: declared, maxNotes, notes, tempos, timeSignatures, pedals });
+    if (isTrack) decodeTrack(bytes, pos + 8, pos + 8 + len, { ...ctx, track: track++ });
+    pos += 8 + len;
+  }
+  // After the declared tracks: zero padding, or whole chunks (extra track chunks are read too).
+  let extra = 0;
+  while (pos < bytes.length && !isZero(bytes, pos)) {
+    const len = pos + 8 <= bytes.length ? u32(bytes, pos + 4) : Infinity;
+    if ((!isTrackId(bytes, pos) && !isPrintableId(bytes, pos)) || len > bytes.length - pos - 8) {
+      throw new MidiFileError(
+        `corrupt: ${bytes.length - pos} bytes after the last of the ${declared} declared tracks (byte ${pos}) are not a chunk (a wrong chunk length?)`,
+      );
+    }
+    if (isTrackId(bytes, pos)) {
+      extra++;
+      decodeTrack(bytes, pos + 8, pos + 8 + len, { ...ctx, track, trackCount: declared + extra });
       track++;
     }
     pos += 8 + len;
   }
-  return { format, ppq: division, trackCount: track, notes, tempos, timeSignatures, pedals };
+  if (extra > 0) warnings.push(`the header declares ${declared} track${declared === 1 ? '' : 's'} but the file holds ${track}: all were read`);
+  const { notes, tempos, timeSignatures, pedals } = ctx;
+  return { format, ppq: division, trackCount: track, notes, tempos, timeSignatures, pedals, warnings };
+}
+
+function isTrackId(b: Uint8Array, p: number): boolean {
+  return p + 4 <= b.length && b[p] === 0x4d && b[p + 1] === 0x54 && b[p + 2] === 0x72 && b[p + 3] === 0x6b;
+}
+
+/** Whether every byte from `p` to the end of `b` (or to `end`) is zero. */
+function isZero(b: Uint8Array, p: number, end = b.length): boolean {
+  for (let i = p; i < end; i++) if (b[i] !== 0) return false;
+  return true;
 }
 
 interface TrackContext {
@@ -231,7 +262,13 @@ function decodeTrack(b: Uint8Array, start: number, end: number, ctx: TrackContex
       p += 2;
       const len = vlq();
       if (p + len > end) fail('event cut off by the end of the track chunk', at);
-      if (type === 0x2f) break; // End of Track: ignore anything after it.
+      if (type === 0x2f) {
+        // End of Track: only zero padding may follow it in the chunk.
+        if (!isZero(b, p + len, end)) {
+          throw new MidiFileError(`corrupt track ${track + 1} of ${trackCount}: ${end - p - len} bytes follow End of Track at byte ${p + len} (a wrong chunk length?)`);
+        }
+        break;
+      }
       if (type === 0x51 && len === 3) {
         const us = (b[p] << 16) | (b[p + 1] << 8) | b[p + 2];
         if (us > 0) tempos.push({ tick, microsPerBeat: us });

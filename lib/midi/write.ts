@@ -3,7 +3,7 @@
  * that touches it). Files are written atomically.
  */
 import { Midi } from '@tonejs/midi';
-import { writeFileAtomic } from '../core/files';
+import { writeFileAtomic, type FilePath } from '../core/files';
 import { instrumentOf, type Note, type Piece } from '../core/piece';
 
 /** Options for writing a Piece as MIDI. */
@@ -67,6 +67,6 @@ export function pieceToMidiBytes(piece: Piece, options: MidiWriteOptions = {}): 
 }
 
 /** Writes a Piece to a MIDI file atomically (temp file + rename). */
-export function writeMidiFile(file: string, piece: Piece, options: MidiWriteOptions = {}): void {
+export function writeMidiFile(file: FilePath, piece: Piece, options: MidiWriteOptions = {}): void {
   writeFileAtomic(file, pieceToMidiBytes(piece, options));
 }
