@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { loadMidiFolder, parseMidi } from '../lib/midi/read';
 import { pieceToMidiBytes } from '../lib/midi/write';
 import { makePiece } from '../lib/core/piece';
-import { defaultTokenizerConfig } from '../lib/tokens/config';
+import { defaultTokenizerConfig, validateTokenizerConfig } from '../lib/tokens/config';
 
 /** These tests are about the timed and classic schemes (remi has its own file). */
 const TIMED = defaultTokenizerConfig('timed');
@@ -15,7 +15,7 @@ import { quantizeNotes, type GridNote } from '../lib/tokens/grid';
 import { tokenFromString, tokenToString } from '../lib/tokens/token';
 import { buildVocabulary, decodeIds, encodePiece, encodeTokens } from '../lib/tokens/vocabulary';
 import { loadVocabulary, saveVocabulary } from '../lib/tokens/vocab-file';
-import { HAVE_NOTTINGHAM, HAVE_PIANO_MIDI, NOTTINGHAM, needNottingham } from './helpers';
+import { HAVE_NOTTINGHAM, HAVE_PIANO_MIDI, NOTTINGHAM, PRETRAINED, needNottingham } from './helpers';
 
 const key = (g: GridNote): string => `${g.pitch}/${g.onset}/${g.duration}`;
 
@@ -103,4 +103,34 @@ test('a damaged vocabulary file is a one-line error naming the file', () => {
 test('shared data folders are present on CI', { skip: !process.env.CI && 'only checked on CI' }, () => {
   assert.ok(HAVE_NOTTINGHAM, 'CI must have ../shared/data/nottingham');
   assert.ok(HAVE_PIANO_MIDI, 'CI must have ../shared/data/piano-midi');
+});
+
+test('a long silence costs a few tokens in every scheme: timed shortens it by whole beats, remi by whole bars', () => {
+  // Notes at beat 0 and 50000.5, a tempo change at 30000 and a meter change (to 3/4) at 40000 between them.
+  const piece = makePiece('gap', [
+    { pitch: 60, start: 0, duration: 1, velocity: 80 },
+    { pitch: 62, start: 50_000.5, duration: 1, velocity: 80 },
+  ], {
+    tempos: [{ beat: 0, bpm: 120 }, { beat: 30_000, bpm: 60 }],
+    timeSignatures: [{ beat: 0, numerator: 4, denominator: 4 }, { beat: 40_000, numerator: 3, denominator: 4 }],
+  });
+  const timed = pieceToTokens(piece, TIMED);
+  assert.deepEqual(timed.map(tokenToString), ['n:60', 'd:4', 's:16', 's:16', 's:16', 's:16', 's:16', 's:16', 's:16', 's:14', 'n:62', 'd:4']);
+  const back = tokensToPiece(timed, TIMED).notes;
+  assert.equal(back[1].start, 31.5, 'the onset keeps its place in the beat');
+  const remi = defaultTokenizerConfig('remi');
+  const tokens = pieceToTokens(piece, remi);
+  assert.ok(tokens.length < 60, `remi: ${tokens.length} tokens`);
+  const decoded = tokensToPiece(tokens, remi);
+  const meter = decoded.timeSignatures[decoded.timeSignatures.length - 1];
+  assert.deepEqual([meter.numerator, meter.denominator], [3, 4]);
+  assert.equal((decoded.notes[1].start - meter.beat) % 3, 1.5, 'the onset keeps its place in the 3/4 bar');
+  assert.deepEqual(decoded.tempos.map((t) => t.bpm), [123, 59], 'the tempo bins nearest 120 and 60');
+});
+
+test('maxSilenceBeats: a vocab.json saved before it loads with the default, and it is checked', () => {
+  const old = loadVocabulary(path.join(PRETRAINED, 'vocab.json'));
+  assert.equal(old.config.scheme, 'timed');
+  assert.equal(old.config.maxSilenceBeats, 32);
+  assert.throws(() => validateTokenizerConfig({ ...TIMED, maxSilenceBeats: 0 }), /maxSilenceBeats must be an integer in \[1, 4096\] \(got 0\)/);
 });

@@ -17,6 +17,8 @@ export interface TokenizerConfig {
   readonly maxShiftSteps: number;
   /** timed: durations longer than this many steps are clamped to it. */
   readonly maxDurationSteps: number;
+  /** timed: a silence between onsets longer than this many beats is shortened by whole beats to at most it (bounds the tokens one file can cost). */
+  readonly maxSilenceBeats: number;
   /** classic: beats between decoded events and their duration. */
   readonly classicStepBeats: number;
   /** timed, classic: velocity given to decoded notes. */
@@ -40,6 +42,7 @@ export function defaultTokenizerConfig(scheme: SchemeName = 'remi'): TokenizerCo
     stepsPerBeat: scheme === 'remi' ? 12 : 4,
     maxShiftSteps: 16,
     maxDurationSteps: 64,
+    maxSilenceBeats: 32,
     classicStepBeats: 0.5,
     velocity: 90,
     velocityBins: 8,
@@ -63,6 +66,7 @@ export function validateTokenizerConfig(c: TokenizerConfig): TokenizerConfig {
   checkInt('stepsPerBeat', c.stepsPerBeat, 1, 48);
   checkInt('maxShiftSteps', c.maxShiftSteps, 1, 1024);
   checkInt('maxDurationSteps', c.maxDurationSteps, 1, 4096);
+  checkInt('maxSilenceBeats', c.maxSilenceBeats, 1, 4096);
   checkInt('velocity', c.velocity, 1, 127);
   checkNumber('classicStepBeats', c.classicStepBeats, (v) => v > 0 && v <= 16, 'in (0, 16]');
   checkInt('velocityBins', c.velocityBins, 1, 127);

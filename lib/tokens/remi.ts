@@ -85,11 +85,12 @@ function encode(piece: Piece, config: TokenizerConfig): Token[] {
     while (si < signatures.length && signatures[si].at - cut <= barStart) meter = signatures[si++].meter;
     const len = barSteps(config, meter);
     const barEnd = barStart + len;
-    // A long silence: skip whole empty bars beyond maxEmptyBars (no meter change inside the skipped stretch).
+    // A long silence: skip whole empty bars beyond maxEmptyBars, up to the next note, tempo or meter change
+    // (so no meter change falls inside the skipped stretch).
     const nextAt = Math.min(notes[ni].onset, ti < tempos.length ? tempos[ti].at : Infinity) - cut;
     const nextMeterAt = si < signatures.length ? signatures[si].at - cut : Infinity;
     const emptyBars = Math.floor((Math.min(nextAt, nextMeterAt) - barStart) / len);
-    if (emptyBars > config.maxEmptyBars && nextMeterAt > nextAt) cut += (emptyBars - config.maxEmptyBars) * len;
+    if (emptyBars > config.maxEmptyBars) cut += (emptyBars - config.maxEmptyBars) * len;
     tokens.push({ kind: 'bar' });
     if (!lastMeter || lastMeter[0] !== meter[0] || lastMeter[1] !== meter[1]) tokens.push({ kind: 'ts', numerator: meter[0], denominator: meter[1] });
     lastMeter = meter;

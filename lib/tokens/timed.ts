@@ -3,7 +3,9 @@
  * quantized to a grid (default a sixteenth note, 4 steps per beat); notes that
  * start together and last equally long form one event (a note or a chord),
  * followed by its duration; the time between onsets is one or more shift
- * tokens. Decoding reproduces pitch, onset and duration on the grid exactly.
+ * tokens. Decoding reproduces pitch, onset and duration on the grid exactly,
+ * except that a silence longer than maxSilenceBeats is shortened by whole
+ * beats (so one file costs at most a few tokens per note, whatever its gaps).
  */
 import type { Note, Piece } from '../core/piece';
 import type { TokenizerConfig } from './config';
@@ -13,9 +15,13 @@ import type { EventToken, Token } from './token';
 
 function encode(piece: Piece, config: TokenizerConfig): Token[] {
   const tokens: Token[] = [];
+  const spb = config.stepsPerBeat;
+  const maxGap = config.maxSilenceBeats * spb;
   let now = 0;
   for (const atOnset of groupByOnset(quantizeNotes(piece.notes, config))) {
-    pushShift(tokens, atOnset[0].onset - now, config.maxShiftSteps);
+    const gap = atOnset[0].onset - now;
+    // A long silence loses whole beats, so the onset keeps its place in the beat.
+    pushShift(tokens, gap > maxGap ? gap - Math.ceil((gap - maxGap) / spb) * spb : gap, config.maxShiftSteps);
     now = atOnset[0].onset;
     // Group by duration; within an onset, events go lowest pitch first.
     const byDur = new Map<number, number[]>();
