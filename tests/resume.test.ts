@@ -16,9 +16,9 @@ import { loadModel } from '../lib/train/model-folder';
 import { DATA_DIR, lastJson, spawnCli, startCli, startProcess, type CliRun } from './helpers';
 
 const EPOCHS = 2;
-/** Tiny, but each epoch takes long enough (≈1–2 s) for a mid-epoch checkpoint every 0.5 s. */
+/** Tiny, but each epoch takes long enough (≈1–2 s) for a mid-epoch checkpoint every 0.5 s. (The timed scheme: fewer tokens per note than remi, so the runs stay short.) */
 const TRAIN = [
-  '--data', DATA_DIR, '--max-files', '14', '--units', '16', '--embedding', '8', '--seq-len', '32', '--stride', '8', '--batch-size', '8',
+  '--data', DATA_DIR, '--max-files', '14', '--scheme', 'timed', '--units', '16', '--embedding', '8', '--seq-len', '32', '--stride', '8', '--batch-size', '8',
   '--epochs', String(EPOCHS), '--patience', '0', '--seed', '11', '--checkpoint-every', '0.5', '--json',
 ];
 
@@ -124,7 +124,7 @@ test('SIGINT after the first checkpoint: exit 130, checkpoint saved and loadable
 test('Ctrl-C in a terminal (SIGINT to the whole process group of `npm run musicgen`) stops with a checkpoint', async () => {
   const dir = path.join(tmp, 'group');
   // Batches of a few hundred ms: a launcher that kills a child not answering a signal within tens of ms (tsx's CLI does) would lose it.
-  const slow = ['--data', DATA_DIR, '--max-files', '14', '--units', '192', '--seq-len', '64', '--batch-size', '32', '--epochs', '3', '--checkpoint-every', '0.5', '--json'];
+  const slow = ['--data', DATA_DIR, '--max-files', '14', '--scheme', 'timed', '--units', '192', '--seq-len', '64', '--batch-size', '32', '--epochs', '3', '--checkpoint-every', '0.5', '--json'];
   const { child, done } = startProcess('npm', ['run', '-s', 'musicgen', '--', 'train', '--out', dir, ...slow], { detached: true, timeoutMs: 300_000 });
   const seen = await waitFor(dir, done, () => true, 'the first checkpoint');
   process.kill(-(child.pid as number), 'SIGINT');
