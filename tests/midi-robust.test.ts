@@ -10,12 +10,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadMidiFolder, parseMidi, readMidiFile, type MidiReadOptions } from '../lib/midi/read';
+import { writeMidiFile } from '../lib/midi/write';
+import { primerFromPiece } from '../lib/generate/primer';
+import { defaultTokenizerConfig } from '../lib/tokens/config';
+import { pieceToTokens } from '../lib/tokens/tokenize';
+import { loadVocabulary } from '../lib/tokens/vocab-file';
 import { MidiFileError } from '../lib/midi/smf';
 import { UserError } from '../lib/core/errors';
 import type { Piece } from '../lib/core/piece';
 import { createRng } from '../lib/core/rng';
 import { buildFixtures, longFile } from './fixtures/make-fixtures';
-import { MIDI_FIXTURES } from './helpers';
+import { assertExit0, lastJson, MIDI_FIXTURES, PRETRAINED, ROOT, runCli, startProcess } from './helpers';
 import { header, note, off, on, smf, track } from './fixtures/smf';
 
 /** [pitch, start, duration, velocity] per note, in the Piece's order. */
@@ -252,4 +257,92 @@ test('randomly damaged files never crash or hang: a Piece or a one-line MidiFile
   const ms = performance.now() - t0;
   assert.ok(loaded > 0 && kinds.size >= 8, `loaded ${loaded}, reason kinds ${[...kinds].join(' | ')}`);
   assert.ok(ms < 5000, `3000 damaged files took ${ms} ms`);
+});
+
+test('issue 13: the 32-byte file with a 268-million-beat delta is skipped at once by inspect and refused as a --primer', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'midi-huge-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const huge = path.join(dir, 'huge-delta.mid');
+  fs.copyFileSync(path.join(MIDI_FIXTURES, 'huge-delta.mid'), huge);
+  fs.copyFileSync(path.join(MIDI_FIXTURES, 'good-format0.mid'), path.join(dir, 'good.mid'));
+  assert.equal(fs.statSync(huge).size, 32);
+  for (const scheme of ['remi', 'timed']) {
+    const t0 = performance.now();
+    const r = await runCli(['inspect', dir, '--scheme', scheme, '--json']);
+    assertExit0(r);
+    const j = lastJson(r);
+    assert.deepEqual([j.files, j.loaded, j.skipped], [2, 1, [{ file: 'huge-delta.mid', reason: EXPECTED_SKIPS['huge-delta.mid'] }]]);
+    assert.ok(performance.now() - t0 < 30_000, `inspect --scheme ${scheme} took ${performance.now() - t0} ms`);
+  }
+  const out = path.join(dir, 'out.mid');
+  const r = await runCli(['generate', '--model', PRETRAINED, '--primer', huge, '--out', out, '--length', '8']);
+  assert.notEqual(r.code, 0);
+  const lines = r.stderr.trim().split('\n');
+  assert.match(lines[lines.length - 1], /--primer .*huge-delta\.mid: too long: notes reach beat 268435456, past the limit of 100000 beats/);
+  assert.ok(!/^\s+at /m.test(r.stderr), `no stack trace: ${r.stderr}`);
+  assert.ok(!fs.existsSync(out));
+  // Loaded anyway (no beat limit), it costs a few tokens in every scheme, and as a primer.
+  const piece = parseMidi(fs.readFileSync(huge), 'huge', { maxBeats: Infinity });
+  assert.deepEqual(rows(piece), [[60, 268435455, 1, 100]]);
+  for (const [scheme, most] of [['remi', 20], ['timed', 12], ['classic', 1]] as const) {
+    const n = pieceToTokens(piece, defaultTokenizerConfig(scheme)).length;
+    assert.ok(n <= most, `${scheme}: ${n} tokens`);
+  }
+  assert.ok(primerFromPiece(piece, loadVocabulary(path.join(PRETRAINED, 'vocab.json')), 64).ids.length <= 12);
+});
+
+/** Runs a shell command line in the project root (the way to pass argument bytes that are not UTF-8). */
+async function shell(line: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return startProcess('sh', ['-c', line], { timeoutMs: 120_000 }).done;
+}
+
+test('names that are not UTF-8: found and read by their bytes, shown as \\xNN; given on the command line, as --out too', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'midi-names-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const bytes = (s: string): Buffer => Buffer.from(s, 'latin1'); // one byte per character: \xe9, \xff stay single bytes
+  const folder = Buffer.concat([bytes(dir), bytes('/caf\xe9')]);
+  fs.mkdirSync(folder);
+  fs.copyFileSync(path.join(MIDI_FIXTURES, 'good-format0.mid'), Buffer.concat([folder, bytes('/x\xff.mid')]));
+  const report = loadMidiFolder(dir);
+  assert.deepEqual([report.pieces.map((p) => p.name), report.skipped], [['caf\\xe9/x\\xff.mid'], []]);
+  assert.deepEqual(loadMidiFolder(folder).pieces.map((p) => p.name), ['x\\xff.mid']);
+  // Written by its bytes (atomically, nothing else left in the folder).
+  const out = Buffer.concat([folder, bytes('/o\xff.mid')]);
+  writeMidiFile(out, report.pieces[0]);
+  assert.deepEqual(rows(readMidiFile(out)), rows(report.pieces[0]));
+  assert.deepEqual(fs.readdirSync(folder, { encoding: 'buffer' }).map((b) => b.toString('latin1')).sort(), ['o\xff.mid', 'x\xff.mid']);
+  // On the command line: Node decodes the bytes to U+FFFD; /proc/self/cmdline still has them (Linux).
+  if (process.platform !== 'linux') return t.skip('recovering argument bytes needs /proc/self/cmdline');
+  const cli = `exec "${process.execPath}" --import tsx lib/cli/main.ts`;
+  const name = `"$(printf '%s/caf\\351')"`;
+  const inspect = await shell(`cd "${ROOT}" && ${cli} inspect ${name.replace('%s', dir)} --json`);
+  assert.equal(inspect.code, 0, inspect.stderr);
+  assert.deepEqual([lastJson({ ...inspect, signal: null }).loaded, lastJson({ ...inspect, signal: null }).skipped], [2, []]);
+  const gen = await shell(`cd "${ROOT}" && ${cli} generate --model "${PRETRAINED}" --length 8 --seed 1 --out "$(printf '%s/g\\377.mid' "${dir}")"`);
+  assert.equal(gen.code, 0, gen.stderr);
+  assert.ok(fs.readdirSync(dir, { encoding: 'buffer' }).some((b) => b.equals(bytes('g\xff.mid'))), 'the name as typed');
+});
+
+test('symbolic links: linked files and folders are followed (a loop once), a broken link or a device is skipped with the reason', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'midi-links-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const real = path.join(dir, 'real');
+  fs.mkdirSync(real);
+  fs.copyFileSync(path.join(MIDI_FIXTURES, 'good-format0.mid'), path.join(real, 'a.mid'));
+  fs.symlinkSync(path.join(real, 'a.mid'), path.join(dir, 'link.mid'));
+  fs.symlinkSync(real, path.join(dir, 'linked-folder'));
+  fs.symlinkSync(dir, path.join(real, 'loop'));
+  fs.symlinkSync(path.join(dir, 'nowhere.mid'), path.join(dir, 'broken.mid'));
+  fs.symlinkSync(path.join(dir, 'nowhere'), path.join(dir, 'broken-folder'));
+  fs.symlinkSync('/dev/null', path.join(dir, 'null.mid'));
+  const report = loadMidiFolder(dir);
+  // linked-folder and real are one folder: its file is listed once, under the name the walk meets first.
+  assert.deepEqual(report.pieces.map((p) => p.name), ['link.mid', 'linked-folder/a.mid']);
+  assert.deepEqual(report.skipped, [
+    { file: 'broken.mid', reason: 'broken symbolic link (no such file or folder)' },
+    { file: 'null.mid', reason: 'not a regular file' },
+  ]);
+  assert.equal(report.files, report.pieces.length + report.skipped.length);
+  // A link given as the root is followed too.
+  assert.deepEqual(loadMidiFolder(path.join(dir, 'link.mid')).pieces.map((p) => p.name), ['link.mid']);
 });

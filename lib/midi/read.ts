@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errCode } from '../core/errors';
 import { argPath, listFiles, showPath, type FilePath, type UnusableEntry } from '../core/files';
-import { decodeSmf, MidiFileError, type SmfNote, type SmfPedal, type SmfTempo, type SmfTimeSignature } from './smf';
+import { decodeSmf, MidiFileError, type SmfNote, type SmfTempo, type SmfTimeSignature } from './smf';
+import { DRUM_CHANNEL, sustainedEnds } from './sustain';
 import { DEFAULT_BPM, makePiece, type Note, type Piece, type TempoChange, type TimeSignature } from '../core/piece';
 
 /** Options for reading MIDI files. */
@@ -83,9 +84,6 @@ export interface LoadReport {
 }
 
 
-/** The General-MIDI drum channel (channel 10, 0-based 9). */
-const DRUM_CHANNEL = 9;
-
 /** MIDI file extensions recognised when walking a folder. */
 export const MIDI_EXTENSIONS: readonly string[] = ['.mid', '.midi'];
 
@@ -98,7 +96,11 @@ export const MIDI_EXTENSIONS: readonly string[] = ['.mid', '.midi'];
  *   and channels; drum notes (channel 10) only with `includeDrums`.
  * - Times are ticks / ppq, in beats, so tempo changes never move notes.
  * - Zero-length notes are dropped. Notes with no note-off are ended at the
- *   next note-on of that pitch or at the track end.
+ *   next note-on of that pitch or at the track end. Both are reported to
+ *   `onWarning`, as are the structural mismatches the decoder read anyway.
+ * - Cost is bounded: a file with more than `maxNotes` notes, notes past
+ *   `maxBeats`, or more than 4 tempo and time-signature changes per note
+ *   (+ 256) is skipped; tempo and meter events past `maxBeats` are ignored.
  * - Every note keeps its program (and drum notes are marked `drum`), so
  *   multi-instrument music keeps its instruments.
  * - With `sustain` (default), a note released while the sustain pedal of its
@@ -168,78 +170,6 @@ export function parseMidi(bytes: Uint8Array, name: string, options: MidiReadOpti
   if (unended > 0) warnings.push(`${plural(unended, 'note')} without a note-off, ended at the next note-on of the pitch or the track end`);
   if (opts.onWarning) for (const w of warnings) opts.onWarning(w);
   return makePiece(name, notes, { tempos, timeSignatures, program: program ?? 0 });
-}
-
-/**
- * End ticks of the notes the sustain pedal lengthens: a note whose release
- * falls while its channel's pedal is down ends when the pedal comes up (or at
- * the last pedal event when it never does), capped at the next onset of the
- * same pitch on that channel. Drum notes are left alone.
- */
-function sustainedEnds(notes: readonly SmfNote[], pedals: readonly SmfPedal[]): Map<SmfNote, number> {
-  const out = new Map<SmfNote, number>();
-  if (pedals.length === 0) return out;
-  // Per channel: sorted [down, up) intervals.
-  const intervals: [number, number][][] = Array.from({ length: 16 }, () => []);
-  const byChannel: SmfPedal[][] = Array.from({ length: 16 }, () => []);
-  for (const p of pedals) byChannel[p.channel].push(p);
-  byChannel.forEach((events, ch) => {
-    const sorted = [...events].sort((a, b) => a.tick - b.tick);
-    let downAt = -1;
-    for (const e of sorted) {
-      if (e.down && downAt < 0) downAt = e.tick;
-      else if (!e.down && downAt >= 0) {
-        if (e.tick > downAt) intervals[ch].push([downAt, e.tick]);
-        downAt = -1;
-      }
-    }
-    const last = sorted[sorted.length - 1];
-    if (downAt >= 0 && last && last.tick > downAt) intervals[ch].push([downAt, last.tick]);
-  });
-  // Next onset of the same channel and pitch, for the cap.
-  const onsets = new Map<number, number[]>();
-  for (const n of notes) {
-    const key = n.channel * 128 + n.pitch;
-    const list = onsets.get(key);
-    if (list) list.push(n.startTick);
-    else onsets.set(key, [n.startTick]);
-  }
-  for (const list of onsets.values()) list.sort((a, b) => a - b);
-  for (const n of notes) {
-    if (n.channel === DRUM_CHANNEL || n.durationTicks <= 0) continue;
-    const release = n.startTick + n.durationTicks;
-    const iv = findInterval(intervals[n.channel], release);
-    if (!iv) continue;
-    const next = firstAfter(onsets.get(n.channel * 128 + n.pitch) ?? [], n.startTick);
-    const end = Math.min(iv[1], next ?? Infinity);
-    if (end > release) out.set(n, end);
-  }
-  return out;
-}
-
-/** The interval [down, up) of sorted, disjoint intervals that contains `tick`. */
-function findInterval(ivs: readonly [number, number][], tick: number): [number, number] | undefined {
-  let lo = 0;
-  let hi = ivs.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (ivs[mid][1] <= tick) lo = mid + 1;
-    else if (ivs[mid][0] > tick) hi = mid - 1;
-    else return ivs[mid];
-  }
-  return undefined;
-}
-
-/** The first value of a sorted list greater than `x`. */
-function firstAfter(sorted: readonly number[], x: number): number | undefined {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return sorted[lo];
 }
 
 interface DropCounts {
