@@ -6,12 +6,12 @@
  * Automated runs (scripts/run-notebook.sh, tests/notebook.test.ts) set
  * MUSICGEN_QUICK=1; {@link notebookConfig} then shrinks the data, the model
  * and the training so the whole notebook runs in a minute, and says so in one
- * line. The settings cell itself holds only the user's numbers.
+ * line. The settings cell itself holds only the user's values.
  */
 import { DEFAULT_DATASET_CONFIG, type DatasetConfig } from '../data/dataset';
 import { DEFAULT_GENERATE_CONFIG, type GenerateConfig } from '../generate/generate';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/network';
-import { DEFAULT_TOKENIZER_CONFIG, type TokenizerConfig } from '../tokens/config';
+import { defaultTokenizerConfig, type TokenizerConfig } from '../tokens/config';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config';
 
 /** The hyperparameters of the notebook's settings cell, flat and easy to edit. */
@@ -20,6 +20,8 @@ export interface Hyperparameters {
   readonly dataFolder: string | readonly string[];
   /** Use at most this many files (0 = all). */
   readonly maxFiles: number;
+  /** Tokenization: 'remi' (the default), 'timed' (notes and their timings) or 'classic'; each with its own defaults. */
+  readonly scheme: TokenizerConfig['scheme'];
   /** Tokens per training window. */
   readonly seqLen: number;
   readonly embeddingDim: number;
@@ -29,11 +31,13 @@ export interface Hyperparameters {
   readonly epochs: number;
   readonly batchSize: number;
   readonly learningRate: number;
+  /** Max semitones of random transposition of each training window, either way (0 = off; remi only). */
+  readonly transpose: number;
   /** Sampling temperature (> 0). */
   readonly temperature: number;
   /** Nucleus sampling threshold in (0, 1]. */
   readonly topP: number;
-  /** Events (notes or chords) to generate. */
+  /** Events to generate: notes (remi) or notes and chords (timed, classic). */
   readonly length: number;
   /** Seed for the split, the initial weights, training and sampling. */
   readonly seed: number;
@@ -70,13 +74,16 @@ export function notebookConfig(hyperparameters: Hyperparameters, env: NodeJS.Pro
     const changes = Object.entries(QUICK_RUN).map(([k, v]) => `${k} ${String(v)}`);
     console.log(`MUSICGEN_QUICK=1 (automated quick run): using ${changes.join(', ')} instead of the values above`);
   }
+  if (hp.transpose > 0 && hp.scheme !== 'remi') {
+    throw new RangeError(`transpose needs scheme 'remi' (one pitch per token); set transpose: 0 for scheme '${hp.scheme}'`);
+  }
   return {
     dataFolders: typeof hp.dataFolder === 'string' ? [hp.dataFolder] : hp.dataFolder,
     maxFiles: hp.maxFiles,
-    tokenizer: DEFAULT_TOKENIZER_CONFIG,
+    tokenizer: defaultTokenizerConfig(hp.scheme),
     dataset: { ...DEFAULT_DATASET_CONFIG, seqLen: hp.seqLen, stride: Math.max(1, Math.floor(hp.seqLen / 2)), seed: hp.seed },
     model: { ...DEFAULT_MODEL_CONFIG, embeddingDim: hp.embeddingDim, units: hp.units, layers: hp.layers, dropout: hp.dropout, seed: hp.seed },
-    training: { ...DEFAULT_TRAIN_CONFIG, epochs: hp.epochs, batchSize: hp.batchSize, learningRate: hp.learningRate, seed: hp.seed },
+    training: { ...DEFAULT_TRAIN_CONFIG, epochs: hp.epochs, batchSize: hp.batchSize, learningRate: hp.learningRate, transpose: hp.transpose, seed: hp.seed },
     generation: { ...DEFAULT_GENERATE_CONFIG, temperature: hp.temperature, topP: hp.topP, length: hp.length, seed: hp.seed },
     modelDir: 'models/notebook',
     livePlot: hp.livePlot,

@@ -6,7 +6,10 @@
  * writeMidiFile, loadModel) and hand the results to these. Paths are printed
  * as given, relative to the project root where the kernel runs.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tslab from 'tslab';
+import { UserError } from '../core/errors';
 import type { Piece } from '../core/piece';
 import { pitchName } from '../core/piece';
 import type { PreparedData } from '../data/prepare';
@@ -23,10 +26,11 @@ import { pianoRollSvg } from '../show/pianoroll';
 import { svgToPng } from '../show/png';
 import { renderPcm, synthMissingReason } from '../show/synth';
 import type { TokenizerConfig } from '../tokens/config';
-import { describeToken } from '../tokens/token';
-import { pieceToTokens } from '../tokens/tokenize';
+import { describeToken, type Token } from '../tokens/token';
+import { pieceToTokens, schemeOf } from '../tokens/tokenize';
+import type { Vocabulary } from '../tokens/vocabulary';
 import type { TrainCallbacks, TrainResult } from '../train/loop';
-import type { LoadedModel } from '../train/model-folder';
+import { loadModelSettings, type LoadedModel } from '../train/model-folder';
 
 /**
  * Shows an SVG chart as a PNG image (PNG survives on GitHub's notebook view);
@@ -44,45 +48,118 @@ function showChart(svg: string, width = 900): void {
   tslab.display.png(png);
 }
 
+/** "1 epoch", "20 epochs". */
+const plural = (n: number, noun: string): string => `${n.toLocaleString('en')} ${noun}${n === 1 ? '' : 's'}`;
+
 /** Which tfjs backend runs the model, and how to get the native one when it is not. */
 export function backendInfo(info: BackendInfo): void {
   console.log(`tfjs backend: ${describeBackend(info)}`);
   if (!info.native) console.log('(install @tensorflow/tfjs-node where it can be installed for native speed: npm install @tensorflow/tfjs-node)');
 }
 
+/** What each tokenization scheme writes, in a few words. */
+const SCHEME_WORDS: Readonly<Record<TokenizerConfig['scheme'], string>> = {
+  remi: 'bars, positions, notes with velocity and duration',
+  timed: 'notes and their timings',
+  classic: 'notes and chords, no timing',
+};
+
+/** A scheme's name with what it writes, e.g. "remi tokens (bars, positions, notes with velocity and duration)". */
+const schemeLabel = (t: TokenizerConfig): string => `${t.scheme} tokens (${SCHEME_WORDS[t.scheme]}, ${t.stepsPerBeat} steps per beat)`;
+
+/** "windows transposed at random by up to ±N semitones", or nothing when transposition is off. */
+const transposeLabel = (semitones: number): string => (semitones > 0 ? `, windows transposed at random by up to ±${semitones} semitones` : '');
+
 /** The settings every stage will use, one line per stage (after any quick-run overrides). */
 export function settings(config: NotebookConfig): void {
   const { dataset: d, model: m, training: t, generation: g } = config;
   const files = config.maxFiles > 0 ? `at most ${config.maxFiles} files` : 'all files';
-  console.log(`data: ${config.dataFolders.join(', ')} (${files}); ${config.tokenizer.scheme} tokens; windows of ${d.seqLen} tokens, stride ${d.stride}`);
+  console.log(`data: ${config.dataFolders.join(', ')} (${files}); windows of ${d.seqLen} tokens, stride ${d.stride}`);
+  console.log(`tokens: ${schemeLabel(config.tokenizer)}`);
   console.log(`model: embedding ${m.embeddingDim} → ${m.layers} × LSTM ${m.units} → softmax; dropout ${m.dropout}`);
-  console.log(`training: up to ${t.epochs} epochs, batches of ${t.batchSize}, learning rate ${t.learningRate}, seed ${t.seed} → ${config.modelDir}/`);
+  console.log(`training: up to ${plural(t.epochs, 'epoch')}, batches of ${t.batchSize}, learning rate ${t.learningRate}${transposeLabel(t.transpose)}, seed ${t.seed} → ${config.modelDir}/`);
   console.log(`generation: ${g.length} events after a ${g.primerLength}-token primer, temperature ${g.temperature}, top-p ${g.topP}`);
 }
 
-/** Files found, used and skipped (with the reason), and the number of notes. */
+/** Files found, used and skipped (with the reason), what was dropped from files that loaded, and the number of notes. */
 export function corpusReport(corpus: Corpus): void {
   const notes = corpus.pieces.reduce((a, p) => a + p.notes.length, 0);
-  console.log(`${corpus.files} MIDI files in ${corpus.folders.join(', ')}: ${corpus.pieces.length} used, ${corpus.skipped.length} skipped; ${notes} notes`);
+  const warned = corpus.warnings.length > 0 ? ` (${corpus.warnings.length} with a warning)` : '';
+  console.log(`${corpus.files} MIDI files in ${corpus.folders.join(', ')}: ${corpus.pieces.length} used${warned}, ${corpus.skipped.length} skipped; ${notes} notes`);
   for (const s of corpus.skipped) console.log(`  skipped ${s.file}: ${s.reason}`);
+  for (const w of corpus.warnings) console.log(`  ${w.file}: ${w.warning}`);
 }
 
-/** The vocabulary by kind of token, and the split by file. */
+/** Every kind of token, in reading order, with what its tokens are (how describeToken writes one, in brackets). */
+const KIND_NAMES: Readonly<Record<Token['kind'], string>> = {
+  bos: 'start of a piece ("start")',
+  bar: 'start of a bar ("bar")',
+  ts: 'time signatures ("3/4")',
+  pos: 'positions in the bar, in grid steps ("@12")',
+  tempo: 'tempos ("♩=120")',
+  program: 'instruments: General-MIDI programs and drums ("program 0")',
+  event: 'pitches ("C4")',
+  vel: 'velocity bins ("vel 5")',
+  dur: 'durations, in grid steps ("dur 12")',
+  shift: 'time shifts, in grid steps ("wait 4")',
+};
+
+/** What the event tokens of a scheme are: single pitches (remi) or notes and chords. */
+const kindName = (kind: Token['kind'], vocab: Vocabulary): string =>
+  kind === 'event' && vocab.tokens.some((t) => t.kind === 'event' && t.pitches.length > 1) ? 'notes and chords ("C4", "[C3 E3 G3]")' : KIND_NAMES[kind];
+
+/**
+ * The vocabulary by kind of token (for a fixed vocabulary, how many of each
+ * occur in the data), and the split by file.
+ */
 export function dataReport(data: PreparedData): void {
-  const kinds = new Map<string, number>();
-  for (const t of data.vocab.tokens) kinds.set(t.kind, (kinds.get(t.kind) ?? 0) + 1);
-  const names: Record<string, string> = { event: 'notes/chords', dur: 'durations', shift: 'time shifts' };
-  const byKind = [...kinds].map(([kind, n]) => `${n} ${names[kind] ?? kind}`).join(', ');
+  const { vocab } = data;
+  const fixed = schemeOf(vocab.config).fixedVocabulary !== undefined;
+  const kinds = new Map<Token['kind'], { all: number; used: number }>();
+  vocab.tokens.forEach((t, i) => {
+    const k = kinds.get(t.kind) ?? { all: 0, used: 0 };
+    kinds.set(t.kind, { all: k.all + 1, used: k.used + (vocab.counts[i] > 0 ? 1 : 0) });
+  });
+  const used = vocab.counts.filter((c) => c > 0).length;
+  const how = fixed ? `fixed by the ${vocab.config.scheme} settings, the same for any corpus; ${used} of them occur in this data` : 'the ones this data uses';
+  console.log(`vocabulary: ${vocab.tokens.length} ${vocab.config.scheme} tokens (${how})`);
+  const order = Object.keys(KIND_NAMES) as Token['kind'][];
+  for (const kind of order) {
+    const k = kinds.get(kind);
+    if (!k) continue;
+    console.log(`  ${String(k.all).padStart(4)} ${kindName(kind, vocab)}${fixed ? `: ${k.used} in the data` : ''}`);
+  }
   const files = (pieces: PreparedData['train'], what: string): string =>
-    `${pieces.length} ${what} file${pieces.length === 1 ? '' : 's'} (${pieces.reduce((a, p) => a + p.ids.length, 0)} tokens)`;
-  console.log(`vocabulary: ${data.vocab.tokens.length} tokens (${byKind})`);
+    `${plural(pieces.length, `${what} file`)} (${pieces.reduce((a, p) => a + p.ids.length, 0).toLocaleString('en')} tokens)`;
   console.log(`split by file: ${files(data.train, 'training')}, ${files(data.val, 'validation')}`);
 }
 
-/** The first tokens of a piece, in readable form. */
-export function tokenSample(piece: Piece, tokenizer: TokenizerConfig, count = 24): void {
-  const sample = pieceToTokens(piece, tokenizer).slice(0, count).map(describeToken);
-  console.log(`first ${sample.length} tokens of ${piece.name}:\n  ${sample.join('  ')}`);
+/**
+ * The first tokens of a piece (about `count`), in readable form. With bar
+ * tokens (remi) the sample ends at a bar line and each bar starts a new line;
+ * lines wrap at about `width` characters.
+ */
+export function tokenSample(piece: Piece, tokenizer: TokenizerConfig, count = 60, width = 110): void {
+  const all = pieceToTokens(piece, tokenizer);
+  let tokens = all.slice(0, count);
+  const lastBar = tokens.map((t) => t.kind).lastIndexOf('bar');
+  if (all.length > count && lastBar > count / 2) tokens = tokens.slice(0, lastBar);
+  const lines: string[] = [];
+  let line: string[] = [];
+  for (const t of tokens) {
+    const text = describeToken(t);
+    const length = line.reduce((a, w) => a + w.length + 2, 0);
+    if (line.length > 0 && (t.kind === 'bar' || length + text.length > width)) {
+      lines.push((lines.length > 0 && line[0] !== 'bar' && tokens.some((x) => x.kind === 'bar') ? '  ' : '') + line.join('  '));
+      line = [];
+    }
+    line.push(text);
+  }
+  if (line.length > 0) lines.push(line.join('  '));
+  const bars = tokens.filter((t) => t.kind === 'bar').length;
+  const perBar = bars > 0 ? ` (${plural(bars, 'bar')}, one per line)` : '';
+  console.log(`first ${tokens.length} of the ${all.length.toLocaleString('en')} tokens of ${piece.name}${perBar}:`);
+  for (const l of lines) console.log(`  ${l}`);
 }
 
 /** A bar chart of how often each pitch occurs in the pieces. */
@@ -135,7 +212,7 @@ export function trainingReport(result: TrainResult, modelDir: string, progress: 
   showChart(lossCurveSvg(result.history, { title: 'Training history' }), 720);
   if (result.threadsNote) console.log(result.threadsNote);
   const how = result.interrupted ? 'interrupted' : result.stoppedEarly ? 'stopped early (no better validation loss)' : 'done';
-  const threads = `${result.threads} thread${result.threads === 1 ? '' : 's'}`;
+  const threads = plural(result.threads, 'thread');
   console.log(`training ${how}: best validation loss ${result.bestValLoss.toFixed(3)}; model saved in ${modelDir}/ (${threads})`);
 }
 
@@ -167,14 +244,51 @@ export async function audioPlayer(piece: Piece, seconds = PREVIEW_SECONDS): Prom
   tslab.display.html(`<audio controls preload="auto" src="data:audio/mpeg;base64,${Buffer.from(mp3).toString('base64')}"></audio>`);
 }
 
+/** The folders of `root` that hold a model (a model.json), sorted by name. */
+function modelNames(root: string): string[] {
+  if (!fs.existsSync(root)) return [];
+  return fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && fs.existsSync(path.join(root, e.name, 'model.json')))
+    .map((e) => e.name)
+    .sort();
+}
+
+/** A model folder's tokens and vocabulary size, e.g. "timed tokens, vocabulary 412", or why they cannot be read. */
+function modelTokens(dir: string): string {
+  try {
+    const { vocab } = loadModelSettings(dir);
+    return `${vocab.config.scheme} tokens, vocabulary ${vocab.tokens.length}`;
+  } catch (e) {
+    return `unreadable: ${(e as Error).message}`;
+  }
+}
+
 /**
- * What a loaded model folder is: its size, its data, and its best validation
- * score, saying how that score is measured.
+ * Prints the models in `root` (its folders holding a model.json, with their
+ * tokens) and returns the folder of the one named `name` (a name from that
+ * list, or a path to any model folder). A name not in the list is a one-line
+ * error that lists them.
+ */
+export function modelFolder(name: string, root = 'models'): string {
+  const names = modelNames(root);
+  console.log(`models in ${root}/: ${names.length > 0 ? names.map((n) => `${n} (${modelTokens(path.join(root, n))})`).join('; ') : 'none'}`);
+  if (name.includes('/') || name.includes(path.sep)) return name;
+  if (!names.includes(name)) throw new UserError(`no model "${name}" in ${root}/: set modelName to one of ${names.join(', ') || '(none found)'}`);
+  return `${root}/${name}`;
+}
+
+/**
+ * What a loaded model folder is: its tokens and size, its data, and its best
+ * validation score, saying how that score is measured.
  */
 export function modelCard(m: LoadedModel): void {
   const { model, data, dataset, training } = m.info;
-  console.log(`loaded ${m.dir}: ${model.layers}×${model.units} LSTM, vocabulary ${m.vocab.tokens.length} tokens, ${parameterCount(m.model).toLocaleString('en')} parameters`);
-  console.log(`trained on ${data.trainFiles} files (${data.trainTokens.toLocaleString('en')} tokens), ${m.history.length} epochs; validated on ${data.valFiles} other files`);
+  console.log(`loaded ${m.dir}: ${model.layers}×${model.units} LSTM, ${parameterCount(m.model).toLocaleString('en')} parameters`);
+  console.log(`  ${schemeLabel(m.vocab.config)}; vocabulary ${m.vocab.tokens.length} tokens`);
+  console.log(
+    `trained on ${plural(data.trainFiles, 'file')} (${data.trainTokens.toLocaleString('en')} tokens)${transposeLabel(training.transpose)}, ${plural(m.history.length, 'epoch')}; validated on ${data.valFiles} other file${data.valFiles === 1 ? '' : 's'}`,
+  );
   if (m.history.length === 0) return;
   const best = m.history.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
   const windows = `${training.maxValWindows > 0 ? `up to ${training.maxValWindows.toLocaleString('en')} ` : ''}windows of ${dataset.seqLen} tokens`;
