@@ -22,6 +22,9 @@ export interface ParsedArgs {
   readonly positionals: readonly string[];
 }
 
+/** A flag as node:util's parseArgs takes it. */
+type ParseOption = { type: 'string' | 'boolean'; multiple?: boolean; short?: string };
+
 /** Flags every command accepts. */
 const COMMON_FLAGS: FlagSpecs = {
   json: { type: 'boolean', help: 'print one JSON object as the last line of stdout' },
@@ -31,13 +34,26 @@ const COMMON_FLAGS: FlagSpecs = {
 
 /** Parses argv against the specs; an unknown flag or a missing value is a UserError naming it. */
 export function parseFlags(argv: readonly string[], specs: FlagSpecs): ParsedArgs {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {};
+  const options: Record<string, ParseOption> = {};
   for (const [name, s] of Object.entries({ ...COMMON_FLAGS, ...specs })) {
     options[name] = { type: s.type, ...(s.multiple ? { multiple: true } : {}), ...(s.short ? { short: s.short } : {}) };
   }
+  const r = parse(argv, options);
+  const seen = new Set<string>();
+  for (const t of r.tokens) {
+    if (t.kind !== 'option' || options[t.name].type !== 'string') continue;
+    // An empty value would read as 0 (numbers), track 0 (lists) or "not given" (paths): always a mistake.
+    if (t.value === '') throw new UserError(`--${t.name} needs a value (got an empty string)`);
+    if (seen.has(t.name) && !options[t.name].multiple) throw new UserError(`--${t.name} is given more than once`);
+    seen.add(t.name);
+  }
+  return { values: r.values as ParsedArgs['values'], positionals: r.positionals };
+}
+
+/** node:util's parseArgs with its errors turned into one-line UserErrors naming the flag. */
+function parse(argv: readonly string[], options: Record<string, ParseOption>) {
   try {
-    const r = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
-    return { values: r.values as ParsedArgs['values'], positionals: r.positionals };
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true, tokens: true });
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
     const unknown = /Unknown option '([^']+)'/.exec(msg);
@@ -67,15 +83,40 @@ export function required(a: ParsedArgs, name: string): string {
   return v;
 }
 
+/** A decimal integer, and a decimal number (no spaces, hex, "Infinity" or other forms Number() would also take). */
+const INT = /^[+-]?\d+$/;
+const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /** Reads a numeric flag; `int` demands an integer. Range checks live in the configs' validators. */
 export function num(a: ParsedArgs, name: string, kind: 'int' | 'float' = 'float'): number | undefined {
   const v = str(a, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) {
+  if (!(kind === 'int' ? INT : FLOAT).test(v) || !Number.isFinite(n) || (kind === 'int' && !Number.isSafeInteger(n))) {
     throw new UserError(`--${name} must be ${kind === 'int' ? 'an integer' : 'a number'} (got "${v}")`);
   }
   return n;
+}
+
+/** Reads an integer flag that must be at least `min` (for flags no config validator checks). */
+export function intAtLeast(a: ParsedArgs, name: string, min: number): number | undefined {
+  const n = num(a, name, 'int');
+  if (n !== undefined && n < min) throw new UserError(`--${name} must be an integer ≥ ${min} (got ${n})`);
+  return n;
+}
+
+/**
+ * Reads a comma-separated list of integers in [lo, hi]: every item digits only
+ * (an empty item, as in "1,,2" or "", is an error, not 0).
+ */
+export function intList(a: ParsedArgs, name: string, lo: number, hi: number): number[] | undefined {
+  const v = str(a, name);
+  if (v === undefined) return undefined;
+  const items = v.split(',');
+  if (items.some((x) => !/^\d{1,6}$/.test(x) || Number(x) < lo || Number(x) > hi)) {
+    throw new UserError(`--${name} must be a comma-separated list of integers in [${lo}, ${hi}] (got "${v}")`);
+  }
+  return items.map(Number);
 }
 
 /** Drops undefined fields so defaults can be spread underneath. */

@@ -12,6 +12,14 @@ export interface Bar {
   stop(): void;
 }
 
+/** Bars started and not yet stopped. */
+const active = new Set<Bar>();
+
+/** Stops every running bar, so a message printed next starts on a line of its own (errors, interrupts). */
+export function stopBars(): void {
+  for (const b of [...active]) b.stop();
+}
+
 /**
  * Starts a bar labelled `label` over `total` units, at `start` done (a resumed
  * epoch starts part-way: the ETA then counts only the work still to do).
@@ -30,7 +38,7 @@ export function startBar(label: string, total: number, quiet = false, start = 0)
     clearOnComplete: false,
   });
   bar.start(total, start, { info: '' });
-  return {
+  const handle: Bar = {
     update(done, info) {
       const text = info
         ? Object.entries(info)
@@ -43,7 +51,10 @@ export function startBar(label: string, total: number, quiet = false, start = 0)
       bar.setTotal(t);
     },
     stop() {
+      active.delete(handle);
       bar.stop();
     },
   };
+  active.add(handle);
+  return handle;
 }

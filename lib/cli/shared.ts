@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { errCode, UserError } from '../core/errors';
 import type { MidiReadOptions } from '../midi/read';
 import { DEFAULT_TOKENIZER_CONFIG, defaultTokenizerConfig, validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
-import { asFlagError, defined, num, str, type FlagSpecs, type ParsedArgs } from './args';
+import { asFlagError, defined, intList, num, str, type FlagSpecs, type ParsedArgs } from './args';
 
 /** What a command may print besides its JSON (stderr; silenced with --json where noisy). */
 export interface Io {
@@ -15,7 +15,21 @@ export interface Io {
   readonly quiet: boolean;
   /** Set when the user pressed Ctrl-C (or SIGTERM arrived). */
   readonly interrupted: () => boolean;
+  /** Aborted at the same moment, for work that waits (a worker thread, a sleep). */
+  readonly signal: AbortSignal;
 }
+
+/**
+ * Thrown when a command stops on SIGINT/SIGTERM before its work is done; the
+ * CLI prints the message as one line and exits 130 (SIGINT) or 143 (SIGTERM).
+ */
+export class Interrupted extends Error {
+  constructor(message = 'interrupted: nothing written') {
+    super(message);
+    this.name = 'Interrupted';
+  }
+}
+
 
 export type JsonResult = Record<string, unknown>;
 
@@ -43,16 +57,7 @@ export const TOKENIZER_FLAGS: FlagSpecs = {
 
 /** MIDI reading options from --include-drums, --tracks and --programs. */
 export function midiOptions(a: ParsedArgs): MidiReadOptions {
-  const list = (name: string, lo: number, hi: number): number[] | undefined => {
-    const v = str(a, name);
-    if (v === undefined) return undefined;
-    const xs = v.split(',').map((x) => Number(x.trim()));
-    if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < lo || x > hi)) {
-      throw new UserError(`--${name} must be a comma-separated list of integers in [${lo}, ${hi}] (got "${v}")`);
-    }
-    return xs;
-  };
-  return { includeDrums: a.values['include-drums'] === true, tracks: list('tracks', 0, 65535), programs: list('programs', 0, 127) };
+  return { includeDrums: a.values['include-drums'] === true, tracks: intList(a, 'tracks', 0, 65535), programs: intList(a, 'programs', 0, 127) };
 }
 
 /** The tokenizer config from --scheme and --grid. */
