@@ -4,16 +4,17 @@
  */
 import * as fs from 'node:fs';
 import { currentBackend, initBackend } from '../model/backend';
-import { encodePieces, splitByFile } from '../data/dataset';
+import { splitByFile } from '../data/dataset';
 import { compareStats } from '../evaluate/metrics';
-import { DEFAULT_EVALUATE_OPTIONS, evaluateModel, median } from '../evaluate/evaluate';
+import { DEFAULT_EVALUATE_OPTIONS, evaluateModel, median, type EvaluateOptions } from '../evaluate/evaluate';
 import { UserError } from '../core/errors';
 import { DEFAULT_GENERATE_CONFIG, validateGenerateConfig, type GenerateConfig } from '../generate/generate';
-import { loadCorpus } from '../midi/corpus';
-import { loadModel } from '../train/model-folder';
+import { NonFiniteOutput } from '../model/inference';
+import { loadModel, type LoadedModel } from '../train/model-folder';
 import { asFlagError, defined, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { startBar } from './progress';
-import { FLAG_NAMES, type Io, type JsonResult, round } from './shared';
+import { encodeCorpusStoppable } from './offload';
+import { FLAG_NAMES, Interrupted, type Io, type JsonResult, round } from './shared';
 import { GENERATE_FLAGS } from './generate';
 
 export const EVALUATE_FLAGS: FlagSpecs = {
@@ -43,34 +44,48 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   if (order < 1 || order > 10) throw new UserError(`--order must be an integer in [1, 10] (got ${order})`);
   await initBackend();
   const lm = await loadModel(modelDir);
+  try {
+    return await evaluateWith(lm, modelDir, heldFolders, { samples, generate: gen, ngramOrder: order }, a, io);
+  } finally {
+    lm.model.net.dispose();
+  }
+}
+
+/** The evaluation proper, once the model is loaded. */
+async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: readonly string[], options: EvaluateOptions, a: ParsedArgs, io: Io): Promise<JsonResult> {
+  const order = options.ngramOrder;
   const trainFolders = strs(a, 'train-data').length > 0 ? strs(a, 'train-data') : lm.info.data.folders.filter((f) => fs.existsSync(f));
   if (trainFolders.length === 0) throw new UserError(`the model's training folders (${lm.info.data.folders.join(', ')}) are not here: give --train-data DIR`);
-  const trainCorpus = loadCorpus(trainFolders, { maxFiles: lm.info.data.maxFiles });
+  const trainCorpus = await encodeCorpusStoppable(io, trainFolders, { maxFiles: lm.info.data.maxFiles }, lm.vocab);
   const recorded = lm.info.data.trainFiles + lm.info.data.valFiles;
-  if (trainCorpus.pieces.length !== recorded) {
+  const here = trainCorpus.corpus.loaded;
+  if (here !== recorded) {
     const missing = lm.info.data.folders.filter((f) => !fs.existsSync(f));
     io.log(
-      `warning: ${modelDir} was trained on ${recorded} files (${lm.info.data.folders.join(', ')}) but ${trainCorpus.pieces.length} are here` +
-        `${missing.length > 0 ? ` (missing: ${missing.join(', ')})` : ''}: the baseline and the copy check use these ${trainCorpus.pieces.length}` +
+      `warning: ${modelDir} was trained on ${recorded} files (${lm.info.data.folders.join(', ')}) but ${here} are here` +
+        `${missing.length > 0 ? ` (missing: ${missing.join(', ')})` : ''}: the baseline and the copy check use these ${here}` +
         ' (give --train-data DIR for each training folder; the Nottingham tunes: npm run -s download -- nottingham --out DIR)',
     );
   }
-  const split = splitByFile(encodePieces(lm.vocab, trainCorpus.pieces), lm.info.dataset.valFraction, lm.info.dataset.seed);
+  const split = splitByFile(trainCorpus.encoded, lm.info.dataset.valFraction, lm.info.dataset.seed);
   let heldOut = split.val;
   if (heldFolders.length > 0) {
-    const held = loadCorpus(heldFolders);
-    for (const s of held.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
-    if (held.pieces.length === 0) throw new UserError(`no usable MIDI files in ${heldFolders.join(', ')}`);
-    heldOut = encodePieces(lm.vocab, held.pieces);
+    const held = await encodeCorpusStoppable(io, heldFolders, {}, lm.vocab);
+    for (const s of held.corpus.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
+    if (held.corpus.loaded === 0) throw new UserError(`no usable MIDI files in ${heldFolders.join(', ')}`);
+    heldOut = held.encoded;
   } else {
     io.log(`no --data given: scoring the model's own ${heldOut.length} validation files`);
   }
   const bar = startBar('evaluate', heldOut.length, io.quiet);
-  const ev = evaluateModel(lm.model, lm.vocab, heldOut, split.train, { samples, generate: gen, ngramOrder: order }, (stage, d, t) => {
+  const ev = await evaluateModel(lm.model, lm.vocab, heldOut, split.train, options, (stage, d, t) => {
     if (stage === 'model') bar.update(d);
     else if (d === t) io.log(`${stage} done`);
+  }, io.interrupted).catch((e: unknown) => {
+    throw e instanceof NonFiniteOutput ? new UserError(`${modelDir}: ${e.message}`) : e;
   });
   bar.stop();
+  if (!ev) throw new Interrupted('interrupted');
   io.log(`${ev.files} files, ${ev.tokens} tokens: model NLL ${ev.nll.toFixed(4)} (perplexity ${ev.perplexity.toFixed(2)}); ${order}-gram Kneser-Ney baseline NLL ${ev.baselineNll.toFixed(4)} (perplexity ${ev.baselinePerplexity.toFixed(2)}); ${(ev.nllImprovement * 100).toFixed(1)} % lower`);
   if (ev.generated) {
     const g = ev.generated;
@@ -81,7 +96,6 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
     io.log(`generated vs data: ${shown.map((k) => `${k} ${round(c[k].generated, 3)} vs ${round(c[k].data, 3)} (${pct(c[k].relative)})`).join(', ')}`);
     io.log(`longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies) ?? 'n/a'}; held-out pieces of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);
   }
-  lm.model.net.dispose();
   return {
     files: ev.files, tokens: ev.tokens, nll: ev.nll, perplexity: ev.perplexity, baselineNll: ev.baselineNll, baselinePerplexity: ev.baselinePerplexity,
     baselineOrder: ev.baselineOrder, nllImprovement: ev.nllImprovement, notes: ev.notes, beats: ev.beats, nllPerNote: ev.nllPerNote, nllPerBeat: ev.nllPerBeat,

@@ -1,23 +1,26 @@
 /**
- * `musicgen generate`: write a new piece with a trained model.
+ * `musicgen generate`: write a new piece with a trained model. Sampling lets
+ * the event loop turn, and loading a primer folder and writing a long piece
+ * run in a worker thread, so Ctrl-C or SIGTERM stops it within a second,
+ * with nothing written.
  */
 import * as fs from 'node:fs';
 import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
 import { initBackend } from '../model/backend';
+import { NonFiniteOutput } from '../model/inference';
 import { UserError } from '../core/errors';
 import { writeFileAtomic } from '../core/files';
-import { DEFAULT_GENERATE_CONFIG, validateGenerateConfig, type GenerateConfig } from '../generate/generate';
+import { DEFAULT_GENERATE_CONFIG, generateMusicAsync, validateGenerateConfig, type GenerateConfig } from '../generate/generate';
 import { readMidiFile } from '../midi/read';
-import { writeMidiFile } from '../midi/write';
-import { loadCorpus } from '../midi/corpus';
 import { createRng } from '../core/rng';
 import { loadModel } from '../train/model-folder';
-import { type UnknownPolicy } from '../tokens/vocabulary';
-import { asFlagError, defined, num, str, strs, type FlagSpecs, type ParsedArgs } from './args';
+import { type UnknownPolicy, type Vocabulary } from '../tokens/vocabulary';
+import { asFlagError, defined, intList, num, str, strs, type FlagSpecs, type ParsedArgs } from './args';
+import { loadCorpusStoppable, writeMidiStoppable } from './offload';
+import { checkOutputs } from './paths';
 import { startBar } from './progress';
-import { FLAG_NAMES, makeDirs, round, type Io, type JsonResult } from './shared';
-import { generateMusic } from '../generate/generate';
+import { FLAG_NAMES, Interrupted, makeDirs, round, type Io, type JsonResult } from './shared';
 import { controlsPrimer, DYNAMICS, type Dynamics, type GenerationControls } from '../generate/controls';
 import { primerFromPiece, primerFromPieces, type Primer } from '../generate/primer';
 import { pieceLengthBeats } from '../core/piece';
@@ -54,45 +57,61 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
     throw asFlagError(e, FLAG_NAMES);
   }
   const out = str(a, 'out') ?? path.join('out', `musicgen-${cfg.seed}.mid`);
+  const modelDir = str(a, 'model') ?? 'models/pretrained';
+  const primerFile = str(a, 'primer');
+  const wav = str(a, 'wav');
+  checkOutputs(
+    [{ flag: 'out', path: out }, ...(wav ? [{ flag: 'wav', path: wav }] : [])],
+    primerFile ? [{ flag: 'primer', path: primerFile }] : [],
+    [{ flag: 'model', path: modelDir }],
+  );
   if (str(a, 'seed') === undefined) io.log(`seed ${cfg.seed} (give --seed ${cfg.seed} to get this piece again)`);
   const policy = (str(a, 'unknown') ?? 'nearest') as UnknownPolicy;
   if (!['nearest', 'skip', 'error'].includes(policy)) throw new UserError(`--unknown must be nearest, skip or error (got "${policy}")`);
-  const wav = str(a, 'wav');
   makeDirs(path.dirname(out), out);
   if (wav) makeDirs(path.dirname(wav), wav);
   const backend = await initBackend();
-  const lm = await loadModel(str(a, 'model') ?? 'models/pretrained');
-  const t0 = performance.now();
-  let primer: Primer;
-  const primerFile = str(a, 'primer');
-  if (primerFile) {
-    primer = primerFromPiece(readPrimer(primerFile), lm.vocab, cfg.primerLength, policy);
-  } else if (strs(a, 'data').length === 0 && lm.vocab.config.scheme === 'remi') {
-    primer = controlsPrimer(lm.vocab, cfg);
-    io.log(`starting from nothing: ${cfg.timeSignature?.join('/') ?? '4/4'}, ${cfg.bpm ?? 120} bpm, program ${cfg.programs?.[0] ?? 0} (give --primer FILE.mid or --data DIR to continue music)`);
-  } else {
-    const folders = strs(a, 'data').length > 0 ? strs(a, 'data') : ['data'];
-    const present = folders.filter((f) => fs.existsSync(f));
-    const corpus = loadCorpus(present.length > 0 ? present : folders);
-    if (corpus.pieces.length === 0) throw new UserError(`no MIDI files to take a primer from in ${folders.join(', ')} (use --primer FILE.mid)`);
-    primer = primerFromPieces(corpus.pieces, lm.vocab, cfg.primerLength, createRng(cfg.seed));
+  const lm = await loadModel(modelDir);
+  try {
+    const t0 = performance.now();
+    const primer = await choosePrimer(a, io, lm.vocab, cfg, primerFile, policy);
+    const bar = startBar('generate', cfg.length, io.quiet);
+    const g = await generateMusicAsync(lm.model, lm.vocab, primer, cfg, { name: 'musicgen', onProgress: (done) => bar.update(done), shouldStop: io.interrupted }).catch((e: unknown) => {
+      throw e instanceof NonFiniteOutput ? new UserError(`${modelDir}: ${e.message}`) : e;
+    });
+    bar.stop();
+    if (!g) throw new Interrupted();
+    await writeMidiStoppable(io, out, g.piece);
+    const seconds = (performance.now() - t0) / 1000;
+    io.log(`wrote ${out}: ${g.events} new events, ${g.piece.notes.length} notes (${g.newNotes} after the primer), ${pieceLengthBeats(g.piece).toFixed(1)} beats`);
+    const result: JsonResult = {
+      out, events: g.events, notes: g.piece.notes.length, seconds: round(seconds, 3), notesPerSec: Math.round(g.newNotes / Math.max(1e-6, g.seconds)),
+      backend: backend.name,
+    };
+    if (!wav) return result;
+    const { renderWav } = await import('../show/synth');
+    const audio = await renderWav(g.piece);
+    if (io.interrupted()) throw new Interrupted(`interrupted: wrote ${out}, not ${wav}`);
+    writeFileAtomic(wav, audio);
+    io.log(`wrote ${wav}`);
+    return { ...result, wav };
+  } finally {
+    lm.model.net.dispose();
   }
-  const bar = startBar('generate', cfg.length, io.quiet);
-  const g = generateMusic(lm.model, lm.vocab, primer, cfg, { name: 'musicgen', onProgress: (done) => bar.update(done) });
-  bar.stop();
-  lm.model.net.dispose();
-  writeMidiFile(out, g.piece);
-  const seconds = (performance.now() - t0) / 1000;
-  io.log(`wrote ${out}: ${g.events} new events, ${g.piece.notes.length} notes (${g.newNotes} after the primer), ${pieceLengthBeats(g.piece).toFixed(1)} beats`);
-  const result: JsonResult = {
-    out, events: g.events, notes: g.piece.notes.length, seconds: round(seconds, 3), notesPerSec: Math.round(g.newNotes / Math.max(1e-6, g.seconds)),
-    backend: backend.name,
-  };
-  if (!wav) return result;
-  const { renderWav } = await import('../show/synth');
-  writeFileAtomic(wav, await renderWav(g.piece));
-  io.log(`wrote ${wav}`);
-  return { ...result, wav };
+}
+
+/** The primer: the --primer file, nothing but the controls (a remi model without --data), or an excerpt of the data. */
+async function choosePrimer(a: ParsedArgs, io: Io, vocab: Vocabulary, cfg: GenerateConfig, primerFile: string | undefined, policy: UnknownPolicy): Promise<Primer> {
+  if (primerFile) return primerFromPiece(readPrimer(primerFile), vocab, cfg.primerLength, policy);
+  if (strs(a, 'data').length === 0 && vocab.config.scheme === 'remi') {
+    io.log(`starting from nothing: ${cfg.timeSignature?.join('/') ?? '4/4'}, ${cfg.bpm ?? 120} bpm, program ${cfg.programs?.[0] ?? 0} (give --primer FILE.mid or --data DIR to continue music)`);
+    return controlsPrimer(vocab, cfg);
+  }
+  const folders = strs(a, 'data').length > 0 ? strs(a, 'data') : ['data'];
+  const present = folders.filter((f) => fs.existsSync(f));
+  const corpus = await loadCorpusStoppable(io, present.length > 0 ? present : folders);
+  if (corpus.pieces.length === 0) throw new UserError(`no MIDI files to take a primer from in ${folders.join(', ')} (use --primer FILE.mid)`);
+  return primerFromPieces(corpus.pieces, vocab, cfg.primerLength, createRng(cfg.seed));
 }
 
 /** The controls from --time-signature, --programs/--program, --dynamics and --transpose. */
@@ -104,15 +123,10 @@ function controlFlags(a: ParsedArgs): Partial<GenerationControls> {
     if (!m) throw new UserError(`--time-signature must look like 3/4 or 6/8 (got "${ts}")`);
     timeSignature = [Number(m[1]), Number(m[2])];
   }
-  const list = str(a, 'programs');
+  const list = intList(a, 'programs', 0, 127);
   const one = num(a, 'program', 'int');
   if (list !== undefined && one !== undefined) throw new UserError('give --program or --programs, not both');
-  let programs: number[] | undefined = one === undefined ? undefined : [one];
-  if (list !== undefined) {
-    const items = list.split(',');
-    if (items.some((x) => !/^\d{1,3}$/.test(x))) throw new UserError(`--programs must be a comma-separated list of integers in [0, 127] (got "${list}")`);
-    programs = items.map(Number);
-  }
+  const programs = list ?? (one === undefined ? undefined : [one]);
   const dynamics = str(a, 'dynamics') as Dynamics | undefined;
   return defined({ timeSignature, programs, dynamics, transpose: num(a, 'transpose', 'int') });
 }

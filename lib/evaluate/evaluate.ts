@@ -7,7 +7,7 @@
  */
 import { buildCopyIndex, type CopyMatch } from './copying';
 import type { EncodedPiece } from '../data/dataset';
-import { generateMusic, type GenerateConfig } from '../generate/generate';
+import { generateMusicAsync, type GenerateConfig } from '../generate/generate';
 import { excerptPrimer } from '../generate/primer';
 import { musicStats, type MusicStats } from './metrics';
 import type { Piece } from '../core/piece';
@@ -18,6 +18,8 @@ import { countNotes } from '../tokens/scheme';
 import { schemeOf, tokensToPiece } from '../tokens/tokenize';
 import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
 import type { MusicModel } from '../model/network';
+import { NonFiniteOutput } from '../model/inference';
+import { UserError } from '../core/errors';
 
 /** Evaluation settings. */
 export interface EvaluateOptions {
@@ -76,24 +78,31 @@ export type EvaluateProgress = (stage: string, done: number, total: number) => v
 /**
  * Evaluates a model on held-out pieces (already encoded with its vocabulary),
  * given its training pieces, encoded the same way (for the baseline, the data
- * statistics and the copy check).
+ * statistics and the copy check). Lets the event loop turn between batches
+ * and samples, and returns null once `shouldStop()` is true. Throws a
+ * {@link NonFiniteOutput} when the model's NLL is not finite (damaged weights).
  */
-export function evaluateModel(
+export async function evaluateModel(
   model: MusicModel,
   vocab: Vocabulary,
   heldOut: readonly EncodedPiece[],
   training: readonly EncodedPiece[],
   options: EvaluateOptions,
   onProgress?: EvaluateProgress,
-): Evaluation {
+  shouldStop: () => boolean = () => false,
+): Promise<Evaluation | null> {
   const usable = heldOut.filter((p) => p.ids.length >= 2);
+  if (usable.length === 0) throw new UserError('nothing to score: every held-out piece has fewer than 2 tokens');
+  const scores = await scoreStoppable(model, usable.map((p) => p.ids), (d, t) => onProgress?.('model', d, t), shouldStop);
+  if (!scores) return null;
   let nllSum = 0;
   let tokens = 0;
-  for (const lp of scorePieces(model, usable.map((p) => p.ids), DEFAULT_SCORE_OPTIONS, (d, t) => onProgress?.('model', d, t))) {
+  for (const lp of scores) {
     for (const v of lp) nllSum -= v;
     tokens += lp.length;
   }
-  const nll = tokens > 0 ? nllSum / tokens : NaN;
+  const nll = nllSum / tokens;
+  if (!Number.isFinite(nll)) throw new NonFiniteOutput(`scoring: the NLL of the held-out tokens is not finite (${nll})`);
   const scheme = schemeOf(vocab.config);
   let notes = 0;
   let beats = 0;
@@ -119,7 +128,8 @@ export function evaluateModel(
     for (let s = 0; s < options.samples; s++) {
       const seed = deriveSeed(options.generate.seed, s);
       const primer = excerptPrimer(training, vocab, options.generate.primerLength, createRng(seed));
-      const g = generateMusic(model, vocab, primer, { ...options.generate, seed }, { name: `sample ${s + 1}` });
+      const g = await generateMusicAsync(model, vocab, primer, { ...options.generate, seed }, { name: `sample ${s + 1}`, shouldStop });
+      if (!g) return null;
       const fresh = g.ids.slice(g.primerLength);
       generatedPieces.push(tokensToPiece(decodeIds(vocab, fresh), vocab.config, { name: `sample ${s + 1}` }));
       const m = index.longest(fresh);
@@ -153,6 +163,30 @@ export function evaluateModel(
     sampleCopies,
     heldOutCopyMedian,
   };
+}
+
+/**
+ * {@link scorePieces} one batch at a time (the same batches: longest first),
+ * letting the event loop turn between them; results in input order, or null
+ * once `shouldStop()` is true.
+ */
+async function scoreStoppable(
+  model: MusicModel,
+  seqs: readonly Int32Array[],
+  onProgress: (done: number, total: number) => void,
+  shouldStop: () => boolean,
+): Promise<Float64Array[] | null> {
+  const order = seqs.map((_, i) => i).sort((a, b) => seqs[b].length - seqs[a].length);
+  const out: Float64Array[] = new Array<Float64Array>(seqs.length);
+  const { batchSize } = DEFAULT_SCORE_OPTIONS;
+  for (let start = 0; start < order.length; start += batchSize) {
+    const group = order.slice(start, start + batchSize);
+    scorePieces(model, group.map((k) => seqs[k]), DEFAULT_SCORE_OPTIONS).forEach((lp, j) => (out[group[j]] = lp));
+    onProgress(Math.min(order.length, start + batchSize), order.length);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (shouldStop()) return null;
+  }
+  return out;
 }
 
 /** The middle value (the upper of the two middle ones for an even count), or null for none; the input is not modified. */

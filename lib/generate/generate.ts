@@ -10,7 +10,7 @@
 import { DEFAULT_BPM, type Piece } from '../core/piece';
 import { createRng, type Rng } from '../core/rng';
 import { checkInt, checkNumber } from '../core/check';
-import { advance, advanceThrough, readInferenceWeights, type InferenceWeights } from '../model/inference';
+import { advance, initialState, NonFiniteOutput, readInferenceWeights, type InferenceWeights, type LstmState, type Prediction } from '../model/inference';
 import type { MusicModel } from '../model/network';
 import { grammarMasks } from '../tokens/grammar';
 import { schemeOf, tokensToPiece } from '../tokens/tokenize';
@@ -32,10 +32,23 @@ export interface GenerateConfig extends SamplingConfig, GenerationControls {
 
 export const DEFAULT_GENERATE_CONFIG: GenerateConfig = { ...DEFAULT_SAMPLING_CONFIG, length: 200, seed: 1, primerLength: 32 };
 
+/**
+ * The most events one generation may write. Sampling itself holds little (the
+ * LSTM state is carried, not the context: the heap stays flat at ~40 MB over
+ * 8,000 events); what grows is the result, measured at under 400 bytes an
+ * event (ids, tokens, ~1.5 notes), and the MIDI encoding of those notes, about
+ * 1 KB an event at its peak. So 100,000 events stay near 150 MB, well inside
+ * Node's default heap of 2–4 GB, take about 3 minutes to sample on one core,
+ * and are some 100,000 beats of music (hours at any tempo). A million would
+ * need a gigabyte and more and half an hour of sampling, for no piece anyone
+ * listens to.
+ */
+const MAX_GENERATE_LENGTH = 100_000;
+
 /** Throws a RangeError naming the bad parameter and its allowed range. */
 export function validateGenerateConfig(c: GenerateConfig): GenerateConfig {
   validateSamplingConfig(c);
-  checkInt('length', c.length, 1, 1_000_000);
+  checkInt('length', c.length, 1, MAX_GENERATE_LENGTH);
   checkInt('seed', c.seed, 0, 2 ** 32 - 1);
   checkInt('primerLength', c.primerLength, 1, 100_000);
   if (c.bpm !== undefined) checkNumber('bpm', c.bpm, (v) => v >= 10 && v <= 400, 'in [10, 400]');
@@ -75,16 +88,64 @@ export interface GenerateOptions {
  * the exported tempo, meter and instrument; the tempo is decided here only:
  * `config.bpm`, else the tokens' (remi) or the primer's, else 120. A remi
  * piece's meter comes from its tokens; others get the asked or the primer's.
- * Inference weights are copied out and freed here.
+ * Inference weights are copied out and freed here. Throws a
+ * {@link NonFiniteOutput} when the model's scores are not finite (damaged weights).
  */
 export function generateMusic(model: MusicModel, vocab: Vocabulary, primer: Primer, config: GenerateConfig, options: GenerateOptions = {}): Generated {
+  const run = generation(model, vocab, primer, config, options);
+  for (;;) {
+    const r = run.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Options of a generation that can be stopped. */
+export interface StoppableGenerateOptions extends GenerateOptions {
+  /** Polled about every {@link YIELD_MS} ms, when the event loop has turned (so signal handlers have run); true stops. */
+  readonly shouldStop: () => boolean;
+}
+
+/** How long the sampling loop of {@link generateMusicAsync} runs before it lets the event loop turn. */
+const YIELD_MS = 50;
+
+/**
+ * {@link generateMusic} that lets the event loop turn every {@link YIELD_MS}
+ * ms (so Ctrl-C and SIGTERM are heard) and returns null, having decoded
+ * nothing, once `shouldStop()` is true. The same tokens for the same inputs.
+ */
+export async function generateMusicAsync(
+  model: MusicModel,
+  vocab: Vocabulary,
+  primer: Primer,
+  config: GenerateConfig,
+  options: StoppableGenerateOptions,
+): Promise<Generated | null> {
+  const run = generation(model, vocab, primer, config, options);
+  let turned = performance.now();
+  try {
+    for (;;) {
+      const r = run.next();
+      if (r.done) return r.value;
+      if (performance.now() - turned < YIELD_MS) continue;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      turned = performance.now();
+      if (options.shouldStop()) return null;
+    }
+  } finally {
+    // Runs the generation's own finally (the weights are freed) when it stopped early.
+    run.return(undefined as never);
+  }
+}
+
+/** The one generation path: a step per sampled token (see {@link generateMusic}); the value at the end is the piece. */
+function* generation(model: MusicModel, vocab: Vocabulary, primer: Primer, config: GenerateConfig, options: GenerateOptions): Generator<void, Generated, void> {
   validateGenerateConfig(config);
   const opening = withControls(vocab, transposePrimer(vocab, primer, config.transpose ?? 0), config);
   const weights = readInferenceWeights(model);
   try {
     const started = performance.now();
     const rng = createRng(config.seed ^ 0x9e3779b9);
-    const { ids, events } = sampleTokens(weights, vocab, opening.ids, config, rng, controlMask(vocab, config), options.onProgress);
+    const { ids, events } = yield* sampleTokens(weights, vocab, opening.ids, config, rng, controlMask(vocab, config), options.onProgress);
     const seconds = (performance.now() - started) / 1000;
     const tokens = decodeIds(vocab, ids);
     const remi = vocab.config.scheme === 'remi';
@@ -105,9 +166,10 @@ export function generateMusic(model: MusicModel, vocab: Vocabulary, primer: Prim
 /**
  * The sampling loop: reads the primer, then samples tokens under the
  * scheme's grammar until `config.length` events are written (an event's
- * duration is always completed). Returns the primer and new ids.
+ * duration is always completed). Returns the primer and new ids; yields
+ * after every token.
  */
-function sampleTokens(
+function* sampleTokens(
   weights: InferenceWeights,
   vocab: Vocabulary,
   primer: readonly number[],
@@ -115,11 +177,15 @@ function sampleTokens(
   rng: Rng,
   control: Float32Array | null,
   onProgress?: GenerateProgress,
-): { ids: number[]; events: number } {
+): Generator<void, { ids: number[]; events: number }, void> {
   if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
   const masks = combinedMasks(grammarMasks(vocab), control);
   const scheme = schemeOf(vocab.config);
-  let r = advanceThrough(weights, primer);
+  let r = checkedAdvance(weights, initialState(weights), primer[0], 0);
+  for (let i = 1; i < primer.length; i++) {
+    r = checkedAdvance(weights, r.state, primer[i], i);
+    yield;
+  }
   const ids = [...primer];
   let events = 0;
   const maxTokens = primer.length + config.length * 16 + 64;
@@ -130,15 +196,25 @@ function sampleTokens(
       events++;
       if (onProgress && (events % 25 === 0 || events === config.length)) onProgress(events, config.length);
     }
-    r = advance(weights, r.state, next);
+    r = checkedAdvance(weights, r.state, next, ids.length - 1);
+    yield;
   }
   // Finish the last note (its velocity and duration) with the most likely tokens.
   for (let k = 0; k < 4 && scheme.needsMore(vocab.tokens[ids[ids.length - 1]]); k++) {
     const next = sampleToken(r.logits, { ...config, temperature: 1e-3, topK: 1 }, rng, masks[ids[ids.length - 1]]);
     ids.push(next);
-    r = advance(weights, r.state, next);
+    r = checkedAdvance(weights, r.state, next, ids.length - 1);
   }
   return { ids, events };
+}
+
+/** {@link advance}, failing when the scores it gives are not finite (the weights are damaged: sampling would pick garbage). */
+function checkedAdvance(weights: InferenceWeights, state: LstmState, token: number, position: number): Prediction {
+  const r = advance(weights, state, token);
+  for (let j = 0; j < r.logits.length; j++) {
+    if (!Number.isFinite(r.logits[j])) throw new NonFiniteOutput(`generating: the scores after token ${position + 1} are not finite (${r.logits[j]})`);
+  }
+  return r;
 }
 
 /** Grammar masks with the control mask applied (where that leaves some token allowed). */

@@ -7,7 +7,20 @@
  * typed arrays; only the matrix products may run on the tfjs backend.
  */
 import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../core/errors';
 import type { LayerState, MusicModel } from './network';
+
+/**
+ * A model computed a value that is not a finite number (NaN or ±Infinity):
+ * its weights are damaged, or far outside what training produces. What it
+ * would generate or score is meaningless, so generation and scoring stop.
+ */
+export class NonFiniteOutput extends UserError {
+  constructor(what: string) {
+    super(`${what}: the model's weights are damaged (or not from a finished training)`);
+    this.name = 'NonFiniteOutput';
+  }
+}
 
 /**
  * A matrix-vector product with bias: out = bias + Wᵀ·x, for one layer's
@@ -100,7 +113,7 @@ export function readInferenceWeights(model: MusicModel, engine: GemvEngine | 'au
 }
 
 /** The all-zeros state a sequence starts from. */
-function initialState(w: InferenceWeights): LstmState {
+export function initialState(w: InferenceWeights): LstmState {
   return w.layers.map((l) => ({ h: new Float32Array(l.units), c: new Float32Array(l.units) }));
 }
 

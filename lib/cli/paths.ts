@@ -1,0 +1,71 @@
+/**
+ * Output paths that would destroy an input: `generate --out` naming its own
+ * primer, a file of the model folder, or the same file as `--wav`. Paths are
+ * compared as the files they reach (symbolic links and `..` resolved, hard
+ * links by inode), and an output that does not exist yet is placed by the
+ * real path of its nearest existing folder.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../core/errors';
+
+/** The real path `p` reaches: symbolic links resolved as far as it exists, the rest appended as given. */
+function realTarget(p: string): string {
+  let head = path.resolve(p);
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(head), ...rest);
+    } catch {
+      const parent = path.dirname(head);
+      if (parent === head) return path.resolve(p);
+      rest.unshift(path.basename(head));
+      head = parent;
+    }
+  }
+}
+
+/** The same file: the same real path, or (both existing) the same inode. */
+function sameFile(a: string, b: string): boolean {
+  if (realTarget(a) === realTarget(b)) return true;
+  try {
+    const sa = fs.statSync(a);
+    const sb = fs.statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** `file` lies inside `folder` (at any depth). */
+function isInside(file: string, folder: string): boolean {
+  const rel = path.relative(realTarget(folder), realTarget(file));
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+/** A path named by a flag. */
+interface Named {
+  readonly flag: string;
+  readonly path: string;
+}
+
+/**
+ * Refuses outputs that would overwrite an input file, land in an input folder
+ * (a model folder: its files must stay the model's), or be written twice.
+ * Throws a one-line UserError naming both flags and the path.
+ */
+export function checkOutputs(outputs: readonly Named[], inputFiles: readonly Named[], inputFolders: readonly Named[]): void {
+  outputs.forEach((o, i) => {
+    for (const f of inputFiles) {
+      if (sameFile(o.path, f.path)) throw new UserError(`--${o.flag} ${o.path} is the --${f.flag} file: writing it would destroy it (choose another --${o.flag})`);
+    }
+    for (const d of inputFolders) {
+      if (sameFile(o.path, d.path) || isInside(o.path, d.path)) {
+        throw new UserError(`--${o.flag} ${o.path} is inside the --${d.flag} folder ${d.path}: write it elsewhere (the folder's files belong to the model)`);
+      }
+    }
+    for (const other of outputs.slice(i + 1)) {
+      if (sameFile(o.path, other.path)) throw new UserError(`--${o.flag} and --${other.flag} are the same file (${o.path}): give them different names`);
+    }
+  });
+}
