@@ -71,6 +71,17 @@ async function loadFails(dir: string, file: string, reason: string): Promise<voi
   });
 }
 
+/** loadModel succeeds (generating needs no history), and reading `history` fails with exactly `${dir}/history.json: ${reason}`. */
+async function historyFails(dir: string, reason: string): Promise<void> {
+  const lm = await loadModel(dir);
+  lm.model.net.dispose();
+  assert.throws(() => lm.history, (e: Error) => {
+    assert.ok(e instanceof UserError, `not a UserError: ${e.stack}`);
+    assert.equal(e.message, `${path.join(dir, 'history.json')}: ${reason}`);
+    return true;
+  });
+}
+
 test('models/pretrained loads: its config.json, history.json and model.json pass every check', async () => {
   const lm = await loadModel(PRETRAINED);
   try {
@@ -129,7 +140,7 @@ test('config.json: fields older files lack stay optional (training settings adde
   assert.equal(lm.info.data.maxFiles, 200);
 });
 
-test('history.json: a string loss, missing or out-of-range fields, not an array, truncated → one line naming the entry and field', async () => {
+test('history.json: a string loss, missing or out-of-range fields, not an array, truncated → one line naming the entry and field, when the history is read', async () => {
   const cases: [(h: Json) => Json | void, string][] = [
     [(h) => void (h[0].trainLoss = '2.44'), '[0].trainLoss must be a number (got "2.44")'],
     [(h) => void delete h[3].valLoss, '[3].valLoss must be a number (got undefined)'],
@@ -140,8 +151,8 @@ test('history.json: a string loss, missing or out-of-range fields, not an array,
     [(h) => void (h[4] = null), '[4] must be an object (got null)'],
     [(h) => ({ epochs: h }), 'the file must be an array (got object)'],
   ];
-  for (const [edit, reason] of cases) await loadFails(withJson('history.json', edit), 'history.json', reason);
-  await loadFails(withText('history.json', (t) => t.slice(0, 500)), 'history.json', 'not valid JSON (damaged or truncated?)');
+  for (const [edit, reason] of cases) await historyFails(withJson('history.json', edit), reason);
+  await historyFails(withText('history.json', (t) => t.slice(0, 500)), 'not valid JSON (damaged or truncated?)');
   // Histories written before the learning rate was recorded still load.
   const old = withJson('history.json', (h: Json[]) => h.forEach((r) => delete r.learningRate));
   const lm = await loadModel(old);

@@ -50,6 +50,7 @@ export interface LoadedModel {
   readonly model: MusicModel;
   readonly vocab: Vocabulary;
   readonly info: ModelInfo;
+  /** The training history, read from history.json when first used (a damaged file throws then, naming itself). */
   readonly history: readonly EpochRecord[];
 }
 
@@ -222,8 +223,6 @@ export function loadModelSettings(dir: string, files: readonly string[] = ['voca
  */
 export async function loadModel(dir: string): Promise<LoadedModel> {
   const { vocab, info } = loadModelSettings(dir, MODEL_FILES);
-  const histFile = path.join(dir, 'history.json');
-  const history = fs.existsSync(histFile) ? loadHistory(histFile) : [];
   const mjFile = path.join(dir, 'model.json');
   const mj = modelJsonFromJson(readJsonFile(mjFile), mjFile);
   const buffers: Uint8Array[] = [];
@@ -246,6 +245,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     joined.set(b, off);
     off += b.length;
   }
+  checkWeightValues(new Float32Array(joined.buffer, 0, total / 4), mj, buffers, dir);
   let net: tf.LayersModel;
   try {
     net = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: [...mj.specs], weightData: joined.buffer }));
@@ -261,7 +261,45 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     net.dispose();
     throw new UserError(`${mjFile}: the weights do not match config.json (${(e as Error).message})`);
   }
-  return { dir, model, vocab, info, history };
+  // history.json is read (and checked) when it is first used: generating needs none of it, so a damaged one does not stop that.
+  const histFile = path.join(dir, 'history.json');
+  let history: readonly EpochRecord[] | undefined;
+  return {
+    dir, model, vocab, info,
+    get history() {
+      history ??= fs.existsSync(histFile) ? loadHistory(histFile) : [];
+      return history;
+    },
+  };
+}
+
+/**
+ * The largest weight magnitude a model folder may hold. Training keeps weights
+ * small (the shipped model's largest is 3.5); random bytes read as float32
+ * give magnitudes up to 3e38, most of them above this.
+ */
+const MAX_WEIGHT = 1e4;
+
+/**
+ * Checks that every weight is a finite number of sane size: a weights file
+ * holding NaN, infinities or random bytes would otherwise load and generate
+ * noise. The error names the file, the weight and the position.
+ */
+function checkWeightValues(values: Float32Array, mj: ModelJson, buffers: readonly Uint8Array[], dir: string): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isFinite(v) && Math.abs(v) <= MAX_WEIGHT) continue;
+    let file = 0;
+    for (let bytes = buffers[0].length; i * 4 >= bytes; bytes += buffers[file].length) file++;
+    let spec = 0;
+    let first = 0;
+    for (let size = 0; ; spec++, first += size) {
+      size = mj.specs[spec].shape.reduce((x, y) => x * y, 1);
+      if (i < first + size) break;
+    }
+    const what = Number.isFinite(v) ? `${v} (beyond ±${MAX_WEIGHT})` : String(v);
+    throw new UserError(`${path.join(dir, mj.paths[file])}: weight ${mj.specs[spec].name}[${i - first}] is ${what}: the weights are damaged`);
+  }
 }
 
 /** The config.json contents for a run. */
