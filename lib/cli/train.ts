@@ -1,27 +1,32 @@
 /**
  * `musicgen train`: train a model on folders of MIDI files, or resume one.
+ * The model folder is locked for the run, and a model already in it is kept
+ * until a new one is saved (./train-output.ts).
  */
+import * as path from 'node:path';
 import { initBackend } from '../model/backend';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../train/config';
 import { DEFAULT_DATASET_CONFIG, validateDatasetConfig, type DatasetConfig } from '../data/dataset';
 import { UserError } from '../core/errors';
 import { DEFAULT_MODEL_CONFIG, parameterCount, validateModelConfig, type ModelConfig } from '../model/network';
-import { prepareData, type PreparedData } from '../data/prepare';
-import { loadCorpus } from '../midi/corpus';
+import type { PreparedData } from '../data/prepare';
 import { modelInfo } from '../train/model-folder';
 import { newModel } from '../model/network';
-import { hasCheckpoint } from '../train/checkpoint';
 import { loadModelSettings, type ModelInfo } from '../train/model-folder';
 import { type TokenizerConfig } from '../tokens/config';
+import type { MidiReadOptions } from '../midi/read';
 import { trainModel } from '../train/loop';
-import { asFlagError, defined, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
+import { asFlagError, defined, intAtLeast, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
+import { prepareDataStoppable } from './offload';
 import { startBar } from './progress';
+import { openTrainOutput, type TrainOutput } from './train-output';
 import { FLAG_NAMES, makeDirs, midiOptions, round, tokenizerFrom, MIDI_FLAGS, TOKENIZER_FLAGS, type Io, type JsonResult } from './shared';
 
 export const TRAIN_FLAGS: FlagSpecs = {
   data: { type: 'string', multiple: true, help: 'DIR folder of MIDI files (repeat for several)' },
   out: { type: 'string', help: 'DIR model folder to write (e.g. models/mine)' },
   resume: { type: 'boolean', help: 'continue from the checkpoint in --out' },
+  force: { type: 'boolean', help: 'replace the model in --out (kept until the new one\'s first epoch is saved)' },
   epochs: { type: 'string', help: `N maximum epochs (default ${DEFAULT_TRAIN_CONFIG.epochs})` },
   'batch-size': { type: 'string', help: `N windows per batch (default ${DEFAULT_TRAIN_CONFIG.batchSize})` },
   lr: { type: 'string', help: `X Adam learning rate (default ${DEFAULT_TRAIN_CONFIG.learningRate})` },
@@ -39,7 +44,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   'recurrent-dropout': { type: 'string', help: `X recurrent dropout in [0,1) (default ${DEFAULT_MODEL_CONFIG.recurrentDropout})` },
   ...TOKENIZER_FLAGS,
   ...MIDI_FLAGS,
-  'max-files': { type: 'string', help: 'N use at most N files (quick runs)' },
+  'max-files': { type: 'string', help: 'N use at most N files, N ≥ 1 (quick runs)' },
   'max-val-windows': { type: 'string', help: `N validation windows per epoch, 0 = all (default ${DEFAULT_TRAIN_CONFIG.maxValWindows})` },
   'checkpoint-every': { type: 'string', help: `S seconds between mid-epoch checkpoints (default ${DEFAULT_TRAIN_CONFIG.checkpointEverySec})` },
   transpose: { type: 'string', help: `N transpose each training window by a random shift of up to N semitones, 0 = off (remi only; default ${DEFAULT_TRAIN_CONFIG.transpose})` },
@@ -49,53 +54,79 @@ export const TRAIN_FLAGS: FlagSpecs = {
 export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   const out = required(a, 'out');
   const resume = a.values.resume === true;
-  let folders = strs(a, 'data');
-  let tokenizer: TokenizerConfig;
-  let dataset: DatasetConfig;
-  let modelCfg: Partial<ModelConfig>;
-  let training: TrainConfig;
-  const saved = resume ? await loadSavedForResume(out) : null;
+  const force = a.values.force === true;
+  const maxFiles = intAtLeast(a, 'max-files', 1);
+  // A new run's flags are checked before the folder is locked (its parent created); a resumed run's need the saved settings.
+  const fresh = resume ? null : settingsFrom(a, null);
+  makeDirs(path.dirname(path.resolve(out)), out);
+  const output = openTrainOutput(out, { resume, force });
   try {
-    training = validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...saved?.info.training, ...defined({
+    const saved = resume ? await loadSavedForResume(output.dir()) : null;
+    return await trainInto(output, out, saved, fresh ?? settingsFrom(a, saved), maxFiles, io);
+  } finally {
+    output.release();
+  }
+}
+
+/** What a run trains with: from the flags, over the saved settings when resuming. */
+interface Settings {
+  readonly folders: readonly string[];
+  readonly midi: MidiReadOptions;
+  readonly tokenizer: TokenizerConfig;
+  readonly dataset: DatasetConfig;
+  readonly modelCfg: Partial<ModelConfig>;
+  readonly training: TrainConfig;
+}
+
+/** The settings from the flags (and the saved ones on --resume); a bad value is a one-line error naming its flag. */
+function settingsFrom(a: ParsedArgs, saved: Saved | null): Settings {
+  try {
+    const training = validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...saved?.info.training, ...defined({
       epochs: num(a, 'epochs', 'int'), batchSize: num(a, 'batch-size', 'int'), learningRate: num(a, 'lr'), lrDecay: num(a, 'lr-decay'), clipNorm: num(a, 'clip-norm'),
       patience: num(a, 'patience', 'int'), seed: num(a, 'seed', 'int'), maxValWindows: num(a, 'max-val-windows', 'int'),
       checkpointEverySec: num(a, 'checkpoint-every'), threads: num(a, 'threads', 'int'), transpose: num(a, 'transpose', 'int'),
     }) });
+    const folders = strs(a, 'data');
+    const midi = midiOptions(a);
     if (saved) {
-      tokenizer = saved.vocab.config;
-      dataset = saved.info.dataset;
-      modelCfg = saved.info.model;
-      if (folders.length === 0) folders = [...saved.info.data.folders];
-    } else {
-      tokenizer = tokenizerFrom(a);
-      dataset = { ...DEFAULT_DATASET_CONFIG, ...defined({ seqLen: num(a, 'seq-len', 'int'), stride: num(a, 'stride', 'int'), valFraction: num(a, 'val-fraction'), seed: num(a, 'seed', 'int') }) };
-      validateDatasetConfig(dataset);
-      modelCfg = { ...DEFAULT_MODEL_CONFIG, ...defined({ units: num(a, 'units', 'int'), layers: num(a, 'layers', 'int'), embeddingDim: num(a, 'embedding', 'int'), dropout: num(a, 'dropout'), recurrentDropout: num(a, 'recurrent-dropout'), seed: num(a, 'seed', 'int') }) };
-      validateModelConfig({ ...DEFAULT_MODEL_CONFIG, ...modelCfg, vocabSize: 2 });
+      return { folders: folders.length > 0 ? folders : saved.info.data.folders, midi, tokenizer: saved.vocab.config, dataset: saved.info.dataset, modelCfg: saved.info.model, training };
     }
+    const tokenizer = tokenizerFrom(a);
+    const dataset = { ...DEFAULT_DATASET_CONFIG, ...defined({ seqLen: num(a, 'seq-len', 'int'), stride: num(a, 'stride', 'int'), valFraction: num(a, 'val-fraction'), seed: num(a, 'seed', 'int') }) };
+    validateDatasetConfig(dataset);
+    const modelCfg = { ...DEFAULT_MODEL_CONFIG, ...defined({ units: num(a, 'units', 'int'), layers: num(a, 'layers', 'int'), embeddingDim: num(a, 'embedding', 'int'), dropout: num(a, 'dropout'), recurrentDropout: num(a, 'recurrent-dropout'), seed: num(a, 'seed', 'int') }) };
+    validateModelConfig({ ...DEFAULT_MODEL_CONFIG, ...modelCfg, vocabSize: 2 });
+    if (folders.length === 0) throw new UserError('--data is required');
+    return { folders, midi, tokenizer, dataset, modelCfg, training };
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }
-  if (folders.length === 0) throw new UserError('--data is required');
-  if (!resume && hasCheckpoint(out)) throw new UserError(`${out} already has a training checkpoint: add --resume to continue it, or choose another --out`);
+}
+
+/** The training run, with the output folder locked. */
+async function trainInto(output: TrainOutput, out: string, saved: Saved | null, settings: Settings, maxFilesFlag: number | undefined, io: Io): Promise<JsonResult> {
+  const { folders, midi, tokenizer, dataset, modelCfg, training } = settings;
   const backend = await initBackend();
   // On --resume the file cap defaults to the one the run started with, so the same windows are trained on.
-  const maxFiles = num(a, 'max-files', 'int') ?? saved?.info.data.maxFiles;
+  const maxFiles = maxFilesFlag ?? saved?.info.data.maxFiles;
   const loadBar = startBar('load ', 1, io.quiet);
-  const corpus = loadCorpus(folders, { ...midiOptions(a), maxFiles }, (d, t) => { loadBar.setTotal(t); loadBar.update(d); });
+  const { corpus, data } = await prepareDataStoppable(io, folders, { ...midi, maxFiles }, tokenizer, dataset, saved?.vocab, (d, t) => {
+    loadBar.setTotal(t);
+    loadBar.update(d);
+  });
   loadBar.stop();
   for (const s of corpus.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
-  const data = prepareData(corpus.pieces, tokenizer, dataset, saved?.vocab);
   if (saved) checkSameData(out, saved.info.data, data);
   const model = newModel(data.vocab, modelCfg);
   io.log(`backend ${backend.name}; ${data.train.length} training files, ${data.val.length} validation files; vocabulary ${data.vocab.tokens.length}; ${parameterCount(model)} parameters`);
   const base = modelInfo(model, data, dataset, training, backend.name, folders);
   const info = maxFiles === undefined ? base : { ...base, data: { ...base.data, maxFiles } };
-  makeDirs(out, out);
+  makeDirs(output.dir(), out);
   let bar = startBar('epoch 1', 1, io.quiet);
   let barEpoch = 0;
   const result = await trainModel(
-    { model, vocab: data.vocab, train: data.train, val: data.val, dataset, config: training, outDir: out, info, resume },
+    // outDir is read at every write: after --force's first epoch it is the model folder the new one was swapped into.
+    { model, vocab: data.vocab, train: data.train, val: data.val, dataset, config: training, get outDir() { return output.dir(); }, info, resume: saved !== null },
     {
       onBatch: (p) => {
         if (p.epoch !== barEpoch) {
@@ -108,14 +139,18 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
       onEpoch: (r, isBest) => {
         bar.stop();
         io.log(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, val loss ${r.valLoss.toFixed(4)}, val perplexity ${r.valPerplexity.toFixed(2)}, ${Math.round(r.tokensPerSec)} tokens/s${isBest ? ' (best, saved)' : ''}`);
+        const swapped = output.epochSaved();
+        if (swapped) io.log(swapped);
       },
       shouldStop: io.interrupted,
     },
   );
   bar.stop();
   if (result.threadsNote) io.log(result.threadsNote);
-  if (result.interrupted) io.log(`interrupted: checkpoint saved in ${out}; continue with --resume`);
-  else if (result.stoppedEarly) io.log(`stopped early: no better validation loss for ${training.patience} epochs`);
+  if (result.interrupted) {
+    const kept = output.dir() === out ? '' : ` (the model in ${out} is kept until the new one's first epoch)`;
+    io.log(`interrupted: checkpoint saved in ${output.dir()}${kept}; continue with --resume`);
+  } else if (result.stoppedEarly) io.log(`stopped early: no better validation loss for ${training.patience} epochs`);
   const last = result.history[result.history.length - 1];
   const best = result.history.reduce((b, r) => (r.valLoss < b.valLoss ? r : b), last ?? { valLoss: NaN, valPerplexity: NaN, trainLoss: NaN });
   model.net.dispose();
@@ -140,9 +175,11 @@ function checkSameData(out: string, was: ModelInfo['data'], data: PreparedData):
  * weights come from the checkpoint (trainModel loads them), so this works
  * even when training stopped before the first epoch saved model.json.
  */
-async function loadSavedForResume(out: string) {
-  if (!hasCheckpoint(out)) throw new UserError(`cannot resume: no checkpoint in ${out}`);
+async function loadSavedForResume(dir: string): Promise<Saved> {
   await initBackend();
-  return loadModelSettings(out);
+  return loadModelSettings(dir);
 }
+
+/** A model folder's saved settings. */
+type Saved = ReturnType<typeof loadModelSettings>;
 

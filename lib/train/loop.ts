@@ -49,7 +49,11 @@ export interface TrainRun {
   readonly val: readonly EncodedPiece[];
   readonly dataset: DatasetConfig;
   readonly config: TrainConfig;
-  /** Model folder to write (weights, vocab, config, history, checkpoint). */
+  /**
+   * Model folder to write (weights, vocab, config, history, checkpoint). Read
+   * at every write, so a caller may move the run to another folder between
+   * epochs (`train --force` swaps its new folder in after the first epoch).
+   */
   readonly outDir: string;
   readonly info: ModelInfo;
   /** Continue from the folder's checkpoint. */
