@@ -138,6 +138,41 @@ test('Ctrl-C in a terminal (SIGINT to the whole process group of `npm run musicg
   assert.ok(ck.position.epoch > seen.epoch || ck.position.batchesDone > seen.batchesDone, 'no checkpoint was written on the signal');
 });
 
+/** Pids of running processes whose command line mentions `text`. */
+function processesWith(text: string): number[] {
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(text);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+test('SIGTERM to npm alone (a supervisor stopping `npm run musicgen`): the trainer gets it, saves a checkpoint and ends, no orphan', { skip: process.platform === 'linux' ? false : 'reads /proc' }, async () => {
+  const dir = path.join(tmp, 'npm-term');
+  // Many epochs: an orphan would go on training for minutes.
+  const slow = ['--data', DATA_DIR, '--max-files', '14', '--units', '64', '--seq-len', '64', '--batch-size', '16', '--epochs', '100', '--patience', '0', '--checkpoint-every', '0.5', '--json'];
+  const { child, done } = startProcess('npm', ['run', '-s', 'musicgen', '--', 'train', '--out', dir, ...slow], { timeoutMs: 300_000 });
+  const seen = await waitFor(dir, done, () => true, 'the first checkpoint');
+  const npmExited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await npmExited;
+  try {
+    for (let waited = 0; processesWith(dir).length > 0; waited += 100) {
+      assert.ok(waited < 20_000, `still running 20 s after npm got SIGTERM: ${processesWith(dir).map((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8')).join('; ')}`);
+      await sleep(100);
+    }
+  } finally {
+    for (const p of processesWith(dir)) process.kill(p, 'SIGKILL');
+    await done;
+  }
+  const ck = readCheckpoint(dir);
+  tf.dispose([...ck.weights, ...ck.optimizer.map((o) => o.tensor)]);
+  assert.ok(ck.position.epoch > seen.epoch || ck.position.batchesDone > seen.batchesDone, 'no checkpoint was written on the signal');
+  assert.ok(!fs.existsSync(path.join(tmp, '.npm-term.lock')), 'the lock was not released');
+});
+
 test('kill -9 mid-epoch: the last checkpoint and the saved model still load; --resume finishes', async () => {
   const run = startCli(['train', '--out', dirs.kill, ...TRAIN]);
   // A mid-epoch checkpoint of the second epoch: one epoch (and its model files) finished, another under way.
