@@ -1,12 +1,14 @@
 /**
  * The CLI on bad input (issue "Robustness"): wrong flag values, broken model
- * folders, primers with symbols the vocabulary lacks, unwritable outputs.
+ * folders and damaged weights, primers with symbols the vocabulary lacks,
+ * unwritable outputs and outputs that would overwrite an input.
  * Every failure must be one stderr line naming the parameter or file, exit ≠ 0,
  * no stack trace (unless --verbose), and no work or files left behind.
  * The commands run in this process (tests/helpers.ts `runCli`), except the
  * outputs under /proc, which once made the CLI spin forever: those run as
  * processes that are killed if they hang.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,7 +22,7 @@ import { tokenToString } from '../lib/tokens/token';
 import { defaultTokenizerConfig } from '../lib/tokens/config';
 import { buildVocabulary } from '../lib/tokens/vocabulary';
 import { loadVocabulary, saveVocabulary } from '../lib/tokens/vocab-file';
-import { DATA_DIR, MIDI_FIXTURES, assertExit0, runCli, spawnCli, type CliRun } from './helpers';
+import { DATA_DIR, MIDI_FIXTURES, PRETRAINED, assertExit0, runCli, spawnCli, type CliRun } from './helpers';
 
 /** Exit ≠ 0 and stderr is exactly one line, matching every pattern, with no stack trace. Returns the line. */
 function oneLineError(r: CliRun, ...patterns: RegExp[]): string {
@@ -106,6 +108,93 @@ test('unknown flag, unknown command, missing --out', async () => {
   oneLineError(command, /frobnicate/, /inspect, train, generate, evaluate/);
   oneLineError(noOut, /--out is required/);
   oneLineError(noData, /--data is required/);
+});
+
+test('--max-files 0 or -1, empty list items, padded numbers, repeated flags, extra arguments: one line naming the flag or argument', async () => {
+  const out = path.join(tmp, 'never4');
+  const train = (...flags: string[]) => runCli(['train', '--data', DATA_DIR, '--out', out, '--epochs', '1', ...flags]);
+  const gen = (...flags: string[]) => runCli(['generate', '--model', model, '--out', path.join(out, 'x.mid'), '--seed', '1', ...flags]);
+  const [max0, maxNeg, tracksEmpty, tracksGap, programsGap, epochsPadded, hex, twice, emptyPrimer] = await Promise.all([
+    train('--max-files', '0'),
+    train('--max-files=-1'),
+    train('--tracks', ''),
+    train('--tracks', '1,,2'),
+    gen('--programs', '0,,33'),
+    runCli(['train', '--data', DATA_DIR, '--out', out, '--epochs', ' 1 ']),
+    gen('--length', '0x10'),
+    train('--batch-size', '8', '--batch-size', '16'),
+    gen('--primer', ''),
+  ]);
+  oneLineError(max0, /--max-files must be an integer ≥ 1 \(got 0\)/);
+  oneLineError(maxNeg, /--max-files must be an integer ≥ 1 \(got -1\)/);
+  oneLineError(tracksEmpty, /--tracks needs a value/);
+  oneLineError(tracksGap, /--tracks must be a comma-separated list/, /"1,,2"/);
+  oneLineError(programsGap, /--programs must be a comma-separated list/);
+  oneLineError(epochsPadded, /--epochs must be an integer \(got " 1 "\)/);
+  oneLineError(hex, /--length must be an integer/);
+  oneLineError(twice, /--batch-size is given more than once/);
+  oneLineError(emptyPrimer, /--primer needs a value/);
+  const extra = await Promise.all([
+    runCli(['inspect', DATA_DIR, '/nonexistent']),
+    train('stray'),
+    gen('stray'),
+    runCli(['evaluate', '--model', model, 'stray']),
+  ]);
+  oneLineError(extra[0], /unexpected argument "\/nonexistent"/, /inspect takes one/);
+  for (const r of extra.slice(1)) oneLineError(r, /unexpected argument "stray"/, /takes only flags/);
+  assert.ok(!fs.existsSync(out), 'a failed command created its output folder');
+});
+
+test('generate --out or --wav naming the primer (or a link to it), a file of the model folder, or each other: refused, nothing touched', async () => {
+  const primer = path.join(tmp, 'own-primer.mid');
+  fs.copyFileSync(path.join(DATA_DIR, 'amazing-grace.mid'), primer);
+  const link = path.join(tmp, 'link-to-primer.mid');
+  fs.symlinkSync(primer, link);
+  const before = fs.readFileSync(primer);
+  const modelJson = fs.readFileSync(path.join(model, 'model.json'));
+  const gen = (...flags: string[]) => runCli(['generate', '--model', model, '--primer', primer, '--seed', '1', '--length', '20', ...flags]);
+  const fresh = path.join(tmp, 'fresh.mid');
+  const [self, viaLink, viaDots, modelFile, inModel, sameWav, wavPrimer] = await Promise.all([
+    gen('--out', primer),
+    gen('--out', link),
+    gen('--out', path.join(tmp, 'sub', '..', 'own-primer.mid')),
+    gen('--out', path.join(model, 'model.json')),
+    gen('--out', path.join(model, 'new.mid')),
+    gen('--out', fresh, '--wav', fresh),
+    gen('--out', path.join(tmp, 'ok.mid'), '--wav', primer),
+  ]);
+  for (const r of [self, viaLink, viaDots]) oneLineError(r, /--out .* is the --primer file/);
+  for (const r of [modelFile, inModel]) oneLineError(r, /--out .* is inside the --model folder/);
+  oneLineError(sameWav, /--out and --wav are the same file/);
+  oneLineError(wavPrimer, /--wav .* is the --primer file/);
+  assert.ok(fs.readFileSync(primer).equals(before), 'the primer changed');
+  assert.ok(fs.readFileSync(path.join(model, 'model.json')).equals(modelJson), 'model.json changed');
+  assert.deepEqual(fs.readdirSync(model).filter((f) => f.endsWith('.mid')), []);
+  assert.ok(!fs.existsSync(fresh) && !fs.existsSync(path.join(tmp, 'ok.mid')) && !fs.existsSync(path.join(tmp, 'sub')));
+});
+
+test('damaged weights (NaN, random bytes): generate and evaluate fail with one line naming the weights file; a truncated history.json does not stop generate', async () => {
+  const copy = (name: string, damage: (bytes: number) => Uint8Array): string => {
+    const dir = path.join(tmp, name);
+    fs.cpSync(PRETRAINED, dir, { recursive: true });
+    const w = path.join(dir, fs.readdirSync(dir).find((f) => /^weights-.*\.bin$/.test(f)) as string);
+    fs.writeFileSync(w, damage(fs.statSync(w).size));
+    return dir;
+  };
+  const nan = copy('nan-weights', (n) => new Uint8Array(new Float32Array(n / 4).fill(NaN).buffer));
+  const noise = copy('noise-weights', (n) => new Uint8Array(crypto.randomBytes(n)));
+  for (const dir of [nan, noise]) {
+    const out = path.join(tmp, `${path.basename(dir)}.mid`);
+    const [g, e] = await Promise.all([
+      runCli(['generate', '--model', dir, '--out', out, '--seed', '1', '--data', DATA_DIR, '--json']),
+      runCli(['evaluate', '--model', dir, '--train-data', DATA_DIR, '--samples', '0', '--json']),
+    ]);
+    for (const r of [g, e]) oneLineError(r, new RegExp(`${path.basename(dir)}/weights-\\w+\\.bin: weight \\S+\\[\\d+\\] is `), /damaged/);
+    assert.ok(!fs.existsSync(out), 'a MIDI file was written from damaged weights');
+  }
+  const history = copyModel('short-history');
+  fs.writeFileSync(path.join(history, 'history.json'), fs.readFileSync(path.join(history, 'history.json'), 'utf8').slice(0, 40));
+  assertExit0(await runCli(['generate', '--model', history, '--out', path.join(tmp, 'short-history.mid'), '--seed', '1', '--length', '20', '--data', DATA_DIR, '--json']));
 });
 
 test('--verbose adds the stack trace', async () => {
