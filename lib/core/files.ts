@@ -17,10 +17,19 @@ export function writeFileAtomic(target: FilePath, data: string | Uint8Array): vo
   const dir = slash < 0 ? Buffer.from('.') : slash === 0 ? Buffer.from('/') : bytes.subarray(0, slash);
   const tmpName = Buffer.concat([Buffer.from('.'), bytes.subarray(slash + 1), Buffer.from(`.${process.pid}.${Date.now().toString(36)}.tmp`)]);
   const tmp = joinPath(pathOf(dir), tmpName);
-  try {
-    fs.mkdirSync(pathOf(dir), { recursive: true });
-  } catch (e) {
-    throw new UserError(`cannot write ${showPath(file)}: cannot create folder ${showPath(dir)} (${errCode(e)})`);
+  // Missing folders one level at a time: fs.mkdirSync's recursive mode spins forever on paths like /proc/x.
+  const missing: Buffer[] = [];
+  for (let d = dir, i = 0; !fs.existsSync(d) && i >= 0; d = d.subarray(0, i)) {
+    missing.unshift(d);
+    i = d.lastIndexOf(0x2f);
+    if (i === 0) break;
+  }
+  for (const d of missing) {
+    try {
+      fs.mkdirSync(pathOf(d));
+    } catch (e) {
+      throw new UserError(`cannot write ${showPath(file)}: cannot create folder ${showPath(d)} (${errCode(e)})`);
+    }
   }
   try {
     fs.writeFileSync(tmp, data);
