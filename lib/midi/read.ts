@@ -99,7 +99,8 @@ export const MIDI_EXTENSIONS: readonly string[] = ['.mid', '.midi'];
  * - Times are ticks / ppq, in beats, so tempo changes never move notes.
  * - Zero-length notes are dropped. Notes with no note-off are ended at the
  *   next note-on of that pitch or at the track end. Both are reported to
- *   `onWarning`, as are the structural mismatches the decoder read anyway.
+ *   `onWarning`, as are drum notes left out and the structural mismatches
+ *   the decoder read anyway.
  * - Cost is bounded: a file with more than `maxNotes` notes, notes past
  *   `maxBeats`, or more than 4 tempo and time-signature changes per note
  *   (+ 256) is skipped; tempo and meter events past `maxBeats` are ignored.
@@ -168,6 +169,7 @@ export function parseMidi(bytes: Uint8Array, name: string, options: MidiReadOpti
     );
   }
   const warnings = [...smf.warnings];
+  if (drums > 0) warnings.push(`${plural(drums, 'drum note')} (channel 10) left out, as drums are by default`);
   if (zero > 0) warnings.push(`${plural(zero, 'zero-length note')} left out (note-on and note-off at the same tick)`);
   if (unended > 0) warnings.push(`${plural(unended, 'note')} without a note-off, ended at the next note-on of the pitch or the track end`);
   if (opts.onWarning) for (const w of warnings) opts.onWarning(w);
