@@ -264,17 +264,19 @@ test('issue 13: the 32-byte file with a 268-million-beat delta is skipped at onc
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'midi-huge-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const huge = path.join(dir, 'huge-delta.mid');
-  fs.copyFileSync(path.join(MIDI_FIXTURES, 'huge-delta.mid'), huge);
-  fs.copyFileSync(path.join(MIDI_FIXTURES, 'good-format0.mid'), path.join(dir, 'good.mid'));
+  for (const f of ['huge-delta.mid', 'good-format0.mid', 'extra-track.mid']) fs.copyFileSync(path.join(MIDI_FIXTURES, f), path.join(dir, f));
   assert.equal(fs.statSync(huge).size, 32);
   for (const scheme of ['remi', 'timed']) {
     const t0 = performance.now();
     const r = await runCli(['inspect', dir, '--scheme', scheme, '--json']);
     assertExit0(r);
     const j = lastJson(r);
-    assert.deepEqual([j.files, j.loaded, j.skipped], [2, 1, [{ file: 'huge-delta.mid', reason: EXPECTED_SKIPS['huge-delta.mid'] }]]);
+    assert.deepEqual([j.files, j.loaded, j.skipped], [3, 2, [{ file: 'huge-delta.mid', reason: EXPECTED_SKIPS['huge-delta.mid'] }]]);
+    assert.deepEqual(j.warnings, [{ file: 'extra-track.mid', warning: EXPECTED_WARNINGS[0][1] }], 'what was read differently is reported too');
     assert.ok(performance.now() - t0 < 30_000, `inspect --scheme ${scheme} took ${performance.now() - t0} ms`);
   }
+  const text = Object.values(await runCli(['inspect', dir])).join('\n');
+  for (const line of [`skipped huge-delta.mid: ${EXPECTED_SKIPS['huge-delta.mid']}`, `warning extra-track.mid: ${EXPECTED_WARNINGS[0][1]}`]) assert.ok(text.includes(line), text);
   const out = path.join(dir, 'out.mid');
   const r = await runCli(['generate', '--model', PRETRAINED, '--primer', huge, '--out', out, '--length', '8']);
   assert.notEqual(r.code, 0);
@@ -285,10 +287,8 @@ test('issue 13: the 32-byte file with a 268-million-beat delta is skipped at onc
   // Loaded anyway (no beat limit), it costs a few tokens in every scheme, and as a primer.
   const piece = parseMidi(fs.readFileSync(huge), 'huge', { maxBeats: Infinity });
   assert.deepEqual(rows(piece), [[60, 268435455, 1, 100]]);
-  for (const [scheme, most] of [['remi', 20], ['timed', 12], ['classic', 1]] as const) {
-    const n = pieceToTokens(piece, defaultTokenizerConfig(scheme)).length;
-    assert.ok(n <= most, `${scheme}: ${n} tokens`);
-  }
+  const counts = (['remi', 'timed', 'classic'] as const).map((scheme) => pieceToTokens(piece, defaultTokenizerConfig(scheme)).length);
+  assert.ok(counts[0] <= 20 && counts[1] <= 12 && counts[2] === 1, `remi, timed, classic: ${counts.join(', ')} tokens`);
   assert.ok(primerFromPiece(piece, loadVocabulary(path.join(PRETRAINED, 'vocab.json')), 64).ids.length <= 12);
 });
 

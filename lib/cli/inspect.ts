@@ -22,6 +22,7 @@ export async function inspectCommand(a: ParsedArgs, io: Io): Promise<JsonResult>
   });
   bar.stop();
   for (const s of corpus.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
+  for (const w of corpus.warnings) io.log(`warning ${w.file}: ${w.warning}`);
   io.log(`${st.files} MIDI files: ${st.loaded} loaded, ${st.skipped.length} skipped; ${st.notes} notes, ${st.events} events, ${st.tokens} tokens, vocabulary ${st.vocabSize}`);
-  return { files: st.files, loaded: st.loaded, skipped: st.skipped, notes: st.notes, events: st.events, tokens: st.tokens, vocabSize: st.vocabSize };
+  return { files: st.files, loaded: st.loaded, skipped: st.skipped, warnings: corpus.warnings, notes: st.notes, events: st.events, tokens: st.tokens, vocabSize: st.vocabSize };
 }

@@ -116,6 +116,7 @@ async function trainInto(output: TrainOutput, out: string, saved: Saved | null, 
   });
   loadBar.stop();
   for (const s of corpus.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
+  if (corpus.warnings.length > 0) io.log(`${corpus.warnings.length} warnings on loaded files (notes left out or read differently): musicgen inspect lists them`);
   if (saved) checkSameData(out, saved.info.data, data);
   const model = newModel(data.vocab, modelCfg);
   io.log(`backend ${backend.name}; ${data.train.length} training files, ${data.val.length} validation files; vocabulary ${data.vocab.tokens.length}; ${parameterCount(model)} parameters`);
