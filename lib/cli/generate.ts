@@ -102,7 +102,7 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
 
 /** The primer: the --primer file, nothing but the controls (a remi model without --data), or an excerpt of the data. */
 async function choosePrimer(a: ParsedArgs, io: Io, vocab: Vocabulary, cfg: GenerateConfig, primerFile: string | undefined, policy: UnknownPolicy): Promise<Primer> {
-  if (primerFile) return primerFromPiece(readPrimer(primerFile), vocab, cfg.primerLength, policy);
+  if (primerFile) return primerFromPiece(readPrimer(primerFile, io), vocab, cfg.primerLength, policy);
   if (strs(a, 'data').length === 0 && vocab.config.scheme === 'remi') {
     io.log(`starting from nothing: ${cfg.timeSignature?.join('/') ?? '4/4'}, ${cfg.bpm ?? 120} bpm, program ${cfg.programs?.[0] ?? 0} (give --primer FILE.mid or --data DIR to continue music)`);
     return controlsPrimer(vocab, cfg);
@@ -131,9 +131,9 @@ function controlFlags(a: ParsedArgs): Partial<GenerationControls> {
   return defined({ timeSignature, programs, dynamics, transpose: num(a, 'transpose', 'int') });
 }
 
-function readPrimer(file: string) {
+function readPrimer(file: string, io: Io) {
   try {
-    return readMidiFile(file);
+    return readMidiFile(file, { onWarning: (w) => io.log(`warning --primer ${file}: ${w}`) });
   } catch (e) {
     throw new UserError(`--primer ${file}: ${(e as Error).message}`);
   }
