@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { encodePieces } from '../lib/data/dataset';
 import { evaluateModel, DEFAULT_EVALUATE_OPTIONS } from '../lib/evaluate/evaluate';
-import { DEFAULT_GENERATE_CONFIG, generateMusic } from '../lib/generate/generate';
+import { DEFAULT_GENERATE_CONFIG, generateMusic, generateMusicAsync } from '../lib/generate/generate';
 import { excerptPrimer } from '../lib/generate/primer';
 import { loadCorpus } from '../lib/midi/corpus';
 import { createRng } from '../lib/core/rng';
@@ -211,6 +211,23 @@ test('a model whose scores are not finite: generateMusic and evaluateModel stop 
       evaluateModel(lm.model, lm.vocab, pieces.slice(0, 2), pieces, { ...DEFAULT_EVALUATE_OPTIONS, samples: 0, generate: DEFAULT_GENERATE_CONFIG }),
       /scoring: the NLL of the held-out tokens is not finite/,
     );
+  } finally {
+    lm.model.net.dispose();
+  }
+});
+
+test('generateMusicAsync writes the same tokens as generateMusic, and stops (null) when asked', async () => {
+  const lm = await loadModel(PRETRAINED);
+  try {
+    const pieces = encodePieces(lm.vocab, loadCorpus([DATA_DIR], { maxFiles: 4 }).pieces);
+    const primer = excerptPrimer(pieces, lm.vocab, 16, createRng(3));
+    const cfg = { ...DEFAULT_GENERATE_CONFIG, length: 300, seed: 9 };
+    const sync = generateMusic(lm.model, lm.vocab, primer, cfg);
+    let polls = 0;
+    const async = await generateMusicAsync(lm.model, lm.vocab, primer, cfg, { shouldStop: () => (polls++, false) });
+    assert.ok(polls > 0, 'the event loop never turned');
+    assert.deepEqual(async?.ids, sync.ids);
+    assert.equal(await generateMusicAsync(lm.model, lm.vocab, primer, cfg, { shouldStop: () => true }), null);
   } finally {
     lm.model.net.dispose();
   }

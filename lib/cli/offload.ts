@@ -48,7 +48,7 @@ interface Results {
 type FromWorker =
   | { readonly type: 'progress'; readonly done: number; readonly total: number }
   | { readonly type: 'done'; readonly result: unknown }
-  | { readonly type: 'error'; readonly name: string; readonly message: string; readonly stack?: string };
+  | { readonly type: 'error'; readonly kind: 'user' | 'range' | 'other'; readonly message: string; readonly stack?: string };
 
 /** Progress of the file loading. */
 type OnFile = (done: number, total: number) => void;
@@ -99,7 +99,7 @@ function offload<K extends Task['kind']>(io: Io, task: Extract<Task, { kind: K }
   if (io.signal.aborted) return Promise.reject(new Interrupted());
   const boot = `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register();\nrequire(${JSON.stringify(path.join(__dirname, 'offload.ts'))});`;
   return new Promise<Results[K]>((resolve, reject) => {
-    const worker = new Worker(boot, { eval: true, workerData: { musicgenOffload: task }, stdout: false, stderr: false });
+    const worker = new Worker(boot, { eval: true, workerData: { musicgenOffload: task } });
     let settled = false;
     // The worker is gone before the promise settles, so the process can exit at once.
     const settle = (f: () => void): void => {
@@ -130,7 +130,7 @@ function describe(task: Task): string {
 
 /** The worker's error as the same kind of error here (UserError and RangeError are the one-line kinds). */
 function rebuildError(m: Extract<FromWorker, { type: 'error' }>): Error {
-  const e = m.name === 'UserError' ? new UserError(m.message) : m.name === 'RangeError' ? new RangeError(m.message) : new Error(m.message);
+  const e = m.kind === 'user' ? new UserError(m.message) : m.kind === 'range' ? new RangeError(m.message) : new Error(m.message);
   if (m.stack) e.stack = m.stack;
   return e;
 }
@@ -176,6 +176,7 @@ if (task && parentPort) {
     port.postMessage({ type: 'done', result: run(task, onFile) } satisfies FromWorker);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
-    port.postMessage({ type: 'error', name: err.name, message: err.message, stack: err.stack } satisfies FromWorker);
+    const kind = err instanceof UserError ? 'user' : err instanceof RangeError ? 'range' : 'other';
+    port.postMessage({ type: 'error', kind, message: err.message, stack: err.stack } satisfies FromWorker);
   }
 }
