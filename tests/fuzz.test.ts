@@ -274,3 +274,19 @@ test('mutants as files: a folder of them loads, and inspects, with every file lo
   const j = lastJson(r);
   assert.deepEqual([j.files, j.loaded, j.skipped], [n, report.pieces.length, report.skipped]);
 });
+
+test('a 15 MB storm of sustain-pedal or tempo events (one note) is refused at once, not held in memory', () => {
+  for (const [name, event] of [['pedal', [0x01, 0xb0, 64, 127]], ['tempo', [0x01, 0xff, 0x51, 0x03, 0x07, 0xa1, 0x20]]] as const) {
+    const head = [0x4d, 0x54, 0x68, 0x64, 0, 0, 0, 6, 0, 0, 0, 1, 0, 96, 0x4d, 0x54, 0x72, 0x6b, 0, 0, 0, 0];
+    const note = [0x00, 0x90, 60, 100, 0x00, 0x90, 60, 0];
+    const count = Math.floor(15e6 / event.length);
+    const bytes = new Uint8Array(head.length + note.length + count * event.length);
+    bytes.set(head);
+    bytes.set(note, head.length);
+    for (let i = 0, p = head.length + note.length; i < count; i++, p += event.length) bytes.set(event, p);
+    put32(bytes, 18, bytes.length - head.length);
+    const t0 = performance.now();
+    assert.throws(() => parseMidi(bytes, name), (e: Error) => e instanceof MidiFileError && /^too many tempo, time-signature and sustain-pedal events/.test(e.message));
+    assert.ok(performance.now() - t0 < 2000, `${name}: ${performance.now() - t0} ms`);
+  }
+});

@@ -1,6 +1,6 @@
 /**
- * A strict, single-pass Standard MIDI File decoder for reading (writing still
- * uses @tonejs/midi in midi.ts). It walks every byte with bounds checks, so a
+ * A strict, single-pass Standard MIDI File decoder for reading (writing uses
+ * @tonejs/midi in ./write). It walks every byte with bounds checks, so a
  * damaged file gives a one-line {@link MidiFileError} instead of a hang, an
  * out-of-bounds read or a thrown string, and pairs note-ons with note-offs in
  * linear time (200k notes parse in well under a second).
@@ -38,7 +38,8 @@
  * - Programs are tracked per channel within each track (a program change
  *   affects later notes of that channel in the same track), as @tonejs/midi does.
  * - Sustain-pedal events (controller 64) are returned per channel; the reader
- *   decides whether they lengthen notes.
+ *   decides whether they lengthen notes. Memory is bounded: more than 100,000
+ *   tempo, time-signature and pedal events (+ 4 per note-on) make the file fail.
  */
 
 /** Raised when a file cannot be turned into a Piece; the message is the one-line reason. */
@@ -107,18 +108,8 @@ export interface SmfContent {
   readonly warnings: readonly string[];
 }
 
-interface MutableNote {
-  track: number;
-  channel: number;
-  program: number;
-  pitch: number;
-  velocity: number;
-  startTick: number;
-  durationTicks: number;
-  unended: boolean;
-  /** Tick of the next note-on of the same channel and pitch, or -1. */
-  next: number;
-}
+/** A note while its track is decoded; `next` is the tick of the next note-on of the same channel and pitch, or -1. */
+type MutableNote = { -readonly [K in keyof SmfNote]: SmfNote[K] } & { next: number };
 
 const hex = (b: number): string => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`;
 
@@ -228,6 +219,16 @@ interface TrackContext {
   readonly pedals: SmfPedal[];
 }
 
+/** Tempo, time-signature and pedal events kept, at most: this many plus 4 per note-on (real files: up to ~2 per note). */
+const FREE_CONTROLS = 100_000;
+
+function checkControls(ctx: TrackContext): void {
+  const n = ctx.tempos.length + ctx.timeSignatures.length + ctx.pedals.length;
+  if (n > FREE_CONTROLS + 4 * ctx.notes.length) {
+    throw new MidiFileError(`too many tempo, time-signature and sustain-pedal events (more than ${FREE_CONTROLS} + 4 per note)`);
+  }
+}
+
 function decodeTrack(b: Uint8Array, start: number, end: number, ctx: TrackContext): void {
   const { track, trackCount, maxNotes, notes, tempos, timeSignatures, pedals } = ctx;
   const fail = (what: string, at: number): never => {
@@ -271,9 +272,13 @@ function decodeTrack(b: Uint8Array, start: number, end: number, ctx: TrackContex
       }
       if (type === 0x51 && len === 3) {
         const us = (b[p] << 16) | (b[p + 1] << 8) | b[p + 2];
-        if (us > 0) tempos.push({ tick, microsPerBeat: us });
+        if (us > 0) {
+          tempos.push({ tick, microsPerBeat: us });
+          checkControls(ctx);
+        }
       } else if (type === 0x58 && len >= 2 && b[p] > 0 && b[p + 1] <= 6) {
         timeSignatures.push({ tick, numerator: b[p], denominator: 2 ** b[p + 1] });
+        checkControls(ctx);
       }
       p += len;
       continue;
@@ -306,6 +311,7 @@ function decodeTrack(b: Uint8Array, start: number, end: number, ctx: TrackContex
       programs[channel] = d1;
     } else if (kind === 0xb && d1 === 64) {
       pedals.push({ tick, channel, down: d2 >= 64 });
+      checkControls(ctx);
     } else if (kind === 0x9 && d2 > 0) {
       if (notes.length >= maxNotes) throw new MidiFileError(`too many notes (more than ${maxNotes} note-ons)`);
       const key = channel * 128 + d1;
