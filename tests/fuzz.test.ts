@@ -275,7 +275,13 @@ test('mutants as files: a folder of them loads, and inspects, with every file lo
   assert.deepEqual([j.files, j.loaded, j.skipped], [n, report.pieces.length, report.skipped]);
 });
 
-test('a 15 MB storm of sustain-pedal or tempo events (one note) is refused at once, not held in memory', () => {
+test('storms: 15 MB of sustain-pedal or tempo events, or 2 million empty track chunks, for one note, are refused at once', () => {
+  const tracks = new Uint8Array(22 + 2e6 * 8);
+  tracks.set([0x4d, 0x54, 0x68, 0x64, 0, 0, 0, 6, 0, 1, 0, 1, 0, 96, 0x4d, 0x54, 0x72, 0x6b, 0, 0, 0, 8, 0, 0x90, 60, 100, 1, 0x90, 60, 0]);
+  for (let p = 30; p < tracks.length; p += 8) tracks.set([0x4d, 0x54, 0x72, 0x6b], p);
+  const t0 = performance.now();
+  assert.throws(() => parseMidi(tracks.subarray(0, tracks.length - 8), 'tracks'), /^MidiFileError: corrupt: more than 65535 track chunks$/);
+  assert.ok(performance.now() - t0 < 3000, `tracks: ${performance.now() - t0} ms`);
   for (const [name, event] of [['pedal', [0x01, 0xb0, 64, 127]], ['tempo', [0x01, 0xff, 0x51, 0x03, 0x07, 0xa1, 0x20]]] as const) {
     const head = [0x4d, 0x54, 0x68, 0x64, 0, 0, 0, 6, 0, 0, 0, 1, 0, 96, 0x4d, 0x54, 0x72, 0x6b, 0, 0, 0, 0];
     const note = [0x00, 0x90, 60, 100, 0x00, 0x90, 60, 0];

@@ -178,7 +178,7 @@ export function decodeSmf(bytes: Uint8Array, maxNotes = Infinity): SmfContent {
     if (isTrack) decodeTrack(bytes, pos + 8, pos + 8 + len, { ...ctx, track: track++ });
     pos += 8 + len;
   }
-  // After the declared tracks: zero padding, or whole chunks (extra track chunks are read too).
+  // After the declared tracks: zero padding, or whole chunks (extra track chunks are read too, up to what a header can declare).
   let extra = 0;
   while (pos < bytes.length && !isZero(bytes, pos)) {
     const len = pos + 8 <= bytes.length ? u32(bytes, pos + 4) : Infinity;
@@ -188,6 +188,7 @@ export function decodeSmf(bytes: Uint8Array, maxNotes = Infinity): SmfContent {
       );
     }
     if (isTrackId(bytes, pos)) {
+      if (track >= 0xffff) throw new MidiFileError(`corrupt: more than ${0xffff} track chunks`);
       extra++;
       decodeTrack(bytes, pos + 8, pos + 8 + len, { ...ctx, track, trackCount: declared + extra });
       track++;
@@ -199,9 +200,7 @@ export function decodeSmf(bytes: Uint8Array, maxNotes = Infinity): SmfContent {
   return { format, ppq: division, trackCount: track, notes, tempos, timeSignatures, pedals, warnings };
 }
 
-function isTrackId(b: Uint8Array, p: number): boolean {
-  return p + 4 <= b.length && b[p] === 0x4d && b[p + 1] === 0x54 && b[p + 2] === 0x72 && b[p + 3] === 0x6b;
-}
+const isTrackId = (b: Uint8Array, p: number): boolean => p + 4 <= b.length && b[p] === 0x4d && b[p + 1] === 0x54 && b[p + 2] === 0x72 && b[p + 3] === 0x6b;
 
 /** Whether every byte from `p` to the end of `b` (or to `end`) is zero. */
 function isZero(b: Uint8Array, p: number, end = b.length): boolean {
