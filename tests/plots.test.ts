@@ -7,7 +7,8 @@ import { pieceToMidiBytes } from '../lib/midi/write';
 import { makePiece, pieceLengthBeats, pitchName, type Note, type Piece } from '../lib/core/piece';
 import { histogramSvg, lossCurveSvg, type LossHistoryPoint } from '../lib/show/charts';
 import { pianoRollSvg } from '../lib/show/pianoroll';
-import { pngSize, svgToPng } from '../lib/show/png';
+import { svgToPng } from '../lib/show/png';
+import { pngSize } from './fixtures/media';
 import { liveRefusal, liveTraces, startLivePlot, type PlotFunction } from '../lib/show/live';
 import { NOTTINGHAM, needNottingham } from './helpers';
 

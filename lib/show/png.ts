@@ -72,11 +72,3 @@ export function svgToPng(svg: string, options: PngOptions = {}): Uint8Array {
   const png = new Resvg(svg, { font, logLevel: 'off', fitTo: { mode: 'width', value: width } }).render().asPng();
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
-
-/** Reads width and height from PNG bytes (the IHDR chunk); throws when the bytes are not a PNG. */
-export function pngSize(png: Uint8Array): { width: number; height: number } {
-  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  if (png.length < 24 || sig.some((b, i) => png[i] !== b)) throw new UserError('not PNG data (bad signature)');
-  const dv = new DataView(png.buffer, png.byteOffset, png.byteLength);
-  return { width: dv.getUint32(16), height: dv.getUint32(20) };
-}

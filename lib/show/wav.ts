@@ -9,17 +9,6 @@ export interface PcmAudio {
   readonly samples: readonly Float32Array[];
 }
 
-/** Summary of a WAV file. */
-export interface WavInfo {
-  readonly sampleRate: number;
-  readonly channels: number;
-  readonly seconds: number;
-  /** Root mean square of all samples (full scale = 1). */
-  readonly rms: number;
-  /** Largest absolute sample (full scale = 1). */
-  readonly peak: number;
-}
-
 /**
  * Decodes a RIFF/WAVE file: integer PCM (8/16/24/32-bit) or 32/64-bit float,
  * plain or WAVE_FORMAT_EXTENSIBLE. Throws a one-line UserError otherwise.
@@ -92,21 +81,4 @@ export function encodeWav(audio: PcmAudio): Uint8Array {
     }
   }
   return out;
-}
-
-/** Sample rate, channels, duration, RMS and peak of WAV bytes. */
-export function wavInfo(bytes: Uint8Array): WavInfo {
-  const { sampleRate, samples } = decodeWav(bytes);
-  let sum = 0;
-  let peak = 0;
-  let n = 0;
-  for (const ch of samples) {
-    for (const v of ch) {
-      sum += v * v;
-      peak = Math.max(peak, Math.abs(v));
-    }
-    n += ch.length;
-  }
-  const frames = samples[0]?.length ?? 0;
-  return { sampleRate, channels: samples.length, seconds: frames / sampleRate, rms: n > 0 ? Math.sqrt(sum / n) : 0, peak };
 }
