@@ -27,6 +27,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { synthMissingReason } from '../lib/show/synth';
 import { ROOT } from './helpers';
 
 const NOTEBOOK = path.resolve(ROOT, process.env.MUSICGEN_NOTEBOOK ?? 'Music_Generator.ipynb');
@@ -42,21 +43,9 @@ const SHUTDOWN_MS = 15_000;
 const TEST_MS = SERVER_START_MS + PAGE_LOAD_MS + KERNEL_START_MS + CELLS_MS + 4 * SHUTDOWN_MS + 60_000;
 
 const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/Applications/Chromium.app/Contents/MacOS/Chromium'];
-/** General-MIDI SoundFonts FluidSynth can play with (the same places lib's synthesizer looks). */
-const SOUNDFONT_CANDIDATES = [
-  '/usr/share/sounds/sf2/FluidR3_GM.sf2',
-  '/usr/share/sounds/sf2/default-GM.sf2',
-  '/usr/share/sounds/sf3/default-GM.sf3',
-  '/usr/share/sounds/sf2/TimGM6mb.sf2',
-  '/usr/share/soundfonts/FluidR3_GM.sf2',
-  '/usr/share/soundfonts/default.sf2',
-  '/opt/homebrew/share/soundfonts/default.sf2',
-  '/usr/local/share/soundfonts/default.sf2',
-];
 
 // ---------------------------------------------------------------- what is needed, and whether it is here
 
-const onPath = (cmd: string): boolean => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).error === undefined;
 
 function chromiumPath(): string | null {
   const env = process.env.CHROMIUM_PATH;
@@ -96,11 +85,9 @@ function problems(): string[] {
   } catch {
     out.push('the npm package playwright-core is not installed (run `npm ci`)');
   }
-  if (!onPath('fluidsynth')) out.push('FluidSynth is not installed (run `bash scripts/setup.sh` or `sudo apt-get install fluidsynth fluid-soundfont-gm`)');
-  const sf = process.env.MUSICGEN_SOUNDFONT;
-  if (sf ? !fs.existsSync(sf) : !SOUNDFONT_CANDIDATES.some((p) => fs.existsSync(p))) {
-    out.push(sf ? `MUSICGEN_SOUNDFONT=${sf} does not exist` : 'no General-MIDI SoundFont found (`sudo apt-get install fluid-soundfont-gm` or set MUSICGEN_SOUNDFONT)');
-  }
+  // The audio player needs what the library's synthesizer needs: FluidSynth and a General-MIDI SoundFont.
+  const noSynth = synthMissingReason();
+  if (noSynth) out.push(noSynth);
   return out;
 }
 
