@@ -63,30 +63,14 @@ NAME="$(basename "$NOTEBOOK" .ipynb)"
 TMPDIR_RUN="$(mktemp -d "${TMPDIR:-/tmp}/run-notebook.XXXXXX")"
 trap 'rm -rf "$TMPDIR_RUN"' EXIT
 
-# Preloaded into the tslab kernel (NODE_OPTIONS; a no-op in any other node process): turns off TypeScript's
-# file and directory watchers. tslab 1.0.22 breaks ("Unexpected pending rebuildTimer" in the next cell, and
-# every cell after) when a file is created or renamed under lib/ or node_modules/ while the kernel runs.
-# Without the watchers, edits to lib/ are simply picked up after a kernel restart.
-PRELOAD="$TMPDIR_RUN/tslab-no-watch.js"
-cat >"$PRELOAD" <<'JS'
-if (process.argv[2] === "kernel" && /tslab/.test(process.argv[1] || "")) {
-  try {
-    const tslabDir = require("path").dirname(require.resolve("tslab/package.json", { paths: [process.cwd()] }));
-    const ts = require(require.resolve("@tslab/typescript-for-tslab", { paths: [tslabDir] }));
-    const none = () => ({ close() {} });
-    ts.sys.watchFile = none;
-    ts.sys.watchDirectory = none;
-  } catch (e) {
-    process.stderr.write(`run-notebook: could not turn off tslab's file watchers: ${e && e.message}\n`);
-  }
-}
-JS
+# Preloaded into the tslab kernel: turns off its file watchers (see the file for why).
+PRELOAD="$ROOT/scripts/tslab-no-watch.js"
 export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--require \"$PRELOAD\""
 
 if [ "$MODE" = open ]; then
   args=()
   if [ "$(id -u)" = 0 ]; then args+=(--allow-root); fi
-  # Not exec: the trap removes the preload file when the server stops.
+  # Not exec: the trap removes the temporary folder when the server stops.
   jupyter notebook ${args[@]+"${args[@]}"} ${EXTRA[@]+"${EXTRA[@]}"} "$NOTEBOOK"
   exit
 fi

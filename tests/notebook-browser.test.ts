@@ -116,23 +116,8 @@ const sha = (file: string): string => crypto.createHash('sha256').update(fs.read
  */
 const ERROR_TEXT = /^(?:(?:\S+\.[cm]?tsx? )?\d+:\d+ - |[A-Za-z]*Error: |unexpected error: )/m;
 
-/**
- * Preloaded into the tslab kernel (as scripts/run-notebook.sh does): turns off TypeScript's file watchers,
- * with which tslab 1.0.22 breaks when a file under lib/ or node_modules/ is created or renamed mid-run.
- */
-const NO_WATCH_PRELOAD = `
-if (process.argv[2] === "kernel" && /tslab/.test(process.argv[1] || "")) {
-  try {
-    const tslabDir = require("path").dirname(require.resolve("tslab/package.json", { paths: [process.cwd()] }));
-    const ts = require(require.resolve("@tslab/typescript-for-tslab", { paths: [tslabDir] }));
-    const none = () => ({ close() {} });
-    ts.sys.watchFile = none;
-    ts.sys.watchDirectory = none;
-  } catch (e) {
-    process.stderr.write("notebook-browser test: could not turn off tslab's file watchers: " + (e && e.message) + "\\n");
-  }
-}
-`;
+/** Preloaded into the tslab kernel, as scripts/run-notebook.sh does: turns off its file watchers (see the file for why). */
+const NO_WATCH_PRELOAD = path.join(ROOT, 'scripts', 'tslab-no-watch.js');
 
 // ---------------------------------------------------------------- process helpers
 
@@ -211,8 +196,6 @@ const state: {
 
 async function startServer(): Promise<void> {
   const tmp = state.tmp!;
-  const preload = path.join(tmp, 'tslab-no-watch.js');
-  fs.writeFileSync(preload, NO_WATCH_PRELOAD);
   const runtime = path.join(tmp, 'runtime');
   const config = path.join(tmp, 'config');
   fs.mkdirSync(runtime);
@@ -239,7 +222,7 @@ async function startServer(): Promise<void> {
       ...process.env,
       // the same small settings as scripts/run-notebook.sh's headless runs
       MUSICGEN_QUICK: '1',
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ? `${process.env.NODE_OPTIONS} ` : ''}--require "${preload}"`,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ? `${process.env.NODE_OPTIONS} ` : ''}--require "${NO_WATCH_PRELOAD}"`,
       // this server's connection files (and so its kernels' command lines) live here; no user config
       JUPYTER_RUNTIME_DIR: runtime,
       JUPYTER_CONFIG_DIR: config,
