@@ -173,6 +173,12 @@ function startInTerminal(args: readonly string[]): { run: Started; text: () => s
   return { run, text: () => seen.replace(/\r/g, '') };
 }
 
+/** The processes started, directly or not, by process `pid` (Linux /proc). */
+function descendants(pid: number): number[] {
+  const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  return children.flatMap((c) => [c, ...descendants(c)]);
+}
+
 /** Asserts that `message` is in a terminal's output and starts a line (not glued to a progress bar). */
 function startsALine(text: string, message: string): void {
   const at = text.indexOf(message);
@@ -189,9 +195,9 @@ test('in a terminal, an error or interrupt while a progress bar is drawn starts 
   const out = path.join(tmp, 'tty.mid');
   const gen = startInTerminal(['generate', '--model', PRETRAINED, '--data', DATA_DIR, '--length', '100000', '--seed', '2', '--out', out]);
   await waitUntil(gen.run, () => /generate \[.*\d+\/100000/.test(gen.text()), 'the bar was drawn');
-  // The node process under `script` gets the signal, as from Ctrl-C in its terminal.
-  const children = (pid: number) => fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  const node = children(gen.run.child.pid as number).find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('main.ts'));
+  // The node process under `script` gets the signal, as from Ctrl-C in its terminal. Depending on $SHELL, `script`
+  // runs node directly or under a shell that waits for it, so node is looked for among all descendants.
+  const node = descendants(gen.run.child.pid as number).find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0] === process.execPath);
   assert.ok(node, 'no node process under script');
   process.kill(node, 'SIGINT');
   await gen.run.done;
