@@ -89,6 +89,26 @@ test('train one epoch on a small subset (--json)', async () => {
   assert.equal(history[0].trainLoss, j.trainLoss);
 });
 
+test('train --max-minutes: the epoch under way is cut short, validated and saved; --resume goes on with the next one', async () => {
+  const out = path.join(tmp, 'timed-out');
+  // 0.0001 minutes (6 ms) is used up by the first batch; 20 files make many batches, so the epoch is cut.
+  const r = await runCli(['train', '--data', DATA_DIR, '--out', out, '--epochs', '1000', ...TINY, '--max-minutes', '0.0001', '--json']);
+  assertExit0(r);
+  assert.match(r.stderr, /stopped after 0\.0001 minutes \(--max-minutes\)/);
+  const j = lastJson(r);
+  assert.equal(j.epochs, 1);
+  assert.ok(Number.isFinite(j.valLoss) && Number.isFinite(j.trainLoss), 'the cut epoch was validated');
+  assert.ok(fs.existsSync(path.join(out, 'model.json')), 'the cut epoch was saved');
+  const again = await runCli(['train', '--out', out, '--resume', '--max-minutes', '0.0002', '--json']);
+  assertExit0(again);
+  assert.equal(lastJson(again).epochs, 2);
+  const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { training: { maxMinutes: number } };
+  assert.equal(cfg.training.maxMinutes, 0.0002);
+  const bad = await runCli(['train', '--data', DATA_DIR, '--out', path.join(tmp, 'never-mm'), '--max-minutes=-1']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^musicgen train: --max-minutes must be ≥ 0 \(0 = no limit\) \(got -1\)$/m);
+});
+
 test('generate 200 events twice with one seed: byte-identical MIDI that reads back', async () => {
   assert.ok(fs.existsSync(path.join(model(), 'model.json')), 'needs the model trained above');
   const outs = [path.join(tmp, 'a.mid'), path.join(tmp, 'b.mid')];

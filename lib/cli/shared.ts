@@ -39,7 +39,7 @@ export const FLAG_NAMES: Record<string, string> = {
   epochs: 'epochs', batchSize: 'batch-size', learningRate: 'lr', lrDecay: 'lr-decay', clipNorm: 'clip-norm', patience: 'patience', seed: 'seed',
   seqLen: 'seq-len', stride: 'stride', valFraction: 'val-fraction', stepsPerBeat: 'grid', scheme: 'scheme',
   temperature: 'temperature', topK: 'top-k', topP: 'top-p', length: 'length', primerLength: 'primer-length', bpm: 'bpm',
-  program: 'program', programs: 'programs', timeSignature: 'time-signature', dynamics: 'dynamics', maxValWindows: 'max-val-windows', threads: 'threads', checkpointEverySec: 'checkpoint-every', transpose: 'transpose',
+  program: 'program', programs: 'programs', timeSignature: 'time-signature', dynamics: 'dynamics', maxValWindows: 'max-val-windows', threads: 'threads', checkpointEverySec: 'checkpoint-every', transpose: 'transpose', maxMinutes: 'max-minutes',
 };
 
 /** Flags every command that reads MIDI accepts. */

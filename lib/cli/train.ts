@@ -47,6 +47,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   'max-files': { type: 'string', help: 'N use at most N files, N ≥ 1 (quick runs)' },
   'max-val-windows': { type: 'string', help: `N validation windows per epoch, 0 = all (default ${DEFAULT_TRAIN_CONFIG.maxValWindows})` },
   'checkpoint-every': { type: 'string', help: `S seconds between mid-epoch checkpoints (default ${DEFAULT_TRAIN_CONFIG.checkpointEverySec})` },
+  'max-minutes': { type: 'string', help: `M stop after M minutes of training in all (resumes included): the epoch under way is validated and saved first, 0 = no limit (default ${DEFAULT_TRAIN_CONFIG.maxMinutes})` },
   transpose: { type: 'string', help: `N transpose each training window by a random shift of up to N semitones, 0 = off (remi only; default ${DEFAULT_TRAIN_CONFIG.transpose})` },
   threads: { type: 'string', help: 'N threads computing gradients on the JS backends, 0 = one per core (default 0)' },
 };
@@ -85,6 +86,7 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null): Settings {
       epochs: num(a, 'epochs', 'int'), batchSize: num(a, 'batch-size', 'int'), learningRate: num(a, 'lr'), lrDecay: num(a, 'lr-decay'), clipNorm: num(a, 'clip-norm'),
       patience: num(a, 'patience', 'int'), seed: num(a, 'seed', 'int'), maxValWindows: num(a, 'max-val-windows', 'int'),
       checkpointEverySec: num(a, 'checkpoint-every'), threads: num(a, 'threads', 'int'), transpose: num(a, 'transpose', 'int'),
+      maxMinutes: num(a, 'max-minutes'),
     }) });
     const folders = strs(a, 'data');
     const midi = midiOptions(a);
@@ -152,6 +154,7 @@ async function trainInto(output: TrainOutput, out: string, saved: Saved | null, 
     const kept = output.dir() === out ? '' : ` (the model in ${out} is kept until the new one's first epoch)`;
     io.log(`interrupted: checkpoint saved in ${output.dir()}${kept}; continue with --resume`);
   } else if (result.stoppedEarly) io.log(`stopped early: no better validation loss for ${training.patience} epochs`);
+  else if (result.outOfTime) io.log(`stopped after ${training.maxMinutes} minutes (--max-minutes): the last epoch was cut short; continue with --resume --max-minutes M`);
   const last = result.history[result.history.length - 1];
   const best = result.history.reduce((b, r) => (r.valLoss < b.valLoss ? r : b), last ?? { valLoss: NaN, valPerplexity: NaN, trainLoss: NaN });
   model.net.dispose();

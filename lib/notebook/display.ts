@@ -211,7 +211,7 @@ export function trainingReport(result: TrainResult, modelDir: string, progress: 
   progress.live?.stop();
   showChart(lossCurveSvg(result.history, { title: 'Training history' }), 720);
   if (result.threadsNote) console.log(result.threadsNote);
-  const how = result.interrupted ? 'interrupted' : result.stoppedEarly ? 'stopped early (no better validation loss)' : 'done';
+  const how = result.interrupted ? 'interrupted' : result.stoppedEarly ? 'stopped early (no better validation loss)' : result.outOfTime ? 'stopped at its time limit' : 'done';
   const threads = plural(result.threads, 'thread');
   console.log(`training ${how}: best validation loss ${result.bestValLoss.toFixed(3)}; model saved in ${modelDir}/ (${threads})`);
 }

@@ -36,6 +36,13 @@ export interface TrainConfig {
    * semitones either way (0 = off). Needs the remi scheme; drums never move.
    */
   readonly transpose: number;
+  /**
+   * Wall-time budget in minutes over the whole run, resumes included (0 = none).
+   * When it is used up, the epoch under way ends early: it is validated and
+   * saved like any other, and training stops. A later --resume with a larger
+   * budget goes on with the next epoch.
+   */
+  readonly maxMinutes: number;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
@@ -50,6 +57,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   maxValWindows: 2048,
   threads: 0,
   transpose: 0,
+  maxMinutes: 0,
 };
 
 /** Throws a RangeError naming the bad parameter and its allowed range. */
@@ -64,6 +72,7 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   checkNumber('learningRate', c.learningRate, (v) => v > 0 && v <= 1, 'in (0, 1]');
   checkNumber('lrDecay', c.lrDecay, (v) => v > 0 && v <= 1, 'in (0, 1] (1 = constant learning rate)');
   checkNumber('clipNorm', c.clipNorm, (v) => v >= 0, '≥ 0 (0 = off)');
+  checkNumber('maxMinutes', c.maxMinutes, (v) => v >= 0, '≥ 0 (0 = no limit)');
   checkNumber('checkpointEverySec', c.checkpointEverySec, (v) => v >= 0, '≥ 0 (0 = only at epoch ends)');
   return c;
 }

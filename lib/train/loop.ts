@@ -65,6 +65,8 @@ export interface TrainResult {
   readonly history: readonly EpochRecord[];
   readonly bestValLoss: number;
   readonly stoppedEarly: boolean;
+  /** The run stopped because its `maxMinutes` budget was used up. */
+  readonly outOfTime: boolean;
   readonly interrupted: boolean;
   /** Mean training throughput of this run (supervised tokens/s). */
   readonly tokensPerSec: number;
@@ -110,6 +112,9 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
   let trainMs = 0;
   let lastCkpt = Date.now();
   let stoppedEarly = false;
+  let outOfTime = false;
+  /** Wall seconds of the whole run so far, resumes included. */
+  const runSeconds = (): number => pos.elapsedSec + (Date.now() - started) / 1000;
   const checkpoint = async (p: TrainPosition): Promise<void> => {
     const file = await writeCheckpoint(run.outDir, { ...p, elapsedSec: p.elapsedSec + (Date.now() - started) / 1000 }, vars, await optimizer.getWeights());
     lastCkpt = Date.now();
@@ -149,9 +154,14 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
           await checkpoint(here);
           return finish(true);
         }
+        if (cfg.maxMinutes > 0 && runSeconds() >= cfg.maxMinutes * 60) {
+          outOfTime = true;
+          break;
+        }
         if (cfg.checkpointEverySec > 0 && Date.now() - lastCkpt > cfg.checkpointEverySec * 1000 && b < nBatches) await checkpoint(here);
       }
-      const trainLoss = lossSum / nBatches;
+      // An epoch cut short by the time budget averages the batches it ran.
+      const trainLoss = lossSum / (outOfTime ? b : nBatches);
       const valLoss = valIdx.length > 0 ? meanLoss(run.model, run.val, valIdx, seqLen, cfg.batchSize) : trainLoss;
       const record: EpochRecord = {
         epoch: epoch + 1,
@@ -182,6 +192,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
       saveHistory(run.outDir, history);
       await checkpoint(pos);
       cb.onEpoch?.(record, isBest);
+      if (outOfTime) break;
       if (cfg.patience > 0 && pos.badEpochs >= cfg.patience) {
         stoppedEarly = true;
         break;
@@ -201,7 +212,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
       best = null;
     }
     return {
-      history: pos.history, bestValLoss: pos.bestValLoss, stoppedEarly, interrupted, tokensPerSec: tokensDone / Math.max(1e-3, trainMs / 1000),
+      history: pos.history, bestValLoss: pos.bestValLoss, stoppedEarly, outOfTime, interrupted, tokensPerSec: tokensDone / Math.max(1e-3, trainMs / 1000),
       threads: workers?.threads ?? 1, threadsNote,
     };
   }
