@@ -1,41 +1,43 @@
 /**
- * Writing a Piece as a Standard MIDI File, with @tonejs/midi (the only module
- * that touches it). Files are written atomically.
+ * Writing a Piece as a Standard MIDI File (encoded by ./smf-encode, in time
+ * linear in the notes). Files are written atomically.
  */
-import { Midi } from '@tonejs/midi';
 import { writeFileAtomic, type FilePath } from '../core/files';
 import { instrumentOf, type Note, type Piece } from '../core/piece';
+import { encodeSmf, type SmfOutEvent } from './smf-encode';
+import { DRUM_CHANNEL } from './sustain';
 
 /** Options for writing a Piece as MIDI. */
 export interface MidiWriteOptions {
   /** Play every non-drum note with this General-MIDI program (default: each note's own). */
   readonly program?: number;
-  /** Ticks per quarter note; default 480. */
+  /** Ticks per quarter note (1–32767); default 480. */
   readonly ppq?: number;
   /** Track name written into a single-track file (default the piece's name). */
   readonly trackName?: string;
 }
 
-/** The General-MIDI drum channel (channel 10, 0-based 9). */
-const DRUM_CHANNEL = 9;
-
 /**
- * Encodes a Piece as a Standard MIDI File (deterministic bytes): one track per
- * instrument, in order of first appearance, each on its own channel; drum
- * notes on channel 10.
+ * Encodes a Piece as a Standard MIDI File (deterministic bytes), format 1:
+ * - track 0: the piece's name, its tempo changes (whole µs per beat) and time
+ *   signatures;
+ * - then one track per instrument, in order of first appearance, each named
+ *   (the piece's name when there is one instrument, else "program N" or
+ *   "drums"), with a program change and its notes, on its own channel
+ *   (0, 1, … skipping 9, wrapping after 16); drum notes on channel 10.
+ *
+ * Times are rounded to whole ticks, durations to at least one tick; at one
+ * tick, note-offs come before note-ons (notes are written in onset order).
  */
 export function pieceToMidiBytes(piece: Piece, options: MidiWriteOptions = {}): Uint8Array {
-  const midi = new Midi();
   const ppq = options.ppq ?? 480;
-  // @tonejs/midi keeps ppq in the parsed header data; a fresh file uses 480.
-  if (midi.header.ppq !== ppq) throw new Error(`only ppq 480 is supported when writing (got ${ppq})`);
-  midi.header.name = piece.name;
-  midi.header.tempos = piece.tempos.map((t) => ({ ticks: Math.round(t.beat * ppq), bpm: t.bpm }));
-  midi.header.timeSignatures = piece.timeSignatures.map((t) => ({
-    ticks: Math.round(t.beat * ppq),
-    timeSignature: [t.numerator, t.denominator],
-  }));
-  midi.header.update();
+  const tick = (beat: number): number => Math.round(beat * ppq);
+  const conductor: SmfOutEvent[] = [
+    { kind: 'trackName', tick: 0, text: piece.name },
+    // Tempos are clamped to what 3 bytes of µs per beat hold (3.6 bpm and up).
+    ...piece.tempos.map((t): SmfOutEvent => ({ kind: 'tempo', tick: tick(t.beat), microsPerBeat: Math.min(0xffffff, Math.max(1, Math.floor(60_000_000 / t.bpm))) })),
+    ...piece.timeSignatures.map((t): SmfOutEvent => ({ kind: 'timeSignature', tick: tick(t.beat), numerator: t.numerator, denominator: t.denominator })),
+  ];
   const groups = new Map<string, { program: number; drum: boolean; notes: Note[] }>();
   for (const n of piece.notes) {
     const inst = instrumentOf(n, piece);
@@ -46,24 +48,29 @@ export function pieceToMidiBytes(piece: Piece, options: MidiWriteOptions = {}): 
     groups.set(key, g);
   }
   if (groups.size === 0) groups.set('empty', { program: options.program ?? piece.program, drum: false, notes: [] });
-  let channel = 0;
+  const tracks: SmfOutEvent[][] = [conductor];
+  let next = 0;
   for (const g of groups.values()) {
-    const track = midi.addTrack();
-    track.name = groups.size === 1 ? (options.trackName ?? piece.name) : g.drum ? 'drums' : `program ${g.program}`;
-    if (g.drum) track.channel = DRUM_CHANNEL;
-    else {
-      if (channel === DRUM_CHANNEL) channel++;
-      track.channel = channel % 16;
-      channel = (channel + 1) % 16;
+    let channel = DRUM_CHANNEL;
+    if (!g.drum) {
+      if (next === DRUM_CHANNEL) next++;
+      channel = next % 16;
+      next = (next + 1) % 16;
     }
-    track.instrument.number = g.program;
+    const text = groups.size === 1 ? (options.trackName ?? piece.name) : g.drum ? 'drums' : `program ${g.program}`;
+    const events: SmfOutEvent[] = [{ kind: 'trackName', tick: 0, text }, { kind: 'program', tick: 0, channel, program: g.program }];
+    // Notes are sorted by onset, and a note ends after it starts: at any tick the note-offs (of earlier notes) come first.
+    const ons: SmfOutEvent[] = [];
+    const offs: SmfOutEvent[] = [];
     for (const n of g.notes) {
-      const ticks = Math.round(n.start * ppq);
-      const durationTicks = Math.max(1, Math.round(n.duration * ppq));
-      track.addNote({ midi: n.pitch, ticks, durationTicks, velocity: n.velocity / 127 });
+      const start = tick(n.start);
+      const velocity = Math.min(127, Math.max(1, Math.floor(n.velocity)));
+      ons.push({ kind: 'noteOn', tick: start, channel, pitch: n.pitch, velocity });
+      offs.push({ kind: 'noteOff', tick: start + Math.max(1, tick(n.duration)), channel, pitch: n.pitch, velocity: 0 });
     }
+    tracks.push([...events, ...offs, ...ons]);
   }
-  return midi.toArray();
+  return encodeSmf(ppq, tracks);
 }
 
 /** Writes a Piece to a MIDI file atomically (temp file + rename). */

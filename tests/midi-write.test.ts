@@ -1,0 +1,78 @@
+/**
+ * Writing MIDI (lib/midi/write.ts): a large multi-instrument piece survives
+ * write → read exactly, and the bytes follow the Standard MIDI File layout
+ * the writer promises. Speed is measured by `npm run bench`, not here; the
+ * timeout only stops a quadratic writer (minutes for 20,000 notes) from
+ * hanging the suite.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseMidi } from '../lib/midi/read';
+import { decodeSmf } from '../lib/midi/smf';
+import { pieceToMidiBytes } from '../lib/midi/write';
+import { makePiece, type Note, type Piece } from '../lib/core/piece';
+import { createRng } from '../lib/core/rng';
+
+/** `count` notes on the writer's 1/480-beat grid, spread over three programs and drums, with gaps of up to 8 beats. */
+function bigPiece(count: number): Piece {
+  const rng = createRng(2024);
+  const int = (n: number): number => Math.floor(rng.next() * n);
+  const programs = [0, 33, 73];
+  const notes: Note[] = [];
+  // A MIDI file cannot tell apart overlapping notes of one pitch and instrument (the reader would pair them otherwise): none here.
+  const busyUntil = new Map<string, number>();
+  let tick = 0;
+  while (notes.length < count) {
+    tick += int(50) === 0 ? int(8 * 480) : int(4) * 120;
+    const kind = int(4);
+    const drum = kind === 3;
+    const pitch = drum ? 35 + int(47) : 24 + int(84);
+    const start = tick + int(3) * 40;
+    const key = `${kind}/${pitch}`;
+    if ((busyUntil.get(key) ?? 0) > start) continue;
+    const ticks = 1 + int(2000);
+    busyUntil.set(key, start + ticks);
+    const note = { pitch, start: start / 480, duration: ticks / 480, velocity: 1 + int(127) };
+    notes.push(drum ? { ...note, program: 0, drum: true } : { ...note, program: programs[kind] });
+  }
+  return makePiece('big', notes, {
+    tempos: [{ beat: 0, bpm: 96 }, { beat: 100, bpm: 150 }, { beat: 1000, bpm: 60 }],
+    timeSignatures: [{ beat: 0, numerator: 6, denominator: 8 }, { beat: 48, numerator: 5, denominator: 4 }],
+    program: 0,
+  });
+}
+
+const row = (n: Note): string => `${n.start}/${n.pitch}/${n.duration}/${n.velocity}/${n.drum ? 'drum' : n.program}`;
+
+test('20,000 notes of three instruments and drums survive write → read exactly', { timeout: 60_000 }, () => {
+  const piece = bigPiece(20_000);
+    const back = parseMidi(pieceToMidiBytes(piece), 'back', { includeDrums: true, sustain: false });
+  assert.equal(back.notes.length, piece.notes.length);
+  const want = piece.notes.map(row).sort();
+  const got = back.notes.map(row).sort();
+  for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) assert.fail(`note ${i}: wrote ${want[i]}, read ${got[i]}`);
+  assert.deepEqual(back.tempos, piece.tempos);
+  assert.deepEqual(back.timeSignatures, piece.timeSignatures);
+});
+
+test('the file layout: a tempo track, then one track per instrument in order of first appearance, drums on channel 10', () => {
+  const piece = makePiece('layout', [
+    { pitch: 60, start: 0, duration: 1, velocity: 100, program: 40 },
+    { pitch: 36, start: 0.5, duration: 0.25, velocity: 90, program: 0, drum: true },
+    { pitch: 48, start: 1, duration: 2, velocity: 80, program: 32 },
+    { pitch: 62, start: 1, duration: 1, velocity: 70, program: 40 },
+  ], { tempos: [{ beat: 0, bpm: 100 }], timeSignatures: [{ beat: 0, numerator: 3, denominator: 4 }] });
+  const bytes = pieceToMidiBytes(piece);
+  assert.equal(Buffer.from(bytes.subarray(0, 14)).toString('hex'), '4d546864000000060001000401e0');
+  const smf = decodeSmf(bytes, 1000);
+  assert.deepEqual(smf.warnings, []);
+  assert.deepEqual(smf.tempos.map((t) => [t.tick, t.microsPerBeat]), [[0, 600_000]]);
+  assert.deepEqual(smf.timeSignatures.map((t) => [t.tick, t.numerator, t.denominator]), [[0, 3, 4]]);
+  const notes = smf.notes.map((n) => [n.track, n.channel, n.program, n.pitch, n.startTick, n.durationTicks, n.velocity]);
+  assert.deepEqual(notes.sort((a, b) => a[0] - b[0] || a[4] - b[4]), [
+    [1, 0, 40, 60, 0, 480, 100],
+    [1, 0, 40, 62, 480, 480, 70],
+    [2, 9, 0, 36, 240, 120, 90],
+    [3, 1, 32, 48, 480, 960, 80],
+  ]);
+});
