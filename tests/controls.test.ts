@@ -59,7 +59,9 @@ test('with a primer, asked controls start at the next bar; a primer file keeps i
     });
     const primer = primerFromPiece(waltz, vocab, 40);
     const own = generateMusic(model, vocab, primer, { ...DEFAULT_GENERATE_CONFIG, length: 40, seed: 1 });
-    assert.deepEqual(own.piece.timeSignatures.map((t) => [t.numerator, t.denominator]), [[3, 4]]);
+    // Nothing is added to the primer, so the piece goes on in its meter (an untrained model may change it later: nothing asks it not to).
+    assert.equal(own.primerLength, primer.ids.length);
+    assert.deepEqual([own.piece.timeSignatures[0].numerator, own.piece.timeSignatures[0].denominator], [3, 4]);
     const asked = generateMusic(model, vocab, primer, { ...DEFAULT_GENERATE_CONFIG, length: 40, seed: 1, timeSignature: [4, 4], bpm: 70 });
     const meters = asked.piece.timeSignatures.map((t) => [t.numerator, t.denominator]);
     assert.deepEqual(meters[0], [3, 4]);

@@ -12,7 +12,8 @@ import { createRng, type Rng } from '../core/rng';
 import { checkInt, checkNumber } from '../core/check';
 import { advance, initialState, NonFiniteOutput, readInferenceWeights, type InferenceWeights, type LstmState, type Prediction } from '../model/inference';
 import type { MusicModel } from '../model/network';
-import { grammarMasks } from '../tokens/grammar';
+import { grammarStart } from '../tokens/grammar';
+import type { GrammarState } from '../tokens/scheme';
 import { schemeOf, tokensToPiece } from '../tokens/tokenize';
 import type { Token } from '../tokens/token';
 import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
@@ -165,9 +166,10 @@ function* generation(model: MusicModel, vocab: Vocabulary, primer: Primer, confi
 
 /**
  * The sampling loop: reads the primer, then samples tokens under the
- * scheme's grammar until `config.length` events are written (an event's
- * duration is always completed). Returns the primer and new ids; yields
- * after every token.
+ * scheme's grammar (its state machine, which reads the primer too, where the
+ * scheme has one: remi) and the controls until `config.length` events are
+ * written (an event's duration is always completed). Returns the primer and
+ * new ids; yields after every token.
  */
 function* sampleTokens(
   weights: InferenceWeights,
@@ -179,10 +181,12 @@ function* sampleTokens(
   onProgress?: GenerateProgress,
 ): Generator<void, { ids: number[]; events: number }, void> {
   if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
-  const masks = combinedMasks(grammarMasks(vocab), control);
   const scheme = schemeOf(vocab.config);
+  // The grammar reads the primer too, so it starts where the primer ends.
+  let grammar: GrammarState = grammarStart(vocab).after(primer[0]);
   let r = checkedAdvance(weights, initialState(weights), primer[0], 0);
   for (let i = 1; i < primer.length; i++) {
+    grammar = grammar.after(primer[i]);
     r = checkedAdvance(weights, r.state, primer[i], i);
     yield;
   }
@@ -190,8 +194,9 @@ function* sampleTokens(
   let events = 0;
   const maxTokens = primer.length + config.length * 16 + 64;
   while (events < config.length && ids.length < maxTokens) {
-    const next = sampleToken(r.logits, config, rng, masks[ids[ids.length - 1]]);
+    const next = sampleToken(r.logits, config, rng, withControl(grammar.allowed(), control));
     ids.push(next);
+    grammar = grammar.after(next);
     if (vocab.tokens[next].kind === 'event') {
       events++;
       if (onProgress && (events % 25 === 0 || events === config.length)) onProgress(events, config.length);
@@ -201,8 +206,9 @@ function* sampleTokens(
   }
   // Finish the last note (its velocity and duration) with the most likely tokens.
   for (let k = 0; k < 4 && scheme.needsMore(vocab.tokens[ids[ids.length - 1]]); k++) {
-    const next = sampleToken(r.logits, { ...config, temperature: 1e-3, topK: 1 }, rng, masks[ids[ids.length - 1]]);
+    const next = sampleToken(r.logits, { ...config, temperature: 1e-3, topK: 1 }, rng, withControl(grammar.allowed(), control));
     ids.push(next);
+    grammar = grammar.after(next);
     r = checkedAdvance(weights, r.state, next, ids.length - 1);
   }
   return { ids, events };
@@ -217,19 +223,16 @@ function checkedAdvance(weights: InferenceWeights, state: LstmState, token: numb
   return r;
 }
 
-/** Grammar masks with the control mask applied (where that leaves some token allowed). */
-function combinedMasks(grammar: readonly Float32Array[], control: Float32Array | null): readonly Float32Array[] {
+/** The grammar's mask with the control mask applied, where that leaves some token allowed (else the grammar's alone). */
+function withControl(grammar: Float32Array, control: Float32Array | null): Float32Array {
   if (!control) return grammar;
-  const cache = new Map<Float32Array, Float32Array>();
-  return grammar.map((g) => {
-    let m = cache.get(g);
-    if (!m) {
-      const both = g.map((v, j) => v * control[j]);
-      m = both.some((v) => v > 0) ? both : g;
-      cache.set(g, m);
-    }
-    return m;
-  });
+  const both = new Float32Array(grammar.length);
+  let any = false;
+  for (let j = 0; j < both.length; j++) {
+    both[j] = grammar[j] * control[j];
+    if (both[j] > 0) any = true;
+  }
+  return any ? both : grammar;
 }
 
 /** Beat of the first event after the primer (where new material begins). */

@@ -1,8 +1,12 @@
 /**
- * The grammar generation obeys, as masks over the vocabulary: after token id
- * i, token j may be sampled when `masks[i][j]` is 1. The rules come from the
- * vocabulary's scheme ({@link TokenScheme.mayFollow}).
+ * The grammar generation obeys. Every scheme has prev-token rules
+ * ({@link TokenScheme.mayFollow}), as masks over the vocabulary: after token
+ * id i, token j may be sampled when `masks[i][j]` is 1. A scheme may also have
+ * a stateful grammar ({@link TokenScheme.grammar}) that sees further back;
+ * {@link grammarStart} gives the one a vocabulary's scheme has, so generation
+ * runs one loop for every scheme.
  */
+import type { GrammarState, TokenScheme } from './scheme';
 import { schemeOf } from './tokenize';
 import type { Vocabulary } from './vocabulary';
 
@@ -20,4 +24,18 @@ export function grammarMasks(vocab: Vocabulary): Float32Array[] {
     cache.set(key, m);
     return m;
   });
+}
+
+/**
+ * The grammar of the vocabulary's scheme before any token: its stateful
+ * grammar when it has one, else its prev-token masks (where, before any
+ * token, every token is allowed).
+ */
+export function grammarStart(vocab: Vocabulary): GrammarState {
+  const scheme: TokenScheme = schemeOf(vocab.config);
+  if (scheme.grammar) return scheme.grammar(vocab.tokens, vocab.config);
+  const masks = grammarMasks(vocab);
+  const states: GrammarState[] = masks.map((m) => ({ allowed: () => m, after: (id) => states[id] }));
+  const all = new Float32Array(vocab.tokens.length).fill(1);
+  return { allowed: () => all, after: (id) => states[id] };
 }

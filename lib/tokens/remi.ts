@@ -26,6 +26,7 @@ import {
   velocityBin,
   type Meter,
 } from './remi-bins';
+import { remiGrammar, REMI_NEXT } from './remi-grammar';
 import type { DecodeOptions, TokenScheme } from './scheme';
 import type { Token } from './token';
 
@@ -215,25 +216,12 @@ function dedupeSignatures(signatures: readonly TimeSignature[]): TimeSignature[]
   return out;
 }
 
-/** What may follow each kind of token. */
-const NEXT: Readonly<Record<Token['kind'], readonly Token['kind'][]>> = {
-  bos: ['bar'],
-  bar: ['ts', 'pos', 'bar'],
-  ts: ['pos', 'bar'],
-  pos: ['tempo', 'program', 'event'],
-  tempo: ['program', 'event', 'pos', 'bar'],
-  program: ['event'],
-  event: ['vel'],
-  vel: ['dur'],
-  dur: ['program', 'event', 'pos', 'bar'],
-  shift: [],
-};
-
 /**
  * An excerpt from a bar on (the last at or before `from`), with the context
  * it needs in front: the start token, the meter and tempo in force at its
  * first bar, and its instrument before the first note when no program token
- * comes before it.
+ * comes before it. It opens as an encoded piece does (`| ts p:0 t`), so it
+ * keeps the grammar (./remi-grammar).
  */
 function excerpt(tokens: readonly Token[], from: number, to: number): Token[] {
   // The last bar at or before `from` (so the excerpt has at least to − from tokens).
@@ -254,7 +242,15 @@ function excerpt(tokens: readonly Token[], from: number, to: number): Token[] {
   let i = 1;
   if (body[i]?.kind === 'ts') out.push(body[i++]);
   else if (ts) out.push(ts);
-  if (tempo) out.push({ kind: 'pos', position: 0 }, tempo);
+  if (tempo) {
+    // The tempo at position 0: the bar's own when it has one there, else the one in force (one p:0 either way).
+    const first = body[i];
+    if (first?.kind === 'pos' && first.position === 0) {
+      out.push(first);
+      i++;
+      if (body[i]?.kind !== 'tempo') out.push(tempo);
+    } else out.push({ kind: 'pos', position: 0 }, tempo);
+  }
   out.push(...body.slice(i));
   const firstNote = out.findIndex((t) => t.kind === 'event');
   if (program && firstNote >= 0 && !out.slice(0, firstNote).some((t) => t.kind === 'program')) out.splice(firstNote, 0, program);
@@ -280,7 +276,8 @@ export const remiScheme: TokenScheme = {
   name: 'remi',
   encode,
   decode,
-  mayFollow: (prev, next) => NEXT[prev.kind].includes(next.kind),
+  mayFollow: (prev, next) => REMI_NEXT[prev.kind].includes(next.kind),
+  grammar: remiGrammar,
   canStartAt: (t) => t.kind === 'bar',
   excerpt,
   needsMore: (t) => t.kind === 'event' || t.kind === 'vel' || t.kind === 'program' || t.kind === 'bos',

@@ -16,6 +16,21 @@ export interface DecodeOptions {
   readonly timeSignature?: readonly [number, number];
 }
 
+/**
+ * One state of a scheme's grammar over token ids: which tokens may come next,
+ * and the state after one of them. States are immutable, so one can be kept
+ * while sampling goes on from another.
+ */
+export interface GrammarState {
+  /** 1 where token id j may come next, 0 where not; never all 0. Shared: do not modify. */
+  allowed(): Float32Array;
+  /**
+   * The state after token `id`. Any id is followed, also one this state does
+   * not allow (a primer may hold such), the way the decoder would read it.
+   */
+  after(id: number): GrammarState;
+}
+
 /** One tokenization scheme. */
 export interface TokenScheme {
   readonly name: TokenizerConfig['scheme'];
@@ -23,8 +38,15 @@ export interface TokenScheme {
   encode(piece: Piece, config: TokenizerConfig): Token[];
   /** Tokens back to a piece; tolerant of ill-formed sequences (as a model may write). */
   decode(tokens: readonly Token[], config: TokenizerConfig, options: DecodeOptions): Piece;
-  /** Whether `next` may follow `prev` (the grammar that generation is masked by). */
+  /** Whether `next` may follow `prev` (the grammar that generation is masked by, unless the scheme has a {@link grammar}). */
   mayFollow(prev: Token, next: Token): boolean;
+  /**
+   * A grammar that sees more than the previous token (where in the bar, which
+   * meter, instrument and pitch came before), as a state machine over the ids
+   * of `tokens` (a vocabulary of this scheme), in its state before any token.
+   * Schemes without one are masked by {@link mayFollow} alone.
+   */
+  grammar?(tokens: readonly Token[], config: TokenizerConfig): GrammarState;
   /** Whether an excerpt may start at this token (decoding from there begins cleanly). */
   canStartAt(token: Token): boolean;
   /**
