@@ -11,7 +11,7 @@ import { generateMusicAsync, type GenerateConfig } from '../generate/generate';
 import { excerptPrimer } from '../generate/primer';
 import { musicStats, type MusicStats } from './metrics';
 import type { Piece } from '../core/piece';
-import { DEFAULT_NGRAM_ORDER, trainNgram } from './ngram';
+import { DEFAULT_NGRAM_ORDER, evaluateNllAsync, trainNgramAsync } from './ngram';
 import { createRng, deriveSeed } from '../core/rng';
 import { DEFAULT_SCORE_OPTIONS, scorePieces } from './score';
 import { countNotes } from '../tokens/scheme';
@@ -78,8 +78,10 @@ export type EvaluateProgress = (stage: string, done: number, total: number) => v
 /**
  * Evaluates a model on held-out pieces (already encoded with its vocabulary),
  * given its training pieces, encoded the same way (for the baseline, the data
- * statistics and the copy check). Lets the event loop turn between batches
- * and samples, and returns null once `shouldStop()` is true. Throws a
+ * statistics and the copy check). Lets the event loop turn between batches,
+ * samples and stages, and about every 50 ms while it fits and scores the
+ * baseline and decodes the data; returns null once `shouldStop()` is true
+ * after a turn. Throws a
  * {@link NonFiniteOutput} when the model's NLL is not finite (damaged weights).
  */
 export async function evaluateModel(
@@ -112,17 +114,16 @@ export async function evaluateModel(
     beats += scheme.beatsAfter(t, vocab.config);
   }
   onProgress?.('baseline', 0, 1);
-  const ngram = trainNgram(
-    training.map((p) => p.ids),
-    { order: options.ngramOrder, vocabSize: vocab.tokens.length },
-  );
-  const base = ngram.evaluateNll(usable.map((p) => p.ids));
+  const ngram = await trainNgramAsync(training.map((p) => p.ids), { order: options.ngramOrder, vocabSize: vocab.tokens.length }, shouldStop);
+  const base = ngram && (await evaluateNllAsync(ngram, usable.map((p) => p.ids), shouldStop));
+  if (!base) return null;
   onProgress?.('baseline', 1, 1);
   const generatedPieces: Piece[] = [];
   let copy: CopyMatch | null = null;
   let heldOutCopyMedian: number | null = null;
   const sampleCopies: number[] = [];
   if (options.samples > 0 && training.length > 0) {
+    if (await stopAfterTurn(shouldStop)) return null;
     const index = buildCopyIndex(training.map((p) => p.ids));
     let freshTokens = 0;
     for (let s = 0; s < options.samples; s++) {
@@ -141,6 +142,15 @@ export async function evaluateModel(
     const cut = Math.max(1, Math.round(freshTokens / options.samples));
     heldOutCopyMedian = median(usable.map((p) => index.longest(p.ids.slice(0, cut)).length));
   }
+  // The data as the model sees it (quantized), so both sides are on the same grid.
+  const dataPieces: Piece[] = [];
+  let turned = performance.now();
+  for (const p of training) {
+    dataPieces.push(tokensToPiece(decodeIds(vocab, p.ids), vocab.config, { name: p.name }));
+    if (performance.now() - turned < 50) continue;
+    if (await stopAfterTurn(shouldStop)) return null;
+    turned = performance.now();
+  }
   return {
     files: usable.length,
     tokens,
@@ -156,13 +166,18 @@ export async function evaluateModel(
     nllPerBeat: nllSum / beats,
     baselineNllPerNote: (base.nll * tokens) / notes,
     generated: generatedPieces.length > 0 ? musicStats(generatedPieces) : null,
-    // The data as the model sees it (quantized), so both sides are on the same grid.
-    data: musicStats(training.map((p) => tokensToPiece(decodeIds(vocab, p.ids), vocab.config, { name: p.name }))),
+    data: musicStats(dataPieces),
     longestCopy: copy?.length ?? 0,
     longestCopyDetail: copy,
     sampleCopies,
     heldOutCopyMedian,
   };
+}
+
+/** Lets the event loop turn (so signal handlers run); then whether to stop. */
+async function stopAfterTurn(shouldStop: () => boolean): Promise<boolean> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return shouldStop();
 }
 
 /**
@@ -183,8 +198,7 @@ async function scoreStoppable(
     const group = order.slice(start, start + batchSize);
     scorePieces(model, group.map((k) => seqs[k]), DEFAULT_SCORE_OPTIONS).forEach((lp, j) => (out[group[j]] = lp));
     onProgress(Math.min(order.length, start + batchSize), order.length);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (shouldStop()) return null;
+    if (await stopAfterTurn(shouldStop)) return null;
   }
   return out;
 }

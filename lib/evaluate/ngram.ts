@@ -19,6 +19,10 @@
  * Tokens are integers 0..vocabSize−1. Training builds small hash maps keyed by
  * packed integers (a context trie stored right to left, so each shorter
  * context is the parent of the longer one); the model is then read-only.
+ *
+ * Training and scoring take seconds on a large corpus: {@link trainNgramAsync}
+ * and {@link evaluateNllAsync} do the same work but let the event loop turn
+ * every {@link YIELD_MS} ms (so Ctrl-C is heard) and stop when asked.
  */
 
 /** Settings of {@link trainNgram}. */
@@ -36,7 +40,7 @@ export const DEFAULT_NGRAM_ORDER = 5;
 const DEFAULT_NGRAM_CONFIG: Omit<NgramConfig, 'vocabSize'> = { order: DEFAULT_NGRAM_ORDER };
 
 /** Result of {@link NgramModel.evaluateNll}. */
-interface NgramEvaluation {
+export interface NgramEvaluation {
   /** Number of predicted positions (positions 1..n−1 of every piece). */
   readonly tokens: number;
   /** Mean negative log-likelihood, nats per predicted token (NaN when `tokens` is 0). */
@@ -80,6 +84,39 @@ export interface NgramModel {
    * is not predicted, matching the LSTM evaluation).
    */
   evaluateNll(seqs: readonly ArrayLike<number>[]): NgramEvaluation;
+  /** {@link evaluateNll} as steps (see {@link evaluateNllAsync}): the same result when run to the end. */
+  evaluateNllSteps(seqs: readonly ArrayLike<number>[]): Generator<void, NgramEvaluation, void>;
+}
+
+/** Tokens counted or scored between two steps of the step generators (a few milliseconds of work). */
+const STEP_TOKENS = 4096;
+
+/** How long the async versions work before they let the event loop turn. */
+const YIELD_MS = 50;
+
+/** Runs steps to the end, synchronously. */
+function runSteps<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * Runs steps, letting the event loop turn first and then about every
+ * {@link YIELD_MS} ms; null once `shouldStop()` is true after a turn.
+ */
+async function runStepsStoppable<T>(steps: Generator<void, T, void>, shouldStop: () => boolean): Promise<T | null> {
+  let turned = -Infinity;
+  for (;;) {
+    if (performance.now() - turned >= YIELD_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (shouldStop()) return null;
+      turned = performance.now();
+    }
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
 }
 
 /**
@@ -107,6 +144,31 @@ export function estimateDiscounts(n1: number, n2: number, n3: number, n4: number
  * The inputs are not modified. Throws RangeError on a bad order, vocabSize or token.
  */
 export function trainNgram(seqs: readonly ArrayLike<number>[], config: Partial<NgramConfig> & Pick<NgramConfig, 'vocabSize'>): NgramModel {
+  return runSteps(training(seqs, config));
+}
+
+/**
+ * {@link trainNgram} that lets the event loop turn about every 50 ms and
+ * returns null once `shouldStop()` is true; the same model otherwise.
+ */
+export function trainNgramAsync(
+  seqs: readonly ArrayLike<number>[],
+  config: Partial<NgramConfig> & Pick<NgramConfig, 'vocabSize'>,
+  shouldStop: () => boolean,
+): Promise<NgramModel | null> {
+  return runStepsStoppable(training(seqs, config), shouldStop);
+}
+
+/**
+ * `model.evaluateNll(seqs)` that lets the event loop turn about every 50 ms
+ * and returns null once `shouldStop()` is true; the same figures otherwise.
+ */
+export function evaluateNllAsync(model: NgramModel, seqs: readonly ArrayLike<number>[], shouldStop: () => boolean): Promise<NgramEvaluation | null> {
+  return runStepsStoppable(model.evaluateNllSteps(seqs), shouldStop);
+}
+
+/** The training, as steps of about {@link STEP_TOKENS} tokens (or n-grams); the model at the end. */
+function* training(seqs: readonly ArrayLike<number>[], config: Partial<NgramConfig> & Pick<NgramConfig, 'vocabSize'>): Generator<void, NgramModel, void> {
   const order = config.order ?? DEFAULT_NGRAM_CONFIG.order;
   const V = config.vocabSize;
   if (!Number.isInteger(order) || order < 1 || order > 10) throw new RangeError(`order must be an integer in [1, 10] (got ${order})`);
@@ -122,9 +184,12 @@ export function trainNgram(seqs: readonly ArrayLike<number>[], config: Partial<N
   const raw = new Map<number, number>(); // gram key node*V + w → raw count
 
   const pad = order - 1;
-  seqs.forEach((seq, p) => {
+  let work = 0;
+  for (let p = 0; p < seqs.length; p++) {
+    const seq = seqs[p];
     const at = (i: number): number => (i < 0 ? BOS : seq[i]);
     for (let i = 0; i < seq.length; i++) {
+      if (++work % STEP_TOKENS === 0) yield;
       const w = seq[i];
       if (!Number.isInteger(w) || w < 0 || w >= V) {
         throw new RangeError(`token ${w} at position ${i} of sequence ${p} is outside 0..${V - 1} (vocabSize ${V})`);
@@ -147,11 +212,12 @@ export function trainNgram(seqs: readonly ArrayLike<number>[], config: Partial<N
         node = next;
       }
     }
-  });
+  }
 
   // Adjusted counts: raw at the top order and for BOS-initial contexts, else continuation counts.
   const adj = new Map<number, number>();
   for (const key of raw.keys()) {
+    if (++work % STEP_TOKENS === 0) yield;
     const node = Math.floor(key / V);
     const w = key - node * V;
     const d = depth[node];
@@ -166,6 +232,7 @@ export function trainNgram(seqs: readonly ArrayLike<number>[], config: Partial<N
   const coc = Array.from({ length: order }, () => [0, 0, 0, 0, 0]);
   const ngramCounts = new Array<number>(order).fill(0);
   for (const [key, a] of adj) {
+    if (++work % STEP_TOKENS === 0) yield;
     const k = depth[Math.floor(key / V)];
     ngramCounts[k]++;
     if (a <= 4) coc[k][a]++;
@@ -179,6 +246,7 @@ export function trainNgram(seqs: readonly ArrayLike<number>[], config: Partial<N
     return a === 0 ? 0 : a === 1 ? d.d1 : a === 2 ? d.d2 : d.d3;
   };
   for (const [key, a] of adj) {
+    if (++work % STEP_TOKENS === 0) yield;
     const node = Math.floor(key / V);
     total[node] += a;
     gammaNum[node] += discount(depth[node], a);
@@ -214,6 +282,20 @@ export function trainNgram(seqs: readonly ArrayLike<number>[], config: Partial<N
     if (!Number.isInteger(w) || w < 0 || w >= V) throw new RangeError(`token ${w} is outside 0..${V - 1} (vocabSize ${V})`);
   };
 
+  function* nllSteps(list: readonly ArrayLike<number>[]): Generator<void, NgramEvaluation, void> {
+    let tokens = 0;
+    let sum = 0;
+    for (const seq of list) {
+      for (let i = 1; i < seq.length; i++) {
+        checkToken(seq[i]);
+        sum -= Math.log(probFromPath(walk(seq, i), seq[i]));
+        if (++tokens % STEP_TOKENS === 0) yield;
+      }
+    }
+    const nll = tokens > 0 ? sum / tokens : NaN;
+    return { tokens, nll, perplexity: Math.exp(nll) };
+  }
+
   return {
     order,
     vocabSize: V,
@@ -238,18 +320,7 @@ export function trainNgram(seqs: readonly ArrayLike<number>[], config: Partial<N
       }
       return out;
     },
-    evaluateNll(list) {
-      let tokens = 0;
-      let sum = 0;
-      for (const seq of list) {
-        for (let i = 1; i < seq.length; i++) {
-          checkToken(seq[i]);
-          sum -= Math.log(probFromPath(walk(seq, i), seq[i]));
-          tokens++;
-        }
-      }
-      const nll = tokens > 0 ? sum / tokens : NaN;
-      return { tokens, nll, perplexity: Math.exp(nll) };
-    },
+    evaluateNll: (list) => runSteps(nllSteps(list)),
+    evaluateNllSteps: nllSteps,
   };
 }

@@ -37,7 +37,11 @@ export interface TrainCallbacks {
   readonly onBatch?: (p: BatchProgress) => void;
   readonly onEpoch?: (record: EpochRecord, isBest: boolean) => void;
   readonly onCheckpoint?: (file: string) => void;
-  /** Polled between batches; return true to stop (a checkpoint is written first). */
+  /**
+   * Polled after each training and validation batch, once the event loop has
+   * turned; return true to stop (a checkpoint is written first; stopped while
+   * validating, it resumes with that validation).
+   */
   readonly shouldStop?: () => boolean;
 }
 
@@ -162,7 +166,12 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
       }
       // An epoch cut short by the time budget averages the batches it ran.
       const trainLoss = lossSum / (outOfTime ? b : nBatches);
-      const valLoss = valIdx.length > 0 ? meanLoss(run.model, run.val, valIdx, seqLen, cfg.batchSize) : trainLoss;
+      const valLoss = valIdx.length > 0 ? await meanLoss(run.model, run.val, valIdx, seqLen, cfg.batchSize, () => cb.shouldStop?.() === true) : trainLoss;
+      if (valLoss === null) {
+        // The checkpoint holds the batches done: a resumed run skips them and validates this epoch.
+        await checkpoint({ ...pos, epoch, batchesDone: b, lossSum, epochSec: (Date.now() - epochStart) / 1000 });
+        return finish(true);
+      }
       const record: EpochRecord = {
         epoch: epoch + 1,
         trainLoss,
@@ -237,13 +246,17 @@ async function adamWithState(learningRate: number, state: NamedTensor[]): Promis
   return next;
 }
 
-/** Mean loss over windows (no dropout). */
-function meanLoss(model: MusicModel, pieces: readonly EncodedPiece[], index: readonly WindowRef[], seqLen: number, batchSize: number): number {
+/** Mean loss over windows (no dropout); the event loop turns after each batch, and null means `shouldStop()` said so. */
+async function meanLoss(
+  model: MusicModel, pieces: readonly EncodedPiece[], index: readonly WindowRef[], seqLen: number, batchSize: number, shouldStop: () => boolean,
+): Promise<number | null> {
   let sum = 0;
   let n = 0;
   for (const batch of batches(pieces, index, seqLen, batchSize, { shuffle: false, seed: 0, epoch: 0 })) {
     sum += batchLoss(model.vars, batch) * batch.batchSize;
     n += batch.batchSize;
+    await new Promise<void>((r) => setImmediate(r));
+    if (shouldStop()) return null;
   }
   return sum / Math.max(1, n);
 }
