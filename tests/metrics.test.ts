@@ -66,6 +66,28 @@ test('each statistic on hand-made pieces', () => {
   close(musicStats([makePiece('late', [note(60, 10.5, 1), note(62, 12, 1)])]).emptyBeatRate, 0, 'late start');
 });
 
+test('velocity spread and the share of onsets on beats, on hand-made pieces', () => {
+  // A and B: every note at velocity 80 → no spread. A's onsets are all whole beats; B's are 0, 2, 2.5, 3, 6, 7 (its chords count once).
+  const ab = [musicStats([A]), musicStats([B])];
+  assert.deepEqual(ab.map((s) => s.velocitySpread), [0, 0]);
+  close(ab[0].onBeatShare, 1, 'A on beats');
+  close(ab[1].onBeatShare, 5 / 6, 'B on beats');
+  // Velocities 40, 80, 120: mean 80, deviations ±40 and 0 → sd √(3200 / 3) (population form). The chord at 0 is one onset;
+  // 1 + 1/24 is within the tolerance of a beat, 2 + 1/12 (one remi step) is not, 2.98 is; 3.5 is off the beat.
+  const loud = (pitch: number, start: number, velocity: number): Note => ({ pitch, start, duration: 0.5, velocity });
+  const c = makePiece('c', [loud(60, 0, 40), loud(64, 0, 80), loud(67, 1 + 1 / 24, 120), loud(60, 2 + 1 / 12, 80), loud(62, 2.98, 80), loud(64, 3.5, 80)]);
+  const sc = musicStats([c]);
+  // Velocities 40, 80, 120, 80, 80, 80: mean 80, squared deviations 1600 + 1600 over 6 notes.
+  close(sc.velocitySpread, Math.sqrt(3200 / 6), 'C spread');
+  close(sc.onBeatShare, 3 / 5, 'C on beats'); // onsets 0, 1 + 1/24, 2.98 of 0, 1 + 1/24, 2 + 1/12, 2.98, 3.5
+  close(musicStats([makePiece('three', [loud(60, 0, 40), loud(62, 1, 80), loud(64, 2, 120)])]).velocitySpread, Math.sqrt(3200 / 3), 'three spread');
+  // Over a set: the mean of the pieces' values (each piece weighs the same; empty pieces left out).
+  const set = musicStats([A, c, EMPTY]);
+  close(set.velocitySpread, Math.sqrt(3200 / 6) / 2, 'set spread');
+  close(set.onBeatShare, (1 + 3 / 5) / 2, 'set on beats');
+  assert.ok(Number.isNaN(musicStats([EMPTY]).onBeatShare) && Number.isNaN(musicStats([EMPTY]).velocitySpread));
+});
+
 test('set statistics: counts, empty pieces left out of means, max and mean runs', () => {
   const s = musicStats([A, B, EMPTY]);
   assert.equal(s.pieces, 3);

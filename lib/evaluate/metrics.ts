@@ -61,10 +61,32 @@ export interface MusicStats {
   readonly repeatRunMax: number;
   /** The same longest run, mean over pieces. */
   readonly repeatRunMean: number;
+  /**
+   * Standard deviation of the MIDI velocities (1–127) of a piece's notes
+   * (population form: divided by the number of notes; 0 when all are equally
+   * loud), mean over pieces — how much the dynamics vary within a piece.
+   */
+  readonly velocitySpread: number;
+  /**
+   * Fraction of a piece's distinct onset times (notes starting together count
+   * once, as in onsetDensity) within {@link ON_BEAT_TOLERANCE} beats of a
+   * whole beat (a quarter note, whatever the meter, counted from the piece's
+   * start); mean over pieces. On remi's grid of 12 steps a beat that is
+   * exactly the onsets at steps 0, 12, 24, …
+   */
+  readonly onBeatShare: number;
 }
 
 /** Onsets closer than this (beats) count as simultaneous. */
 const ONSET_TOLERANCE = 1e-6;
+
+/**
+ * How far (beats) an onset may be from a whole beat and count as on it: half
+ * a step of remi's grid of 12 per beat (1/24 beat, 21 ms at 120 bpm), so
+ * quantized music counts only onsets exactly on the beat, and unquantized
+ * MIDI those played within that much of it.
+ */
+const ON_BEAT_TOLERANCE = 1 / 24;
 
 /** Major-scale pitch classes relative to the tonic. */
 const MAJOR = [0, 2, 4, 5, 7, 9, 11];
@@ -94,6 +116,8 @@ export function musicStats(pieces: readonly Piece[]): MusicStats {
     emptyBeatRate: mean((s) => s.emptyBeatRate),
     repeatRunMax: per.length > 0 ? Math.max(...per.map((s) => s.repeatRun)) : NaN,
     repeatRunMean: mean((s) => s.repeatRun),
+    velocitySpread: mean((s) => s.velocitySpread),
+    onBeatShare: mean((s) => s.onBeatShare),
   };
 }
 
@@ -109,6 +133,8 @@ interface PieceStats {
   readonly durationMean: number;
   readonly emptyBeatRate: number;
   readonly repeatRun: number;
+  readonly velocitySpread: number;
+  readonly onBeatShare: number;
 }
 
 /** Statistics of one non-empty list of notes. */
@@ -118,6 +144,8 @@ function pieceStats(notes: readonly Note[]): PieceStats {
   let hi = -Infinity;
   let pitchSum = 0;
   let durSum = 0;
+  let velSum = 0;
+  let velSquares = 0;
   let first = Infinity;
   let end = -Infinity;
   const pcs = new Array<number>(12).fill(0);
@@ -126,6 +154,8 @@ function pieceStats(notes: readonly Note[]): PieceStats {
     hi = Math.max(hi, x.pitch);
     pitchSum += x.pitch;
     durSum += x.duration;
+    velSum += x.velocity;
+    velSquares += x.velocity * x.velocity;
     first = Math.min(first, x.start);
     end = Math.max(end, x.start + x.duration);
     pcs[((x.pitch % 12) + 12) % 12]++;
@@ -139,7 +169,10 @@ function pieceStats(notes: readonly Note[]): PieceStats {
   const union = unionIntervals(notes);
   const covered = union.reduce((a, [s, e]) => a + (e - s), 0);
   const span = end - first;
-  const melody = topLine(notes);
+  const groups = onsetGroups(notes);
+  const melody = groups.map((g) => g.top);
+  const onBeat = groups.filter((g) => Math.abs(g.start - Math.round(g.start)) <= ON_BEAT_TOLERANCE + 1e-9).length;
+  const velMean = velSum / n;
   return {
     span,
     pitchMean: pitchSum / n,
@@ -152,6 +185,8 @@ function pieceStats(notes: readonly Note[]): PieceStats {
     durationMean: durSum / n,
     emptyBeatRate: emptyBeatRate(union, first, end),
     repeatRun: longestRun(melody),
+    velocitySpread: Math.sqrt(Math.max(0, velSquares / n - velMean * velMean)),
+    onBeatShare: onBeat / groups.length,
   };
 }
 
@@ -186,14 +221,17 @@ function emptyBeatRate(union: readonly (readonly [number, number])[], first: num
 
 /** Highest pitch starting at each distinct onset, in onset order (notes within ONSET_TOLERANCE of an onset group's first start join it). */
 export function topLine(notes: readonly Note[]): number[] {
+  return onsetGroups(notes).map((g) => g.top);
+}
+
+/** Notes grouped by onset: a note within ONSET_TOLERANCE of a group's first start joins it. Each group's start and highest pitch. */
+function onsetGroups(notes: readonly Note[]): { start: number; top: number }[] {
   const sorted = [...notes].sort((a, b) => a.start - b.start);
-  const out: number[] = [];
-  let onset = -Infinity; // start of the current onset group
+  const out: { start: number; top: number }[] = [];
   for (const x of sorted) {
-    if (x.start - onset > ONSET_TOLERANCE) {
-      out.push(x.pitch);
-      onset = x.start;
-    } else out[out.length - 1] = Math.max(out[out.length - 1], x.pitch);
+    const g = out[out.length - 1];
+    if (!g || x.start - g.start > ONSET_TOLERANCE) out.push({ start: x.start, top: x.pitch });
+    else g.top = Math.max(g.top, x.pitch);
   }
   return out;
 }
