@@ -295,3 +295,14 @@ test('unwritable output paths: one-line error, no hang, no temp file left', asyn
   assert.deepEqual(fs.readdirSync(folder), []);
   assert.equal(fs.readFileSync(file, 'utf8'), 'not a folder');
 });
+
+test('evaluate prints the load report of the files it scores: each skipped file and each warning, as inspect does', async () => {
+  const held = path.join(tmp, 'held-out');
+  fs.mkdirSync(held);
+  for (const f of ['huge-delta.mid', 'good-format0.mid', 'extra-track.mid']) fs.copyFileSync(path.join(MIDI_FIXTURES, f), path.join(held, f));
+  const r = await runCli(['evaluate', '--model', model, '--train-data', DATA_DIR, '--data', held, '--samples', '0', '--json']);
+  assertExit0(r);
+  const lines = r.stderr.split('\n');
+  assert.ok(lines.some((l) => /^skipped huge-delta\.mid: too long/.test(l)), r.stderr);
+  assert.ok(lines.includes('warning extra-track.mid: the header declares 1 track but the file holds 2: all were read'), r.stderr);
+});

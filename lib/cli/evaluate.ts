@@ -16,6 +16,7 @@ import { startBar } from './progress';
 import { encodeCorpusStoppable } from './offload';
 import { FLAG_NAMES, Interrupted, type Io, type JsonResult, round } from './shared';
 import { GENERATE_FLAGS } from './generate';
+import { logLoadReport } from './train';
 
 export const EVALUATE_FLAGS: FlagSpecs = {
   model: { type: 'string', help: 'DIR model folder' },
@@ -57,6 +58,7 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
   const trainFolders = strs(a, 'train-data').length > 0 ? strs(a, 'train-data') : lm.info.data.folders.filter((f) => fs.existsSync(f));
   if (trainFolders.length === 0) throw new UserError(`the model's training folders (${lm.info.data.folders.join(', ')}) are not here: give --train-data DIR`);
   const trainCorpus = await encodeCorpusStoppable(io, trainFolders, { maxFiles: lm.info.data.maxFiles }, lm.vocab);
+  logLoadReport(io, trainCorpus.corpus, false);
   const recorded = lm.info.data.trainFiles + lm.info.data.valFiles;
   const here = trainCorpus.corpus.loaded;
   if (here !== recorded) {
@@ -71,7 +73,7 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
   let heldOut = split.val;
   if (heldFolders.length > 0) {
     const held = await encodeCorpusStoppable(io, heldFolders, {}, lm.vocab);
-    for (const s of held.corpus.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
+    logLoadReport(io, held.corpus, true);
     if (held.corpus.loaded === 0) throw new UserError(`no usable MIDI files in ${heldFolders.join(', ')}`);
     heldOut = held.encoded;
   } else {

@@ -14,7 +14,7 @@ import { modelInfo } from '../train/model-folder';
 import { newModel } from '../model/network';
 import { loadModelSettings, type ModelInfo } from '../train/model-folder';
 import { type TokenizerConfig } from '../tokens/config';
-import type { MidiReadOptions } from '../midi/read';
+import type { FileWarning, MidiReadOptions, SkippedFile } from '../midi/read';
 import { trainModel } from '../train/loop';
 import { asFlagError, defined, intAtLeast, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { prepareDataStoppable } from './offload';
@@ -69,6 +69,17 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   }
 }
 
+/**
+ * Prints what loading MIDI left out or read differently: each skipped file
+ * with its reason, then the loaded files' warnings, each on a line of its own
+ * (`list`) or as a count that points to `musicgen inspect`, which lists them.
+ */
+export function logLoadReport(io: Io, report: { readonly skipped: readonly SkippedFile[]; readonly warnings: readonly FileWarning[] }, list: boolean): void {
+  for (const s of report.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
+  if (list) for (const w of report.warnings) io.log(`warning ${w.file}: ${w.warning}`);
+  else if (report.warnings.length > 0) io.log(`${report.warnings.length} warnings on loaded files (notes left out or read differently): musicgen inspect lists them`);
+}
+
 /** What a run trains with: from the flags, over the saved settings when resuming. */
 interface Settings {
   readonly folders: readonly string[];
@@ -117,8 +128,7 @@ async function trainInto(output: TrainOutput, out: string, saved: Saved | null, 
     loadBar.update(d);
   });
   loadBar.stop();
-  for (const s of corpus.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
-  if (corpus.warnings.length > 0) io.log(`${corpus.warnings.length} warnings on loaded files (notes left out or read differently): musicgen inspect lists them`);
+  logLoadReport(io, corpus, false);
   if (saved) checkSameData(out, saved.info.data, data);
   const model = newModel(data.vocab, modelCfg);
   io.log(`backend ${backend.name}; ${data.train.length} training files, ${data.val.length} validation files; vocabulary ${data.vocab.tokens.length}; ${parameterCount(model)} parameters`);
