@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makePiece } from '../lib/core/piece';
 import { createRng } from '../lib/core/rng';
-import { controlsPrimer, DYNAMICS, transposePrimer, validateControls } from '../lib/generate/controls';
+import { controlsPrimer, DYNAMICS, transposePrimer, validateControls, withControls } from '../lib/generate/controls';
 import { DEFAULT_GENERATE_CONFIG, generateMusic } from '../lib/generate/generate';
 import { primerFromPiece, primerFromPieces } from '../lib/generate/primer';
 import { initBackend } from '../lib/model/backend';
@@ -17,11 +17,23 @@ import { parseMidi } from '../lib/midi/read';
 import { pieceToMidiBytes } from '../lib/midi/write';
 import { DEFAULT_TOKENIZER_CONFIG, defaultTokenizerConfig } from '../lib/tokens/config';
 import { velocityBin } from '../lib/tokens/remi-bins';
-import { buildVocabulary, decodeIds } from '../lib/tokens/vocabulary';
+import { grammarStart } from '../lib/tokens/grammar';
+import { tokenToString } from '../lib/tokens/token';
+import { buildVocabulary, decodeIds, type Vocabulary } from '../lib/tokens/vocabulary';
 import { loadMidiFolder } from '../lib/midi/read';
 import { DATA_DIR } from './helpers';
 
 const SMALL = { units: 24, embeddingDim: 8, layers: 1, dropout: 0 };
+
+/** Where the grammar first refuses one of the ids (−1: nowhere). */
+function firstRefused(vocab: Vocabulary, ids: readonly number[]): number {
+  let g = grammarStart(vocab);
+  for (let i = 0; i < ids.length; i++) {
+    if (!(g.allowed()[ids[i]] > 0)) return i;
+    g = g.after(ids[i]);
+  }
+  return -1;
+}
 
 test('a remi model from nothing writes only the asked meter, tempo, instruments and loudness', async () => {
   await initBackend();
@@ -70,6 +82,28 @@ test('with a primer, asked controls start at the next bar; a primer file keeps i
   } finally {
     model.net.dispose();
   }
+});
+
+test('controls added to a primer: only those not in force at its end, in a new bar after its last complete note', () => {
+  const vocab = buildVocabulary([], DEFAULT_TOKENIZER_CONFIG);
+  const waltz = makePiece('waltz', Array.from({ length: 12 }, (_, i) => ({ pitch: 60 + (i % 5), start: i, duration: 1, velocity: 80, program: 0 })), {
+    timeSignatures: [{ beat: 0, numerator: 3, denominator: 4 }],
+    tempos: [{ beat: 0, bpm: 98 }],
+  });
+  const primer = primerFromPiece(waltz, vocab, 200);
+  const added = (c: Parameters<typeof withControls>[2], p = primer): string[] => {
+    const ids = withControls(vocab, p, c).ids;
+    assert.equal(firstRefused(vocab, ids), -1, 'the grammar accepts the primer with the controls');
+    return decodeIds(vocab, ids).map(tokenToString);
+  };
+  const own = decodeIds(vocab, primer.ids).map(tokenToString);
+  assert.equal(own[own.length - 1], 'd:12');
+  assert.deepEqual(added({ timeSignature: [3, 4], bpm: 100, programs: [0, 33] }), own, 'all in force already');
+  assert.deepEqual(added({ timeSignature: [4, 4], bpm: 100 }), [...own, '|', 'ts:4/4']);
+  assert.deepEqual(added({ bpm: 70, programs: [33] }), [...own, '|', 'p:0', 't:68', 'i:33']);
+  // A primer that ends inside a note (p:24 n v without its d) loses that note, and its position with no other note, before the new bar.
+  const cut = { ...primer, ids: primer.ids.slice(0, -1) };
+  assert.deepEqual(added({ timeSignature: [4, 4] }, cut), [...own.slice(0, -4), '|', 'ts:4/4']);
 });
 
 test('transposing the primer moves its notes (drums stay) and the model continues there', () => {

@@ -207,8 +207,9 @@ test('an untrained remi model writes only well-formed remi, which decodes and re
     let notes = 0;
     let cut = 0;
     for (let seed = 0; seed < 24; seed++) {
-      const cfg = { ...DEFAULT_GENERATE_CONFIG, length: 120, seed, temperature: 1.5, topP: 1 };
-      // From nothing (the controls) mostly; every fourth seed continues an excerpt of the data.
+      // From nothing (the controls) mostly; every fourth seed continues an excerpt of the data, every eighth with controls added.
+      const controls = seed % 8 === 7 ? { timeSignature: [5, 4] as const, bpm: 70 } : {};
+      const cfg = { ...DEFAULT_GENERATE_CONFIG, length: 120, seed, temperature: 1.5, topP: 1, ...controls };
       const primer = seed % 4 === 3 ? primerFromPieces(pieces, vocab, 40, createRng(seed)) : controlsPrimer(vocab, seed % 2 ? { timeSignature: [7, 8] } : {});
       const g = generateMusic(model, vocab, primer, cfg);
       const { broken, notes: placed } = check(g.tokens, REMI);

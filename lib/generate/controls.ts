@@ -7,7 +7,8 @@
  */
 import { checkInt } from '../core/check';
 import type { Token } from '../tokens/token';
-import { encodeTokens, type Vocabulary } from '../tokens/vocabulary';
+import { schemeOf } from '../tokens/tokenize';
+import { decodeIds, encodeTokens, type Vocabulary } from '../tokens/vocabulary';
 import { nearestTempo, tempoBins, velocityBin } from '../tokens/remi-bins';
 import type { Primer } from './primer';
 
@@ -121,19 +122,34 @@ function shiftPitch(p: number, k: number): number {
 
 /**
  * For a remi model, a primer that ends where the controls begin: when a
- * meter, tempo or instruments are asked for and the primer does not open with
- * them already, a new bar carrying them is added after it, so the model goes
- * on in the asked meter, tempo and instrument.
+ * meter, tempo or instruments are asked for and the primer does not have them
+ * in force at its end already, a new bar carrying the ones it lacks is added
+ * after it (an unfinished note at the primer's end left out, so the bar keeps
+ * the grammar), and the model goes on in the asked meter, tempo and instrument.
  */
 export function withControls(vocab: Vocabulary, primer: Primer, c: GenerationControls): Primer {
   if (vocab.config.scheme !== 'remi' || (!c.timeSignature && c.bpm === undefined && !c.programs)) return primer;
   if (primer.source === CONTROLS_SOURCE) return primer;
+  const had = decodeIds(vocab, primer.ids);
+  const last = <K extends Token['kind']>(kind: K): Extract<Token, { kind: K }> | undefined => {
+    for (let i = had.length - 1; i >= 0; i--) if (had[i].kind === kind) return had[i] as Extract<Token, { kind: K }>;
+    return undefined;
+  };
+  const meter = last('ts');
+  const tempo = last('tempo');
+  const program = last('program');
+  const bpm = c.bpm === undefined ? undefined : nearestTempo(tempoBins(vocab.config), c.bpm);
+  const newMeter = c.timeSignature && !(meter && meter.numerator === c.timeSignature[0] && meter.denominator === c.timeSignature[1]);
+  const newTempo = bpm !== undefined && tempo?.bpm !== bpm;
+  const newProgram = c.programs && !(program && !program.drum && program.program === c.programs[0]);
+  if (!newMeter && !newTempo && !newProgram) return primer;
   const tokens: Token[] = [{ kind: 'bar' }];
-  if (c.timeSignature) tokens.push({ kind: 'ts', numerator: c.timeSignature[0], denominator: c.timeSignature[1] });
-  if (c.bpm !== undefined) tokens.push({ kind: 'pos', position: 0 }, { kind: 'tempo', bpm: nearestTempo(tempoBins(vocab.config), c.bpm) });
-  if (c.programs) {
-    if (c.bpm === undefined) tokens.push({ kind: 'pos', position: 0 });
-    tokens.push({ kind: 'program', program: c.programs[0], drum: false });
-  }
-  return { ...primer, ids: [...primer.ids, ...encodeTokens(vocab, tokens, 'error')] };
+  if (newMeter && c.timeSignature) tokens.push({ kind: 'ts', numerator: c.timeSignature[0], denominator: c.timeSignature[1] });
+  if (newTempo || newProgram) tokens.push({ kind: 'pos', position: 0 });
+  if (newTempo && bpm !== undefined) tokens.push({ kind: 'tempo', bpm });
+  if (newProgram && c.programs) tokens.push({ kind: 'program', program: c.programs[0], drum: false });
+  const scheme = schemeOf(vocab.config);
+  let end = primer.ids.length;
+  while (end > 1 && !scheme.mayFollow(had[end - 1], tokens[0])) end--;
+  return { ...primer, ids: [...primer.ids.slice(0, end), ...encodeTokens(vocab, tokens, 'error')] };
 }
