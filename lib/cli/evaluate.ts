@@ -16,6 +16,7 @@ import { startBar } from './progress';
 import { encodeCorpusStoppable } from './offload';
 import { FLAG_NAMES, Interrupted, type Io, type JsonResult, round } from './shared';
 import { GENERATE_FLAGS } from './generate';
+import { openRecordedFolders } from './paths';
 import { logLoadReport } from './train';
 
 export const EVALUATE_FLAGS: FlagSpecs = {
@@ -55,14 +56,17 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
 /** The evaluation proper, once the model is loaded. */
 async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: readonly string[], options: EvaluateOptions, a: ParsedArgs, io: Io): Promise<JsonResult> {
   const order = options.ngramOrder;
-  const trainFolders = strs(a, 'train-data').length > 0 ? strs(a, 'train-data') : lm.info.data.folders.filter((f) => fs.existsSync(f));
-  if (trainFolders.length === 0) throw new UserError(`the model's training folders (${lm.info.data.folders.join(', ')}) are not here: give --train-data DIR`);
-  const trainCorpus = await encodeCorpusStoppable(io, trainFolders, { maxFiles: lm.info.data.maxFiles }, lm.vocab);
+  const folders = lm.info.data.folders;
+  const opened = strs(a, 'train-data').length > 0 ? null : openRecordedFolders(folders);
+  if (strs(a, 'train-data').length === 0 && !opened) throw new UserError(`one of the model's training folders (${folders.join(', ')}) has a name that is not UTF-8: give them with --train-data DIR`);
+  const missing = folders.filter((f, i) => !fs.existsSync(opened ? opened.paths[i] : f));
+  const trainFolders = opened ? opened.paths.filter((f) => fs.existsSync(f)) : strs(a, 'train-data');
+  if (trainFolders.length === 0) throw new UserError(`the model's training folders (${folders.join(', ')}) are not here: give --train-data DIR`);
+  const trainCorpus = await encodeCorpusStoppable(io, trainFolders, { maxFiles: lm.info.data.maxFiles }, lm.vocab).finally(() => opened?.close());
   logLoadReport(io, trainCorpus.corpus, false);
   const recorded = lm.info.data.trainFiles + lm.info.data.valFiles;
   const here = trainCorpus.corpus.loaded;
   if (here !== recorded) {
-    const missing = lm.info.data.folders.filter((f) => !fs.existsSync(f));
     io.log(
       `warning: ${modelDir} was trained on ${recorded} files (${lm.info.data.folders.join(', ')}) but ${here} are here` +
         `${missing.length > 0 ? ` (missing: ${missing.join(', ')})` : ''}: the baseline and the copy check use these ${here}` +

@@ -1,13 +1,20 @@
 /**
- * Output paths that would destroy an input: `generate --out` naming its own
- * primer, a file of the model folder, or the same file as `--wav`. Paths are
- * compared as the files they reach (symbolic links and `..` resolved, hard
- * links by inode), and an output that does not exist yet is placed by the
- * real path of its nearest existing folder.
+ * Paths the commands check or translate:
+ * - outputs that would destroy an input: `generate --out` naming its own
+ *   primer, a file of the model folder, or the same file as `--wav`. Paths are
+ *   compared as the files they reach (symbolic links and `..` resolved, hard
+ *   links by inode), and an output that does not exist yet is placed by the
+ *   real path of its nearest existing folder;
+ * - names that are not UTF-8 (README, "Names that are not UTF-8"): a model
+ *   folder cannot have one (what `train` writes beside and inside it is named
+ *   by strings), and a data folder that has one is recorded in config.json as
+ *   `showPath` shows it (\xNN) and found again by those bytes.
  */
+import { isUtf8 } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../core/errors';
+import { argPath, showPath } from '../core/files';
 
 /** The real path `p` reaches: symbolic links resolved as far as it exists, the rest appended as given. */
 function realTarget(p: string): string {
@@ -68,4 +75,56 @@ export function checkOutputs(outputs: readonly Named[], inputFiles: readonly Nam
       if (sameFile(o.path, other.path)) throw new UserError(`--${o.flag} and --${other.flag} are the same file (${o.path}): give them different names`);
     }
   });
+}
+
+/**
+ * Refuses a model folder (`train --out`) whose name, as given on the command
+ * line, is not UTF-8: the lock, the staging folders beside it and the files
+ * in it are named by strings, which cannot hold such a name, so the model
+ * would land in a folder of another name (with U+FFFD). Throws a one-line
+ * UserError showing the name's bytes.
+ */
+export function checkModelFolderName(flag: string, given: string): void {
+  const p = argPath(given);
+  if (typeof p !== 'string' && !isUtf8(p)) {
+    throw new UserError(`--${flag} ${showPath(p)}: a model folder's name must be UTF-8 (the bytes shown as \\xNN are not); choose another name`);
+  }
+}
+
+/** How a data folder is recorded in a model's config.json: as given, with the bytes of a name that is not UTF-8 shown as \xNN. */
+export function recordedFolder(given: string): string {
+  return showPath(argPath(given));
+}
+
+/** The bytes `recordedFolder` stood for: each \xNN one byte, the rest UTF-8; null when there is no \xNN. */
+function recordedBytes(recorded: string): Buffer | null {
+  const parts = recorded.split(/\\x([0-9a-f]{2})/);
+  if (parts.length === 1) return null;
+  return Buffer.concat(parts.map((part, i) => (i % 2 === 1 ? Buffer.from([parseInt(part, 16)]) : Buffer.from(part, 'utf8'))));
+}
+
+/**
+ * Recorded data folders as paths the loading worker (which takes strings)
+ * can read: a folder that exists under its recorded name is kept; one that
+ * exists only by the bytes of its \xNN escapes (a folder, not a file) is
+ * opened and named by its descriptor, /proc/self/fd/N (Linux). `close` closes those descriptors.
+ * Null when such a folder is one of several: pieces are then named after
+ * their folder, and another name would split the files differently (the
+ * caller asks for the folders on the command line instead, where their bytes
+ * are found as for any argument).
+ */
+export function openRecordedFolders(recorded: readonly string[]): { readonly paths: readonly string[]; readonly close: () => void } | null {
+  const opened: number[] = [];
+  const close = (): void => opened.splice(0).forEach((fd) => fs.closeSync(fd));
+  const paths = recorded.map((r): string => {
+    const bytes = recordedBytes(r);
+    if (fs.existsSync(r) || !bytes || !fs.existsSync(bytes) || !fs.statSync(bytes).isDirectory() || process.platform !== 'linux') return r;
+    opened.push(fs.openSync(bytes, 'r'));
+    return `/proc/self/fd/${opened[opened.length - 1]}`;
+  });
+  if (opened.length > 0 && recorded.length > 1) {
+    close();
+    return null;
+  }
+  return { paths, close };
 }

@@ -19,6 +19,7 @@ import { trainModel } from '../train/loop';
 import { asFlagError, defined, intAtLeast, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { prepareDataStoppable } from './offload';
 import { startBar } from './progress';
+import { checkModelFolderName, openRecordedFolders, recordedFolder } from './paths';
 import { openTrainOutput, type TrainOutput } from './train-output';
 import { FLAG_NAMES, makeDirs, midiOptions, round, tokenizerFrom, MIDI_FLAGS, TOKENIZER_FLAGS, type Io, type JsonResult } from './shared';
 
@@ -54,6 +55,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
 
 export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   const out = required(a, 'out');
+  checkModelFolderName('out', out);
   const resume = a.values.resume === true;
   const force = a.values.force === true;
   const maxFiles = intAtLeast(a, 'max-files', 1);
@@ -82,7 +84,9 @@ export function logLoadReport(io: Io, report: { readonly skipped: readonly Skipp
 
 /** What a run trains with: from the flags, over the saved settings when resuming. */
 interface Settings {
+  /** The data folders, as given or (`recorded`) as config.json records them. */
   readonly folders: readonly string[];
+  readonly recorded: boolean;
   readonly midi: MidiReadOptions;
   readonly tokenizer: TokenizerConfig;
   readonly dataset: DatasetConfig;
@@ -102,7 +106,8 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null): Settings {
     const folders = strs(a, 'data');
     const midi = midiOptions(a);
     if (saved) {
-      return { folders: folders.length > 0 ? folders : saved.info.data.folders, midi, tokenizer: saved.vocab.config, dataset: saved.info.dataset, modelCfg: saved.info.model, training };
+      const recorded = folders.length === 0;
+      return { folders: recorded ? saved.info.data.folders : folders, recorded, midi, tokenizer: saved.vocab.config, dataset: saved.info.dataset, modelCfg: saved.info.model, training };
     }
     const tokenizer = tokenizerFrom(a);
     const dataset = { ...DEFAULT_DATASET_CONFIG, ...defined({ seqLen: num(a, 'seq-len', 'int'), stride: num(a, 'stride', 'int'), valFraction: num(a, 'val-fraction'), seed: num(a, 'seed', 'int') }) };
@@ -110,7 +115,7 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null): Settings {
     const modelCfg = { ...DEFAULT_MODEL_CONFIG, ...defined({ units: num(a, 'units', 'int'), layers: num(a, 'layers', 'int'), embeddingDim: num(a, 'embedding', 'int'), dropout: num(a, 'dropout'), recurrentDropout: num(a, 'recurrent-dropout'), seed: num(a, 'seed', 'int') }) };
     validateModelConfig({ ...DEFAULT_MODEL_CONFIG, ...modelCfg, vocabSize: 2 });
     if (folders.length === 0) throw new UserError('--data is required');
-    return { folders, midi, tokenizer, dataset, modelCfg, training };
+    return { folders, recorded: false, midi, tokenizer, dataset, modelCfg, training };
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }
@@ -122,17 +127,19 @@ async function trainInto(output: TrainOutput, out: string, saved: Saved | null, 
   const backend = await initBackend();
   // On --resume the file cap defaults to the one the run started with, so the same windows are trained on.
   const maxFiles = maxFilesFlag ?? saved?.info.data.maxFiles;
+  const load = settings.recorded ? openRecordedFolders(folders) : { paths: folders, close: () => undefined };
+  if (!load) throw new UserError(`cannot resume ${out} without --data: one of its data folders (${folders.join(', ')}) has a name that is not UTF-8; give them again with --data`);
   const loadBar = startBar('load ', 1, io.quiet);
-  const { corpus, data } = await prepareDataStoppable(io, folders, { ...midi, maxFiles }, tokenizer, dataset, saved?.vocab, (d, t) => {
+  const { corpus, data } = await prepareDataStoppable(io, load.paths, { ...midi, maxFiles }, tokenizer, dataset, saved?.vocab, (d, t) => {
     loadBar.setTotal(t);
     loadBar.update(d);
-  });
+  }).finally(load.close);
   loadBar.stop();
   logLoadReport(io, corpus, false);
   if (saved) checkSameData(out, saved.info.data, data);
   const model = newModel(data.vocab, modelCfg);
   io.log(`backend ${backend.name}; ${data.train.length} training files, ${data.val.length} validation files; vocabulary ${data.vocab.tokens.length}; ${parameterCount(model)} parameters`);
-  const base = modelInfo(model, data, dataset, training, backend.name, folders);
+  const base = modelInfo(model, data, dataset, training, backend.name, settings.recorded ? folders : folders.map(recordedFolder));
   const info = maxFiles === undefined ? base : { ...base, data: { ...base.data, maxFiles } };
   makeDirs(output.dir(), out);
   let bar = startBar('epoch 1', 1, io.quiet);
