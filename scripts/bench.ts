@@ -12,7 +12,7 @@
  * - training throughput of our BPTT kernel vs tfjs's own LSTM layers, per
  *   backend (on the first scheme's data);
  * - generation: the stateful JS generator vs re-running the window per token (first scheme);
- * - MIDI parsing speed (warm);
+ * - MIDI parsing speed (warm), and MIDI writing speed (the corpus, and one 30,000-note piece: three programs and drums);
  * - peak memory while training on 1× and 4× the data (flat = lazy batches; first scheme);
  * - time from process start to the first generated note with the shipped model.
  * Each measurement that touches tfjs runs in a child process
@@ -26,8 +26,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { encodePieces, splitByFile, DEFAULT_DATASET_CONFIG } from '../lib/data/dataset';
 import { listFiles } from '../lib/core/files';
-import type { Piece } from '../lib/core/piece';
+import { makePiece, type Note, type Piece } from '../lib/core/piece';
+import { createRng } from '../lib/core/rng';
 import { loadMidiFolder, MIDI_EXTENSIONS } from '../lib/midi/read';
+import { pieceToMidiBytes } from '../lib/midi/write';
 import { defaultTokenizerConfig, type TokenizerConfig } from '../lib/tokens/config';
 import { countNotes } from '../lib/tokens/scheme';
 import { schemeOf } from '../lib/tokens/tokenize';
@@ -49,7 +51,10 @@ const MB = 1024 * 1024;
  * Targets on a 2-core machine without tfjs-node (training: the first scheme, remi by default). MIDI parsing is
  * counted in notes/s so it does not depend on the corpus's file sizes (70,000 notes/s ≈ 200 Nottingham tunes/s).
  */
-const TARGETS = { trainTokensPerSec: 3000, genNotesPerSec: 500, genSpeedup: 50, midiNotesPerSec: 70_000, memRatio: 1.1, memSlackMb: 50 };
+const TARGETS = { trainTokensPerSec: 3000, genNotesPerSec: 500, genSpeedup: 50, midiNotesPerSec: 70_000, midiWriteNotesPerSec: 100_000, memRatio: 1.1, memSlackMb: 50 };
+
+/** Notes of the long piece MIDI writing is timed on (a long generated piece: @tonejs/midi's writer took 5 minutes for it, ours 0.1 s). */
+const LONG_PIECE_NOTES = 30_000;
 
 type Scheme = TokenizerConfig['scheme'];
 const SCHEMES: readonly Scheme[] = ['remi', 'timed', 'classic'];
@@ -277,6 +282,33 @@ function prepareScheme(scheme: Scheme, pieces: readonly Piece[], dir: string): S
   };
 }
 
+/** A piece of `count` notes: three programs and drums, onsets on a 1/480-beat grid, some gaps of several beats. */
+function longPiece(count: number): Piece {
+  const rng = createRng(7);
+  const int = (n: number): number => Math.floor(rng.next() * n);
+  const notes: Note[] = [];
+  let tick = 0;
+  for (let i = 0; i < count; i++) {
+    tick += int(40) === 0 ? int(4000) : int(4) * 120;
+    const kind = int(4);
+    notes.push({ pitch: 36 + int(48), start: tick / 480, duration: (1 + int(1000)) / 480, velocity: 1 + int(127), program: [0, 33, 73, 0][kind], ...(kind === 3 ? { drum: true } : {}) });
+  }
+  return makePiece('long', notes);
+}
+
+/** Writing MIDI bytes (in memory): every corpus piece (warm: after an untimed pass), then one {@link LONG_PIECE_NOTES}-note piece. */
+function measureMidiWriting(pieces: readonly Piece[], notes: number): { corpusMs: number; corpusNotesPerSec: number; longNotes: number; longMs: number; longNotesPerSec: number } {
+  for (const p of pieces) pieceToMidiBytes(p);
+  let t = performance.now();
+  for (const p of pieces) pieceToMidiBytes(p);
+  const corpusMs = performance.now() - t;
+  const long = longPiece(LONG_PIECE_NOTES);
+  t = performance.now();
+  pieceToMidiBytes(long);
+  const longMs = performance.now() - t;
+  return { corpusMs, corpusNotesPerSec: notes / (corpusMs / 1000), longNotes: long.notes.length, longMs, longNotesPerSec: long.notes.length / (longMs / 1000) };
+}
+
 const fmt = (x: number, digits = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mb = (bytes: number): string => `${fmt(bytes / MB)} MB`;
 
@@ -327,6 +359,8 @@ async function main(): Promise<void> {
     folder: dataDir, files: report.files, pieces: report.pieces.length, skipped: report.skipped.length, notes: sourceNotes, bytes, coldMs, warmMs, warmPasses,
     filesPerSec: report.files / (warmMs / 1000), notesPerSec: sourceNotes / (warmMs / 1000), mbPerSec: bytes / MB / (warmMs / 1000), coldFilesPerSec: report.files / (coldMs / 1000),
   };
+  log('MIDI writing …');
+  const midiWrite = measureMidiWriting(report.pieces, sourceNotes);
 
   // 2. Each scheme's vocabulary, encoding and split, handed to the children through a scratch folder.
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-bench-'));
@@ -405,6 +439,7 @@ async function main(): Promise<void> {
       atLeast(`stateful generation (${first.scheme})`, g?.stateful.notesPerSec ?? null, TARGETS.genNotesPerSec, 'notes/s'),
       atLeast('stateful vs window re-run', g?.speedup ?? null, TARGETS.genSpeedup, '×'),
       atLeast('MIDI parsing (warm)', midi.notesPerSec, TARGETS.midiNotesPerSec, 'notes/s'),
+      atLeast(`MIDI writing (one ${fmt(midiWrite.longNotes)}-note piece)`, midiWrite.longNotesPerSec, TARGETS.midiWriteNotesPerSec, 'notes/s'),
       {
         name: `training memory flat (4× vs 1× ${first.scheme} data)`,
         value: beyondMb,
@@ -474,6 +509,7 @@ async function main(): Promise<void> {
       } else rows.push([`training, tfjs LSTM layers (${tr.backend})`, 'skipped', '--quick']);
     }
     rows.push(['MIDI parsing (warm)', `${fmt(midi.notesPerSec)} notes/s`, `${fmt(midi.filesPerSec)} files/s, ${fmt(midi.mbPerSec, 1)} MB/s; ${midi.files} files, ${fmt(midi.warmMs)} ms per pass; first pass ${fmt(midi.coldFilesPerSec)} files/s`]);
+    rows.push(['MIDI writing', `${fmt(midiWrite.longNotesPerSec)} notes/s`, `one ${fmt(midiWrite.longNotes)}-note piece (3 programs + drums) in ${fmt(midiWrite.longMs)} ms; the corpus's ${fmt(report.pieces.length)} pieces in ${fmt(midiWrite.corpusMs)} ms (${fmt(midiWrite.corpusNotesPerSec)} notes/s)`]);
     rows.push([`peak RSS training, 4× ${first.scheme} data`, m4 ? mb(m4.peakRss) : 'failed', m4 && m1 ? `${fmt(m4.dataTokens)} training tokens (1×: ${fmt(m1.dataTokens)}, ${mb(m1.peakRss)}); +${fmt(extraDataMb)} MB of token arrays; ${m4.rate.batches} batches after warm-up` : (mem4.error ?? '')]);
     if (firstNote?.result && firstNote.firstNoteMs !== null) {
       const f = firstNote.result;
@@ -510,6 +546,7 @@ async function main(): Promise<void> {
         speedup: x.result?.tfjs ? (x.result.parallel ?? x.result.ours).tokensPerSec / x.result.tfjs.tokensPerSec : null,
       })),
       midi,
+      midiWrite,
       memory: { backend: primary, scheme: first.scheme, oneX: m1, fourX: m4, growthMb: memGrowthMb, extraTokenArraysMb: extraDataMb, beyondTokenArraysMb: beyondMb, errors: [perScheme[0].loop.error, mem4.error].filter(Boolean) },
       firstNote: firstNote?.result ? { ms: firstNote.firstNoteMs, ...firstNote.result } : { absent: !haveShipped, error: firstNote?.error ?? null },
       targets: checks.map((c) => ({ name: c.name, value: c.value, target: c.target, pass: c.pass, short: c.short })),
