@@ -207,15 +207,14 @@ class RemiGrammarState implements GrammarState {
   }
 }
 
-const TABLES = new WeakMap<readonly Token[], Tables>();
+/** Tables already built, per vocabulary (its token list) and config. */
+const TABLES = new WeakMap<readonly Token[], { readonly config: TokenizerConfig; readonly tables: Tables }>();
 
 /** The remi grammar over the ids of `tokens` (a remi vocabulary), before any token (see the rules above). */
 export function remiGrammar(tokens: readonly Token[], config: TokenizerConfig): GrammarState {
-  let t = TABLES.get(tokens);
-  if (!t) {
-    t = tables(tokens, config);
-    TABLES.set(tokens, t);
-  }
+  const cached = TABLES.get(tokens);
+  const t = cached?.config === config ? cached.tables : tables(tokens, config);
+  if (cached?.tables !== t) TABLES.set(tokens, { config, tables: t });
   const meter44 = barSteps(config, [4, 4]);
   return new RemiGrammarState(t, { prev: NONE, meter: -1, barLength: meter44, bars: 0, filled: false, quiet: 0, position: -1, tempo: -1, rank: -1, pitch: -1 });
 }
