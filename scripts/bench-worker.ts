@@ -296,7 +296,7 @@ async function genTask(a: WorkerArgs): Promise<void> {
   const { sampleToken } = await import('../lib/generate/sample');
   const { schemeOf, tokensToPiece } = await import('../lib/tokens/tokenize');
   const { decodeIds, encodePiece } = await import('../lib/tokens/vocabulary');
-  const { grammarMasks } = await import('../lib/tokens/grammar');
+  const { grammarStart } = await import('../lib/tokens/grammar');
   const { loadVocabulary } = await import('../lib/tokens/vocab-file');
   const backend = await initBackend();
   const vocab = loadVocabulary(path.join(a.dataDir, 'vocab.json'));
@@ -334,7 +334,8 @@ async function genTask(a: WorkerArgs): Promise<void> {
     const primerBeats = schemeOf(vocab.config).beatsAfter(tokens.slice(0, primerLength), vocab.config);
     return tokensToPiece(tokens, vocab.config).notes.filter((n) => n.start >= primerBeats).length;
   };
-  const masks = grammarMasks(vocab);
+  // The same grammar as the stateful generator, with the primer fed through it.
+  let grammar = windowPrimer.reduce((g, id) => g.after(id), grammarStart(vocab));
   const rng = createRng(cfg.seed ^ 0x9e3779b9);
   const ids = [...windowPrimer];
   const predictLast = (): Float32Array =>
@@ -350,7 +351,8 @@ async function genTask(a: WorkerArgs): Promise<void> {
   while (events < wEvents) {
     const probs = predictLast();
     const logits = Float32Array.from(probs, (p) => Math.log(Math.max(p, 1e-30)));
-    const next = sampleToken(logits, cfg, rng, masks[ids[ids.length - 1]]);
+    const next = sampleToken(logits, cfg, rng, grammar.allowed());
+    grammar = grammar.after(next);
     ids.push(next);
     if (vocab.tokens[next].kind === 'event') events++;
   }

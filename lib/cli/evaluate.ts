@@ -14,10 +14,9 @@ import { loadModel, type LoadedModel } from '../train/model-folder';
 import { asFlagError, defined, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { startBar } from './progress';
 import { encodeCorpusStoppable } from './offload';
-import { FLAG_NAMES, Interrupted, type Io, type JsonResult, round } from './shared';
+import { FLAG_NAMES, Interrupted, logLoadReport, type Io, type JsonResult, round } from './shared';
 import { GENERATE_FLAGS } from './generate';
 import { openRecordedFolders } from './paths';
-import { logLoadReport } from './train';
 
 export const EVALUATE_FLAGS: FlagSpecs = {
   model: { type: 'string', help: 'DIR model folder' },
@@ -97,7 +96,7 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
     const g = ev.generated;
     const d = ev.data;
     const c = compareStats(ev.generated, ev.data);
-    const shown: readonly (keyof typeof c)[] = ['pitchClassEntropy', 'scaleConsistency', 'polyphony', 'noteDensity', 'durationMean', 'repeatRunMax'];
+    const shown: readonly (keyof typeof c)[] = ['pitchClassEntropy', 'scaleConsistency', 'polyphony', 'noteDensity', 'velocitySpread', 'onBeatShare', 'durationMean', 'repeatRunMax'];
     const pct = (r: number | null): string => (r === null ? 'n/a' : `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)} %`);
     io.log(`generated vs data: ${shown.map((k) => `${k} ${round(c[k].generated, 3)} vs ${round(c[k].data, 3)} (${pct(c[k].relative)})`).join(', ')}`);
     io.log(`longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies) ?? 'n/a'}; held-out pieces of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);

@@ -7,7 +7,7 @@ import { UserError } from '../core/errors';
 import type { FlagSpecs, ParsedArgs } from './args';
 import { corpusStatsStoppable } from './offload';
 import { startBar } from './progress';
-import { MIDI_FLAGS, midiOptions, TOKENIZER_FLAGS, tokenizerFrom, type Io, type JsonResult } from './shared';
+import { logLoadReport, MIDI_FLAGS, midiOptions, TOKENIZER_FLAGS, tokenizerFrom, type Io, type JsonResult } from './shared';
 
 export const INSPECT_FLAGS: FlagSpecs = { ...TOKENIZER_FLAGS, ...MIDI_FLAGS };
 
@@ -21,8 +21,7 @@ export async function inspectCommand(a: ParsedArgs, io: Io): Promise<JsonResult>
     bar.update(d);
   });
   bar.stop();
-  for (const s of corpus.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
-  for (const w of corpus.warnings) io.log(`warning ${w.file}: ${w.warning}`);
+  logLoadReport(io, corpus, true);
   io.log(`${st.files} MIDI files: ${st.loaded} loaded, ${st.skipped.length} skipped; ${st.notes} notes, ${st.events} events, ${st.tokens} tokens, vocabulary ${st.vocabSize}`);
   return { files: st.files, loaded: st.loaded, skipped: st.skipped, warnings: corpus.warnings, notes: st.notes, events: st.events, tokens: st.tokens, vocabSize: st.vocabSize };
 }

@@ -82,11 +82,12 @@ export function encodeCorpusStoppable(io: Io, folders: readonly string[], option
 }
 
 /**
- * Notes up to which a piece is written on the main thread: @tonejs/midi's
- * encoder takes time quadratic in the notes (about 1 s for 2,000 notes, a
- * minute for 8,000), so longer pieces are written where a signal can stop them.
+ * Notes up to which a piece is written on the main thread. Writing is linear
+ * (about 200,000 notes/s, `npm run bench`), so this is a quarter of a second;
+ * longer pieces (up to `--length`'s limit) are written in a worker, where a
+ * signal stops them at once.
  */
-const WRITE_HERE_MAX_NOTES = 2000;
+const WRITE_HERE_MAX_NOTES = 50_000;
 
 /** Writes a piece as a MIDI file (atomically), in a worker thread when it is long. */
 export async function writeMidiStoppable(io: Io, file: string, piece: Piece): Promise<void> {

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errCode, UserError } from '../core/errors';
-import type { MidiReadOptions } from '../midi/read';
+import type { FileWarning, MidiReadOptions, SkippedFile } from '../midi/read';
 import { DEFAULT_TOKENIZER_CONFIG, defaultTokenizerConfig, validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
 import { asFlagError, defined, intList, num, str, type FlagSpecs, type ParsedArgs } from './args';
 
@@ -98,3 +98,13 @@ export function makeDirs(dir: string, target: string): void {
   }
 }
 
+/**
+ * Prints what loading MIDI left out or read differently: each skipped file
+ * with its reason, then the loaded files' warnings, each on a line of its own
+ * (`list`) or as a count that points to `musicgen inspect`, which lists them.
+ */
+export function logLoadReport(io: Io, report: { readonly skipped: readonly SkippedFile[]; readonly warnings: readonly FileWarning[] }, list: boolean): void {
+  for (const s of report.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
+  if (list) for (const w of report.warnings) io.log(`warning ${w.file}: ${w.warning}`);
+  else if (report.warnings.length > 0) io.log(`${report.warnings.length} warnings on loaded files (notes left out or read differently): musicgen inspect lists them`);
+}

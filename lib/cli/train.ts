@@ -14,14 +14,14 @@ import { modelInfo } from '../train/model-folder';
 import { newModel } from '../model/network';
 import { loadModelSettings, type ModelInfo } from '../train/model-folder';
 import { type TokenizerConfig } from '../tokens/config';
-import type { FileWarning, MidiReadOptions, SkippedFile } from '../midi/read';
+import type { MidiReadOptions } from '../midi/read';
 import { trainModel } from '../train/loop';
 import { asFlagError, defined, intAtLeast, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { prepareDataStoppable } from './offload';
 import { startBar } from './progress';
 import { checkModelFolderName, openRecordedFolders, recordedFolder } from './paths';
 import { openTrainOutput, type TrainOutput } from './train-output';
-import { FLAG_NAMES, makeDirs, midiOptions, round, tokenizerFrom, MIDI_FLAGS, TOKENIZER_FLAGS, type Io, type JsonResult } from './shared';
+import { FLAG_NAMES, logLoadReport, makeDirs, midiOptions, round, tokenizerFrom, MIDI_FLAGS, TOKENIZER_FLAGS, type Io, type JsonResult } from './shared';
 
 export const TRAIN_FLAGS: FlagSpecs = {
   data: { type: 'string', multiple: true, help: 'DIR folder of MIDI files (repeat for several)' },
@@ -69,17 +69,6 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   } finally {
     output.release();
   }
-}
-
-/**
- * Prints what loading MIDI left out or read differently: each skipped file
- * with its reason, then the loaded files' warnings, each on a line of its own
- * (`list`) or as a count that points to `musicgen inspect`, which lists them.
- */
-export function logLoadReport(io: Io, report: { readonly skipped: readonly SkippedFile[]; readonly warnings: readonly FileWarning[] }, list: boolean): void {
-  for (const s of report.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
-  if (list) for (const w of report.warnings) io.log(`warning ${w.file}: ${w.warning}`);
-  else if (report.warnings.length > 0) io.log(`${report.warnings.length} warnings on loaded files (notes left out or read differently): musicgen inspect lists them`);
 }
 
 /** What a run trains with: from the flags, over the saved settings when resuming. */

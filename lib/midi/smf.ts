@@ -1,6 +1,6 @@
 /**
- * A strict, single-pass Standard MIDI File decoder for reading (writing uses
- * @tonejs/midi in ./write). It walks every byte with bounds checks, so a
+ * A strict, single-pass Standard MIDI File decoder for reading (writing is
+ * ./smf-encode, through ./write). It walks every byte with bounds checks, so a
  * damaged file gives a one-line {@link MidiFileError} instead of a hang, an
  * out-of-bounds read or a thrown string, and pairs note-ons with note-offs in
  * linear time (200k notes parse in well under a second).
