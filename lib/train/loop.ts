@@ -117,6 +117,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
   let lastCkpt = Date.now();
   let stoppedEarly = false;
   let outOfTime = false;
+  let failed = false;
   /** Wall seconds of the whole run so far, resumes included. */
   const runSeconds = (): number => pos.elapsedSec + (Date.now() - started) / 1000;
   const checkpoint = async (p: TrainPosition): Promise<void> => {
@@ -140,7 +141,9 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
         const t0 = Date.now();
         const rng = createRng(deriveSeed(cfg.seed, epoch * 1_000_003 + b));
         const drop = { dropout: run.model.config.dropout, recurrentDropout: run.model.config.recurrentDropout, rng };
-        const { loss, grads } = workers ? await workers.lossAndGradients(run.model.vars, batch, drop) : lossAndGradients(run.model.vars, batch, drop);
+        const { loss, grads } = await (workers ? workers.lossAndGradients(run.model.vars, batch, drop) : Promise.resolve().then(() => lossAndGradients(run.model.vars, batch, drop))).catch((e: unknown) => {
+          throw outOfMemory(e, cfg.batchSize, seqLen, run.vocab.tokens.length) ?? e;
+        });
         if (!Number.isFinite(loss)) {
           tf.dispose(grads);
           throw new UserError(`training diverged (loss ${loss}) at epoch ${epoch + 1}, batch ${b + 1}: lower the learning rate`);
@@ -209,8 +212,16 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
       if (cb.shouldStop?.()) return finish(true);
     }
     return finish(false);
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
-    optimizer.dispose();
+    // After a failure the backend may be broken (an out-of-memory WebAssembly heap): the first error is the one to report.
+    try {
+      optimizer.dispose();
+    } catch (e) {
+      if (!failed) throw e;
+    }
     await workers?.terminate();
   }
 
@@ -225,6 +236,20 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
       threads: workers?.threads ?? 1, threadsNote,
     };
   }
+}
+
+/**
+ * A one-line error for a batch that did not fit in memory (the WebAssembly
+ * backend has at most 4 GB, and the output layer takes batch × window ×
+ * vocabulary floats several times over), or null for any other error.
+ */
+function outOfMemory(e: unknown, batchSize: number, seqLen: number, vocabSize: number): UserError | null {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (!/memory access out of bounds|out of memory|Array buffer allocation failed|OOM/i.test(msg)) return null;
+  const gb = (batchSize * seqLen * vocabSize * 4) / 2 ** 30;
+  return new UserError(
+    `out of memory in a training batch (${msg.split('\n')[0]}): ${batchSize} windows × ${seqLen} tokens × a vocabulary of ${vocabSize} is ${gb.toFixed(2)} GB per copy of the output layer; lower --batch-size or --seq-len, or use the remi scheme (a fixed vocabulary of about 500)`,
+  );
 }
 
 /** Worker threads for the gradients when the config and the backend call for them (see lib/train/parallel.ts). */
