@@ -37,7 +37,7 @@ export type JsonResult = Record<string, unknown>;
 export const FLAG_NAMES: Record<string, string> = {
   units: 'units', layers: 'layers', embeddingDim: 'embedding', dropout: 'dropout', recurrentDropout: 'recurrent-dropout',
   epochs: 'epochs', batchSize: 'batch-size', learningRate: 'lr', lrDecay: 'lr-decay', clipNorm: 'clip-norm', patience: 'patience', seed: 'seed',
-  seqLen: 'seq-len', stride: 'stride', valFraction: 'val-fraction', stepsPerBeat: 'grid', scheme: 'scheme',
+  seqLen: 'seq-len', stride: 'stride', valFraction: 'val-fraction', stepsPerBeat: 'grid', velocityBins: 'velocity-bins', scheme: 'scheme',
   temperature: 'temperature', topK: 'top-k', topP: 'top-p', length: 'length', primerLength: 'primer-length', bpm: 'bpm',
   program: 'program', programs: 'programs', timeSignature: 'time-signature', dynamics: 'dynamics', maxValWindows: 'max-val-windows', threads: 'threads', checkpointEverySec: 'checkpoint-every', transpose: 'transpose', maxMinutes: 'max-minutes',
 };
@@ -53,6 +53,7 @@ export const MIDI_FLAGS: FlagSpecs = {
 export const TOKENIZER_FLAGS: FlagSpecs = {
   scheme: { type: 'string', help: 'NAME tokenizer scheme: remi (default), timed or classic' },
   grid: { type: 'string', help: 'N grid steps per beat (default 12 for remi: sixteenths and triplets; 4 for timed)' },
+  'velocity-bins': { type: 'string', help: 'N loudness levels a note can have, 1 = one loudness for all (remi; default 8)' },
 };
 
 /** MIDI reading options from --include-drums, --tracks and --programs. */
@@ -60,11 +61,11 @@ export function midiOptions(a: ParsedArgs): MidiReadOptions {
   return { includeDrums: a.values['include-drums'] === true, tracks: intList(a, 'tracks', 0, 65535), programs: intList(a, 'programs', 0, 127) };
 }
 
-/** The tokenizer config from --scheme and --grid. */
+/** The tokenizer config from --scheme, --grid and --velocity-bins. */
 export function tokenizerFrom(a: ParsedArgs): TokenizerConfig {
   try {
     const { scheme } = validateTokenizerConfig({ ...DEFAULT_TOKENIZER_CONFIG, ...defined({ scheme: str(a, 'scheme') as TokenizerConfig['scheme'] | undefined }) });
-    return validateTokenizerConfig({ ...defaultTokenizerConfig(scheme), ...defined({ stepsPerBeat: num(a, 'grid', 'int') }) });
+    return validateTokenizerConfig({ ...defaultTokenizerConfig(scheme), ...defined({ stepsPerBeat: num(a, 'grid', 'int'), velocityBins: num(a, 'velocity-bins', 'int') }) });
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }
