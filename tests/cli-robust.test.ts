@@ -85,6 +85,13 @@ test('out-of-range and wrong-type flag values: one line naming the flag and its 
   assert.ok(!fs.existsSync(out), 'a failed command created its output folder');
 });
 
+test('--velocity-bins: 1 leaves one velocity token in the remi vocabulary (505 → 498); 0 is refused naming the flag', async () => {
+  const [one, zero] = await Promise.all([runCli(['inspect', DATA_DIR, '--velocity-bins', '1', '--json']), runCli(['inspect', DATA_DIR, '--velocity-bins', '0'])]);
+  assertExit0(one);
+  assert.equal(lastJson(one).vocabSize, 498);
+  oneLineError(zero, /--velocity-bins/, /\[1, 127\]/, /got 0/);
+});
+
 test('--seq-len longer than every piece in a small folder: one line naming seq-len and the largest allowed', async () => {
   const small = path.join(tmp, 'small');
   fs.mkdirSync(small);
