@@ -132,7 +132,9 @@ export async function evaluateModel(
       const g = await generateMusicAsync(model, vocab, primer, { ...options.generate, seed }, { name: `sample ${s + 1}`, shouldStop });
       if (!g) return null;
       const fresh = g.ids.slice(g.primerLength);
-      generatedPieces.push(tokensToPiece(decodeIds(vocab, fresh), vocab.config, { name: `sample ${s + 1}` }));
+      // The new notes, decoded with the primer in front: a remi continuation read alone would lose the meter and
+      // tempo in force (a 3/4 primer's continuation read as 4/4 shows one empty beat per bar).
+      generatedPieces.push({ ...g.piece, name: `sample ${s + 1}`, notes: g.piece.notes.filter((n) => n.start >= g.primerBeats - 1e-9) });
       const m = index.longest(fresh);
       sampleCopies.push(m.length);
       if (!copy || m.length > copy.length) copy = m;
