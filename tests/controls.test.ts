@@ -17,23 +17,13 @@ import { parseMidi } from '../lib/midi/read';
 import { pieceToMidiBytes } from '../lib/midi/write';
 import { DEFAULT_TOKENIZER_CONFIG, defaultTokenizerConfig } from '../lib/tokens/config';
 import { velocityBin } from '../lib/tokens/remi-bins';
-import { grammarStart } from '../lib/tokens/grammar';
+import { firstRefused } from './fixtures/grammar';
 import { tokenToString } from '../lib/tokens/token';
-import { buildVocabulary, decodeIds, type Vocabulary } from '../lib/tokens/vocabulary';
+import { buildVocabulary, decodeIds } from '../lib/tokens/vocabulary';
 import { loadMidiFolder } from '../lib/midi/read';
 import { DATA_DIR } from './helpers';
 
 const SMALL = { units: 24, embeddingDim: 8, layers: 1, dropout: 0 };
-
-/** Where the grammar first refuses one of the ids (−1: nowhere). */
-function firstRefused(vocab: Vocabulary, ids: readonly number[]): number {
-  let g = grammarStart(vocab);
-  for (let i = 0; i < ids.length; i++) {
-    if (!(g.allowed()[ids[i]] > 0)) return i;
-    g = g.after(ids[i]);
-  }
-  return -1;
-}
 
 test('a remi model from nothing writes only the asked meter, tempo, instruments and loudness', async () => {
   await initBackend();

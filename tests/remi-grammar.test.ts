@@ -17,6 +17,7 @@ import { advance, initialState, readInferenceWeights } from '../lib/model/infere
 import { newModel, type MusicModel } from '../lib/model/network';
 import { DEFAULT_TOKENIZER_CONFIG, type TokenizerConfig } from '../lib/tokens/config';
 import { grammarMasks, grammarStart } from '../lib/tokens/grammar';
+import { firstRefused } from './fixtures/grammar';
 import { barSteps, durationBins, nearestBin } from '../lib/tokens/remi-bins';
 import { tokenToString, type Token } from '../lib/tokens/token';
 import { pieceToTokens, schemeOf, tokensToPiece } from '../lib/tokens/tokenize';
@@ -116,16 +117,6 @@ function reencodedAs(tokens: readonly Token[], notes: readonly Placed[], config:
     if (dur.kind === 'dur' && cut && n.onset + dur.steps > cut.onset) out[n.durAt] = `d:${nearestBin(bins, (cut.onset / spb - n.onset / spb) * spb)}`;
   });
   return out;
-}
-
-/** Feeds the ids through the grammar; returns where the first id it does not allow is (−1: none). */
-function firstRefused(vocab: Vocabulary, ids: readonly number[]): number {
-  let g = grammarStart(vocab);
-  for (let i = 0; i < ids.length; i++) {
-    if (!(g.allowed()[ids[i]] > 0)) return i;
-    g = g.after(ids[i]);
-  }
-  return -1;
 }
 
 function acceptsCorpus(dir: string): void {

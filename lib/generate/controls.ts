@@ -6,7 +6,7 @@
  * The key is changed by transposing the primer, which the model continues.
  */
 import { checkInt } from '../core/check';
-import type { Token } from '../tokens/token';
+import { lastOfKind, type Token } from '../tokens/token';
 import { schemeOf } from '../tokens/tokenize';
 import { decodeIds, encodeTokens, type Vocabulary } from '../tokens/vocabulary';
 import { nearestTempo, tempoBins, velocityBin } from '../tokens/remi-bins';
@@ -131,13 +131,9 @@ export function withControls(vocab: Vocabulary, primer: Primer, c: GenerationCon
   if (vocab.config.scheme !== 'remi' || (!c.timeSignature && c.bpm === undefined && !c.programs)) return primer;
   if (primer.source === CONTROLS_SOURCE) return primer;
   const had = decodeIds(vocab, primer.ids);
-  const last = <K extends Token['kind']>(kind: K): Extract<Token, { kind: K }> | undefined => {
-    for (let i = had.length - 1; i >= 0; i--) if (had[i].kind === kind) return had[i] as Extract<Token, { kind: K }>;
-    return undefined;
-  };
-  const meter = last('ts');
-  const tempo = last('tempo');
-  const program = last('program');
+  const meter = lastOfKind(had, 'ts');
+  const tempo = lastOfKind(had, 'tempo');
+  const program = lastOfKind(had, 'program');
   const bpm = c.bpm === undefined ? undefined : nearestTempo(tempoBins(vocab.config), c.bpm);
   const newMeter = c.timeSignature && !(meter && meter.numerator === c.timeSignature[0] && meter.denominator === c.timeSignature[1]);
   const newTempo = bpm !== undefined && tempo?.bpm !== bpm;

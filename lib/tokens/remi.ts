@@ -28,7 +28,7 @@ import {
 } from './remi-bins';
 import { remiGrammar, REMI_NEXT } from './remi-grammar';
 import type { DecodeOptions, TokenScheme } from './scheme';
-import type { Token } from './token';
+import { lastOfKind, type Token } from './token';
 
 /** A note on the grid, ready to write. */
 interface RemiNote {
@@ -229,13 +229,9 @@ function excerpt(tokens: readonly Token[], from: number, to: number): Token[] {
   while (start > 0 && tokens[start].kind !== 'bar') start--;
   if (start <= 0) return tokens.slice(0, to);
   const before = tokens.slice(0, start);
-  const last = <K extends Token['kind']>(kind: K): Extract<Token, { kind: K }> | undefined => {
-    for (let i = before.length - 1; i >= 0; i--) if (before[i].kind === kind) return before[i] as Extract<Token, { kind: K }>;
-    return undefined;
-  };
-  const ts = last('ts');
-  const tempo = last('tempo');
-  const program = last('program');
+  const ts = lastOfKind(before, 'ts');
+  const tempo = lastOfKind(before, 'tempo');
+  const program = lastOfKind(before, 'program');
   const body = tokens.slice(start, to);
   // The excerpt's first bar (body[0]) opens with the context: its meter, then its tempo at position 0.
   const out: Token[] = [{ kind: 'bos' }, { kind: 'bar' }];

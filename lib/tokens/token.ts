@@ -91,6 +91,12 @@ export type Token =
   | VelocityToken
   | ProgramToken;
 
+/** The last token of `kind` among `tokens` (the one in force at their end), or undefined. */
+export function lastOfKind<K extends Token['kind']>(tokens: readonly Token[], kind: K): Extract<Token, { kind: K }> | undefined {
+  for (let i = tokens.length - 1; i >= 0; i--) if (tokens[i].kind === kind) return tokens[i] as Extract<Token, { kind: K }>;
+  return undefined;
+}
+
 /** Token kinds in vocabulary order (the first three as in vocabularies saved before the others existed). */
 const TOKEN_KINDS: readonly Token['kind'][] = ['shift', 'dur', 'event', 'bos', 'bar', 'ts', 'pos', 'tempo', 'vel', 'program'];
 

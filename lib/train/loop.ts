@@ -11,7 +11,7 @@ import { makeTransposer } from '../data/transpose';
 import { batches, windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type WindowRef } from '../data/dataset';
 import { UserError } from '../core/errors';
 import { currentBackend } from '../model/backend';
-import { batchLoss, lossAndGradients } from './bptt';
+import { batchLoss, lossAndGradients, type BatchGradients } from './bptt';
 import { autoThreads, startGradientWorkers, type GradientWorkers } from './parallel';
 import { varList, type MusicModel } from '../model/network';
 import { createRng, deriveSeed, shuffled } from '../core/rng';
@@ -141,9 +141,13 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
         const t0 = Date.now();
         const rng = createRng(deriveSeed(cfg.seed, epoch * 1_000_003 + b));
         const drop = { dropout: run.model.config.dropout, recurrentDropout: run.model.config.recurrentDropout, rng };
-        const { loss, grads } = await (workers ? workers.lossAndGradients(run.model.vars, batch, drop) : Promise.resolve().then(() => lossAndGradients(run.model.vars, batch, drop))).catch((e: unknown) => {
+        let step: BatchGradients;
+        try {
+          step = workers ? await workers.lossAndGradients(run.model.vars, batch, drop) : lossAndGradients(run.model.vars, batch, drop);
+        } catch (e) {
           throw outOfMemory(e, cfg.batchSize, seqLen, run.vocab.tokens.length) ?? e;
-        });
+        }
+        const { loss, grads } = step;
         if (!Number.isFinite(loss)) {
           tf.dispose(grads);
           throw new UserError(`training diverged (loss ${loss}) at epoch ${epoch + 1}, batch ${b + 1}: lower the learning rate`);
