@@ -56,10 +56,11 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
 async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: readonly string[], options: EvaluateOptions, a: ParsedArgs, io: Io): Promise<JsonResult> {
   const order = options.ngramOrder;
   const folders = lm.info.data.folders;
-  const opened = strs(a, 'train-data').length > 0 ? null : openRecordedFolders(folders);
-  if (strs(a, 'train-data').length === 0 && !opened) throw new UserError(`one of the model's training folders (${folders.join(', ')}) has a name that is not UTF-8: give them with --train-data DIR`);
+  const given = strs(a, 'train-data');
+  const opened = given.length > 0 ? null : openRecordedFolders(folders);
+  if (given.length === 0 && !opened) throw new UserError(`one of the model's training folders (${folders.join(', ')}) has a name that is not UTF-8: give them with --train-data DIR`);
   const missing = folders.filter((f, i) => !fs.existsSync(opened ? opened.paths[i] : f));
-  const trainFolders = opened ? opened.paths.filter((f) => fs.existsSync(f)) : strs(a, 'train-data');
+  const trainFolders = opened ? opened.paths.filter((f) => fs.existsSync(f)) : given;
   if (trainFolders.length === 0) throw new UserError(`the model's training folders (${folders.join(', ')}) are not here: give --train-data DIR`);
   const trainCorpus = await encodeCorpusStoppable(io, trainFolders, { maxFiles: lm.info.data.maxFiles }, lm.vocab).finally(() => opened?.close());
   logLoadReport(io, trainCorpus.corpus, false);
