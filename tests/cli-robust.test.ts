@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { formatEta } from '../lib/cli/progress';
 import { readMidiFile } from '../lib/midi/read';
 import { writeMidiFile } from '../lib/midi/write';
 import { makePiece, type Note } from '../lib/core/piece';
@@ -339,4 +340,14 @@ test('names that are not UTF-8: train --out naming one is refused (it would writ
   const evaluated = await runCli(['evaluate', '--model', model, '--samples', '0', '--json']);
   assertExit0(evaluated);
   assert.doesNotMatch(evaluated.stderr, /warning/);
+});
+
+test('the progress bar ETA is rounded before it is split, so it never reads 10m60s', () => {
+  assert.equal(formatEta(659), '11m00s');
+  assert.equal(formatEta(657), '10m55s');
+  assert.equal(formatEta(3599), '1h00m');
+  assert.equal(formatEta(3600 + 29 * 60 + 58), '1h30m');
+  assert.equal(formatEta(59.6), '1m00s');
+  assert.equal(formatEta(7.4), '7s');
+  assert.equal(formatEta(Number.POSITIVE_INFINITY), '?');
 });

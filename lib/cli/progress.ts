@@ -12,6 +12,23 @@ export interface Bar {
   stop(): void;
 }
 
+/**
+ * Formats an ETA of `seconds` as `1h05m`, `4m35s` or `40s`, rounded to
+ * `step` seconds before it is split, so it never reads `10m60s` (cli-progress's
+ * own formatter rounds the seconds after splitting).
+ */
+export function formatEta(seconds: number, step = 5): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const t = seconds > 10 ? step * Math.round(seconds / step) : Math.round(seconds);
+  const pad = (v: number): string => String(v).padStart(2, '0');
+  if (t >= 3600) {
+    const minutes = Math.round(t / 60);
+    return `${Math.floor(minutes / 60)}h${pad(minutes % 60)}m`;
+  }
+  if (t >= 60) return `${Math.floor(t / 60)}m${pad(t % 60)}s`;
+  return `${t}s`;
+}
+
 /** Bars started and not yet stopped. */
 const active = new Set<Bar>();
 
@@ -35,6 +52,7 @@ export function startBar(label: string, total: number, quiet = false, start = 0)
     noTTYOutput: !process.stderr.isTTY,
     notTTYSchedule: 5000,
     etaBuffer: 50,
+    formatTime: (t: number, _options: unknown, step: number) => formatEta(t, step),
     clearOnComplete: false,
   });
   bar.start(total, start, { info: '' });
