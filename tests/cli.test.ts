@@ -196,6 +196,12 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
   for (const k of ['pitchRange', 'pitchClassEntropy', 'scaleConsistency', 'polyphony', 'noteDensity', 'emptyBeatRate', 'repeatRunMax']) {
     assert.ok(typeof gen[k] === 'number' && typeof data[k] === 'number', `${k} missing`);
   }
+  // The samples are also compared with excerpts of the data as long as they are (one per training piece).
+  const excerpts = j.dataExcerpts as Record<string, number>;
+  assert.equal(j.excerptNotes, Math.round(gen.notes / gen.pieces));
+  assert.equal(excerpts.pieces, data.pieces);
+  assert.ok(excerpts.notes <= (j.excerptNotes as number) * data.pieces && excerpts.notes < data.notes, `excerpts have ${excerpts.notes} notes`);
+  assert.match(r.stderr + r.stdout, new RegExp(`generated vs data excerpts of ${j.excerptNotes as number} notes: `));
   assert.doesNotMatch(r.stderr + r.stdout, /warning/);
   // The same model with one of its training folders gone: still runs, and says what is missing.
   const moved = path.join(tmp, 'model-elsewhere');

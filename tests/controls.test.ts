@@ -20,6 +20,7 @@ import { velocityBin } from '../lib/tokens/remi-bins';
 import { firstRefused } from './fixtures/grammar';
 import { tokenToString } from '../lib/tokens/token';
 import { buildVocabulary, decodeIds } from '../lib/tokens/vocabulary';
+import { tokensToPiece } from '../lib/tokens/tokenize';
 import { loadMidiFolder } from '../lib/midi/read';
 import { DATA_DIR } from './helpers';
 
@@ -64,6 +65,15 @@ test('with a primer, asked controls start at the next bar; a primer file keeps i
     // Nothing is added to the primer, so the piece goes on in its meter (an untrained model may change it later: nothing asks it not to).
     assert.equal(own.primerLength, primer.ids.length);
     assert.deepEqual([own.piece.timeSignatures[0].numerator, own.piece.timeSignatures[0].denominator], [3, 4]);
+    // The new notes are read in the primer's meter: with the primer's own notes they make up the whole piece.
+    const key = (n: { pitch: number; start: number; duration: number }): string => `${n.pitch}@${n.start.toFixed(6)}+${n.duration.toFixed(6)}`;
+    const primerOnly = tokensToPiece(decodeIds(vocab, own.ids.slice(0, own.primerLength)), vocab.config).notes;
+    const fresh = own.continuation;
+    assert.equal(fresh.length, own.newNotes);
+    assert.ok(fresh.length > 0 && primerOnly.length > 0);
+    assert.deepEqual([...primerOnly, ...fresh].map(key).sort(), own.piece.notes.map(key).sort());
+    const alone = tokensToPiece(decodeIds(vocab, own.ids.slice(own.primerLength)), vocab.config).notes;
+    assert.notDeepEqual(alone.map((n) => n.start - alone[0].start), fresh.map((n) => n.start - fresh[0].start), 'read alone, the new tokens lose the 3/4 meter');
     const asked = generateMusic(model, vocab, primer, { ...DEFAULT_GENERATE_CONFIG, length: 40, seed: 1, timeSignature: [4, 4], bpm: 70 });
     const meters = asked.piece.timeSignatures.map((t) => [t.numerator, t.denominator]);
     assert.deepEqual(meters[0], [3, 4]);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareStats, longestRun, musicStats, topLine, type MusicStats } from '../lib/evaluate/metrics';
+import { compareStats, longestRun, musicStats, noteExcerpts, topLine, type MusicStats } from '../lib/evaluate/metrics';
 import { median } from '../lib/evaluate/evaluate';
 import { makePiece, type Note, type Piece } from '../lib/core/piece';
 import { loadMidiFolder } from '../lib/midi/read';
@@ -158,4 +158,22 @@ test('median: the middle value, the upper middle for an even count, null for non
   assert.deepEqual(xs, [5, 1, 4, 2]);
   assert.equal(median([3, 9, 1]), 3);
   assert.equal(median([]), null);
+});
+
+test('noteExcerpts: consecutive notes in onset order at a seeded offset, short pieces whole, inputs untouched', () => {
+  const notes = Array.from({ length: 20 }, (_, i) => ({ pitch: 40 + i, start: 19 - i, duration: 1, velocity: 64, program: 0 }));
+  const long = makePiece('long', notes);
+  const short = makePiece('short', notes.slice(0, 3));
+  const before = JSON.stringify([long, short]);
+  const a = noteExcerpts([long, short], 5, createRng(7));
+  assert.equal(JSON.stringify([long, short]), before, 'inputs not modified');
+  assert.equal(a[1], short, 'a piece with fewer notes is kept whole');
+  const starts = a[0].notes.map((n) => n.start);
+  assert.equal(starts.length, 5);
+  for (let i = 1; i < starts.length; i++) assert.equal(starts[i], starts[i - 1] + 1, 'consecutive in onset order');
+  assert.deepEqual(noteExcerpts([long], 5, createRng(7))[0].notes, a[0].notes, 'same seed, same excerpt');
+  const offsets = new Set(Array.from({ length: 20 }, (_, s) => noteExcerpts([long], 5, createRng(s))[0].notes[0].start));
+  assert.ok(offsets.size > 3, `offsets vary with the seed (${[...offsets]})`);
+  assert.ok([...offsets].every((o) => o >= 0 && o <= 15), 'an excerpt never runs past the end');
+  assert.throws(() => noteExcerpts([long], 0, createRng(1)), /count must be an integer ≥ 1 \(got 0\)/);
 });

@@ -9,7 +9,7 @@ import { buildCopyIndex, type CopyMatch } from './copying';
 import type { EncodedPiece } from '../data/dataset';
 import { generateMusicAsync, type GenerateConfig } from '../generate/generate';
 import { excerptPrimer } from '../generate/primer';
-import { musicStats, type MusicStats } from './metrics';
+import { musicStats, noteExcerpts, type MusicStats } from './metrics';
 import type { Piece } from '../core/piece';
 import { DEFAULT_NGRAM_ORDER, evaluateNllAsync, trainNgramAsync } from './ngram';
 import { createRng, deriveSeed } from '../core/rng';
@@ -56,9 +56,17 @@ export interface Evaluation {
   readonly nllPerBeat: number;
   /** The n-gram baseline's NLL per note. */
   readonly baselineNllPerNote: number;
-  /** Statistics of the generated pieces and of the training pieces. */
+  /** Statistics of the generated pieces (their new notes) and of the whole training pieces. */
   readonly generated: MusicStats | null;
   readonly data: MusicStats;
+  /**
+   * Statistics of one excerpt per training piece of as many consecutive notes
+   * as a generated sample has on average ({@link excerptNotes}): the like-for-like
+   * comparison for the samples, since some statistics (velocity spread, pitch
+   * range) grow with a piece's length. Null without samples.
+   */
+  readonly dataExcerpts: MusicStats | null;
+  readonly excerptNotes: number | null;
   /** Longest run of generated tokens found verbatim in the training data (max over samples). */
   readonly longestCopy: number;
   readonly longestCopyDetail: CopyMatch | null;
@@ -132,9 +140,7 @@ export async function evaluateModel(
       const g = await generateMusicAsync(model, vocab, primer, { ...options.generate, seed }, { name: `sample ${s + 1}`, shouldStop });
       if (!g) return null;
       const fresh = g.ids.slice(g.primerLength);
-      // The new notes, decoded with the primer in front: a remi continuation read alone would lose the meter and
-      // tempo in force (a 3/4 primer's continuation read as 4/4 shows one empty beat per bar).
-      generatedPieces.push({ ...g.piece, name: `sample ${s + 1}`, notes: g.piece.notes.filter((n) => n.start >= g.primerBeats - 1e-9) });
+      generatedPieces.push({ ...g.piece, name: `sample ${s + 1}`, notes: [...g.continuation] });
       const m = index.longest(fresh);
       sampleCopies.push(m.length);
       if (!copy || m.length > copy.length) copy = m;
@@ -153,6 +159,8 @@ export async function evaluateModel(
     if (await stopAfterTurn(shouldStop)) return null;
     turned = performance.now();
   }
+  const excerptNotes = generatedPieces.length > 0 ? Math.max(1, Math.round(generatedPieces.reduce((a, p) => a + p.notes.length, 0) / generatedPieces.length)) : null;
+  const excerpts = excerptNotes === null ? null : noteExcerpts(dataPieces, excerptNotes, createRng(deriveSeed(options.generate.seed, EXCERPT_LABEL)));
   return {
     files: usable.length,
     tokens,
@@ -169,12 +177,17 @@ export async function evaluateModel(
     baselineNllPerNote: (base.nll * tokens) / notes,
     generated: generatedPieces.length > 0 ? musicStats(generatedPieces) : null,
     data: musicStats(dataPieces),
+    dataExcerpts: excerpts && musicStats(excerpts),
+    excerptNotes,
     longestCopy: copy?.length ?? 0,
     longestCopyDetail: copy,
     sampleCopies,
     heldOutCopyMedian,
   };
 }
+
+/** Label of the seed that places the data excerpts (the samples' seeds use labels 0, 1, …). */
+const EXCERPT_LABEL = 0x657863;
 
 /** Lets the event loop turn (so signal handlers run); then whether to stop. */
 async function stopAfterTurn(shouldStop: () => boolean): Promise<boolean> {

@@ -6,6 +6,7 @@
  * notes. Times are in beats; a note sounds during [start, start + duration).
  */
 import type { Note, Piece } from '../core/piece';
+import type { Rng } from '../core/rng';
 
 /** Statistics of a set of pieces (see each field). */
 export interface MusicStats {
@@ -119,6 +120,23 @@ export function musicStats(pieces: readonly Piece[]): MusicStats {
     velocitySpread: mean((s) => s.velocitySpread),
     onBeatShare: mean((s) => s.onBeatShare),
   };
+}
+
+/**
+ * One excerpt of `count` consecutive notes (in onset order) from each piece, at
+ * an offset drawn from `rng`; a piece with fewer notes is kept whole. Statistics
+ * such as velocity spread and pitch range grow with a piece's length, so music
+ * of `count` notes is compared with excerpts of the data this long, not with
+ * whole pieces. Inputs are not modified.
+ */
+export function noteExcerpts(pieces: readonly Piece[], count: number, rng: Rng): Piece[] {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`count must be an integer ≥ 1 (got ${count})`);
+  return pieces.map((p) => {
+    if (p.notes.length <= count) return p;
+    const notes = [...p.notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch);
+    const from = Math.floor(rng.next() * (notes.length - count + 1));
+    return { ...p, notes: notes.slice(from, from + count) };
+  });
 }
 
 interface PieceStats {

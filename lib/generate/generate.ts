@@ -7,7 +7,7 @@
  * {@link generateMusic} is the one path the notebook, the CLI and the
  * evaluation all call.
  */
-import { DEFAULT_BPM, type Piece } from '../core/piece';
+import { DEFAULT_BPM, type Note, type Piece } from '../core/piece';
 import { createRng, type Rng } from '../core/rng';
 import { checkInt, checkNumber } from '../core/check';
 import { advance, initialState, NonFiniteOutput, readInferenceWeights, type InferenceWeights, type LstmState, type Prediction } from '../model/inference';
@@ -68,9 +68,34 @@ export interface Generated {
   readonly events: number;
   /** New notes written (excluding the primer's). */
   readonly newNotes: number;
+  /**
+   * Those new notes, read with the primer in front so they keep its meter,
+   * tempo and instruments (the new tokens decoded alone would lose them: a 3/4
+   * primer's continuation would read as 4/4).
+   */
+  readonly continuation: readonly Note[];
   readonly piece: Piece;
   /** Wall time of the sampling loop in seconds. */
   readonly seconds: number;
+}
+
+/**
+ * The notes of `whole` that are not among `primer`'s: a note of the primer
+ * (matched by pitch, onset and program; the primer is a prefix of the tokens,
+ * so its notes start where they do in the whole piece) is taken out once.
+ * Inputs are not modified.
+ */
+function notesAfter(whole: readonly Note[], primer: readonly Note[]): Note[] {
+  const key = (n: Note): string => `${n.pitch}:${n.start}:${n.program ?? 0}:${n.drum === true}`;
+  const left = new Map<string, number>();
+  for (const n of primer) left.set(key(n), (left.get(key(n)) ?? 0) + 1);
+  return whole.filter((n) => {
+    const k = key(n);
+    const c = left.get(k) ?? 0;
+    if (c === 0) return true;
+    left.set(k, c - 1);
+    return false;
+  });
 }
 
 /** Generation progress (events written so far). */
@@ -150,15 +175,17 @@ function* generation(model: MusicModel, vocab: Vocabulary, primer: Primer, confi
     const seconds = (performance.now() - started) / 1000;
     const tokens = decodeIds(vocab, ids);
     const remi = vocab.config.scheme === 'remi';
-    const piece = tokensToPiece(tokens, vocab.config, {
+    const decode = {
       name: options.name ?? 'generated',
       bpm: config.bpm ?? (remi ? undefined : (primer.bpm ?? DEFAULT_BPM)),
       program: config.programs?.[0],
       timeSignature: remi ? undefined : (config.timeSignature ?? primer.timeSignature),
-    });
-    const primerBeats = firstNewBeat(tokens, opening.ids.length, vocab);
-    const newNotes = piece.notes.filter((n) => n.start >= primerBeats).length;
-    return { ids, tokens, primerLength: opening.ids.length, primerBeats, events, newNotes, piece, seconds };
+    };
+    const piece = tokensToPiece(tokens, vocab.config, decode);
+    const primerLength = opening.ids.length;
+    const primerBeats = firstNewBeat(tokens, primerLength, vocab);
+    const continuation = notesAfter(piece.notes, tokensToPiece(tokens.slice(0, primerLength), vocab.config, decode).notes);
+    return { ids, tokens, primerLength, primerBeats, events, newNotes: continuation.length, continuation, piece, seconds };
   } finally {
     weights.dispose();
   }
