@@ -195,6 +195,17 @@ export function assertExit0(r: CliRun): void {
   assert.equal(r.code, 0, `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}; stderr:\n${r.stderr}`);
 }
 
+/** Exit ≠ 0 and stderr is exactly one line, matching every pattern, with no stack trace. Returns the line. */
+export function oneLineError(r: CliRun, ...patterns: RegExp[]): string {
+  assert.notEqual(r.code, 0, `expected a failure; stdout:\n${r.stdout}`);
+  assert.ok(r.code !== null, `killed or still running: ${r.stderr}`);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  assert.equal(lines.length, 1, `expected one stderr line, got:\n${r.stderr}`);
+  assert.ok(!/^\s+at /m.test(r.stderr), 'stack trace without --verbose');
+  for (const p of patterns) assert.match(lines[0], p);
+  return lines[0];
+}
+
 /** The JSON object on the last non-empty stdout line (--json). */
 export function lastJson(r: CliRun): Record<string, unknown> {
   const lines = r.stdout.trim().split('\n');

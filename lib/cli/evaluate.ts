@@ -8,6 +8,7 @@ import { splitByFile } from '../data/dataset';
 import { compareStats, type MusicStats } from '../evaluate/metrics';
 import { DEFAULT_EVALUATE_OPTIONS, evaluateModel, median, type EvaluateOptions } from '../evaluate/evaluate';
 import { UserError } from '../core/errors';
+import { showPath } from '../core/files';
 import { DEFAULT_GENERATE_CONFIG, validateGenerateConfig, type GenerateConfig } from '../generate/generate';
 import { NonFiniteOutput } from '../model/inference';
 import { loadModel, type LoadedModel } from '../train/model-folder';
@@ -46,7 +47,7 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   await initBackend();
   const lm = await loadModel(modelDir);
   try {
-    return await evaluateWith(lm, modelDir, heldFolders, { samples, generate: gen, ngramOrder: order }, a, io);
+    return await evaluateWith(lm, showPath(lm.dir), heldFolders, { samples, generate: gen, ngramOrder: order }, a, io);
   } finally {
     lm.model.net.dispose();
   }

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { initBackend } from '../model/backend';
 import { NonFiniteOutput } from '../model/inference';
 import { UserError } from '../core/errors';
-import { writeFileAtomic } from '../core/files';
+import { showPath, writeFileAtomic } from '../core/files';
 import { DEFAULT_GENERATE_CONFIG, generateMusicAsync, validateGenerateConfig, type GenerateConfig } from '../generate/generate';
 import { readMidiFile } from '../midi/read';
 import { createRng } from '../core/rng';
@@ -77,7 +77,7 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
     const primer = await choosePrimer(a, io, lm.vocab, cfg, primerFile, policy);
     const bar = startBar('generate', cfg.length, io.quiet);
     const g = await generateMusicAsync(lm.model, lm.vocab, primer, cfg, { name: 'musicgen', onProgress: (done) => bar.update(done), shouldStop: io.interrupted }).catch((e: unknown) => {
-      throw e instanceof NonFiniteOutput ? new UserError(`${modelDir}: ${e.message}`) : e;
+      throw e instanceof NonFiniteOutput ? new UserError(`${showPath(lm.dir)}: ${e.message}`) : e;
     });
     bar.stop();
     if (!g) throw new Interrupted();

@@ -5,16 +5,14 @@
  *   compared as the files they reach (symbolic links and `..` resolved, hard
  *   links by inode), and an output that does not exist yet is placed by the
  *   real path of its nearest existing folder;
- * - names that are not UTF-8 (README, "Names that are not UTF-8"): a model
- *   folder cannot have one (what `train` writes beside and inside it is named
- *   by strings), and a data folder that has one is recorded in config.json as
- *   `showPath` shows it (\xNN) and found again by those bytes.
+ * - names that are not UTF-8 (README, "Names that are not UTF-8"): a data
+ *   folder that has one is recorded in config.json as `showPath` shows it
+ *   (\xNN) and found again by those bytes.
  */
-import { isUtf8 } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../core/errors';
-import { argPath, showPath } from '../core/files';
+import { argPath, showPath, stringPath } from '../core/files';
 
 /** The real path `p` reaches: symbolic links resolved as far as it exists, the rest appended as given. */
 function realTarget(p: string): string {
@@ -77,20 +75,6 @@ export function checkOutputs(outputs: readonly Named[], inputFiles: readonly Nam
   });
 }
 
-/**
- * Refuses a model folder (`train --out`) whose name, as given on the command
- * line, is not UTF-8: the lock, the staging folders beside it and the files
- * in it are named by strings, which cannot hold such a name, so the model
- * would land in a folder of another name (with U+FFFD). Throws a one-line
- * UserError showing the name's bytes.
- */
-export function checkModelFolderName(flag: string, given: string): void {
-  const p = argPath(given);
-  if (typeof p !== 'string' && !isUtf8(p)) {
-    throw new UserError(`--${flag} ${showPath(p)}: a model folder's name must be UTF-8 (the bytes shown as \\xNN are not); choose another name`);
-  }
-}
-
 /** How a data folder is recorded in a model's config.json: as given, with the bytes of a name that is not UTF-8 shown as \xNN. */
 export function recordedFolder(given: string): string {
   return showPath(argPath(given));
@@ -114,13 +98,14 @@ function recordedBytes(recorded: string): Buffer | null {
  * are found as for any argument).
  */
 export function openRecordedFolders(recorded: readonly string[]): { readonly paths: readonly string[]; readonly close: () => void } | null {
-  const opened: number[] = [];
-  const close = (): void => opened.splice(0).forEach((fd) => fs.closeSync(fd));
+  const opened: (() => void)[] = [];
+  const close = (): void => opened.splice(0).forEach((closeOne) => closeOne());
   const paths = recorded.map((r): string => {
     const bytes = recordedBytes(r);
     if (fs.existsSync(r) || !bytes || !fs.existsSync(bytes) || !fs.statSync(bytes).isDirectory() || process.platform !== 'linux') return r;
-    opened.push(fs.openSync(bytes, 'r'));
-    return `/proc/self/fd/${opened[opened.length - 1]}`;
+    const s = stringPath(bytes);
+    opened.push(s.close);
+    return s.path;
   });
   if (opened.length > 0 && recorded.length > 1) {
     close();

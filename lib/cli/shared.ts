@@ -3,8 +3,8 @@
  * validator errors, MIDI and tokenizer options from flags, and folder creation.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { errCode, UserError } from '../core/errors';
+import { parentPath, resolvePath, showPath, type FilePath } from '../core/files';
 import type { FileWarning, MidiReadOptions, SkippedFile } from '../midi/read';
 import { DEFAULT_TOKENIZER_CONFIG, defaultTokenizerConfig, validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
 import { asFlagError, defined, intList, num, str, type FlagSpecs, type ParsedArgs } from './args';
@@ -82,19 +82,19 @@ export function round(x: number, digits: number): number {
  * naming `target` when that fails. (fs.mkdirSync's recursive mode spins forever
  * on paths like /proc/x on Linux, where mkdir reports ENOENT under an existing parent.)
  */
-export function makeDirs(dir: string, target: string): void {
-  const missing: string[] = [];
-  let d = path.resolve(dir);
-  while (!fs.existsSync(d) && path.dirname(d) !== d) {
+export function makeDirs(dir: FilePath, target: FilePath): void {
+  const missing: FilePath[] = [];
+  let d = resolvePath(dir);
+  while (!fs.existsSync(d) && parentPath(d) !== d) {
     missing.unshift(d);
-    d = path.dirname(d);
+    d = parentPath(d);
   }
-  if (fs.existsSync(d) && !fs.statSync(d).isDirectory()) throw new UserError(`cannot write ${target}: ${d} is not a folder`);
+  if (fs.existsSync(d) && !fs.statSync(d).isDirectory()) throw new UserError(`cannot write ${showPath(target)}: ${showPath(d)} is not a folder`);
   for (const m of missing) {
     try {
       fs.mkdirSync(m);
     } catch (e) {
-      throw new UserError(`cannot write ${target}: cannot create folder ${m} (${errCode(e)})`);
+      throw new UserError(`cannot write ${showPath(target)}: cannot create folder ${showPath(m)} (${errCode(e)})`);
     }
   }
 }

@@ -14,13 +14,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errCode, UserError } from '../core/errors';
+import { besidePath, joinPath, showPath, type FilePath } from '../core/files';
 import { hasCheckpoint } from '../train/checkpoint';
 import { lockModelFolder } from '../train/lock';
 
 /** The model folder a training writes, as it may change during the run. */
 export interface TrainOutput {
   /** The folder to write now: the model folder, or `.<name>.new` until the swap. */
-  readonly dir: () => string;
+  readonly dir: () => FilePath;
   /** After an epoch has been saved: swaps `.<name>.new` in for the model folder (once); returns a line to log, or null. */
   readonly epochSaved: () => string | null;
   /** Releases the lock (also done at exit). */
@@ -30,50 +31,44 @@ export interface TrainOutput {
 /** Files a training writes into a model folder (anything else there is the user's and is kept). */
 const MODEL_FILE = /^(model\.json|vocab\.json|config\.json|history\.json|checkpoint\.ckpt|weights-.*\.bin|\..*\.tmp)$/;
 
-/** The sibling folder `.<name>.<suffix>` of `dir`. */
-function sibling(dir: string, suffix: string): string {
-  const abs = path.resolve(dir);
-  return path.join(path.dirname(abs), `.${path.basename(abs)}.${suffix}`);
-}
-
 /** Whether `dir` holds (part of) a trained model. */
-function holdsModel(dir: string): boolean {
+function holdsModel(dir: FilePath): boolean {
   return fs.existsSync(dir) && fs.statSync(dir).isDirectory() && fs.readdirSync(dir).some((f) => MODEL_FILE.test(f) && f !== 'checkpoint.ckpt');
 }
 
 /** Removes a folder that this module made: its model files, then the folder; files of the user's are moved to `keepIn` first. */
-function removeModelFolder(dir: string, keepIn?: string): void {
+function removeModelFolder(dir: FilePath, keepIn?: FilePath): void {
   if (!fs.existsSync(dir)) return;
-  for (const f of fs.readdirSync(dir)) {
-    if (MODEL_FILE.test(f)) fs.rmSync(path.join(dir, f), { force: true });
-    else if (keepIn && !fs.existsSync(path.join(keepIn, f))) fs.renameSync(path.join(dir, f), path.join(keepIn, f));
+  for (const f of fs.readdirSync(dir, { encoding: 'buffer' })) {
+    if (MODEL_FILE.test(f.toString())) fs.rmSync(joinPath(dir, f), { force: true });
+    else if (keepIn && !fs.existsSync(joinPath(keepIn, f))) fs.renameSync(joinPath(dir, f), joinPath(keepIn, f));
   }
   try {
     fs.rmdirSync(dir);
   } catch (e) {
-    throw new UserError(`cannot remove ${dir} (${errCode(e)}): it holds files that are not a model's; move them and delete the folder`);
+    throw new UserError(`cannot remove ${showPath(dir)} (${errCode(e)}): it holds files that are not a model's; move them and delete the folder`);
   }
 }
 
 /** Completes a swap that a killed run left half-done (see the file comment). */
-function recoverSwap(out: string, staged: string, old: string): void {
+function recoverSwap(out: FilePath, staged: FilePath, old: FilePath): void {
   if (!fs.existsSync(old)) return;
-  if (!fs.existsSync(out)) fs.renameSync(fs.existsSync(path.join(staged, 'model.json')) ? staged : old, out);
+  if (!fs.existsSync(out)) fs.renameSync(fs.existsSync(joinPath(staged, 'model.json')) ? staged : old, out);
   removeModelFolder(old, out);
 }
 
 /** Moves the old model folder aside and the new one in its place; on failure the old one is put back. */
-function swapIn(out: string, staged: string, old: string): void {
+function swapIn(out: FilePath, staged: FilePath, old: FilePath): void {
   try {
     fs.renameSync(out, old);
   } catch (e) {
-    throw new UserError(`cannot move ${out} aside to put the new model there (${errCode(e)}): the new model is in ${staged}`);
+    throw new UserError(`cannot move ${showPath(out)} aside to put the new model there (${errCode(e)}): the new model is in ${showPath(staged)}`);
   }
   try {
     fs.renameSync(staged, out);
   } catch (e) {
     fs.renameSync(old, out);
-    throw new UserError(`cannot move the new model from ${staged} to ${out} (${errCode(e)})`);
+    throw new UserError(`cannot move the new model from ${showPath(staged)} to ${showPath(out)} (${errCode(e)})`);
   }
 }
 
@@ -82,22 +77,23 @@ function swapIn(out: string, staged: string, old: string): void {
  * file comment). Throws a one-line UserError when the folder is in use, holds
  * a model or a checkpoint without --force or --resume, or has nothing to resume.
  */
-export function openTrainOutput(out: string, opts: { readonly resume: boolean; readonly force: boolean }): TrainOutput {
+export function openTrainOutput(out: FilePath, opts: { readonly resume: boolean; readonly force: boolean }): TrainOutput {
   if (opts.resume && opts.force) throw new UserError('give --resume or --force, not both');
-  if (path.basename(path.resolve(out)) === '') throw new UserError(`--out ${out} cannot be a model folder: name a folder`);
-  const staged = sibling(out, 'new');
-  const old = sibling(out, 'old');
+  const shown = showPath(out);
+  if (path.basename(path.resolve(shown)) === '') throw new UserError(`--out ${shown} cannot be a model folder: name a folder`);
+  const staged = besidePath(out, 'new');
+  const old = besidePath(out, 'old');
   const release = lockModelFolder(out);
   try {
     recoverSwap(out, staged, old);
     let dir = out;
     if (opts.resume) {
       if (!hasCheckpoint(out) && hasCheckpoint(staged)) dir = staged;
-      else if (!hasCheckpoint(out)) throw new UserError(`cannot resume: no checkpoint in ${out}`);
+      else if (!hasCheckpoint(out)) throw new UserError(`cannot resume: no checkpoint in ${shown}`);
     } else if (hasCheckpoint(out) && !opts.force) {
-      throw new UserError(`${out} already has a training checkpoint: add --resume to continue it, --force to start over (the model stays until the new one's first epoch), or choose another --out`);
+      throw new UserError(`${shown} already has a training checkpoint: add --resume to continue it, --force to start over (the model stays until the new one's first epoch), or choose another --out`);
     } else if (holdsModel(out) && !opts.force) {
-      throw new UserError(`${out} already holds a model: add --force to replace it (it stays until the new model's first epoch is saved), or choose another --out`);
+      throw new UserError(`${shown} already holds a model: add --force to replace it (it stays until the new model's first epoch is saved), or choose another --out`);
     } else if (opts.force && (hasCheckpoint(out) || holdsModel(out))) {
       removeModelFolder(staged);
       dir = staged;
@@ -105,15 +101,15 @@ export function openTrainOutput(out: string, opts: { readonly resume: boolean; r
     return {
       dir: () => dir,
       epochSaved: () => {
-        if (dir !== staged || !fs.existsSync(path.join(staged, 'model.json'))) return null;
+        if (dir !== staged || !fs.existsSync(joinPath(staged, 'model.json'))) return null;
         swapIn(out, staged, old);
         dir = out;
         try {
           removeModelFolder(old, out);
         } catch (e) {
-          return `the new model replaced the old one in ${out}; ${(e as Error).message}`;
+          return `the new model replaced the old one in ${shown}; ${(e as Error).message}`;
         }
-        return `the new model replaced the old one in ${out}`;
+        return `the new model replaced the old one in ${shown}`;
       },
       release,
     };

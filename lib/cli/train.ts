@@ -3,11 +3,11 @@
  * The model folder is locked for the run, and a model already in it is kept
  * until a new one is saved (./train-output.ts).
  */
-import * as path from 'node:path';
 import { initBackend } from '../model/backend';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../train/config';
 import { DEFAULT_DATASET_CONFIG, validateDatasetConfig, type DatasetConfig } from '../data/dataset';
 import { UserError } from '../core/errors';
+import { argPath, parentPath, showPath, type FilePath } from '../core/files';
 import { DEFAULT_MODEL_CONFIG, parameterCount, validateModelConfig, type ModelConfig } from '../model/network';
 import type { PreparedData } from '../data/prepare';
 import { modelInfo } from '../train/model-folder';
@@ -19,7 +19,7 @@ import { trainModel } from '../train/loop';
 import { asFlagError, defined, intAtLeast, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { prepareDataStoppable } from './offload';
 import { startBar } from './progress';
-import { checkModelFolderName, openRecordedFolders, recordedFolder } from './paths';
+import { openRecordedFolders, recordedFolder } from './paths';
 import { openTrainOutput, type TrainOutput } from './train-output';
 import { FLAG_NAMES, logLoadReport, makeDirs, midiOptions, round, tokenizerFrom, MIDI_FLAGS, TOKENIZER_FLAGS, type Io, type JsonResult } from './shared';
 
@@ -54,14 +54,13 @@ export const TRAIN_FLAGS: FlagSpecs = {
 };
 
 export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
-  const out = required(a, 'out');
-  checkModelFolderName('out', out);
+  const out = argPath(required(a, 'out'));
   const resume = a.values.resume === true;
   const force = a.values.force === true;
   const maxFiles = intAtLeast(a, 'max-files', 1);
   // A new run's flags are checked before the folder is locked (its parent created); a resumed run's need the saved settings.
   const fresh = resume ? null : settingsFrom(a, null);
-  makeDirs(path.dirname(path.resolve(out)), out);
+  makeDirs(parentPath(out), out);
   const output = openTrainOutput(out, { resume, force });
   try {
     const saved = resume ? await loadSavedForResume(output.dir()) : null;
@@ -111,13 +110,13 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null): Settings {
 }
 
 /** The training run, with the output folder locked. */
-async function trainInto(output: TrainOutput, out: string, saved: Saved | null, settings: Settings, maxFilesFlag: number | undefined, io: Io): Promise<JsonResult> {
+async function trainInto(output: TrainOutput, out: FilePath, saved: Saved | null, settings: Settings, maxFilesFlag: number | undefined, io: Io): Promise<JsonResult> {
   const { folders, midi, tokenizer, dataset, modelCfg, training } = settings;
   const backend = await initBackend();
   // On --resume the file cap defaults to the one the run started with, so the same windows are trained on.
   const maxFiles = maxFilesFlag ?? saved?.info.data.maxFiles;
   const load = settings.recorded ? openRecordedFolders(folders) : { paths: folders, close: () => undefined };
-  if (!load) throw new UserError(`cannot resume ${out} without --data: one of its data folders (${folders.join(', ')}) has a name that is not UTF-8; give them again with --data`);
+  if (!load) throw new UserError(`cannot resume ${showPath(out)} without --data: one of its data folders (${folders.join(', ')}) has a name that is not UTF-8; give them again with --data`);
   const loadBar = startBar('load ', 1, io.quiet);
   const { corpus, data } = await prepareDataStoppable(io, load.paths, { ...midi, maxFiles }, tokenizer, dataset, saved?.vocab, (d, t) => {
     loadBar.setTotal(t);
@@ -125,7 +124,7 @@ async function trainInto(output: TrainOutput, out: string, saved: Saved | null, 
   }).finally(load.close);
   loadBar.stop();
   logLoadReport(io, corpus, false);
-  if (saved) checkSameData(out, saved.info.data, data);
+  if (saved) checkSameData(showPath(out), saved.info.data, data);
   const model = newModel(data.vocab, modelCfg);
   io.log(`backend ${backend.name}; ${data.train.length} training files, ${data.val.length} validation files; vocabulary ${data.vocab.tokens.length}; ${parameterCount(model)} parameters`);
   const base = modelInfo(model, data, dataset, training, backend.name, settings.recorded ? folders : folders.map(recordedFolder));
@@ -157,15 +156,15 @@ async function trainInto(output: TrainOutput, out: string, saved: Saved | null, 
   bar.stop();
   if (result.threadsNote) io.log(result.threadsNote);
   if (result.interrupted) {
-    const kept = output.dir() === out ? '' : ` (the model in ${out} is kept until the new one's first epoch)`;
-    io.log(`interrupted: checkpoint saved in ${output.dir()}${kept}; continue with --resume`);
+    const kept = output.dir() === out ? '' : ` (the model in ${showPath(out)} is kept until the new one's first epoch)`;
+    io.log(`interrupted: checkpoint saved in ${showPath(output.dir())}${kept}; continue with --resume`);
   } else if (result.stoppedEarly) io.log(`stopped early: no better validation loss for ${training.patience} epochs`);
   else if (result.outOfTime) io.log(`stopped after ${training.maxMinutes} minutes (--max-minutes): the last epoch was cut short; continue with --resume --max-minutes M`);
   const last = result.history[result.history.length - 1];
   const best = result.history.reduce((b, r) => (r.valLoss < b.valLoss ? r : b), last ?? { valLoss: NaN, valPerplexity: NaN, trainLoss: NaN });
   model.net.dispose();
   return {
-    model: out, epochs: result.history.length, trainLoss: last?.trainLoss ?? null, valLoss: best?.valLoss ?? null,
+    model: showPath(out), epochs: result.history.length, trainLoss: last?.trainLoss ?? null, valLoss: best?.valLoss ?? null,
     valPerplexity: best?.valPerplexity ?? null, backend: backend.name, threads: result.threads, tokensPerSec: Math.round(result.tokensPerSec), interrupted: result.interrupted,
   };
 }
@@ -185,7 +184,7 @@ function checkSameData(out: string, was: ModelInfo['data'], data: PreparedData):
  * weights come from the checkpoint (trainModel loads them), so this works
  * even when training stopped before the first epoch saved model.json.
  */
-async function loadSavedForResume(dir: string): Promise<Saved> {
+async function loadSavedForResume(dir: FilePath): Promise<Saved> {
   await initBackend();
   return loadModelSettings(dir);
 }

@@ -98,9 +98,10 @@ export function showPath(p: FilePath): string {
  * `--flag=arg`), its bytes are returned. Otherwise — no U+FFFD in `arg`, not
  * Linux, a path built from an argument rather than given whole, several
  * arguments that decode alike — `arg` is returned as it is. listFiles,
- * writeFileAtomic and readMidiFile apply this to the paths they are given, so
- * the MIDI folder or file, --primer and --out work with such names; a path
- * built from one (a file inside a model folder named so) does not.
+ * writeFileAtomic, readMidiFile and loadModel apply this to the paths they
+ * are given, and `train` to its --out, so the MIDI folder or file, --primer,
+ * --out and --model work with such names; paths built from them keep the
+ * bytes when built with joinPath and besidePath (not with node:path).
  */
 export function argPath(arg: FilePath): FilePath {
   if (typeof arg !== 'string' || !arg.includes('\ufffd')) return arg;
@@ -123,12 +124,52 @@ export function argPath(arg: FilePath): FilePath {
   return found.size === 1 ? [...found.values()][0] : arg;
 }
 
-/** `dir`/`name`, as a string when both are UTF-8. */
-function joinPath(dir: FilePath, name: Buffer): FilePath {
-  const n = pathOf(name);
-  if (typeof dir === 'string' && typeof n === 'string') return path.join(dir, n);
-  const d = typeof dir === 'string' ? Buffer.from(dir) : dir;
-  return Buffer.concat(d[d.length - 1] === 0x2f ? [d, name] : [d, Buffer.from('/'), name]);
+/**
+ * Applies a node:path function to paths given as strings or bytes. Bytes are
+ * passed as latin1 (one character per byte), so the function finds '/' and
+ * '.' and keeps every other byte as it is; the result is a string when it is UTF-8.
+ */
+function onBytes(op: (...paths: string[]) => string, ...paths: readonly FilePath[]): FilePath {
+  if (paths.every((p): p is string => typeof p === 'string')) return op(...paths);
+  return pathOf(Buffer.from(op(...paths.map((p) => Buffer.from(p).toString('latin1'))), 'latin1'));
+}
+
+/** `dir`/`name` (as path.join), by bytes when either is not UTF-8. */
+export function joinPath(dir: FilePath, name: FilePath): FilePath {
+  return onBytes(path.join, dir, name);
+}
+
+/** `p` made absolute (as path.resolve), by bytes when it is not UTF-8. */
+export function resolvePath(p: FilePath): FilePath {
+  return onBytes(path.resolve, process.cwd(), p);
+}
+
+/** The folder that holds `p` (made absolute), by bytes when it is not UTF-8. */
+export function parentPath(p: FilePath): FilePath {
+  return onBytes(path.dirname, resolvePath(p));
+}
+
+/** The hidden name `.<name>.<suffix>` beside `p`, in the same folder (a lock file, a staging folder), by bytes when `p` is not UTF-8. */
+export function besidePath(p: FilePath, suffix: string): FilePath {
+  return onBytes((abs) => path.join(path.dirname(abs), `.${path.basename(abs)}.${suffix}`), resolvePath(p));
+}
+
+/**
+ * A string path that reaches `p`, for code that names files by strings only:
+ * `p` itself, or for bytes that are not UTF-8 (Linux) /proc/self/fd/N, N a
+ * descriptor opened on `p` that `close` closes. Throws a one-line UserError
+ * when `p` cannot be opened.
+ */
+export function stringPath(p: FilePath): { readonly path: string; readonly close: () => void } {
+  if (typeof p === 'string') return { path: p, close: () => undefined };
+  if (process.platform !== 'linux') throw new UserError(`${showPath(p)}: a name that is not UTF-8 can be used on Linux only`);
+  let fd: number;
+  try {
+    fd = fs.openSync(p, 'r');
+  } catch (e) {
+    throw new UserError(`cannot open ${showPath(p)}: ${errCode(e)}`);
+  }
+  return { path: `/proc/self/fd/${fd}`, close: () => fs.closeSync(fd) };
 }
 
 /** A file or folder that a walk found but could not use, with a one-line reason. */
@@ -194,16 +235,16 @@ export function listFiles(given: FilePath, exts: readonly string[], unusable: Un
 }
 
 /** Reads and parses a JSON file; a one-line UserError names the file when it cannot be read or parsed. */
-export function readJsonFile(file: string): unknown {
+export function readJsonFile(file: FilePath): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UserError(`cannot read ${file}: ${errCode(e)}`);
+    throw new UserError(`cannot read ${showPath(file)}: ${errCode(e)}`);
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new UserError(`${file}: not valid JSON (damaged or truncated?)`);
+    throw new UserError(`${showPath(file)}: not valid JSON (damaged or truncated?)`);
   }
 }

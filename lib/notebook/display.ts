@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tslab from 'tslab';
 import { UserError } from '../core/errors';
+import { showPath } from '../core/files';
 import type { Piece } from '../core/piece';
 import { pitchName } from '../core/piece';
 import type { PreparedData } from '../data/prepare';
@@ -284,7 +285,7 @@ export function modelFolder(name: string, root = 'models'): string {
  */
 export function modelCard(m: LoadedModel): void {
   const { model, data, dataset, training } = m.info;
-  console.log(`loaded ${m.dir}: ${model.layers}×${model.units} LSTM, ${parameterCount(m.model).toLocaleString('en')} parameters`);
+  console.log(`loaded ${showPath(m.dir)}: ${model.layers}×${model.units} LSTM, ${parameterCount(m.model).toLocaleString('en')} parameters`);
   console.log(`  ${schemeLabel(m.vocab.config)}; vocabulary ${m.vocab.tokens.length} tokens`);
   console.log(
     `trained on ${plural(data.trainFiles, 'file')} (${data.trainTokens.toLocaleString('en')} tokens)${transposeLabel(training.transpose)}, ${plural(m.history.length, 'epoch')}; validated on ${data.valFiles} other file${data.valFiles === 1 ? '' : 's'}`,
@@ -294,5 +295,5 @@ export function modelCard(m: LoadedModel): void {
   const windows = `${training.maxValWindows > 0 ? `up to ${training.maxValWindows.toLocaleString('en')} ` : ''}windows of ${dataset.seqLen} tokens`;
   console.log(`best epoch ${best.epoch}: validation loss ${best.valLoss.toFixed(3)} nats/token, perplexity ${best.valPerplexity.toFixed(2)}`);
   console.log(`  measured as training does: ${windows} of the validation files, each read from a fresh LSTM state`);
-  console.log(`  (\`musicgen evaluate --model ${m.dir}\` measures whole files instead, carrying the state through each)`);
+  console.log(`  (\`musicgen evaluate --model ${showPath(m.dir)}\` measures whole files instead, carrying the state through each)`);
 }

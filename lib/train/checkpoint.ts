@@ -8,12 +8,11 @@
  * float32 data of every tensor in header order.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { validateEpochRecord, type EpochRecord } from './config';
 import { checkArray, checkField, checkInt, checkIsNumber, checkNumber, checkObject, checkShape, checkString, inField } from '../core/check';
 import { errCode, UserError } from '../core/errors';
-import { writeFileAtomic } from '../core/files';
+import { joinPath, showPath, writeFileAtomic, type FilePath } from '../core/files';
 
 /** A named tensor, as tfjs optimizers save their state. */
 export interface NamedTensor {
@@ -59,7 +58,7 @@ interface Header {
 }
 
 /** Writes a checkpoint atomically. */
-export async function writeCheckpoint(dir: string, position: TrainPosition, weights: readonly tf.Tensor[], optimizer: readonly NamedTensor[]): Promise<string> {
+export async function writeCheckpoint(dir: FilePath, position: TrainPosition, weights: readonly tf.Tensor[], optimizer: readonly NamedTensor[]): Promise<FilePath> {
   const header: Header = {
     position: { ...position, bestValLoss: Number.isFinite(position.bestValLoss) ? position.bestValLoss : -1 },
     weights: weights.map((w) => ({ shape: w.shape })),
@@ -78,7 +77,7 @@ export async function writeCheckpoint(dir: string, position: TrainPosition, weig
     Buffer.from(new Float32Array(d).buffer).copy(buf, off);
     off += d.length * 4;
   }
-  const file = path.join(dir, CHECKPOINT_FILE);
+  const file = joinPath(dir, CHECKPOINT_FILE);
   writeFileAtomic(file, buf);
   return file;
 }
@@ -122,11 +121,12 @@ function headerFromJson(json: unknown, file: string): Header {
 }
 
 /** Reads a checkpoint, checking its header field by field and its size; errors are one line naming the file. */
-export function readCheckpoint(dir: string): Checkpoint {
-  const file = path.join(dir, CHECKPOINT_FILE);
+export function readCheckpoint(dir: FilePath): Checkpoint {
+  const where = joinPath(dir, CHECKPOINT_FILE);
+  const file = showPath(where);
   let buf: Buffer;
   try {
-    buf = fs.readFileSync(file);
+    buf = fs.readFileSync(where);
   } catch (e) {
     throw new UserError(`cannot resume: no checkpoint at ${file} (${errCode(e)})`);
   }
@@ -163,6 +163,6 @@ export function readCheckpoint(dir: string): Checkpoint {
 }
 
 /** True when the folder has a checkpoint. */
-export function hasCheckpoint(dir: string): boolean {
-  return fs.existsSync(path.join(dir, CHECKPOINT_FILE));
+export function hasCheckpoint(dir: FilePath): boolean {
+  return fs.existsSync(joinPath(dir, CHECKPOINT_FILE));
 }

@@ -9,8 +9,8 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { errCode, UserError } from '../core/errors';
+import { besidePath, showPath, type FilePath } from '../core/files';
 
 /** What a lock file holds. */
 interface LockOwner {
@@ -23,9 +23,8 @@ interface LockOwner {
 }
 
 /** The lock file of a model folder. */
-export function lockFileOf(dir: string): string {
-  const abs = path.resolve(dir);
-  return path.join(path.dirname(abs), `.${path.basename(abs)}.lock`);
+export function lockFileOf(dir: FilePath): FilePath {
+  return besidePath(dir, 'lock');
 }
 
 /** A process's start time (field 22 of /proc/<pid>/stat), or null where that cannot be read. */
@@ -70,7 +69,7 @@ const UNREADABLE_GRACE_MS = 10_000;
  * releases it (safe to call more than once). Throws a one-line UserError
  * naming the folder and the owner when another live process holds it.
  */
-export function lockModelFolder(dir: string): () => void {
+export function lockModelFolder(dir: FilePath): () => void {
   const file = lockFileOf(dir);
   const me: LockOwner = { pid: process.pid, host: os.hostname(), started: processStart(process.pid), since: new Date().toISOString() };
   const text = JSON.stringify(me) + '\n';
@@ -79,7 +78,7 @@ export function lockModelFolder(dir: string): () => void {
       fs.writeFileSync(file, text, { flag: 'wx' });
       return releaser(file, text);
     } catch (e) {
-      if (errCode(e) !== 'EEXIST') throw new UserError(`cannot lock ${dir}: cannot create ${file} (${errCode(e)})`);
+      if (errCode(e) !== 'EEXIST') throw new UserError(`cannot lock ${showPath(dir)}: cannot create ${showPath(file)} (${errCode(e)})`);
     }
     let held: string;
     let age: number;
@@ -92,7 +91,7 @@ export function lockModelFolder(dir: string): () => void {
     const owner = readOwner(held);
     if (owner ? mayBeAlive(owner) : age < UNREADABLE_GRACE_MS) {
       const who = owner ? `process ${owner.pid}${owner.host === me.host ? '' : ` on ${owner.host}`} since ${owner.since}` : 'another process';
-      throw new UserError(`${dir} is being written by another training (${who}): wait for it to end or stop it (lock file ${file})`);
+      throw new UserError(`${showPath(dir)} is being written by another training (${who}): wait for it to end or stop it (lock file ${showPath(file)})`);
     }
     // Left behind by a process that is gone: remove it, unless it changed since it was read (another run took it over).
     try {
@@ -101,11 +100,11 @@ export function lockModelFolder(dir: string): () => void {
       /* gone already */
     }
   }
-  throw new UserError(`cannot lock ${dir}: ${file} keeps changing (another training is starting?)`);
+  throw new UserError(`cannot lock ${showPath(dir)}: ${showPath(file)} keeps changing (another training is starting?)`);
 }
 
 /** The release function of a lock this process holds: removes the file if it is still ours, on call or at exit. */
-function releaser(file: string, text: string): () => void {
+function releaser(file: FilePath, text: string): () => void {
   let released = false;
   const release = (): void => {
     if (released) return;

@@ -10,6 +10,7 @@ import { validateTrainConfig, type EpochRecord, type TrainConfig } from './confi
 import { makeTransposer } from '../data/transpose';
 import { batches, windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type WindowRef } from '../data/dataset';
 import { UserError } from '../core/errors';
+import { showPath, type FilePath } from '../core/files';
 import { currentBackend } from '../model/backend';
 import { batchLoss, lossAndGradients, type BatchGradients } from './bptt';
 import { autoThreads, startGradientWorkers, type GradientWorkers } from './parallel';
@@ -36,7 +37,7 @@ interface BatchProgress {
 export interface TrainCallbacks {
   readonly onBatch?: (p: BatchProgress) => void;
   readonly onEpoch?: (record: EpochRecord, isBest: boolean) => void;
-  readonly onCheckpoint?: (file: string) => void;
+  readonly onCheckpoint?: (file: FilePath) => void;
   /**
    * Polled after each training and validation batch, once the event loop has
    * turned; return true to stop (a checkpoint is written first; stopped while
@@ -58,7 +59,7 @@ export interface TrainRun {
    * at every write, so a caller may move the run to another folder between
    * epochs (`train --force` swaps its new folder in after the first epoch).
    */
-  readonly outDir: string;
+  readonly outDir: FilePath;
   readonly info: ModelInfo;
   /** Continue from the folder's checkpoint. */
   readonly resume?: boolean;
@@ -98,7 +99,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
     const ck = readCheckpoint(run.outDir);
     if (ck.weights.length !== vars.length || ck.weights.some((w, i) => w.shape.join() !== vars[i].shape.join())) {
       tf.dispose([...ck.weights, ...ck.optimizer.map((o) => o.tensor)]);
-      throw new UserError(`cannot resume: the checkpoint in ${run.outDir} is from a model of another shape`);
+      throw new UserError(`cannot resume: the checkpoint in ${showPath(run.outDir)} is from a model of another shape`);
     }
     ck.weights.forEach((w, i) => vars[i].assign(w));
     pos = { ...ck.position, learningRate: ck.position.learningRate ?? cfg.learningRate };

@@ -16,7 +16,7 @@ import { DEFAULT_TRAIN_CONFIG, validateEpochRecord, validateTrainConfig, type Ep
 import { validateDatasetConfig, type DatasetConfig } from '../data/dataset';
 import { checkArray, checkField, checkInt, checkIsNumber, checkNumber, checkObject, checkShape, checkString } from '../core/check';
 import { errCode, UserError } from '../core/errors';
-import { readJsonFile, writeFileAtomic } from '../core/files';
+import { argPath, joinPath, readJsonFile, showPath, stringPath, writeFileAtomic, type FilePath } from '../core/files';
 import { validateModelConfig, wrapModel, type ModelConfig, type MusicModel } from '../model/network';
 import { loadVocabulary, saveVocabulary } from '../tokens/vocab-file';
 import { type Vocabulary } from '../tokens/vocabulary';
@@ -46,7 +46,7 @@ export interface ModelInfo {
 
 /** A model loaded from its folder. */
 export interface LoadedModel {
-  readonly dir: string;
+  readonly dir: FilePath;
   readonly model: MusicModel;
   readonly vocab: Vocabulary;
   readonly info: ModelInfo;
@@ -55,18 +55,34 @@ export interface LoadedModel {
 }
 
 /** Writes vocab.json and config.json (once, at the start of training). */
-export function saveModelInfo(dir: string, vocab: Vocabulary, info: ModelInfo): void {
-  saveVocabulary(path.join(dir, 'vocab.json'), vocab);
-  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(info, null, 2) + '\n');
+export function saveModelInfo(dir: FilePath, vocab: Vocabulary, info: ModelInfo): void {
+  withVocabFile(dir, (file) => saveVocabulary(file, vocab));
+  writeFileAtomic(joinPath(dir, 'config.json'), JSON.stringify(info, null, 2) + '\n');
+}
+
+/**
+ * Runs `use` with the path of `dir`'s vocab.json as a string (lib/tokens names
+ * files by strings; a folder whose name is not UTF-8 is reached by
+ * `stringPath`). Its errors name the folder as `showPath` shows it.
+ */
+function withVocabFile<T>(dir: FilePath, use: (file: string) => T): T {
+  const s = stringPath(dir);
+  try {
+    return use(path.join(s.path, 'vocab.json'));
+  } catch (e) {
+    throw e instanceof UserError ? new UserError(e.message.split(s.path).join(showPath(dir))) : e;
+  } finally {
+    s.close();
+  }
 }
 
 /** Writes the training history. */
-export function saveHistory(dir: string, history: readonly EpochRecord[]): void {
-  writeFileAtomic(path.join(dir, 'history.json'), JSON.stringify(history, null, 1) + '\n');
+export function saveHistory(dir: FilePath, history: readonly EpochRecord[]): void {
+  writeFileAtomic(joinPath(dir, 'history.json'), JSON.stringify(history, null, 1) + '\n');
 }
 
 /** Saves the weights (new weights file, then model.json pointing at it, then removes older weights files). */
-export async function saveWeights(dir: string, model: MusicModel): Promise<void> {
+export async function saveWeights(dir: FilePath, model: MusicModel): Promise<void> {
   let artifacts: tf.io.ModelArtifacts | null = null;
   await model.net.save(
     tf.io.withSaveHandler(async (a) => {
@@ -79,7 +95,7 @@ export async function saveWeights(dir: string, model: MusicModel): Promise<void>
   const weightData = tf.io.CompositeArrayBuffer.join(a.weightData);
   const stamp = `${Date.now().toString(36)}${process.pid.toString(36)}`;
   const weightsFile = `weights-${stamp}.bin`;
-  writeFileAtomic(path.join(dir, weightsFile), new Uint8Array(weightData));
+  writeFileAtomic(joinPath(dir, weightsFile), new Uint8Array(weightData));
   const modelJson = {
     format: 'layers-model',
     generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
@@ -87,9 +103,9 @@ export async function saveWeights(dir: string, model: MusicModel): Promise<void>
     modelTopology: a.modelTopology,
     weightsManifest: [{ paths: [`./${weightsFile}`], weights: a.weightSpecs }],
   };
-  writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(modelJson) + '\n');
+  writeFileAtomic(joinPath(dir, 'model.json'), JSON.stringify(modelJson) + '\n');
   for (const f of fs.readdirSync(dir)) {
-    if (/^weights-.*\.bin$/.test(f) && f !== weightsFile) fs.rmSync(path.join(dir, f), { force: true });
+    if (/^weights-.*\.bin$/.test(f) && f !== weightsFile) fs.rmSync(joinPath(dir, f), { force: true });
   }
 }
 
@@ -123,8 +139,8 @@ function modelInfoFromJson(json: unknown, source = 'config.json'): ModelInfo {
 }
 
 /** Reads and checks config.json; errors are one line naming the file and the field. */
-function loadModelInfo(file: string): ModelInfo {
-  return modelInfoFromJson(readJsonFile(file), file);
+function loadModelInfo(file: FilePath): ModelInfo {
+  return modelInfoFromJson(readJsonFile(file), showPath(file));
 }
 
 /**
@@ -138,8 +154,8 @@ function historyFromJson(json: unknown, source = 'history.json'): EpochRecord[] 
 }
 
 /** Reads and checks history.json; errors are one line naming the file and the field. */
-function loadHistory(file: string): EpochRecord[] {
-  return historyFromJson(readJsonFile(file), file);
+function loadHistory(file: FilePath): EpochRecord[] {
+  return historyFromJson(readJsonFile(file), showPath(file));
 }
 
 /** The format tag tfjs writes into a layers model's model.json. */
@@ -202,41 +218,44 @@ const MODEL_FILES: readonly string[] = ['model.json', 'vocab.json', 'config.json
  * `files` exist): what --resume needs when training stopped before the first
  * weights were saved. Errors are one line naming the file and what is wrong.
  */
-export function loadModelSettings(dir: string, files: readonly string[] = ['vocab.json', 'config.json']): { readonly vocab: Vocabulary; readonly info: ModelInfo } {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`model folder ${dir} not found`);
-  const missing = files.filter((f) => !fs.existsSync(path.join(dir, f)));
-  if (missing.length > 0) throw new UserError(`model folder ${dir} is incomplete: missing ${missing.join(', ')}`);
-  const info = loadModelInfo(path.join(dir, 'config.json'));
-  const vocab = loadVocabulary(path.join(dir, 'vocab.json'));
+export function loadModelSettings(dir: FilePath, files: readonly string[] = ['vocab.json', 'config.json']): { readonly vocab: Vocabulary; readonly info: ModelInfo } {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`model folder ${showPath(dir)} not found`);
+  const missing = files.filter((f) => !fs.existsSync(joinPath(dir, f)));
+  if (missing.length > 0) throw new UserError(`model folder ${showPath(dir)} is incomplete: missing ${missing.join(', ')}`);
+  const info = loadModelInfo(joinPath(dir, 'config.json'));
+  const vocab = withVocabFile(dir, loadVocabulary);
   if (vocab.tokens.length !== info.model.vocabSize) {
     throw new UserError(
-      `model folder ${dir}: vocab.json has ${vocab.tokens.length} tokens but config.json says vocabSize ${info.model.vocabSize} (files from different models?)`,
+      `model folder ${showPath(dir)}: vocab.json has ${vocab.tokens.length} tokens but config.json says vocabSize ${info.model.vocabSize} (files from different models?)`,
     );
   }
   return { vocab, info };
 }
 
 /**
- * Loads a model folder, checking every file field by field before any work,
+ * Loads a model folder (a name given on the command line is found by its
+ * bytes, see `argPath`), checking every file field by field before any work,
  * and that the files agree (vocabulary size, config and weight shapes, weight
  * bytes). Errors are one line naming the file and what is wrong.
  */
-export async function loadModel(dir: string): Promise<LoadedModel> {
+export async function loadModel(given: FilePath): Promise<LoadedModel> {
+  const dir = argPath(given);
   const { vocab, info } = loadModelSettings(dir, MODEL_FILES);
-  const mjFile = path.join(dir, 'model.json');
-  const mj = modelJsonFromJson(readJsonFile(mjFile), mjFile);
+  const mjPath = joinPath(dir, 'model.json');
+  const mjFile = showPath(mjPath);
+  const mj = modelJsonFromJson(readJsonFile(mjPath), mjFile);
   const buffers: Uint8Array[] = [];
   for (const p of mj.paths) {
     try {
-      buffers.push(fs.readFileSync(path.join(dir, p)));
+      buffers.push(fs.readFileSync(joinPath(dir, p)));
     } catch (e) {
-      throw new UserError(`model folder ${dir} is incomplete: cannot read weights ${p} (${errCode(e)})`);
+      throw new UserError(`model folder ${showPath(dir)} is incomplete: cannot read weights ${p} (${errCode(e)})`);
     }
   }
   const total = buffers.reduce((a, b) => a + b.length, 0);
   const expected = mj.specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1) * 4, 0);
   if (total !== expected) {
-    const files = mj.paths.map((p) => path.join(dir, p)).join(' + ');
+    const files = mj.paths.map((p) => showPath(joinPath(dir, p))).join(' + ');
     throw new UserError(`${files}: weights have ${total} bytes, ${mjFile} expects ${expected} (damaged, or from another save?)`);
   }
   const joined = new Uint8Array(total);
@@ -262,7 +281,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     throw new UserError(`${mjFile}: the weights do not match config.json (${(e as Error).message})`);
   }
   // history.json is read (and checked) when it is first used: generating needs none of it, so a damaged one does not stop that.
-  const histFile = path.join(dir, 'history.json');
+  const histFile = joinPath(dir, 'history.json');
   let history: readonly EpochRecord[] | undefined;
   return {
     dir, model, vocab, info,
@@ -285,7 +304,7 @@ const MAX_WEIGHT = 1e4;
  * holding NaN, infinities or random bytes would otherwise load and generate
  * noise. The error names the file, the weight and the position.
  */
-function checkWeightValues(values: Float32Array, mj: ModelJson, buffers: readonly Uint8Array[], dir: string): void {
+function checkWeightValues(values: Float32Array, mj: ModelJson, buffers: readonly Uint8Array[], dir: FilePath): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (Number.isFinite(v) && Math.abs(v) <= MAX_WEIGHT) continue;
@@ -298,7 +317,7 @@ function checkWeightValues(values: Float32Array, mj: ModelJson, buffers: readonl
       if (i < first + size) break;
     }
     const what = Number.isFinite(v) ? `${v} (beyond ±${MAX_WEIGHT})` : String(v);
-    throw new UserError(`${path.join(dir, mj.paths[file])}: weight ${mj.specs[spec].name}[${i - first}] is ${what}: the weights are damaged`);
+    throw new UserError(`${showPath(joinPath(dir, mj.paths[file]))}: weight ${mj.specs[spec].name}[${i - first}] is ${what}: the weights are damaged`);
   }
 }
 
