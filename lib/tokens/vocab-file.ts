@@ -4,7 +4,7 @@
  */
 import { checkArray, checkField, checkInt, checkObject, checkString } from '../core/check';
 import { UserError } from '../core/errors';
-import { readJsonFile, writeFileAtomic } from '../core/files';
+import { readJsonFile, showPath, writeFileAtomic, type FilePath } from '../core/files';
 import { defaultTokenizerConfig, validateTokenizerConfig, type TokenizerConfig } from './config';
 import { compareTokens, tokenFromString } from './token';
 import { makeVocabulary, type Vocabulary } from './vocabulary';
@@ -62,11 +62,11 @@ function withDefaults(saved: Readonly<Record<string, unknown>>): TokenizerConfig
 }
 
 /** Writes vocab.json atomically. */
-export function saveVocabulary(file: string, v: Vocabulary): void {
+export function saveVocabulary(file: FilePath, v: Vocabulary): void {
   writeFileAtomic(file, JSON.stringify(vocabularyToJson(v), null, 1) + '\n');
 }
 
 /** Reads and checks vocab.json; errors are one line naming the file and the field. */
-export function loadVocabulary(file: string): Vocabulary {
-  return vocabularyFromJson(readJsonFile(file), file);
+export function loadVocabulary(file: FilePath): Vocabulary {
+  return vocabularyFromJson(readJsonFile(file), showPath(file));
 }

@@ -16,7 +16,7 @@ import { DEFAULT_TRAIN_CONFIG, validateEpochRecord, validateTrainConfig, type Ep
 import { validateDatasetConfig, type DatasetConfig } from '../data/dataset';
 import { checkArray, checkField, checkInt, checkIsNumber, checkNumber, checkObject, checkShape, checkString } from '../core/check';
 import { errCode, UserError } from '../core/errors';
-import { argPath, joinPath, readJsonFile, showPath, stringPath, writeFileAtomic, type FilePath } from '../core/files';
+import { argPath, joinPath, readJsonFile, showPath, writeFileAtomic, type FilePath } from '../core/files';
 import { validateModelConfig, wrapModel, type ModelConfig, type MusicModel } from '../model/network';
 import { loadVocabulary, saveVocabulary } from '../tokens/vocab-file';
 import { type Vocabulary } from '../tokens/vocabulary';
@@ -56,24 +56,8 @@ export interface LoadedModel {
 
 /** Writes vocab.json and config.json (once, at the start of training). */
 export function saveModelInfo(dir: FilePath, vocab: Vocabulary, info: ModelInfo): void {
-  withVocabFile(dir, (file) => saveVocabulary(file, vocab));
+  saveVocabulary(joinPath(dir, 'vocab.json'), vocab);
   writeFileAtomic(joinPath(dir, 'config.json'), JSON.stringify(info, null, 2) + '\n');
-}
-
-/**
- * Runs `use` with the path of `dir`'s vocab.json as a string (lib/tokens names
- * files by strings; a folder whose name is not UTF-8 is reached by
- * `stringPath`). Its errors name the folder as `showPath` shows it.
- */
-function withVocabFile<T>(dir: FilePath, use: (file: string) => T): T {
-  const s = stringPath(dir);
-  try {
-    return use(path.join(s.path, 'vocab.json'));
-  } catch (e) {
-    throw e instanceof UserError ? new UserError(e.message.split(s.path).join(showPath(dir))) : e;
-  } finally {
-    s.close();
-  }
 }
 
 /** Writes the training history. */
@@ -223,7 +207,7 @@ export function loadModelSettings(dir: FilePath, files: readonly string[] = ['vo
   const missing = files.filter((f) => !fs.existsSync(joinPath(dir, f)));
   if (missing.length > 0) throw new UserError(`model folder ${showPath(dir)} is incomplete: missing ${missing.join(', ')}`);
   const info = loadModelInfo(joinPath(dir, 'config.json'));
-  const vocab = withVocabFile(dir, loadVocabulary);
+  const vocab = loadVocabulary(joinPath(dir, 'vocab.json'));
   if (vocab.tokens.length !== info.model.vocabSize) {
     throw new UserError(
       `model folder ${showPath(dir)}: vocab.json has ${vocab.tokens.length} tokens but config.json says vocabSize ${info.model.vocabSize} (files from different models?)`,
