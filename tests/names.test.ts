@@ -75,6 +75,9 @@ test('train --out writes the model folder under the bytes given (its lock and st
   const generated = await shell(`generate --model ${outArg} --out "${mid}" --data "${DATA_DIR}" --length 20 --seed 1 --json`);
   assert.equal(generated.code, 0, generated.stderr);
   assert.ok(readMidiFile(mid).notes.length > 0);
+  // An --out inside that folder is refused, named by its bytes.
+  const inside = await shell(`generate --model ${outArg} --out ${outArg}/x.mid --data "${DATA_DIR}" --length 20`);
+  oneLineError(inside, /^musicgen generate: --out \S+\/out\\xff\/x\.mid is inside the --model folder \S+\/out\\xff: write it elsewhere/);
   const evaluated = await shell(`evaluate --model ${outArg} --samples 0 --json`);
   assert.equal(evaluated.code, 0, evaluated.stderr);
   assert.ok(Number.isFinite(lastJson(evaluated).nll), evaluated.stdout);

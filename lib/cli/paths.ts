@@ -14,16 +14,25 @@ import * as path from 'node:path';
 import { UserError } from '../core/errors';
 import { argPath, showPath, stringPath } from '../core/files';
 
-/** The real path `p` reaches: symbolic links resolved as far as it exists, the rest appended as given. */
+/** The bytes a path argument stands for (a name that is not UTF-8 as the user typed it), as a latin1 string: one char per byte. */
+function bytesOf(p: string): string {
+  return Buffer.from(argPath(p)).toString('latin1');
+}
+
+/**
+ * The real path `p` reaches, by bytes (a latin1 string, one char per byte, so
+ * two names that are not UTF-8 never look alike): symbolic links resolved as
+ * far as it exists, the rest appended as given.
+ */
 function realTarget(p: string): string {
-  let head = path.resolve(p);
+  let head = path.resolve(Buffer.from(process.cwd()).toString('latin1'), bytesOf(p));
   const rest: string[] = [];
   for (;;) {
     try {
-      return path.join(fs.realpathSync(head), ...rest);
+      return path.join(fs.realpathSync(Buffer.from(head, 'latin1'), { encoding: 'buffer' }).toString('latin1'), ...rest);
     } catch {
       const parent = path.dirname(head);
-      if (parent === head) return path.resolve(p);
+      if (parent === head) return head;
       rest.unshift(path.basename(head));
       head = parent;
     }
@@ -34,8 +43,8 @@ function realTarget(p: string): string {
 function sameFile(a: string, b: string): boolean {
   if (realTarget(a) === realTarget(b)) return true;
   try {
-    const sa = fs.statSync(a);
-    const sb = fs.statSync(b);
+    const sa = fs.statSync(Buffer.from(bytesOf(a), 'latin1'));
+    const sb = fs.statSync(Buffer.from(bytesOf(b), 'latin1'));
     return sa.dev === sb.dev && sa.ino === sb.ino;
   } catch {
     return false;
@@ -60,17 +69,18 @@ interface Named {
  * Throws a one-line UserError naming both flags and the path.
  */
 export function checkOutputs(outputs: readonly Named[], inputFiles: readonly Named[], inputFolders: readonly Named[]): void {
+  const shown = (p: string): string => showPath(argPath(p));
   outputs.forEach((o, i) => {
     for (const f of inputFiles) {
-      if (sameFile(o.path, f.path)) throw new UserError(`--${o.flag} ${o.path} is the --${f.flag} file: writing it would destroy it (choose another --${o.flag})`);
+      if (sameFile(o.path, f.path)) throw new UserError(`--${o.flag} ${shown(o.path)} is the --${f.flag} file: writing it would destroy it (choose another --${o.flag})`);
     }
     for (const d of inputFolders) {
       if (sameFile(o.path, d.path) || isInside(o.path, d.path)) {
-        throw new UserError(`--${o.flag} ${o.path} is inside the --${d.flag} folder ${d.path}: write it elsewhere (the folder's files belong to the model)`);
+        throw new UserError(`--${o.flag} ${shown(o.path)} is inside the --${d.flag} folder ${shown(d.path)}: write it elsewhere (the folder's files belong to the model)`);
       }
     }
     for (const other of outputs.slice(i + 1)) {
-      if (sameFile(o.path, other.path)) throw new UserError(`--${o.flag} and --${other.flag} are the same file (${o.path}): give them different names`);
+      if (sameFile(o.path, other.path)) throw new UserError(`--${o.flag} and --${other.flag} are the same file (${shown(o.path)}): give them different names`);
     }
   });
 }
