@@ -322,6 +322,13 @@ test('names that are not UTF-8: found and read by their bytes, shown as \\xNN; g
   const gen = await shell(`cd "${ROOT}" && ${cli} generate --model "${PRETRAINED}" --length 8 --seed 1 --out "$(printf '%s/g\\377.mid' "${dir}")"`);
   assert.equal(gen.code, 0, gen.stderr);
   assert.ok(fs.readdirSync(dir, { encoding: 'buffer' }).some((b) => b.equals(bytes('g\xff.mid'))), 'the name as typed');
+  // Into a new folder that is not UTF-8 either: that folder is made (no look-alike beside it) and the message shows the bytes.
+  const before = fs.readdirSync(dir, { encoding: 'buffer' }).length;
+  const sub = await shell(`cd "${ROOT}" && ${cli} generate --model "${PRETRAINED}" --length 8 --seed 1 --out "$(printf '%s/sub\\376/g\\377.mid' "${dir}")"`);
+  assert.equal(sub.code, 0, sub.stderr);
+  assert.equal(fs.readdirSync(dir, { encoding: 'buffer' }).length, before + 1, 'one new folder');
+  assert.deepEqual(fs.readdirSync(Buffer.concat([bytes(dir), bytes('/sub\xfe')]), { encoding: 'buffer' }), [bytes('g\xff.mid')]);
+  assert.match(sub.stdout + sub.stderr, /wrote \S+\/sub\\xfe\/g\\xff\.mid: /);
 });
 
 test('symbolic links: linked files and folders are followed (a loop once), a broken link or a device is skipped with the reason', (t) => {

@@ -78,6 +78,11 @@ test('train --out writes the model folder under the bytes given (its lock and st
   // An --out inside that folder is refused, named by its bytes.
   const inside = await shell(`generate --model ${outArg} --out ${outArg}/x.mid --data "${DATA_DIR}" --length 20`);
   oneLineError(inside, /^musicgen generate: --out \S+\/out\\xff\/x\.mid is inside the --model folder \S+\/out\\xff: write it elsewhere/);
+  // Also when the model is named by a link whose name is not UTF-8 either: the link is followed by its bytes.
+  fs.symlinkSync(out, Buffer.concat([bytes(parent), bytes('/link\xfe')]));
+  const linked = await shell(`generate --model "$(printf '%s/link\\376' "${parent}")" --out ${outArg}/model.json --data "${DATA_DIR}" --length 20`);
+  fs.rmSync(Buffer.concat([bytes(parent), bytes('/link\xfe')]));
+  oneLineError(linked, /^musicgen generate: --out \S+\/out\\xff\/model\.json is inside the --model folder \S+\/link\\xfe: write it elsewhere/);
   const evaluated = await shell(`evaluate --model ${outArg} --samples 0 --json`);
   assert.equal(evaluated.code, 0, evaluated.stderr);
   assert.ok(Number.isFinite(lastJson(evaluated).nll), evaluated.stdout);

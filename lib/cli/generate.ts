@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { initBackend } from '../model/backend';
 import { NonFiniteOutput } from '../model/inference';
 import { UserError } from '../core/errors';
-import { showPath, writeFileAtomic } from '../core/files';
+import { argPath, parentPath, showPath, writeFileAtomic } from '../core/files';
 import { DEFAULT_GENERATE_CONFIG, generateMusicAsync, validateGenerateConfig, type GenerateConfig } from '../generate/generate';
 import { readMidiFile } from '../midi/read';
 import { createRng } from '../core/rng';
@@ -68,8 +68,10 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   if (str(a, 'seed') === undefined) io.log(`seed ${cfg.seed} (give --seed ${cfg.seed} to get this piece again)`);
   const policy = (str(a, 'unknown') ?? 'nearest') as UnknownPolicy;
   if (!['nearest', 'skip', 'error'].includes(policy)) throw new UserError(`--unknown must be nearest, skip or error (got "${policy}")`);
-  makeDirs(path.dirname(out), out);
-  if (wav) makeDirs(path.dirname(wav), wav);
+  const outPath = argPath(out);
+  const wavPath = wav === undefined ? undefined : argPath(wav);
+  makeDirs(parentPath(outPath), outPath);
+  if (wavPath) makeDirs(parentPath(wavPath), wavPath);
   const backend = await initBackend();
   const lm = await loadModel(modelDir);
   try {
@@ -83,18 +85,18 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
     if (!g) throw new Interrupted();
     await writeMidiStoppable(io, out, g.piece);
     const seconds = (performance.now() - t0) / 1000;
-    io.log(`wrote ${out}: ${g.events} new events, ${g.piece.notes.length} notes (${g.newNotes} after the primer), ${pieceLengthBeats(g.piece).toFixed(1)} beats`);
+    io.log(`wrote ${showPath(outPath)}: ${g.events} new events, ${g.piece.notes.length} notes (${g.newNotes} after the primer), ${pieceLengthBeats(g.piece).toFixed(1)} beats`);
     const result: JsonResult = {
-      out, events: g.events, notes: g.piece.notes.length, seconds: round(seconds, 3), notesPerSec: Math.round(g.newNotes / Math.max(1e-6, g.seconds)),
+      out: showPath(outPath), events: g.events, notes: g.piece.notes.length, seconds: round(seconds, 3), notesPerSec: Math.round(g.newNotes / Math.max(1e-6, g.seconds)),
       backend: backend.name,
     };
     if (!wav) return result;
     const { renderWav } = await import('../show/synth');
     const audio = await renderWav(g.piece);
-    if (io.interrupted()) throw new Interrupted(`interrupted: wrote ${out}, not ${wav}`);
+    if (io.interrupted()) throw new Interrupted(`interrupted: wrote ${showPath(outPath)}, not ${showPath(wavPath ?? wav)}`);
     writeFileAtomic(wav, audio);
-    io.log(`wrote ${wav}`);
-    return { ...result, wav };
+    io.log(`wrote ${showPath(wavPath ?? wav)}`);
+    return { ...result, wav: showPath(wavPath ?? wav) };
   } finally {
     lm.model.net.dispose();
   }

@@ -14,22 +14,28 @@ import * as path from 'node:path';
 import { UserError } from '../core/errors';
 import { argPath, showPath, stringPath } from '../core/files';
 
-/** The bytes a path argument stands for (a name that is not UTF-8 as the user typed it), as a latin1 string: one char per byte. */
-function bytesOf(p: string): string {
-  return Buffer.from(argPath(p)).toString('latin1');
+/** The bytes `p` stands for when they are not UTF-8 (a name as the user typed it; see `argPath`), else null. */
+function nonUtf8(p: string): Buffer | null {
+  const given = argPath(p);
+  return typeof given === 'string' ? null : given;
 }
 
 /**
- * The real path `p` reaches, by bytes (a latin1 string, one char per byte, so
- * two names that are not UTF-8 never look alike): symbolic links resolved as
- * far as it exists, the rest appended as given.
+ * The real path `p` reaches: symbolic links resolved as far as it exists, the
+ * rest appended as given. `byBytes` (when a path compared is not UTF-8) works
+ * on the bytes, as a latin1 string of one char per byte, so two such names never
+ * look alike; otherwise on ordinary strings (where Windows' case rules apply).
  */
-function realTarget(p: string): string {
-  let head = path.resolve(Buffer.from(process.cwd()).toString('latin1'), bytesOf(p));
+function realTarget(p: string, byBytes: boolean): string {
+  const latin1 = (b: Buffer): string => b.toString('latin1');
+  const real = byBytes
+    ? (h: string): string => latin1(fs.realpathSync.native(Buffer.from(h, 'latin1'), { encoding: 'buffer' }))
+    : (h: string): string => fs.realpathSync(h);
+  let head = byBytes ? path.resolve(latin1(fs.realpathSync.native('.', { encoding: 'buffer' })), latin1(Buffer.from(argPath(p)))) : path.resolve(p);
   const rest: string[] = [];
   for (;;) {
     try {
-      return path.join(fs.realpathSync(Buffer.from(head, 'latin1'), { encoding: 'buffer' }).toString('latin1'), ...rest);
+      return path.join(real(head), ...rest);
     } catch {
       const parent = path.dirname(head);
       if (parent === head) return head;
@@ -41,10 +47,11 @@ function realTarget(p: string): string {
 
 /** The same file: the same real path, or (both existing) the same inode. */
 function sameFile(a: string, b: string): boolean {
-  if (realTarget(a) === realTarget(b)) return true;
+  const byBytes = nonUtf8(a) !== null || nonUtf8(b) !== null;
+  if (realTarget(a, byBytes) === realTarget(b, byBytes)) return true;
   try {
-    const sa = fs.statSync(Buffer.from(bytesOf(a), 'latin1'));
-    const sb = fs.statSync(Buffer.from(bytesOf(b), 'latin1'));
+    const sa = fs.statSync(argPath(a));
+    const sb = fs.statSync(argPath(b));
     return sa.dev === sb.dev && sa.ino === sb.ino;
   } catch {
     return false;
@@ -53,7 +60,8 @@ function sameFile(a: string, b: string): boolean {
 
 /** `file` lies inside `folder` (at any depth). */
 function isInside(file: string, folder: string): boolean {
-  const rel = path.relative(realTarget(folder), realTarget(file));
+  const byBytes = nonUtf8(file) !== null || nonUtf8(folder) !== null;
+  const rel = path.relative(realTarget(folder, byBytes), realTarget(file, byBytes));
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }
 

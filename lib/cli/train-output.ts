@@ -31,17 +31,27 @@ export interface TrainOutput {
 /** Files a training writes into a model folder (anything else there is the user's and is kept). */
 const MODEL_FILE = /^(model\.json|vocab\.json|config\.json|history\.json|checkpoint\.ckpt|weights-.*\.bin|\..*\.tmp)$/;
 
+/** Runs one file-system step; its failure becomes a one-line UserError: `what` and the error code (Node's own message would show a name that is not UTF-8 as U+FFFD). */
+function attempt<T>(what: string, step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    throw e instanceof UserError ? e : new UserError(`${what} (${errCode(e)})`);
+  }
+}
+
 /** Whether `dir` holds (part of) a trained model. */
 function holdsModel(dir: FilePath): boolean {
-  return fs.existsSync(dir) && fs.statSync(dir).isDirectory() && fs.readdirSync(dir).some((f) => MODEL_FILE.test(f) && f !== 'checkpoint.ckpt');
+  return attempt(`cannot read ${showPath(dir)}`, () => fs.existsSync(dir) && fs.statSync(dir).isDirectory() && fs.readdirSync(dir).some((f) => MODEL_FILE.test(f) && f !== 'checkpoint.ckpt'));
 }
 
 /** Removes a folder that this module made: its model files, then the folder; files of the user's are moved to `keepIn` first. */
 function removeModelFolder(dir: FilePath, keepIn?: FilePath): void {
   if (!fs.existsSync(dir)) return;
-  for (const f of fs.readdirSync(dir, { encoding: 'buffer' })) {
-    if (MODEL_FILE.test(f.toString())) fs.rmSync(joinPath(dir, f), { force: true });
-    else if (keepIn && !fs.existsSync(joinPath(keepIn, f))) fs.renameSync(joinPath(dir, f), joinPath(keepIn, f));
+  for (const f of attempt(`cannot read ${showPath(dir)}`, () => fs.readdirSync(dir, { encoding: 'buffer' }))) {
+    const file = joinPath(dir, f);
+    if (MODEL_FILE.test(f.toString())) attempt(`cannot remove ${showPath(file)}`, () => fs.rmSync(file, { force: true }));
+    else if (keepIn && !fs.existsSync(joinPath(keepIn, f))) attempt(`cannot move ${showPath(file)} to ${showPath(keepIn)}`, () => fs.renameSync(file, joinPath(keepIn, f)));
   }
   try {
     fs.rmdirSync(dir);
@@ -53,7 +63,8 @@ function removeModelFolder(dir: FilePath, keepIn?: FilePath): void {
 /** Completes a swap that a killed run left half-done (see the file comment). */
 function recoverSwap(out: FilePath, staged: FilePath, old: FilePath): void {
   if (!fs.existsSync(old)) return;
-  if (!fs.existsSync(out)) fs.renameSync(fs.existsSync(joinPath(staged, 'model.json')) ? staged : old, out);
+  const from = fs.existsSync(joinPath(staged, 'model.json')) ? staged : old;
+  if (!fs.existsSync(out)) attempt(`cannot finish the swap a stopped training left: move ${showPath(from)} to ${showPath(out)}`, () => fs.renameSync(from, out));
   removeModelFolder(old, out);
 }
 
@@ -67,8 +78,9 @@ function swapIn(out: FilePath, staged: FilePath, old: FilePath): void {
   try {
     fs.renameSync(staged, out);
   } catch (e) {
-    fs.renameSync(old, out);
-    throw new UserError(`cannot move the new model from ${showPath(staged)} to ${showPath(out)} (${errCode(e)})`);
+    const code = errCode(e);
+    attempt(`cannot move the new model from ${showPath(staged)} to ${showPath(out)} (${code}), nor the old one back: it is in ${showPath(old)}`, () => fs.renameSync(old, out));
+    throw new UserError(`cannot move the new model from ${showPath(staged)} to ${showPath(out)} (${code})`);
   }
 }
 
