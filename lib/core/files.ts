@@ -5,6 +5,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errCode, UserError } from './errors';
 
+/** Index of the last path separator in `bytes` ('/', and '\\' on Windows), or −1. */
+function lastSeparator(bytes: Buffer): number {
+  return Math.max(bytes.lastIndexOf(0x2f), path.sep === '\\' ? bytes.lastIndexOf(0x5c) : -1);
+}
+
 /**
  * Writes a file atomically: the data goes to a temporary file in the same
  * folder, which is then renamed over the target, so readers never see a
@@ -13,15 +18,16 @@ import { errCode, UserError } from './errors';
 export function writeFileAtomic(target: FilePath, data: string | Uint8Array): void {
   const file = argPath(target);
   const bytes = typeof file === 'string' ? Buffer.from(path.resolve(file)) : file;
-  const slash = bytes.lastIndexOf(0x2f);
-  const dir = slash < 0 ? Buffer.from('.') : slash === 0 ? Buffer.from('/') : bytes.subarray(0, slash);
+  const slash = lastSeparator(bytes);
+  // The folder: '.' without a separator; a root ('/', 'C:\\') keeps its separator.
+  const dir = slash < 0 ? Buffer.from('.') : bytes.subarray(0, slash === 0 || (path.sep === '\\' && bytes[slash - 1] === 0x3a) ? slash + 1 : slash);
   const tmpName = Buffer.concat([Buffer.from('.'), bytes.subarray(slash + 1), Buffer.from(`.${process.pid}.${Date.now().toString(36)}.tmp`)]);
   const tmp = joinPath(pathOf(dir), tmpName);
   // Missing folders one level at a time: fs.mkdirSync's recursive mode spins forever on paths like /proc/x.
   const missing: Buffer[] = [];
   for (let d = dir, i = 0; !fs.existsSync(d) && i >= 0; d = d.subarray(0, i)) {
     missing.unshift(d);
-    i = d.lastIndexOf(0x2f);
+    i = lastSeparator(d);
     if (i === 0) break;
   }
   for (const d of missing) {
