@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { initBackend } from '../model/backend';
 import { NonFiniteOutput } from '../model/inference';
 import { UserError } from '../core/errors';
-import { argPath, parentPath, showPath, writeFileAtomic } from '../core/files';
+import { argPath, makeDirs, parentPath, showPath, writeFileAtomic } from '../core/files';
 import { DEFAULT_GENERATE_CONFIG, generateMusicAsync, validateGenerateConfig, type GenerateConfig } from '../generate/generate';
 import { readMidiFile } from '../midi/read';
 import { createRng } from '../core/rng';
@@ -20,7 +20,7 @@ import { asFlagError, defined, intList, num, str, strs, type FlagSpecs, type Par
 import { loadCorpusStoppable, writeMidiStoppable } from './offload';
 import { checkOutputs } from './paths';
 import { startBar } from './progress';
-import { FLAG_NAMES, Interrupted, makeDirs, round, type Io, type JsonResult } from './shared';
+import { FLAG_NAMES, Interrupted, round, type Io, type JsonResult } from './shared';
 import { controlsPrimer, DYNAMICS, type Dynamics, type GenerationControls } from '../generate/controls';
 import { primerFromPiece, primerFromPieces, type Primer } from '../generate/primer';
 import { pieceLengthBeats } from '../core/piece';

@@ -1,10 +1,7 @@
 /**
  * What the CLI commands share: the I/O surface, flag-name mapping for
- * validator errors, MIDI and tokenizer options from flags, and folder creation.
+ * validator errors, and MIDI and tokenizer options from flags.
  */
-import * as fs from 'node:fs';
-import { errCode, UserError } from '../core/errors';
-import { parentPath, resolvePath, showPath, type FilePath } from '../core/files';
 import type { FileWarning, MidiReadOptions, SkippedFile } from '../midi/read';
 import { DEFAULT_TOKENIZER_CONFIG, defaultTokenizerConfig, validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
 import { asFlagError, defined, intList, num, str, type FlagSpecs, type ParsedArgs } from './args';
@@ -75,28 +72,6 @@ export function tokenizerFrom(a: ParsedArgs): TokenizerConfig {
 export function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
-}
-
-/**
- * Creates `dir` and its missing parents one level at a time, as a UserError
- * naming `target` when that fails. (fs.mkdirSync's recursive mode spins forever
- * on paths like /proc/x on Linux, where mkdir reports ENOENT under an existing parent.)
- */
-export function makeDirs(dir: FilePath, target: FilePath): void {
-  const missing: FilePath[] = [];
-  let d = resolvePath(dir);
-  while (!fs.existsSync(d) && parentPath(d) !== d) {
-    missing.unshift(d);
-    d = parentPath(d);
-  }
-  if (fs.existsSync(d) && !fs.statSync(d).isDirectory()) throw new UserError(`cannot write ${showPath(target)}: ${showPath(d)} is not a folder`);
-  for (const m of missing) {
-    try {
-      fs.mkdirSync(m);
-    } catch (e) {
-      throw new UserError(`cannot write ${showPath(target)}: cannot create folder ${showPath(m)} (${errCode(e)})`);
-    }
-  }
 }
 
 /**

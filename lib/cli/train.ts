@@ -7,7 +7,7 @@ import { initBackend } from '../model/backend';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../train/config';
 import { DEFAULT_DATASET_CONFIG, validateDatasetConfig, type DatasetConfig } from '../data/dataset';
 import { UserError } from '../core/errors';
-import { argPath, parentPath, showPath, type FilePath } from '../core/files';
+import { argPath, makeDirs, parentPath, showPath, type FilePath } from '../core/files';
 import { DEFAULT_MODEL_CONFIG, parameterCount, validateModelConfig, type ModelConfig } from '../model/network';
 import type { PreparedData } from '../data/prepare';
 import { modelInfo } from '../train/model-folder';
@@ -21,7 +21,7 @@ import { prepareDataStoppable } from './offload';
 import { startBar } from './progress';
 import { openRecordedFolders, recordedFolder } from './paths';
 import { openTrainOutput, type TrainOutput } from './train-output';
-import { FLAG_NAMES, logLoadReport, makeDirs, midiOptions, round, tokenizerFrom, MIDI_FLAGS, TOKENIZER_FLAGS, type Io, type JsonResult } from './shared';
+import { FLAG_NAMES, logLoadReport, midiOptions, round, tokenizerFrom, MIDI_FLAGS, TOKENIZER_FLAGS, type Io, type JsonResult } from './shared';
 
 export const TRAIN_FLAGS: FlagSpecs = {
   data: { type: 'string', multiple: true, help: 'DIR folder of MIDI files (repeat for several)' },

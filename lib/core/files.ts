@@ -5,11 +5,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errCode, UserError } from './errors';
 
-/** Index of the last path separator in `bytes` ('/', and '\\' on Windows), or −1. */
-function lastSeparator(bytes: Buffer): number {
-  return Math.max(bytes.lastIndexOf(0x2f), path.sep === '\\' ? bytes.lastIndexOf(0x5c) : -1);
-}
-
 /**
  * Writes a file atomically: the data goes to a temporary file in the same
  * folder, which is then renamed over the target, so readers never see a
@@ -17,26 +12,9 @@ function lastSeparator(bytes: Buffer): number {
  */
 export function writeFileAtomic(target: FilePath, data: string | Uint8Array): void {
   const file = argPath(target);
-  const bytes = typeof file === 'string' ? Buffer.from(path.resolve(file)) : file;
-  const slash = lastSeparator(bytes);
-  // The folder: '.' without a separator; a root ('/', 'C:\\') keeps its separator.
-  const dir = slash < 0 ? Buffer.from('.') : bytes.subarray(0, slash === 0 || (path.sep === '\\' && bytes[slash - 1] === 0x3a) ? slash + 1 : slash);
-  const tmpName = Buffer.concat([Buffer.from('.'), bytes.subarray(slash + 1), Buffer.from(`.${process.pid}.${Date.now().toString(36)}.tmp`)]);
-  const tmp = joinPath(pathOf(dir), tmpName);
-  // Missing folders one level at a time: fs.mkdirSync's recursive mode spins forever on paths like /proc/x.
-  const missing: Buffer[] = [];
-  for (let d = dir, i = 0; !fs.existsSync(d) && i >= 0; d = d.subarray(0, i)) {
-    missing.unshift(d);
-    i = lastSeparator(d);
-    if (i === 0) break;
-  }
-  for (const d of missing) {
-    try {
-      fs.mkdirSync(pathOf(d));
-    } catch (e) {
-      throw new UserError(`cannot write ${showPath(file)}: cannot create folder ${showPath(d)} (${errCode(e)})`);
-    }
-  }
+  const dir = parentPath(file);
+  const tmp = joinPath(dir, onBytes((f) => `.${path.basename(f)}.${process.pid}.${Date.now().toString(36)}.tmp`, file));
+  makeDirs(dir, file);
   try {
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
@@ -158,6 +136,33 @@ export function parentPath(p: FilePath): FilePath {
 /** The hidden name `.<name>.<suffix>` beside `p`, in the same folder (a lock file, a staging folder), by bytes when `p` is not UTF-8. */
 export function besidePath(p: FilePath, suffix: string): FilePath {
   return onBytes((abs) => path.join(path.dirname(abs), `.${path.basename(abs)}.${suffix}`), resolvePath(p));
+}
+
+/** Whether two paths are the same string or the same bytes. */
+function samePath(a: FilePath, b: FilePath): boolean {
+  return Buffer.from(a).equals(Buffer.from(b));
+}
+
+/**
+ * Creates `dir` and its missing parents one level at a time, as a UserError
+ * naming `target` when that fails. (fs.mkdirSync's recursive mode spins forever
+ * on paths like /proc/x on Linux, where mkdir reports ENOENT under an existing parent.)
+ */
+export function makeDirs(dir: FilePath, target: FilePath): void {
+  const missing: FilePath[] = [];
+  let d = resolvePath(dir);
+  while (!fs.existsSync(d) && !samePath(parentPath(d), d)) {
+    missing.unshift(d);
+    d = parentPath(d);
+  }
+  if (fs.existsSync(d) && !fs.statSync(d).isDirectory()) throw new UserError(`cannot write ${showPath(target)}: ${showPath(d)} is not a folder`);
+  for (const m of missing) {
+    try {
+      fs.mkdirSync(m);
+    } catch (e) {
+      throw new UserError(`cannot write ${showPath(target)}: cannot create folder ${showPath(m)} (${errCode(e)})`);
+    }
+  }
 }
 
 /**
