@@ -90,13 +90,13 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
       out: showPath(outPath), events: g.events, notes: g.piece.notes.length, seconds: round(seconds, 3), notesPerSec: Math.round(g.newNotes / Math.max(1e-6, g.seconds)),
       backend: backend.name,
     };
-    if (!wav) return result;
+    if (!wavPath) return result;
     const { renderWav } = await import('../show/synth');
     const audio = await renderWav(g.piece);
-    if (io.interrupted()) throw new Interrupted(`interrupted: wrote ${showPath(outPath)}, not ${showPath(wavPath ?? wav)}`);
-    writeFileAtomic(wav, audio);
-    io.log(`wrote ${showPath(wavPath ?? wav)}`);
-    return { ...result, wav: showPath(wavPath ?? wav) };
+    if (io.interrupted()) throw new Interrupted(`interrupted: wrote ${showPath(outPath)}, not ${showPath(wavPath)}`);
+    writeFileAtomic(wavPath, audio);
+    io.log(`wrote ${showPath(wavPath)}`);
+    return { ...result, wav: showPath(wavPath) };
   } finally {
     lm.model.net.dispose();
   }
