@@ -124,7 +124,7 @@ export function joinPath(dir: FilePath, name: FilePath): FilePath {
 }
 
 /** `p` made absolute (as path.resolve), by bytes when it is not UTF-8. */
-export function resolvePath(p: FilePath): FilePath {
+function resolvePath(p: FilePath): FilePath {
   return onBytes(path.resolve, process.cwd(), p);
 }
 
