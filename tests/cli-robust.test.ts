@@ -82,6 +82,22 @@ test('--velocity-bins: 1 leaves one velocity token in the remi vocabulary (505 â
   oneLineError(zero, /--velocity-bins/, /\[1, 127\]/, /got 0/);
 });
 
+test('--meter changes writes the time signature only where it changes (fewer tokens, same vocabulary); a bad value is refused naming the flag', async () => {
+  const [every, changes, bad] = await Promise.all([
+    runCli(['inspect', DATA_DIR, '--json']),
+    runCli(['inspect', DATA_DIR, '--meter', 'changes', '--json']),
+    runCli(['inspect', DATA_DIR, '--meter', 'sometimes']),
+  ]);
+  assertExit0(every);
+  assertExit0(changes);
+  const e = lastJson(every);
+  const c = lastJson(changes);
+  assert.equal(e.vocabSize, c.vocabSize);
+  assert.equal(e.notes, c.notes);
+  assert.ok(Number(c.tokens) < Number(e.tokens) && Number(e.tokens) < Number(c.tokens) * 1.15, `${String(c.tokens)} tokens with --meter changes, ${String(e.tokens)} with every bar`);
+  oneLineError(bad, /--meter must be every-bar or changes \(got "sometimes"\)/);
+});
+
 test('--seq-len longer than every piece in a small folder: one line naming seq-len and the largest allowed', async () => {
   const small = path.join(tmp, 'small');
   fs.mkdirSync(small);

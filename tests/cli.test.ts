@@ -12,7 +12,9 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readMidiFile } from '../lib/midi/read';
-import { DATA_DIR, HAVE_NOTTINGHAM, MIDI_FIXTURES, NOTTINGHAM, assertExit0, lastJson, midiFilesIn, needNottingham, runCli, spawnCli, type CliRun } from './helpers';
+import { initBackend } from '../lib/model/backend';
+import { loadModel } from '../lib/train/model-folder';
+import { DATA_DIR, HAVE_NOTTINGHAM, MIDI_FIXTURES, NOTTINGHAM, assertExit0, lastJson, midiFilesIn, needNottingham, oneLineError, runCli, spawnCli, type CliRun } from './helpers';
 
 /** A tiny model: trains in a second or two. */
 const TINY = ['--max-files', '20', '--units', '16', '--embedding', '8', '--seq-len', '32', '--batch-size', '8', '--seed', '7'];
@@ -87,6 +89,41 @@ test('train one epoch on a small subset (--json)', async () => {
   const history = JSON.parse(fs.readFileSync(path.join(model(), 'history.json'), 'utf8')) as { epoch: number; trainLoss: number }[];
   assert.equal(history.length, 1);
   assert.equal(history[0].trainLoss, j.trainLoss);
+});
+
+test('train --init-from starts from another model\'s weights (fine-tuning): same vocabulary and shape, --meter may change, recorded in config.json; flags it fixes are refused', async () => {
+  const tuned = path.join(tmp, 'tuned');
+  const r = await runCli(['train', '--data', DATA_DIR, '--out', tuned, '--init-from', model(), '--epochs', '1', '--max-files', '20', '--seq-len', '32', '--batch-size', '8', '--lr', '1e-9', '--meter', 'changes', '--json']);
+  assertExit0(r);
+  const json = (dir: string, f: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Record<string, unknown>;
+  const cfg = json(tuned, 'config.json') as { initFrom: string; model: { units: number; embeddingDim: number } };
+  assert.equal(cfg.initFrom, model());
+  assert.deepEqual([cfg.model.units, cfg.model.embeddingDim], [16, 8], 'the network shape of the model it starts from');
+  const [was, now] = [json(model(), 'vocab.json'), json(tuned, 'vocab.json')] as { tokens: string[]; tokenizer: { meterEveryBar: boolean } }[];
+  assert.deepEqual(now.tokens, was.tokens);
+  assert.deepEqual([was.tokenizer.meterEveryBar, now.tokenizer.meterEveryBar], [true, false]);
+  // At a learning rate of 1e-9 the weights stay those it started from (a fresh model's would be far off).
+  await initBackend();
+  const [a, b] = await Promise.all([loadModel(model()), loadModel(tuned)]);
+  try {
+    const wa = a.model.net.getWeights().map((w) => w.dataSync());
+    const wb = b.model.net.getWeights().map((w) => w.dataSync());
+    assert.equal(wa.length, wb.length);
+    const diff = Math.max(...wa.map((x, i) => Math.max(...x.map((v, k) => Math.abs(v - wb[i][k])))));
+    assert.ok(diff < 1e-5, `weights moved by ${diff}`);
+  } finally {
+    a.model.net.dispose();
+    b.model.net.dispose();
+  }
+  const [units, resume, missing] = await Promise.all([
+    runCli(['train', '--data', DATA_DIR, '--out', path.join(tmp, 'never-init'), '--init-from', model(), '--units', '8']),
+    runCli(['train', '--out', tuned, '--init-from', model(), '--resume']),
+    runCli(['train', '--data', DATA_DIR, '--out', path.join(tmp, 'never-init'), '--init-from', path.join(tmp, 'nowhere')]),
+  ]);
+  oneLineError(units, /--units cannot be used with --init-from: the model in .* fixes the vocabulary and network shape/);
+  oneLineError(resume, /--init-from cannot be used with --resume/);
+  oneLineError(missing, /model folder .*nowhere not found/);
+  assert.ok(!fs.existsSync(path.join(tmp, 'never-init')), 'a refused run created its output folder');
 });
 
 test('train --max-minutes: the epoch under way is cut short, validated and saved; --resume goes on with the next one', async () => {

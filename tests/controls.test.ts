@@ -100,7 +100,7 @@ test('controls added to a primer: only those not in force at its end, in a new b
   assert.equal(own[own.length - 1], 'd:12');
   assert.deepEqual(added({ timeSignature: [3, 4], bpm: 100, programs: [0, 33] }), own, 'all in force already');
   assert.deepEqual(added({ timeSignature: [4, 4], bpm: 100 }), [...own, '|', 'ts:4/4']);
-  assert.deepEqual(added({ bpm: 70, programs: [33] }), [...own, '|', 'p:0', 't:68', 'i:33']);
+  assert.deepEqual(added({ bpm: 70, programs: [33] }), [...own, '|', 'ts:3/4', 'p:0', 't:68', 'i:33'], 'the new bar states the meter in force (meterEveryBar)');
   // A primer that ends inside a note (p:24 n v without its d) loses that note, and its position with no other note, before the new bar.
   const cut = { ...primer, ids: primer.ids.slice(0, -1) };
   assert.deepEqual(added({ timeSignature: [4, 4] }, cut), [...own.slice(0, -4), '|', 'ts:4/4']);

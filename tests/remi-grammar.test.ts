@@ -25,6 +25,8 @@ import { buildVocabulary, decodeIds, encodeTokens, type Vocabulary } from '../li
 import { DATA_DIR, needNottingham, needPianoMidi, NOTTINGHAM, PIANO_MIDI } from './helpers';
 
 const REMI = DEFAULT_TOKENIZER_CONFIG;
+/** remi as saved before meterEveryBar: the time signature only where it changes. */
+const CHANGES_ONLY: TokenizerConfig = { ...REMI, meterEveryBar: false };
 const SMALL = { units: 24, embeddingDim: 8, layers: 1, dropout: 0 };
 
 /** A note as the tokens place it: onset in steps from the start, instrument rank, pitch, and the index of its duration token. */
@@ -69,12 +71,13 @@ function check(tokens: readonly Token[], config: TokenizerConfig): { broken: str
       bars++;
       position = -1;
       if (bars === 1 && tokens[i + 1]?.kind !== 'ts') fail(i, 'the first bar has no time signature');
+      else if (config.meterEveryBar && tokens[i + 1]?.kind !== 'ts') fail(i, 'a bar has no time signature (meterEveryBar)');
     } else if (t.kind === 'ts') {
       const m = `${t.numerator}/${t.denominator}`;
-      if (m === meter) fail(i, 'the meter in force again');
+      if (m === meter && !config.meterEveryBar) fail(i, 'the meter in force again');
+      if (m !== meter) run = 0;
       meter = m;
       barLength = barSteps(config, [t.numerator, t.denominator]);
-      run = 0;
     } else if (t.kind === 'pos') {
       if (tempo < 0 && (t.position !== 0 || tokens[i + 1]?.kind !== 'tempo')) fail(i, 'the first position is not p:0 with a tempo');
       if (t.position <= position) fail(i, `position after ${position} in the bar`);
@@ -119,22 +122,23 @@ function reencodedAs(tokens: readonly Token[], notes: readonly Placed[], config:
   return out;
 }
 
-function acceptsCorpus(dir: string): void {
-  const vocab = buildVocabulary([], REMI);
+function acceptsCorpus(dir: string, config: TokenizerConfig = REMI): void {
+  const vocab = buildVocabulary([], config);
   for (const piece of loadMidiFolder(dir).pieces) {
-    const tokens = pieceToTokens(piece, REMI);
-    assert.deepEqual(check(tokens, REMI).broken, [], piece.name);
+    const tokens = pieceToTokens(piece, config);
+    assert.deepEqual(check(tokens, config).broken, [], piece.name);
     const at = firstRefused(vocab, encodeTokens(vocab, tokens, 'error'));
     assert.equal(at, -1, `${piece.name}: ${tokens.slice(Math.max(0, at - 8), at + 1).map(tokenToString).join(' ')} is refused`);
   }
 }
 
 test('the grammar accepts every encoded piece of the project corpus, and the rules hold there', () => acceptsCorpus(DATA_DIR));
+test('the same with the meter only where it changes (remi models saved before meterEveryBar)', () => acceptsCorpus(DATA_DIR, CHANGES_ONLY));
 test('the grammar accepts every encoded piece of piano-midi', { skip: needPianoMidi }, () => acceptsCorpus(PIANO_MIDI));
 test('the grammar accepts every encoded piece of Nottingham', { skip: needNottingham }, () => acceptsCorpus(NOTTINGHAM));
 
 test('the grammar keeps positions inside the bar and after the last one, and the meter, tempo and instrument from repeating', () => {
-  const vocab = buildVocabulary([], REMI);
+  const vocab = buildVocabulary([], CHANGES_ONLY);
   const id = (s: string): number => {
     const j = vocab.tokens.findIndex((t) => tokenToString(t) === s);
     assert.ok(j >= 0, s);
@@ -165,6 +169,23 @@ test('the grammar keeps positions inside the bar and after the last one, and the
   assert.ok(allowed(state(...open, ...empty)).has('|'));
   assert.ok(!allowed(state(...open, ...empty, '|')).has('|'));
   assert.ok(allowed(state(...open, ...empty, '|', 'ts:3/4')).has('|'));
+});
+
+test('with meterEveryBar, every bar states its meter: the one in force or a new one, and the same meter does not restart the count of empty bars', () => {
+  const vocab = buildVocabulary([], REMI);
+  assert.equal(REMI.meterEveryBar, true, 'the default');
+  const id = (s: string): number => vocab.tokens.findIndex((t) => tokenToString(t) === s);
+  const state = (...s: string[]) => s.reduce((g, x) => g.after(id(x)), grammarStart(vocab));
+  const allowed = (g: ReturnType<typeof state>): Set<string> => new Set(vocab.tokens.filter((_, j) => g.allowed()[j] > 0).map(tokenToString));
+  const open = ['<s>', '|', 'ts:4/4', 'p:0', 't:123', 'i:0', 'n:60', 'v:3', 'd:12'];
+  const afterBar = allowed(state(...open, '|'));
+  assert.ok([...afterBar].every((s) => s.startsWith('ts:')) && afterBar.has('ts:4/4') && afterBar.has('ts:3/4'), [...afterBar].join(' '));
+  assert.ok(allowed(state(...open, '|', 'ts:4/4')).has('p:47') && !allowed(state(...open, '|', 'ts:4/4')).has('p:48'));
+  assert.ok(allowed(state(...open, '|', 'ts:3/4')).has('p:35') && !allowed(state(...open, '|', 'ts:3/4')).has('p:36'));
+  const empty = Array.from({ length: REMI.maxEmptyBars }, () => ['|', 'ts:4/4']).flat();
+  assert.ok(allowed(state(...open, ...empty)).has('|'));
+  assert.ok(!allowed(state(...open, ...empty, '|', 'ts:4/4')).has('|'), 'one empty bar too many, though each states its meter');
+  assert.ok(allowed(state(...open, ...empty, '|', 'ts:3/4')).has('|'), 'a meter change starts a new count');
 });
 
 /** Generation with the prev-token masks only (what lib did before the state machine), for comparison. */

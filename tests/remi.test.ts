@@ -3,6 +3,9 @@
  * multi-track, drum, meter and tempo cases; a vocabulary fixed by design;
  * the grammar; transposition of training windows.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makePiece, type Note, type Piece } from '../lib/core/piece';
@@ -13,6 +16,7 @@ import { DEFAULT_TOKENIZER_CONFIG, defaultTokenizerConfig, type TokenizerConfig 
 import { durationBins, nearestBin, velocityBin } from '../lib/tokens/remi-bins';
 import { tokenToString, type Token } from '../lib/tokens/token';
 import { pieceToTokens, schemeOf, tokensToPiece } from '../lib/tokens/tokenize';
+import { loadVocabulary, saveVocabulary } from '../lib/tokens/vocab-file';
 import { buildVocabulary, encodeTokens } from '../lib/tokens/vocabulary';
 import { DATA_DIR, needNottingham, needPianoMidi, NOTTINGHAM, PIANO_MIDI } from './helpers';
 
@@ -114,7 +118,13 @@ test('tempo and time-signature changes come back where they were', () => {
   assert.equal(roundTripShare(piece, REMI), 1);
   const strings = pieceToTokens(piece, REMI).map(tokenToString);
   assert.deepEqual(strings.slice(0, 4), ['<s>', '|', 'ts:4/4', 'p:0']);
-  assert.equal(strings.filter((s) => s.startsWith('ts:')).length, 3, 'a meter token only where the meter changes');
+  const bars = strings.flatMap((s, i) => (s === '|' ? [strings[i + 1]] : []));
+  assert.deepEqual(bars, ['ts:4/4', 'ts:4/4', 'ts:3/4', 'ts:3/4', 'ts:6/8', 'ts:6/8', 'ts:6/8', 'ts:6/8'], 'every bar states its meter (meterEveryBar, the default)');
+  // Without meterEveryBar (remi models saved before it), a meter token only where the meter changes; the same piece comes back.
+  const changesOnly: TokenizerConfig = { ...REMI, meterEveryBar: false };
+  assert.deepEqual(pieceToTokens(piece, changesOnly).map(tokenToString).filter((s) => s.startsWith('ts:')), ['ts:4/4', 'ts:3/4', 'ts:6/8']);
+  assert.equal(roundTripShare(piece, changesOnly), 1);
+  assert.deepEqual(tokensToPiece(pieceToTokens(piece, changesOnly), changesOnly), back);
 });
 
 test('the sustain pedal lengthens notes on reading (an option, on by default)', () => {
@@ -209,3 +219,21 @@ function chunk(id: string, body: number[]): number[] {
 function header(ppq: number): number[] {
   return chunk('MThd', [0, 0, 0, 1, ppq >> 8, ppq & 255]);
 }
+
+test('vocab.json saved before meterEveryBar reads as meter-only-where-it-changes (so old remi models keep their tokens); a bad value is one line', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vocab-'));
+  try {
+    const file = path.join(dir, 'vocab.json');
+    saveVocabulary(file, buildVocabulary([], REMI));
+    assert.equal(loadVocabulary(file).config.meterEveryBar, true);
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { tokenizer: Record<string, unknown> };
+    delete json.tokenizer.meterEveryBar;
+    fs.writeFileSync(file, JSON.stringify(json));
+    assert.equal(loadVocabulary(file).config.meterEveryBar, false);
+    json.tokenizer.meterEveryBar = 'yes';
+    fs.writeFileSync(file, JSON.stringify(json));
+    assert.throws(() => loadVocabulary(file), { message: `${file}: tokenizer.meterEveryBar must be true or false (got "yes")` });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

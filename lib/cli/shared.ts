@@ -4,6 +4,7 @@
  */
 import type { FileWarning, MidiReadOptions, SkippedFile } from '../midi/read';
 import { DEFAULT_TOKENIZER_CONFIG, defaultTokenizerConfig, validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
+import { UserError } from '../core/errors';
 import { asFlagError, defined, intList, num, str, type FlagSpecs, type ParsedArgs } from './args';
 
 /** What a command may print besides its JSON (stderr; silenced with --json where noisy). */
@@ -51,6 +52,7 @@ export const TOKENIZER_FLAGS: FlagSpecs = {
   scheme: { type: 'string', help: 'NAME tokenizer scheme: remi (default), timed or classic' },
   grid: { type: 'string', help: 'N grid steps per beat (default 12 for remi: sixteenths and triplets; 4 for timed)' },
   'velocity-bins': { type: 'string', help: 'N loudness levels a note can have, 1 = one loudness for all (remi; default 8)' },
+  meter: { type: 'string', help: 'WHERE remi states the time signature: every-bar (default; a model need not remember it) or changes (only where it changes)' },
 };
 
 /** MIDI reading options from --include-drums, --tracks and --programs. */
@@ -62,7 +64,10 @@ export function midiOptions(a: ParsedArgs): MidiReadOptions {
 export function tokenizerFrom(a: ParsedArgs): TokenizerConfig {
   try {
     const { scheme } = validateTokenizerConfig({ ...DEFAULT_TOKENIZER_CONFIG, ...defined({ scheme: str(a, 'scheme') as TokenizerConfig['scheme'] | undefined }) });
-    return validateTokenizerConfig({ ...defaultTokenizerConfig(scheme), ...defined({ stepsPerBeat: num(a, 'grid', 'int'), velocityBins: num(a, 'velocity-bins', 'int') }) });
+    const meter = str(a, 'meter');
+    if (meter !== undefined && meter !== 'every-bar' && meter !== 'changes') throw new UserError(`--meter must be every-bar or changes (got ${JSON.stringify(meter)})`);
+    const meterEveryBar = meter === undefined ? undefined : meter === 'every-bar';
+    return validateTokenizerConfig({ ...defaultTokenizerConfig(scheme), ...defined({ stepsPerBeat: num(a, 'grid', 'int'), velocityBins: num(a, 'velocity-bins', 'int'), meterEveryBar }) });
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }

@@ -10,13 +10,14 @@ import { UserError } from '../core/errors';
 import { argPath, makeDirs, parentPath, showPath, type FilePath } from '../core/files';
 import { DEFAULT_MODEL_CONFIG, parameterCount, validateModelConfig, type ModelConfig } from '../model/network';
 import type { PreparedData } from '../data/prepare';
-import { modelInfo } from '../train/model-folder';
+import { loadModel, modelInfo, type LoadedModel } from '../train/model-folder';
 import { newModel } from '../model/network';
 import { loadModelSettings, type ModelInfo } from '../train/model-folder';
-import { type TokenizerConfig } from '../tokens/config';
+import { validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
+import { makeVocabulary } from '../tokens/vocabulary';
 import type { MidiReadOptions } from '../midi/read';
 import { trainModel } from '../train/loop';
-import { asFlagError, defined, intAtLeast, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
+import { asFlagError, defined, intAtLeast, num, required, str, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { prepareDataStoppable } from './offload';
 import { startBar } from './progress';
 import { openRecordedFolders, recordedFolder } from './paths';
@@ -28,6 +29,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   out: { type: 'string', help: 'DIR model folder to write (e.g. models/mine)' },
   resume: { type: 'boolean', help: 'continue from the checkpoint in --out' },
   force: { type: 'boolean', help: 'replace the model in --out (kept until the new one\'s first epoch is saved)' },
+  'init-from': { type: 'string', help: 'DIR start from the weights of the model in DIR (fine-tuning, e.g. on your own --data): its vocabulary and network shape are kept, and its window settings unless given; --meter may change where remi writes the time signature' },
   epochs: { type: 'string', help: `N maximum epochs (default ${DEFAULT_TRAIN_CONFIG.epochs})` },
   'batch-size': { type: 'string', help: `N windows per batch (default ${DEFAULT_TRAIN_CONFIG.batchSize})` },
   lr: { type: 'string', help: `X Adam learning rate (default ${DEFAULT_TRAIN_CONFIG.learningRate})` },
@@ -58,16 +60,34 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   const resume = a.values.resume === true;
   const force = a.values.force === true;
   const maxFiles = intAtLeast(a, 'max-files', 1);
+  const initFrom = str(a, 'init-from');
+  if (initFrom !== undefined && resume) throw new UserError('--init-from cannot be used with --resume: --resume continues the model in --out from its checkpoint');
   // A new run's flags are checked before the folder is locked (its parent created); a resumed run's need the saved settings.
-  const fresh = resume ? null : settingsFrom(a, null);
-  makeDirs(parentPath(out), out);
-  const output = openTrainOutput(out, { resume, force });
+  const init = initFrom === undefined ? null : await loadInitModel(a, initFrom);
   try {
-    const saved = resume ? await loadSavedForResume(output.dir()) : null;
-    return await trainInto(output, out, saved, fresh ?? settingsFrom(a, saved), maxFiles, io);
+    const fresh = resume ? null : settingsFrom(a, null, init);
+    makeDirs(parentPath(out), out);
+    const output = openTrainOutput(out, { resume, force });
+    try {
+      const saved = resume ? await loadSavedForResume(output.dir()) : null;
+      return await trainInto(output, out, saved, fresh ?? settingsFrom(a, saved, null), maxFiles, init, io);
+    } finally {
+      output.release();
+    }
   } finally {
-    output.release();
+    init?.model.net.dispose();
   }
+}
+
+/** Flags an --init-from run may not give: the model it starts from fixes them. */
+const FIXED_BY_INIT = ['scheme', 'grid', 'velocity-bins', 'units', 'layers', 'embedding'] as const;
+
+/** The model --init-from names, loaded and checked; flags it fixes are refused by name. */
+async function loadInitModel(a: ParsedArgs, dir: string): Promise<LoadedModel> {
+  const fixed = FIXED_BY_INIT.find((f) => a.values[f] !== undefined);
+  if (fixed) throw new UserError(`--${fixed} cannot be used with --init-from: the model in ${dir} fixes the vocabulary and network shape`);
+  await initBackend();
+  return loadModel(dir);
 }
 
 /** What a run trains with: from the flags, over the saved settings when resuming. */
@@ -83,7 +103,7 @@ interface Settings {
 }
 
 /** The settings from the flags (and the saved ones on --resume); a bad value is a one-line error naming its flag. */
-function settingsFrom(a: ParsedArgs, saved: Saved | null): Settings {
+function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | null): Settings {
   try {
     const training = validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...saved?.info.training, ...defined({
       epochs: num(a, 'epochs', 'int'), batchSize: num(a, 'batch-size', 'int'), learningRate: num(a, 'lr'), lrDecay: num(a, 'lr-decay'), clipNorm: num(a, 'clip-norm'),
@@ -97,10 +117,11 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null): Settings {
       const recorded = folders.length === 0;
       return { folders: recorded ? saved.info.data.folders : folders, recorded, midi, tokenizer: saved.vocab.config, dataset: saved.info.dataset, modelCfg: saved.info.model, training };
     }
-    const tokenizer = tokenizerFrom(a);
-    const dataset = { ...DEFAULT_DATASET_CONFIG, ...defined({ seqLen: num(a, 'seq-len', 'int'), stride: num(a, 'stride', 'int'), valFraction: num(a, 'val-fraction'), seed: num(a, 'seed', 'int') }) };
+    const meter = init && str(a, 'meter') !== undefined ? { meterEveryBar: tokenizerFrom(a).meterEveryBar } : {};
+    const tokenizer = init ? validateTokenizerConfig({ ...init.vocab.config, ...meter }) : tokenizerFrom(a);
+    const dataset = { ...DEFAULT_DATASET_CONFIG, ...init?.info.dataset, ...defined({ seqLen: num(a, 'seq-len', 'int'), stride: num(a, 'stride', 'int'), valFraction: num(a, 'val-fraction'), seed: num(a, 'seed', 'int') }) };
     validateDatasetConfig(dataset);
-    const modelCfg = { ...DEFAULT_MODEL_CONFIG, ...defined({ units: num(a, 'units', 'int'), layers: num(a, 'layers', 'int'), embeddingDim: num(a, 'embedding', 'int'), dropout: num(a, 'dropout'), recurrentDropout: num(a, 'recurrent-dropout'), seed: num(a, 'seed', 'int') }) };
+    const modelCfg = { ...DEFAULT_MODEL_CONFIG, ...init?.info.model, ...defined({ units: num(a, 'units', 'int'), layers: num(a, 'layers', 'int'), embeddingDim: num(a, 'embedding', 'int'), dropout: num(a, 'dropout'), recurrentDropout: num(a, 'recurrent-dropout'), seed: num(a, 'seed', 'int') }) };
     validateModelConfig({ ...DEFAULT_MODEL_CONFIG, ...modelCfg, vocabSize: 2 });
     if (folders.length === 0) throw new UserError('--data is required');
     return { folders, recorded: false, midi, tokenizer, dataset, modelCfg, training };
@@ -110,7 +131,7 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null): Settings {
 }
 
 /** The training run, with the output folder locked. */
-async function trainInto(output: TrainOutput, out: FilePath, saved: Saved | null, settings: Settings, maxFilesFlag: number | undefined, io: Io): Promise<JsonResult> {
+async function trainInto(output: TrainOutput, out: FilePath, saved: Saved | null, settings: Settings, maxFilesFlag: number | undefined, init: LoadedModel | null, io: Io): Promise<JsonResult> {
   const { folders, midi, tokenizer, dataset, modelCfg, training } = settings;
   const backend = await initBackend();
   // On --resume the file cap defaults to the one the run started with, so the same windows are trained on.
@@ -118,7 +139,9 @@ async function trainInto(output: TrainOutput, out: FilePath, saved: Saved | null
   const load = settings.recorded ? openRecordedFolders(folders) : { paths: folders, close: () => undefined };
   if (!load) throw new UserError(`cannot resume ${showPath(out)} without --data: one of its data folders (${folders.join(', ')}) has a name that is not UTF-8; give them again with --data`);
   const loadBar = startBar('load ', 1, io.quiet);
-  const { corpus, data } = await prepareDataStoppable(io, load.paths, { ...midi, maxFiles }, tokenizer, dataset, saved?.vocab, (d, t) => {
+  // A fine-tuned model keeps the vocabulary it starts from (with the tokenizer settings of this run).
+  const given = saved?.vocab ?? (init ? makeVocabulary(tokenizer, init.vocab.tokens, init.vocab.counts) : undefined);
+  const { corpus, data } = await prepareDataStoppable(io, load.paths, { ...midi, maxFiles }, tokenizer, dataset, given, (d, t) => {
     loadBar.setTotal(t);
     loadBar.update(d);
   }).finally(load.close);
@@ -126,9 +149,11 @@ async function trainInto(output: TrainOutput, out: FilePath, saved: Saved | null
   logLoadReport(io, corpus, false);
   if (saved) checkSameData(showPath(out), saved.info.data, data);
   const model = newModel(data.vocab, modelCfg);
+  if (init) model.net.setWeights(init.model.net.getWeights());
   io.log(`backend ${backend.name}; ${data.train.length} training files, ${data.val.length} validation files; vocabulary ${data.vocab.tokens.length}; ${parameterCount(model)} parameters`);
   const base = modelInfo(model, data, dataset, training, backend.name, settings.recorded ? folders : folders.map(recordedFolder));
-  const info = maxFiles === undefined ? base : { ...base, data: { ...base.data, maxFiles } };
+  const initFrom = saved ? saved.info.initFrom : init ? recordedFolder(showPath(init.dir)) : undefined;
+  const info = { ...base, ...(maxFiles === undefined ? {} : { data: { ...base.data, maxFiles } }), ...(initFrom === undefined ? {} : { initFrom }) };
   makeDirs(output.dir(), out);
   let bar = startBar('epoch 1', 1, io.quiet);
   let barEpoch = 0;

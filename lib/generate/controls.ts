@@ -141,6 +141,7 @@ export function withControls(vocab: Vocabulary, primer: Primer, c: GenerationCon
   if (!newMeter && !newTempo && !newProgram) return primer;
   const tokens: Token[] = [{ kind: 'bar' }];
   if (newMeter && c.timeSignature) tokens.push({ kind: 'ts', numerator: c.timeSignature[0], denominator: c.timeSignature[1] });
+  else if (vocab.config.meterEveryBar) tokens.push(meter ?? { kind: 'ts', numerator: 4, denominator: 4 }); // every bar states its meter
   if (newTempo || newProgram) tokens.push({ kind: 'pos', position: 0 });
   if (newTempo && bpm !== undefined) tokens.push({ kind: 'tempo', bpm });
   if (newProgram && c.programs) tokens.push({ kind: 'program', program: c.programs[0], drum: false });

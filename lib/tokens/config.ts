@@ -33,6 +33,12 @@ export interface TokenizerConfig {
   readonly maxBarBeats: number;
   /** remi: a silence longer than this many empty bars is shortened to it (bounds the tokens one file can cost). */
   readonly maxEmptyBars: number;
+  /**
+   * remi: write the time signature after every bar, not only where it changes,
+   * so each bar states its meter and a model need not remember it across a
+   * long piece. Vocabularies saved before this setting existed read as false.
+   */
+  readonly meterEveryBar: boolean;
 }
 
 /** Defaults of each scheme (`timed` and `classic` keep the settings their saved models were trained with). */
@@ -51,6 +57,7 @@ export function defaultTokenizerConfig(scheme: SchemeName = 'remi'): TokenizerCo
     maxBpm: 300,
     maxBarBeats: 12,
     maxEmptyBars: 8,
+    meterEveryBar: scheme === 'remi',
   };
 }
 
@@ -75,5 +82,6 @@ export function validateTokenizerConfig(c: TokenizerConfig): TokenizerConfig {
   checkInt('maxBpm', c.maxBpm, c.minBpm + 1, 1000);
   checkInt('maxBarBeats', c.maxBarBeats, 1, 32);
   checkInt('maxEmptyBars', c.maxEmptyBars, 1, 1000);
+  if (typeof c.meterEveryBar !== 'boolean') throw new RangeError(`meterEveryBar must be true or false (got ${JSON.stringify(c.meterEveryBar)})`);
   return c;
 }

@@ -9,7 +9,9 @@
  * - within a bar, one position token per onset, positions strictly increasing
  *   and below the bar's length in steps under the meter in force;
  * - a position carries at least a tempo change or a note;
- * - a time signature or tempo token only where it changes (never the one in force);
+ * - with `meterEveryBar`, a time signature right after every bar; without it,
+ *   a time signature only where it changes (never the one in force);
+ * - a tempo token only where it changes (never the one in force);
  * - an instrument token before the first note and only where the instrument
  *   changes; at one position, instruments ascend (programs, drums last) and an
  *   instrument's pitches strictly ascend (so no note comes twice);
@@ -63,6 +65,7 @@ interface Tables {
   readonly onlyFirstPos: Float32Array;
   readonly barId: number;
   readonly maxEmptyBars: number;
+  readonly meterEveryBar: boolean;
 }
 
 function tables(tokens: readonly Token[], config: TokenizerConfig): Tables {
@@ -105,6 +108,7 @@ function tables(tokens: readonly Token[], config: TokenizerConfig): Tables {
     onlyFirstPos: maskOf((id) => kind[id] === K.pos && value[id] === 0),
     barId: tokens.findIndex((t) => t.kind === 'bar'),
     maxEmptyBars: config.maxEmptyBars,
+    meterEveryBar: config.meterEveryBar,
   };
 }
 
@@ -149,7 +153,7 @@ class RemiGrammarState implements GrammarState {
     const { t, w } = this;
     const base = t.base[w.prev];
     // The opening: a meter, then p:0 and a tempo (a sequence that lacks them gets them wherever it is).
-    if (w.prev === K.bar && w.meter < 0) return t.onlyTs;
+    if (w.prev === K.bar && (w.meter < 0 || t.meterEveryBar)) return t.onlyTs;
     if (w.tempo < 0 && (w.prev === K.bar || w.prev === K.ts)) return t.onlyFirstPos;
     if (w.tempo < 0 && w.prev === K.pos) return t.onlyTempo;
     const m = base.slice();
@@ -157,7 +161,7 @@ class RemiGrammarState implements GrammarState {
       if (id >= 0) m[id] = 0;
     };
     if (base[t.barId] > 0 && !w.filled && w.quiet + 1 > t.maxEmptyBars) zero(t.barId);
-    if (w.meter >= 0) zero(w.meter);
+    if (w.meter >= 0 && !t.meterEveryBar) zero(w.meter);
     if (w.tempo >= 0) zero(w.tempo);
     if (w.prev === K.bar || w.prev === K.ts || w.prev === K.tempo || w.prev === K.dur) {
       // Positions after the last one of the bar, and inside it.
@@ -186,7 +190,7 @@ class RemiGrammarState implements GrammarState {
         next = { ...w, bars: w.bars + 1, quiet: w.bars === 0 || w.filled ? 0 : w.quiet + 1, filled: false, position: -1, pitch: -1 };
         break;
       case K.ts:
-        next = { ...w, meter: id, barLength: v, quiet: 0 };
+        next = { ...w, meter: id, barLength: v, quiet: id === w.meter ? w.quiet : 0 };
         break;
       case K.pos:
         next = { ...w, filled: true, position: v, pitch: -1 };

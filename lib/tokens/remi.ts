@@ -5,7 +5,10 @@
  * velocity bin and a duration bin; tempo, time-signature and instrument tokens
  * appear where they change. A piece reads
  *
- *     <s> | ts:4/4 p:0 t:120 i:0 n:60 v:5 d:12 n:64 v:4 d:12 p:12 n:62 v:5 d:6 … | p:0 …
+ *     <s> | ts:4/4 p:0 t:120 i:0 n:60 v:5 d:12 n:64 v:4 d:12 p:12 n:62 v:5 d:6 … | ts:4/4 p:0 …
+ *
+ * With `meterEveryBar` (the default) every bar states its meter, as above;
+ * without it the time signature is written only where it changes.
  *
  * The vocabulary is fixed by the config (about 500 tokens at the defaults),
  * the same for every corpus, so a model reads any primer without unknown
@@ -93,7 +96,7 @@ function encode(piece: Piece, config: TokenizerConfig): Token[] {
     const emptyBars = Math.floor((Math.min(nextAt, nextMeterAt) - barStart) / len);
     if (emptyBars > config.maxEmptyBars) cut += (emptyBars - config.maxEmptyBars) * len;
     tokens.push({ kind: 'bar' });
-    if (!lastMeter || lastMeter[0] !== meter[0] || lastMeter[1] !== meter[1]) tokens.push({ kind: 'ts', numerator: meter[0], denominator: meter[1] });
+    if (config.meterEveryBar || !lastMeter || lastMeter[0] !== meter[0] || lastMeter[1] !== meter[1]) tokens.push({ kind: 'ts', numerator: meter[0], denominator: meter[1] });
     lastMeter = meter;
     for (;;) {
       const noteAt = ni < notes.length ? notes[ni].onset - cut : Infinity;

@@ -55,10 +55,14 @@ function vocabularyFromJson(json: unknown, source = 'vocabulary'): Vocabulary {
   return makeVocabulary(config, tokens, counts);
 }
 
-/** A saved tokenizer config, with the defaults of its scheme for settings added after it was saved. */
+/**
+ * A saved tokenizer config, with the defaults of its scheme for settings added
+ * after it was saved; those that change the tokens take the value that keeps
+ * the old tokens (meterEveryBar: false).
+ */
 function withDefaults(saved: Readonly<Record<string, unknown>>): TokenizerConfig {
   const { scheme } = validateTokenizerConfig({ ...defaultTokenizerConfig(), scheme: saved.scheme as TokenizerConfig['scheme'] });
-  return validateTokenizerConfig({ ...defaultTokenizerConfig(scheme), ...saved } as TokenizerConfig);
+  return validateTokenizerConfig({ ...defaultTokenizerConfig(scheme), meterEveryBar: false, ...saved } as TokenizerConfig);
 }
 
 /** Writes vocab.json atomically. */

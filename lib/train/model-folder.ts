@@ -42,6 +42,8 @@ export interface ModelInfo {
     /** The --max-files cap of the run, if any (a resumed run reuses it). */
     readonly maxFiles?: number;
   };
+  /** The model folder whose weights the run started from (`train --init-from`), if any. */
+  readonly initFrom?: string;
 }
 
 /** A model loaded from its folder. */
@@ -119,7 +121,9 @@ function modelInfoFromJson(json: unknown, source = 'config.json'): ModelInfo {
     checkNumber('maxFiles', checkIsNumber('maxFiles', d.maxFiles), Number.isInteger, 'an integer (0 or less = no cap)');
     return { ...summary, maxFiles: d.maxFiles as number };
   });
-  return { format: MODEL_INFO_FORMAT, model, dataset, training, backend, data };
+  const base = { format: MODEL_INFO_FORMAT, model, dataset, training, backend, data } as const;
+  if (j.initFrom === undefined) return base;
+  return { ...base, initFrom: checkField(source, '', () => checkString('initFrom', j.initFrom)) };
 }
 
 /** Reads and checks config.json; errors are one line naming the file and the field. */
