@@ -288,7 +288,8 @@ test('issue 13: the 32-byte file with a 268-million-beat delta is skipped at onc
   const piece = parseMidi(fs.readFileSync(huge), 'huge', { maxBeats: Infinity });
   assert.deepEqual(rows(piece), [[60, 268435455, 1, 100]]);
   const counts = (['remi', 'timed', 'classic'] as const).map((scheme) => pieceToTokens(piece, defaultTokenizerConfig(scheme)).length);
-  assert.ok(counts[0] <= 20 && counts[1] <= 12 && counts[2] === 1, `remi, timed, classic: ${counts.join(', ')} tokens`);
+  // remi: at most maxEmptyBars empty bars of two tokens each (| and its meter), then the note's bar.
+  assert.ok(counts[0] <= 30 && counts[1] <= 12 && counts[2] === 1, `remi, timed, classic: ${counts.join(', ')} tokens`);
   assert.ok(primerFromPiece(piece, loadVocabulary(path.join(PRETRAINED, 'vocab.json')), 64).ids.length <= 12);
 });
 
