@@ -288,7 +288,7 @@ export function modelCard(m: LoadedModel): void {
   console.log(`loaded ${showPath(m.dir)}: ${model.layers}×${model.units} LSTM, ${parameterCount(m.model).toLocaleString('en')} parameters`);
   console.log(`  ${schemeLabel(m.vocab.config)}; vocabulary ${m.vocab.tokens.length} tokens`);
   console.log(
-    `trained on ${plural(data.trainFiles, 'file')} (${data.trainTokens.toLocaleString('en')} tokens)${transposeLabel(training.transpose)}, ${plural(m.history.length, 'epoch')}; validated on ${data.valFiles} other file${data.valFiles === 1 ? '' : 's'}`,
+    `trained on ${plural(data.trainFiles, 'file')} (${data.trainTokens.toLocaleString('en')} tokens)${transposeLabel(training.transpose)}, ${plural(m.history.length, 'epoch')}${m.info.initFrom === undefined ? '' : ` from the weights of the model then in ${m.info.initFrom}`}; validated on ${data.valFiles} other file${data.valFiles === 1 ? '' : 's'}`,
   );
   if (m.history.length === 0) return;
   const best = m.history.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
