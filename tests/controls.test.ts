@@ -104,6 +104,9 @@ test('controls added to a primer: only those not in force at its end, in a new b
   // A primer that ends inside a note (p:24 n v without its d) loses that note, and its position with no other note, before the new bar.
   const cut = { ...primer, ids: primer.ids.slice(0, -1) };
   assert.deepEqual(added({ timeSignature: [4, 4] }, cut), [...own.slice(0, -4), '|', 'ts:4/4']);
+  // A primer cut right after a bar token: that bar, which would have no meter, gives way to the controls' bar.
+  const barId = vocab.tokens.findIndex((t) => t.kind === 'bar');
+  assert.deepEqual(added({ bpm: 70 }, { ...primer, ids: [...primer.ids, barId] }), [...own, '|', 'ts:3/4', 'p:0', 't:68']);
 });
 
 test('transposing the primer moves its notes (drums stay) and the model continues there', () => {

@@ -147,6 +147,8 @@ export function withControls(vocab: Vocabulary, primer: Primer, c: GenerationCon
   if (newProgram && c.programs) tokens.push({ kind: 'program', program: c.programs[0], drum: false });
   const scheme = schemeOf(vocab.config);
   let end = primer.ids.length;
-  while (end > 1 && !scheme.mayFollow(had[end - 1], tokens[0])) end--;
+  // A bar must state its meter when every bar does, so a primer's own trailing bar goes too.
+  const unfinished = (t: Token): boolean => !scheme.mayFollow(t, tokens[0]) || (vocab.config.meterEveryBar && t.kind === 'bar');
+  while (end > 1 && unfinished(had[end - 1])) end--;
   return { ...primer, ids: [...primer.ids.slice(0, end), ...encodeTokens(vocab, tokens, 'error')] };
 }
