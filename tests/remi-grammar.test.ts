@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { makePiece } from '../lib/core/piece';
 import { createRng } from '../lib/core/rng';
 import { controlsPrimer } from '../lib/generate/controls';
 import { DEFAULT_GENERATE_CONFIG, generateMusic } from '../lib/generate/generate';
@@ -247,5 +248,22 @@ test('an untrained remi model writes only well-formed remi, which decodes and re
     assert.ok(why.some((w) => w.includes('position beyond the bar')) && why.some((w) => w.includes('position after')), why.join('\n'));
   } finally {
     model.net.dispose();
+  }
+});
+
+test('a long silence across a tempo or meter event that keeps the bin in force is shortened like any other, so the grammar accepts it', () => {
+  for (const config of [REMI, CHANGES_ONLY]) {
+    const vocab = buildVocabulary([], config);
+    const notes = [{ pitch: 60, start: 0, duration: 1, velocity: 80 }, { pitch: 62, start: 160, duration: 1, velocity: 80 }];
+    const pieces = [
+      makePiece('same tempo bin', notes, { tempos: [{ beat: 0, bpm: 120 }, { beat: 40, bpm: 120.5 }] }),
+      makePiece('same meter', notes, { timeSignatures: [{ beat: 0, numerator: 4, denominator: 4 }, { beat: 40, numerator: 16, denominator: 16 }] }),
+    ];
+    for (const piece of pieces) {
+      const tokens = pieceToTokens(piece, config);
+      assert.deepEqual(check(tokens, config).broken, [], piece.name);
+      assert.equal(firstRefused(vocab, encodeTokens(vocab, tokens, 'error')), -1, `${piece.name}: ${tokens.map(tokenToString).join(' ')}`);
+      assert.ok(tokens.filter((t) => t.kind === 'bar').length <= config.maxEmptyBars + 2, piece.name);
+    }
   }
 });

@@ -72,8 +72,12 @@ function encode(piece: Piece, config: TokenizerConfig): Token[] {
   const notes = gridNotes(piece, config);
   const spb = config.stepsPerBeat;
   const tBins = tempoBins(config);
-  const tempos = piece.tempos.map((t) => ({ at: Math.max(0, Math.round(t.beat * spb)), bpm: nearestTempo(tBins, t.bpm) }));
-  const signatures = piece.timeSignatures.map((t) => ({ at: Math.max(0, Math.round(t.beat * spb)), meter: nearestMeter(config, [t.numerator, t.denominator]) }));
+  // Changes that land in the bin already in force are dropped: they write no token, so they must not end a long silence either.
+  const tempos = changesOnly(piece.tempos.map((t) => ({ at: Math.max(0, Math.round(t.beat * spb)), bpm: nearestTempo(tBins, t.bpm) })), (a, b) => a.bpm === b.bpm);
+  const signatures = changesOnly(
+    piece.timeSignatures.map((t) => ({ at: Math.max(0, Math.round(t.beat * spb)), meter: nearestMeter(config, [t.numerator, t.denominator]) })),
+    (a, b) => a.meter[0] === b.meter[0] && a.meter[1] === b.meter[1],
+  );
   const tokens: Token[] = [{ kind: 'bos' }];
   if (notes.length === 0) return tokens;
   let meter: Meter = signatures[0]?.meter ?? [4, 4];
@@ -125,6 +129,11 @@ function encode(piece: Piece, config: TokenizerConfig): Token[] {
     barStart = barEnd;
   }
   return tokens;
+}
+
+/** The events (in time order) that differ from the one before them. */
+function changesOnly<T>(events: readonly T[], same: (a: T, b: T) => boolean): T[] {
+  return events.filter((e, i) => i === 0 || !same(events[i - 1], e));
 }
 
 /** The decoder's state: where in time it is, and the context the tokens set. */
