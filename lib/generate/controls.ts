@@ -7,7 +7,7 @@
  */
 import { checkInt } from '../core/check';
 import { lastOfKind, type Token } from '../tokens/token';
-import { schemeOf } from '../tokens/tokenize';
+import { grammarStart } from '../tokens/grammar';
 import { decodeIds, encodeTokens, type Vocabulary } from '../tokens/vocabulary';
 import { nearestTempo, tempoBins, velocityBin } from '../tokens/remi-bins';
 import type { Primer } from './primer';
@@ -145,10 +145,11 @@ export function withControls(vocab: Vocabulary, primer: Primer, c: GenerationCon
   if (newTempo || newProgram) tokens.push({ kind: 'pos', position: 0 });
   if (newTempo && bpm !== undefined) tokens.push({ kind: 'tempo', bpm });
   if (newProgram && c.programs) tokens.push({ kind: 'program', program: c.programs[0], drum: false });
-  const scheme = schemeOf(vocab.config);
+  // The primer up to its last point where the grammar lets a bar begin (an unfinished note, or a bar still owing its meter, goes).
+  const ids = encodeTokens(vocab, tokens, 'error');
+  const states = [grammarStart(vocab)];
+  for (const id of primer.ids) states.push(states[states.length - 1].after(id));
   let end = primer.ids.length;
-  // A bar must state its meter when every bar does, so a primer's own trailing bar goes too.
-  const unfinished = (t: Token): boolean => !scheme.mayFollow(t, tokens[0]) || (vocab.config.meterEveryBar && t.kind === 'bar');
-  while (end > 1 && unfinished(had[end - 1])) end--;
-  return { ...primer, ids: [...primer.ids.slice(0, end), ...encodeTokens(vocab, tokens, 'error')] };
+  while (end > 1 && !(states[end].allowed()[ids[0]] > 0)) end--;
+  return { ...primer, ids: [...primer.ids.slice(0, end), ...ids] };
 }
