@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/model/backend';
 import { DEFAULT_TRAIN_CONFIG } from '../lib/train/config';
 import { batches, splitByFile, windowIndex, type EncodedPiece } from '../lib/data/dataset';
-import { generateMusic } from '../lib/generate/generate';
+import { DEFAULT_GENERATE_CONFIG, generateMusic } from '../lib/generate/generate';
 import { loadMidiFolder } from '../lib/midi/read';
 import { buildModel, validateModelConfig, DEFAULT_MODEL_CONFIG, varList } from '../lib/model/network';
 import { makePiece, type Note } from '../lib/core/piece';
@@ -75,10 +75,10 @@ test('model config errors name the parameter and its range', () => {
 });
 
 /** A short phrase repeated: C D E F G F E D, eighth notes. */
-function phrasePiece(name: string, repeats: number): ReturnType<typeof makePiece> {
+function phrasePiece(name: string, repeats: number, shift = 0): ReturnType<typeof makePiece> {
   const pitches = [60, 62, 64, 65, 67, 65, 64, 62];
   const notes: Note[] = [];
-  for (let r = 0; r < repeats; r++) pitches.forEach((p, i) => notes.push({ pitch: p, start: (r * 8 + i) * 0.5, duration: 0.5, velocity: 90 }));
+  for (let r = 0; r < repeats; r++) pitches.forEach((p, i) => notes.push({ pitch: p + shift, start: (r * 8 + i) * 0.5, duration: 0.5, velocity: 90 }));
   return makePiece(name, notes);
 }
 
@@ -124,6 +124,26 @@ test('stateful inference gives the same next-token probabilities as the full win
     w.dispose();
   }
   assert.equal(vocab.tokens.length > 0, true);
+  model.net.dispose();
+});
+
+test('with a context of C tokens, sampling depends only on the tokens read since the state last restarted; with 0, on the whole primer', () => {
+  const vocab = buildVocabulary([phrasePiece('a', 2), phrasePiece('b', 2, 7)], TIMED);
+  const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: vocab.tokens.length, units: 24, embeddingDim: 8, layers: 2, seed: 5 });
+  varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.6, 'float32', 200 + i)));
+  // Forget gates held open (bias +6, Keras order i, f, c, o), so a carried state remembers the whole primer.
+  for (const l of model.vars.lstm) l.bias.assign(tf.concat([tf.zeros([24]), tf.fill([24], 6), tf.zeros([48])]));
+  // Two 48-token primers with the same last 24 tokens and different first 24.
+  const a = encodePiece(vocab, phrasePiece('a', 6)).slice(0, 48);
+  const b = [...encodePiece(vocab, phrasePiece('b', 6, 7)).slice(0, 24), ...a.slice(24)];
+  assert.notDeepEqual(a.slice(0, 24), b.slice(0, 24));
+  const run = (ids: number[], context: number): number[] =>
+    generateMusic(model, vocab, { ids, source: 'p' }, { ...DEFAULT_GENERATE_CONFIG, temperature: 1.5, topP: 1, length: 40, seed: 3, primerLength: 48, context }).ids.slice(48);
+  // Context 16: the state restarts at token 16 (re-reading tokens 8–15), at 24 (16–23), at 32, …: after the primer it holds only tokens of the shared half.
+  assert.deepEqual(run(b, 16), run(a, 16));
+  assert.notDeepEqual(run(b, 0), run(a, 0), 'the whole primer steers sampling when the state is carried');
+  assert.deepEqual(run(a, 10_000), run(a, 0), 'a context longer than the piece changes nothing');
+  assert.notDeepEqual(run(a, 16), run(a, 0));
   model.net.dispose();
 });
 

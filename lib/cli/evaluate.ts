@@ -27,6 +27,7 @@ export const EVALUATE_FLAGS: FlagSpecs = {
   length: GENERATE_FLAGS.length,
   temperature: GENERATE_FLAGS.temperature,
   'top-p': GENERATE_FLAGS['top-p'],
+  context: GENERATE_FLAGS.context,
   seed: { type: 'string', help: `S seed for the generated samples (default ${DEFAULT_GENERATE_CONFIG.seed})` },
   order: { type: 'string', help: `N n-gram baseline order (default ${DEFAULT_EVALUATE_OPTIONS.ngramOrder})` },
 };
@@ -36,7 +37,7 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   const heldFolders = strs(a, 'data');
   let gen: GenerateConfig;
   try {
-    gen = validateGenerateConfig({ ...DEFAULT_GENERATE_CONFIG, ...defined({ length: num(a, 'length', 'int'), temperature: num(a, 'temperature'), topP: num(a, 'top-p'), seed: num(a, 'seed', 'int') }) });
+    gen = validateGenerateConfig({ ...DEFAULT_GENERATE_CONFIG, ...defined({ length: num(a, 'length', 'int'), temperature: num(a, 'temperature'), topP: num(a, 'top-p'), context: num(a, 'context', 'int'), seed: num(a, 'seed', 'int') }) });
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }

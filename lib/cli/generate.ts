@@ -35,6 +35,7 @@ export const GENERATE_FLAGS: FlagSpecs = {
   seed: { type: 'string', help: 'S random seed; the same seed and settings give the same file (default: random, printed)' },
   primer: { type: 'string', help: 'FILE.mid continue this MIDI file instead of an excerpt of the data' },
   'primer-length': { type: 'string', help: `N tokens of primer (default ${DEFAULT_GENERATE_CONFIG.primerLength})` },
+  context: { type: 'string', help: `N tokens of context the model keeps while sampling, 0 = all (default ${DEFAULT_GENERATE_CONFIG.context ?? 0})` },
   data: { type: 'string', multiple: true, help: 'DIR take the primer from these files (default: data/ for timed/classic models; a remi model starts from nothing)' },
   unknown: { type: 'string', help: 'POLICY for primer symbols the vocabulary lacks: nearest (default), skip, error' },
   bpm: { type: 'string', help: 'N tempo of the output (default: the primer\'s)' },
@@ -51,7 +52,7 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   try {
     cfg = validateGenerateConfig({ ...DEFAULT_GENERATE_CONFIG, seed: randomInt(0, 2 ** 31 - 1), ...defined({
       length: num(a, 'length', 'int'), temperature: num(a, 'temperature'), topK: num(a, 'top-k', 'int'), topP: num(a, 'top-p'),
-      seed: num(a, 'seed', 'int'), primerLength: num(a, 'primer-length', 'int'), bpm: num(a, 'bpm'), ...controlFlags(a),
+      seed: num(a, 'seed', 'int'), primerLength: num(a, 'primer-length', 'int'), context: num(a, 'context', 'int'), bpm: num(a, 'bpm'), ...controlFlags(a),
     }) });
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);

@@ -36,7 +36,7 @@ export const FLAG_NAMES: Record<string, string> = {
   units: 'units', layers: 'layers', embeddingDim: 'embedding', dropout: 'dropout', recurrentDropout: 'recurrent-dropout',
   epochs: 'epochs', batchSize: 'batch-size', learningRate: 'lr', lrDecay: 'lr-decay', clipNorm: 'clip-norm', patience: 'patience', seed: 'seed',
   seqLen: 'seq-len', stride: 'stride', valFraction: 'val-fraction', stepsPerBeat: 'grid', velocityBins: 'velocity-bins', scheme: 'scheme',
-  temperature: 'temperature', topK: 'top-k', topP: 'top-p', length: 'length', primerLength: 'primer-length', bpm: 'bpm',
+  temperature: 'temperature', topK: 'top-k', topP: 'top-p', length: 'length', primerLength: 'primer-length', context: 'context', bpm: 'bpm',
   program: 'program', programs: 'programs', timeSignature: 'time-signature', dynamics: 'dynamics', maxValWindows: 'max-val-windows', threads: 'threads', checkpointEverySec: 'checkpoint-every', transpose: 'transpose', maxMinutes: 'max-minutes',
 };
 

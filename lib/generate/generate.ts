@@ -29,6 +29,15 @@ export interface GenerateConfig extends SamplingConfig, GenerationControls {
   readonly seed: number;
   /** Tokens of primer taken from the data or the primer file. */
   readonly primerLength: number;
+  /**
+   * Tokens of context the model conditions on (0 = all, the state carried
+   * from the first token). With C > 0 the state restarts from zeros whenever
+   * C tokens have been read since the last restart, and reads the last C/2
+   * tokens again: the model then always sees a state like those it was
+   * trained on (windows read from a zero state), never one thousands of
+   * tokens deep. Costs about twice the forward steps.
+   */
+  readonly context?: number;
 }
 
 export const DEFAULT_GENERATE_CONFIG: GenerateConfig = { ...DEFAULT_SAMPLING_CONFIG, length: 200, seed: 1, primerLength: 32 };
@@ -52,6 +61,7 @@ export function validateGenerateConfig(c: GenerateConfig): GenerateConfig {
   checkInt('length', c.length, 1, MAX_GENERATE_LENGTH);
   checkInt('seed', c.seed, 0, 2 ** 32 - 1);
   checkInt('primerLength', c.primerLength, 1, 100_000);
+  if (c.context !== undefined && c.context !== 0) checkInt('context', c.context, 8, 100_000);
   if (c.bpm !== undefined) checkNumber('bpm', c.bpm, (v) => v >= 10 && v <= 400, 'in [10, 400]');
   validateControls(c);
   return c;
@@ -209,26 +219,28 @@ function* sampleTokens(
 ): Generator<void, { ids: number[]; events: number }, void> {
   if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
   const scheme = schemeOf(vocab.config);
+  const read = contextReader(weights, config.context ?? 0);
   // The grammar reads the primer too, so it starts where the primer ends.
   let grammar: GrammarState = grammarStart(vocab).after(primer[0]);
-  let r = checkedAdvance(weights, initialState(weights), primer[0], 0);
+  const ids = [primer[0]];
+  let r = read(ids);
   for (let i = 1; i < primer.length; i++) {
     grammar = grammar.after(primer[i]);
-    r = checkedAdvance(weights, r.state, primer[i], i);
+    ids.push(primer[i]);
+    r = read(ids);
     yield;
   }
-  const ids = [...primer];
   let events = 0;
   const maxTokens = primer.length + config.length * 16 + 64;
   while (events < config.length && ids.length < maxTokens) {
     const next = sampleToken(r.logits, config, rng, withControl(grammar.allowed(), control));
     ids.push(next);
     grammar = grammar.after(next);
+    r = read(ids);
     if (vocab.tokens[next].kind === 'event') {
       events++;
       if (onProgress && (events % 25 === 0 || events === config.length)) onProgress(events, config.length);
     }
-    r = checkedAdvance(weights, r.state, next, ids.length - 1);
     yield;
   }
   // Finish the last note (its velocity and duration) with the most likely tokens.
@@ -236,9 +248,36 @@ function* sampleTokens(
     const next = sampleToken(r.logits, { ...config, temperature: 1e-3, topK: 1 }, rng, withControl(grammar.allowed(), control));
     ids.push(next);
     grammar = grammar.after(next);
-    r = checkedAdvance(weights, r.state, next, ids.length - 1);
+    r = read(ids);
   }
   return { ids, events };
+}
+
+/**
+ * Reads a growing token sequence into the LSTM state, one call per new token
+ * (the last of `ids`), and returns the prediction after it. With `context` C
+ * > 0, once C tokens have been read since the state last started from zeros,
+ * it starts from zeros again and reads the last C/2 tokens (see
+ * {@link GenerateConfig.context}).
+ */
+function contextReader(weights: InferenceWeights, context: number): (ids: readonly number[]) => Prediction {
+  let state = initialState(weights);
+  let read = 0;
+  return (ids) => {
+    let from = ids.length - 1;
+    if (context > 0 && read >= context) {
+      from = ids.length - Math.floor(context / 2);
+      state = initialState(weights);
+      read = 0;
+    }
+    let r: Prediction | null = null;
+    for (let i = from; i < ids.length; i++) {
+      r = checkedAdvance(weights, state, ids[i], i);
+      state = r.state;
+      read++;
+    }
+    return r as Prediction;
+  };
 }
 
 /** {@link advance}, failing when the scores it gives are not finite (the weights are damaged: sampling would pick garbage). */
