@@ -239,11 +239,6 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
   assert.equal(excerpts.pieces, data.pieces);
   assert.ok(excerpts.notes <= (j.excerptNotes as number) * data.pieces && excerpts.notes < data.notes, `excerpts have ${excerpts.notes} notes`);
   assert.match(r.stderr + r.stdout, new RegExp(`generated vs data excerpts of ${j.excerptNotes as number} notes: `));
-  // And, paired, with one excerpt of the piece each sample's primer came from.
-  const paired = j.primerExcerpts as Record<string, number>;
-  assert.equal(paired.pieces, gen.pieces, 'one excerpt per sample');
-  assert.ok(paired.notes > 0 && paired.notes <= (j.excerptNotes as number) * gen.pieces, `paired excerpts have ${paired.notes} notes`);
-  assert.match(r.stderr + r.stdout, new RegExp(`generated vs excerpts of ${j.excerptNotes as number} notes of the primers' pieces: `));
   assert.doesNotMatch(r.stderr + r.stdout, /warning/);
   // The same model with one of its training folders gone: still runs, and says what is missing.
   const moved = path.join(tmp, 'model-elsewhere');

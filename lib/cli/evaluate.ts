@@ -102,7 +102,6 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
       const c = compareStats(ev.generated ?? data, data);
       io.log(`generated vs ${label}: ${shown.map((k) => `${k} ${round(c[k].generated, 3)} vs ${round(c[k].data, 3)} (${pct(c[k].relative)})`).join(', ')}`);
     };
-    if (ev.primerExcerpts) versus(`excerpts of ${ev.excerptNotes} notes of the primers' pieces`, ev.primerExcerpts);
     if (ev.dataExcerpts) versus(`data excerpts of ${ev.excerptNotes} notes`, ev.dataExcerpts);
     versus('whole data pieces', ev.data);
     io.log(`longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies) ?? 'n/a'}; held-out pieces of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);
@@ -110,7 +109,7 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
   return {
     files: ev.files, tokens: ev.tokens, nll: ev.nll, perplexity: ev.perplexity, baselineNll: ev.baselineNll, baselinePerplexity: ev.baselinePerplexity,
     baselineOrder: ev.baselineOrder, nllImprovement: ev.nllImprovement, notes: ev.notes, beats: ev.beats, nllPerNote: ev.nllPerNote, nllPerBeat: ev.nllPerBeat,
-    baselineNllPerNote: ev.baselineNllPerNote, generated: ev.generated, data: ev.data, dataExcerpts: ev.dataExcerpts, primerExcerpts: ev.primerExcerpts, excerptNotes: ev.excerptNotes, longestCopy: ev.longestCopy,
+    baselineNllPerNote: ev.baselineNllPerNote, generated: ev.generated, data: ev.data, dataExcerpts: ev.dataExcerpts, excerptNotes: ev.excerptNotes, longestCopy: ev.longestCopy,
     sampleCopies: ev.sampleCopies, heldOutCopyMedian: ev.heldOutCopyMedian, baselineTrainFiles: split.train.length, backend: currentBackend()?.name,
   };
 }

@@ -66,15 +66,6 @@ export interface Evaluation {
    * range) grow with a piece's length. Null without samples.
    */
   readonly dataExcerpts: MusicStats | null;
-  /**
-   * The same, but one excerpt per sample, from the training piece its primer
-   * came from: the paired comparison. Each sample then meets data of its own
-   * style (a dense étude's continuation against the étude), which takes the
-   * spread between pieces out of the difference — with 8 samples, the pieces
-   * drawn for the primers alone move polyphony or velocity spread by ±20 %
-   * against {@link dataExcerpts}. Null without samples.
-   */
-  readonly primerExcerpts: MusicStats | null;
   readonly excerptNotes: number | null;
   /** Longest run of generated tokens found verbatim in the training data (max over samples). */
   readonly longestCopy: number;
@@ -139,7 +130,6 @@ export async function evaluateModel(
   let copy: CopyMatch | null = null;
   let heldOutCopyMedian: number | null = null;
   const sampleCopies: number[] = [];
-  const primerSources: string[] = [];
   if (options.samples > 0 && training.length > 0) {
     if (await stopAfterTurn(shouldStop)) return null;
     const index = buildCopyIndex(training.map((p) => p.ids));
@@ -149,7 +139,6 @@ export async function evaluateModel(
       const primer = excerptPrimer(training, vocab, options.generate.primerLength, createRng(seed));
       const g = await generateMusicAsync(model, vocab, primer, { ...options.generate, seed }, { name: `sample ${s + 1}`, shouldStop });
       if (!g) return null;
-      primerSources.push(primer.source);
       const fresh = g.ids.slice(g.primerLength);
       generatedPieces.push({ ...g.piece, name: `sample ${s + 1}`, notes: [...g.continuation] });
       const m = index.longest(fresh);
@@ -172,9 +161,6 @@ export async function evaluateModel(
   }
   const excerptNotes = generatedPieces.length > 0 ? Math.max(1, Math.round(generatedPieces.reduce((a, p) => a + p.notes.length, 0) / generatedPieces.length)) : null;
   const excerpts = excerptNotes === null ? null : noteExcerpts(dataPieces, excerptNotes, createRng(deriveSeed(options.generate.seed, EXCERPT_LABEL)));
-  const byName = new Map(dataPieces.map((p) => [p.name, p]));
-  const primerPieces = primerSources.map((name) => byName.get(name)).filter((p): p is Piece => p !== undefined);
-  const primerExcerpts = excerptNotes === null || primerPieces.length === 0 ? null : noteExcerpts(primerPieces, excerptNotes, createRng(deriveSeed(options.generate.seed, PRIMER_EXCERPT_LABEL)));
   return {
     files: usable.length,
     tokens,
@@ -192,7 +178,6 @@ export async function evaluateModel(
     generated: generatedPieces.length > 0 ? musicStats(generatedPieces) : null,
     data: musicStats(dataPieces),
     dataExcerpts: excerpts && musicStats(excerpts),
-    primerExcerpts: primerExcerpts && musicStats(primerExcerpts),
     excerptNotes,
     longestCopy: copy?.length ?? 0,
     longestCopyDetail: copy,
@@ -203,8 +188,6 @@ export async function evaluateModel(
 
 /** Label of the seed that places the data excerpts (the samples' seeds use labels 0, 1, …). */
 const EXCERPT_LABEL = 0x657863;
-/** Label of the seed that places the excerpts of the primers' pieces. */
-const PRIMER_EXCERPT_LABEL = 0x707278;
 
 /** Lets the event loop turn (so signal handlers run); then whether to stop. */
 async function stopAfterTurn(shouldStop: () => boolean): Promise<boolean> {
