@@ -170,6 +170,14 @@ test('generate 200 events twice with one seed: byte-identical MIDI that reads ba
   const c = path.join(tmp, 'c.mid');
   assertExit0(await runCli(['generate', '--model', model(), '--out', c, '--length', '200', '--seed', '43', '--data', DATA_DIR, '--json']));
   assert.ok(!fs.readFileSync(c).equals(bytes[0]), 'seeds 42 and 43 gave the same file');
+  // Top-p: 1 for a remi model unless asked; 0.95 for a timed one (the shipped folk model).
+  assert.equal(j.topP, 1);
+  const asked = await runCli(['generate', '--model', model(), '--out', c, '--length', '5', '--top-p', '0.9', '--data', DATA_DIR, '--json']);
+  assertExit0(asked);
+  assert.equal(lastJson(asked).topP, 0.9);
+  const folk = await runCli(['generate', '--model', 'models/pretrained', '--out', c, '--length', '5', '--data', DATA_DIR, '--json']);
+  assertExit0(folk);
+  assert.equal(lastJson(folk).topP, 0.95);
 });
 
 test('generate from nothing with a remi model: no data folder, no primer; the file carries the asked meter, tempo and instrument', async () => {

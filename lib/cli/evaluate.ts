@@ -15,7 +15,7 @@ import { loadModel, type LoadedModel } from '../train/model-folder';
 import { asFlagError, defined, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { startBar } from './progress';
 import { encodeCorpusStoppable } from './offload';
-import { FLAG_NAMES, Interrupted, logLoadReport, type Io, type JsonResult, round } from './shared';
+import { FLAG_NAMES, Interrupted, logLoadReport, withSchemeTopP, type Io, type JsonResult, round } from './shared';
 import { GENERATE_FLAGS } from './generate';
 import { openRecordedFolders } from './paths';
 
@@ -48,7 +48,7 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   await initBackend();
   const lm = await loadModel(modelDir);
   try {
-    return await evaluateWith(lm, showPath(lm.dir), heldFolders, { samples, generate: gen, ngramOrder: order }, a, io);
+    return await evaluateWith(lm, showPath(lm.dir), heldFolders, { samples, generate: withSchemeTopP(gen, a, lm.vocab.config), ngramOrder: order }, a, io);
   } finally {
     lm.model.net.dispose();
   }

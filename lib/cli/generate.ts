@@ -20,7 +20,7 @@ import { asFlagError, defined, intList, num, str, strs, type FlagSpecs, type Par
 import { loadCorpusStoppable, writeMidiStoppable } from './offload';
 import { checkOutputs } from './paths';
 import { startBar } from './progress';
-import { FLAG_NAMES, Interrupted, round, type Io, type JsonResult } from './shared';
+import { FLAG_NAMES, Interrupted, round, withSchemeTopP, type Io, type JsonResult } from './shared';
 import { controlsPrimer, DYNAMICS, type Dynamics, type GenerationControls } from '../generate/controls';
 import { primerFromPiece, primerFromPieces, type Primer } from '../generate/primer';
 import { pieceLengthBeats } from '../core/piece';
@@ -31,7 +31,7 @@ export const GENERATE_FLAGS: FlagSpecs = {
   length: { type: 'string', help: `N events (notes or chords) to generate (default ${DEFAULT_GENERATE_CONFIG.length})` },
   temperature: { type: 'string', help: `T sampling temperature > 0 (default ${DEFAULT_GENERATE_CONFIG.temperature})` },
   'top-k': { type: 'string', help: 'K sample from the K most likely tokens, 0 = off (default 0)' },
-  'top-p': { type: 'string', help: `P nucleus sampling in (0,1] (default ${DEFAULT_GENERATE_CONFIG.topP})` },
+  'top-p': { type: 'string', help: `P nucleus sampling in (0,1] (default: 1 for remi models, ${DEFAULT_GENERATE_CONFIG.topP} for timed and classic)` },
   seed: { type: 'string', help: 'S random seed; the same seed and settings give the same file (default: random, printed)' },
   primer: { type: 'string', help: 'FILE.mid continue this MIDI file instead of an excerpt of the data' },
   'primer-length': { type: 'string', help: `N tokens of primer (default ${DEFAULT_GENERATE_CONFIG.primerLength})` },
@@ -75,6 +75,7 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   if (wavPath) makeDirs(parentPath(wavPath), wavPath);
   const backend = await initBackend();
   const lm = await loadModel(modelDir);
+  cfg = withSchemeTopP(cfg, a, lm.vocab.config);
   try {
     const t0 = performance.now();
     const primer = await choosePrimer(a, io, lm.vocab, cfg, primerFile, policy);
@@ -89,7 +90,7 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
     io.log(`wrote ${showPath(outPath)}: ${g.events} new events, ${g.piece.notes.length} notes (${g.newNotes} after the primer), ${pieceLengthBeats(g.piece).toFixed(1)} beats`);
     const result: JsonResult = {
       out: showPath(outPath), events: g.events, notes: g.piece.notes.length, seconds: round(seconds, 3), notesPerSec: Math.round(g.newNotes / Math.max(1e-6, g.seconds)),
-      backend: backend.name,
+      topP: cfg.topP, backend: backend.name,
     };
     if (!wavPath) return result;
     const { renderWav } = await import('../show/synth');

@@ -6,6 +6,7 @@ import type { FileWarning, MidiReadOptions, SkippedFile } from '../midi/read';
 import { DEFAULT_TOKENIZER_CONFIG, defaultTokenizerConfig, validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
 import { UserError } from '../core/errors';
 import { asFlagError, defined, intList, num, str, type FlagSpecs, type ParsedArgs } from './args';
+import { defaultTopP, type SamplingConfig } from '../generate/sample';
 
 /** What a command may print besides its JSON (stderr; silenced with --json where noisy). */
 export interface Io {
@@ -88,4 +89,9 @@ export function logLoadReport(io: Io, report: { readonly skipped: readonly Skipp
   for (const s of report.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
   if (list) for (const w of report.warnings) io.log(`warning ${w.file}: ${w.warning}`);
   else if (report.warnings.length > 0) io.log(`${report.warnings.length} warnings on loaded files (notes left out or read differently): musicgen inspect lists them`);
+}
+
+/** `cfg` with the top-p of the model's scheme ({@link defaultTopP}), unless --top-p was given. */
+export function withSchemeTopP<T extends SamplingConfig>(cfg: T, a: ParsedArgs, tokenizer: TokenizerConfig): T {
+  return str(a, 'top-p') === undefined ? { ...cfg, topP: defaultTopP(tokenizer.scheme) } : cfg;
 }
