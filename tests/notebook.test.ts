@@ -151,7 +151,7 @@ function assertNoMachinePaths(nb: Notebook, label: string): void {
   }
 }
 
-async function runAndCheck(mode: readonly string[], executedName: string, label: string): Promise<void> {
+async function runAndCheck(mode: readonly string[], executedName: string, label: string): Promise<Notebook> {
   if (problem) assert.fail(`${problem}; ${SETUP_HINT}`);
   assert.ok(fs.existsSync(NOTEBOOK), `${NOTEBOOK} not found`);
   const source = readNotebook(NOTEBOOK);
@@ -165,6 +165,7 @@ async function runAndCheck(mode: readonly string[], executedName: string, label:
   assertCellsRan(executed, expected, label);
   assertNoMachinePaths(executed, label);
   assertExportedMidi(executed, started, label);
+  return executed;
 }
 
 test('the notebook runs headless (quick mode) without errors and exports a MIDI file', { skip, timeout: RUN_TIMEOUT_MS + 60_000 }, async () => {
@@ -172,5 +173,12 @@ test('the notebook runs headless (quick mode) without errors and exports a MIDI 
 });
 
 test("the notebook's last two code cells run alone in a fresh kernel", { skip, timeout: RUN_TIMEOUT_MS + 60_000 }, async () => {
-  await runAndCheck(['--last-two'], `${NAME}.last-two.executed.ipynb`, 'last two cells');
+  const executed = await runAndCheck(['--last-two'], `${NAME}.last-two.executed.ipynb`, 'last two cells');
+  // The shipped model writes under the cell's controls: one meter from start to end (a remi model is held to it bar by bar).
+  const pieces = exportedMidiFiles(executed).filter((f) => /-piece\.midi?$/.test(f));
+  assert.ok(pieces.length > 0, 'the last cell names no out/<model>-piece.mid');
+  for (const file of pieces) {
+    const meters = new Set(readMidiFile(file).timeSignatures.map((t) => `${t.numerator}/${t.denominator}`));
+    assert.equal(meters.size, 1, `${file}: meters ${[...meters].join(', ')}`);
+  }
 });
