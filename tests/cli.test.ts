@@ -234,6 +234,7 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
   assert.ok(typeof j.heldOutCopyMedian === 'number' && j.heldOutCopyMedian >= 1, `heldOutCopyMedian ${String(j.heldOutCopyMedian)}`);
   const copies = j.sampleCopies as number[];
   assert.equal(copies.length, 2, 'one longest copy per sample');
+  assert.deepEqual(j.sampling, { samples: 2, length: 40, seed: 1, temperature: 1, topP: 1, context: 0 }, 'the sampling settings, a remi model\'s top-p');
   assert.equal(Math.max(...copies), j.longestCopy, 'longestCopy is the maximum over the samples');
   const gen = j.generated as Record<string, number>;
   const data = j.data as Record<string, number>;

@@ -139,7 +139,7 @@ test('with a context of C tokens, sampling depends only on the tokens read since
   assert.notDeepEqual(a.slice(0, 24), b.slice(0, 24));
   const run = (ids: number[], context: number): number[] =>
     generateMusic(model, vocab, { ids, source: 'p' }, { ...DEFAULT_GENERATE_CONFIG, temperature: 1.5, topP: 1, length: 40, seed: 3, primerLength: 48, context }).ids.slice(48);
-  // Context 16: the state restarts at token 16 (re-reading tokens 8–15), at 24 (16–23), at 32, …: after the primer it holds only tokens of the shared half.
+  // Context 16: the state restarts at tokens 16, 25, 34 and 43, each time from the last 8; after the primer it holds tokens 36–47, all of the shared half.
   assert.deepEqual(run(b, 16), run(a, 16));
   assert.notDeepEqual(run(b, 0), run(a, 0), 'the whole primer steers sampling when the state is carried');
   assert.deepEqual(run(a, 10_000), run(a, 0), 'a context longer than the piece changes nothing');

@@ -111,6 +111,7 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
     baselineOrder: ev.baselineOrder, nllImprovement: ev.nllImprovement, notes: ev.notes, beats: ev.beats, nllPerNote: ev.nllPerNote, nllPerBeat: ev.nllPerBeat,
     baselineNllPerNote: ev.baselineNllPerNote, generated: ev.generated, data: ev.data, dataExcerpts: ev.dataExcerpts, excerptNotes: ev.excerptNotes, longestCopy: ev.longestCopy,
     sampleCopies: ev.sampleCopies, heldOutCopyMedian: ev.heldOutCopyMedian, baselineTrainFiles: split.train.length, backend: currentBackend()?.name,
+    sampling: { samples: options.samples, length: options.generate.length, seed: options.generate.seed, temperature: options.generate.temperature, topP: options.generate.topP, context: options.generate.context ?? 0 },
   };
 }
 

@@ -35,7 +35,7 @@ export const GENERATE_FLAGS: FlagSpecs = {
   seed: { type: 'string', help: 'S random seed; the same seed and settings give the same file (default: random, printed)' },
   primer: { type: 'string', help: 'FILE.mid continue this MIDI file instead of an excerpt of the data' },
   'primer-length': { type: 'string', help: `N tokens of primer (default ${DEFAULT_GENERATE_CONFIG.primerLength})` },
-  context: { type: 'string', help: `N tokens of context the model keeps while sampling, 0 = all (default ${DEFAULT_GENERATE_CONFIG.context ?? 0})` },
+  context: { type: 'string', help: `N tokens of context the model keeps while sampling: 0 = all, or 8 and more (its state then holds the last N/2 to N; default ${DEFAULT_GENERATE_CONFIG.context ?? 0})` },
   data: { type: 'string', multiple: true, help: 'DIR take the primer from these files (default: data/ for timed/classic models; a remi model starts from nothing)' },
   unknown: { type: 'string', help: 'POLICY for primer symbols the vocabulary lacks: nearest (default), skip, error' },
   bpm: { type: 'string', help: 'N tempo of the output (default: the primer\'s)' },

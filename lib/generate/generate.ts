@@ -31,10 +31,11 @@ export interface GenerateConfig extends SamplingConfig, GenerationControls {
   readonly primerLength: number;
   /**
    * Tokens of context the model conditions on (0 = all, the state carried
-   * from the first token). With C > 0 the state restarts from zeros whenever
-   * C tokens have been read since the last restart, and reads the last C/2
-   * tokens again: the model then always sees a state like those it was
-   * trained on (windows read from a zero state), never one thousands of
+   * from the first token). With C > 0 the state holds at most the last C
+   * tokens: when a new token would make it C + 1, the state restarts from
+   * zeros and reads the last C/2 tokens (the new one included), so it always
+   * holds between C/2 and C. The model then samples from states like those it
+   * was trained on (windows read from a zero state), never one thousands of
    * tokens deep. Costs about twice the forward steps.
    */
   readonly context?: number;
@@ -256,8 +257,8 @@ function* sampleTokens(
 /**
  * Reads a growing token sequence into the LSTM state, one call per new token
  * (the last of `ids`), and returns the prediction after it. With `context` C
- * > 0, once C tokens have been read since the state last started from zeros,
- * it starts from zeros again and reads the last C/2 tokens (see
+ * > 0, once the state holds C tokens, the next call starts from zeros again
+ * and reads the last C/2 tokens, the new one included (see
  * {@link GenerateConfig.context}).
  */
 function contextReader(weights: InferenceWeights, context: number): (ids: readonly number[]) => Prediction {
@@ -276,7 +277,8 @@ function contextReader(weights: InferenceWeights, context: number): (ids: readon
       state = r.state;
       read++;
     }
-    return r as Prediction;
+    if (!r) throw new RangeError(`context ${context}: no token to read`);
+    return r;
   };
 }
 
