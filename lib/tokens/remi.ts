@@ -200,31 +200,27 @@ function decode(tokens: readonly Token[], config: TokenizerConfig, options: Deco
   const first = notes.find((n) => !n.drum);
   const meter = options.timeSignature;
   return makePiece(options.name ?? 'generated', withoutOverlaps(notes), {
-    tempos: options.bpm !== undefined ? [{ beat: 0, bpm: options.bpm }] : dedupe(tempos, (a, b) => a.bpm === b.bpm, DEFAULT_BPM),
-    timeSignatures: meter ? [{ beat: 0, numerator: meter[0], denominator: meter[1] }] : dedupeSignatures(signatures),
+    tempos: options.bpm !== undefined ? [{ beat: 0, bpm: options.bpm }] : changesInForce(tempos, (a, b) => a.bpm === b.bpm, { beat: 0, bpm: DEFAULT_BPM }),
+    timeSignatures: meter ? [{ beat: 0, numerator: meter[0], denominator: meter[1] }] : changesInForce(signatures, (a, b) => a.numerator === b.numerator && a.denominator === b.denominator, { beat: 0, numerator: 4, denominator: 4 }),
     program: options.program ?? first?.program ?? 0,
   });
 }
 
-/** Tempo changes in beat order, the last of several at one beat kept, repeats dropped, one at beat 0. */
-function dedupe(tempos: readonly TempoChange[], same: (a: TempoChange, b: TempoChange) => boolean, fallback: number): TempoChange[] {
-  const out: TempoChange[] = [];
-  for (const t of [...tempos].sort((a, b) => a.beat - b.beat)) {
-    if (out.length > 0 && out[out.length - 1].beat === t.beat) out[out.length - 1] = t;
-    else if (out.length === 0 || !same(out[out.length - 1], t)) out.push(t);
-  }
-  if (out.length === 0 || out[0].beat > 0) out.unshift({ beat: 0, bpm: out[0]?.bpm ?? fallback });
-  return out;
-}
-
-function dedupeSignatures(signatures: readonly TimeSignature[]): TimeSignature[] {
-  const out: TimeSignature[] = [];
-  for (const t of signatures) {
+/**
+ * The changes in force, in beat order: of several at one beat the last wins,
+ * a change that repeats the one in force is dropped, and one is in force from
+ * beat 0 (the first, moved to 0, or `opening` when there is none).
+ */
+function changesInForce<T extends { beat: number }>(events: readonly T[], same: (a: T, b: T) => boolean, opening: T): T[] {
+  const out: T[] = [];
+  for (const e of [...events].sort((a, b) => a.beat - b.beat)) {
     const last = out[out.length - 1];
-    if (last && last.beat === t.beat) out[out.length - 1] = t;
-    else if (!last || last.numerator !== t.numerator || last.denominator !== t.denominator) out.push(t);
+    if (last && last.beat === e.beat) out.pop();
+    const before = out[out.length - 1];
+    if (!before || !same(before, e)) out.push(e);
   }
-  if (out.length === 0 || out[0].beat > 0) out.unshift({ beat: 0, numerator: out[0]?.numerator ?? 4, denominator: out[0]?.denominator ?? 4 });
+  if (out.length === 0) return [opening];
+  if (out[0].beat > 0) out.unshift({ ...out[0], beat: 0 });
   return out;
 }
 
