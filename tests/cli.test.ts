@@ -248,6 +248,11 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
   assert.equal(excerpts.pieces, data.pieces);
   assert.ok(excerpts.notes <= (j.excerptNotes as number) * data.pieces && excerpts.notes < data.notes, `excerpts have ${excerpts.notes} notes`);
   assert.match(r.stderr + r.stdout, new RegExp(`generated vs data excerpts of ${j.excerptNotes as number} notes: `));
+  // And how far as many data excerpts as samples stray from them by chance.
+  const chance = j.chance as { samples: number; notes: number; draws: number; relative: Record<string, number | null> };
+  assert.deepEqual([chance.samples, chance.notes, chance.draws], [2, j.excerptNotes, 200]);
+  assert.ok(typeof chance.relative.polyphony === 'number' && chance.relative.polyphony >= 0, `chance polyphony ${String(chance.relative.polyphony)}`);
+  assert.match(r.stderr + r.stdout, /by chance, 2 random data excerpts stray from them by up to \(90 % of 200 sets\): pitchClassEntropy ±\d/);
   assert.doesNotMatch(r.stderr + r.stdout, /warning/);
   // The same model with one of its training folders gone: still runs, and says what is missing.
   const moved = path.join(tmp, 'model-elsewhere');

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { currentBackend, initBackend } from '../model/backend';
 import { splitByFile } from '../data/dataset';
 import { compareStats, type MusicStats } from '../evaluate/metrics';
+import type { ChanceStat } from '../evaluate/chance';
 import { DEFAULT_EVALUATE_OPTIONS, evaluateModel, median, type EvaluateOptions } from '../evaluate/evaluate';
 import { UserError } from '../core/errors';
 import { showPath } from '../core/files';
@@ -96,20 +97,31 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
   if (!ev) throw new Interrupted('interrupted');
   io.log(`${ev.files} files, ${ev.tokens} tokens: model NLL ${ev.nll.toFixed(4)} (perplexity ${ev.perplexity.toFixed(2)}); ${order}-gram Kneser-Ney baseline NLL ${ev.baselineNll.toFixed(4)} (perplexity ${ev.baselinePerplexity.toFixed(2)}); ${(ev.nllImprovement * 100).toFixed(1)} % lower`);
   if (ev.generated) {
-    const shown: readonly (keyof MusicStats)[] = ['pitchClassEntropy', 'scaleConsistency', 'polyphony', 'noteDensity', 'velocitySpread', 'onBeatShare', 'durationMean', 'repeatRunMax'];
+    const shown: readonly ChanceStat[] = ['pitchClassEntropy', 'scaleConsistency', 'polyphony', 'noteDensity', 'velocitySpread', 'onBeatShare', 'durationMean', 'repeatRunMax'];
     const pct = (r: number | null): string => (r === null ? 'n/a' : `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)} %`);
     const versus = (label: string, data: MusicStats): void => {
       const c = compareStats(ev.generated ?? data, data);
       io.log(`generated vs ${label}: ${shown.map((k) => `${k} ${round(c[k].generated, 3)} vs ${round(c[k].data, 3)} (${pct(c[k].relative)})`).join(', ')}`);
     };
     if (ev.dataExcerpts) versus(`data excerpts of ${ev.excerptNotes} notes`, ev.dataExcerpts);
+    const ch = ev.chance;
+    if (ch && ev.dataExcerpts) {
+      const c = compareStats(ev.generated, ev.dataExcerpts);
+      const spread = (k: ChanceStat): string => {
+        const r = ch.relative[k];
+        const d = c[k].relative;
+        const beyond = r !== null && d !== null && Math.abs(d) > r;
+        return `${k} ±${r === null ? 'n/a' : (r * 100).toFixed(1)} %${beyond ? ' *' : ''}`;
+      };
+      io.log(`by chance, ${ch.samples} random data excerpts stray from them by up to (${Math.round(ch.quantile * 100)} % of ${ch.draws} sets): ${shown.map(spread).join(', ')} (* the samples stray further)`);
+    }
     versus('whole data pieces', ev.data);
     io.log(`longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies) ?? 'n/a'}; held-out pieces of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);
   }
   return {
     files: ev.files, tokens: ev.tokens, nll: ev.nll, perplexity: ev.perplexity, baselineNll: ev.baselineNll, baselinePerplexity: ev.baselinePerplexity,
     baselineOrder: ev.baselineOrder, nllImprovement: ev.nllImprovement, notes: ev.notes, beats: ev.beats, nllPerNote: ev.nllPerNote, nllPerBeat: ev.nllPerBeat,
-    baselineNllPerNote: ev.baselineNllPerNote, generated: ev.generated, data: ev.data, dataExcerpts: ev.dataExcerpts, excerptNotes: ev.excerptNotes, longestCopy: ev.longestCopy,
+    baselineNllPerNote: ev.baselineNllPerNote, generated: ev.generated, data: ev.data, dataExcerpts: ev.dataExcerpts, excerptNotes: ev.excerptNotes, chance: ev.chance, longestCopy: ev.longestCopy,
     sampleCopies: ev.sampleCopies, heldOutCopyMedian: ev.heldOutCopyMedian, baselineTrainFiles: split.train.length, backend: currentBackend()?.name,
     sampling: { samples: options.samples, length: options.generate.length, seed: options.generate.seed, temperature: options.generate.temperature, topP: options.generate.topP, context: options.generate.context ?? 0 },
   };

@@ -10,6 +10,7 @@ import type { EncodedPiece } from '../data/dataset';
 import { generateMusicAsync, type GenerateConfig } from '../generate/generate';
 import { excerptPrimer } from '../generate/primer';
 import { musicStats, noteExcerpts, type MusicStats } from './metrics';
+import { chanceSpread, DEFAULT_CHANCE_OPTIONS, type ChanceSpread } from './chance';
 import type { Piece } from '../core/piece';
 import { DEFAULT_NGRAM_ORDER, evaluateNllAsync, trainNgramAsync } from './ngram';
 import { createRng, deriveSeed } from '../core/rng';
@@ -67,6 +68,13 @@ export interface Evaluation {
    */
   readonly dataExcerpts: MusicStats | null;
   readonly excerptNotes: number | null;
+  /**
+   * How far as many random data excerpts as there are samples stray from
+   * {@link dataExcerpts} by chance alone (see ./chance): a sample statistic's
+   * difference within this spread is not evidence against the model. Null
+   * without samples.
+   */
+  readonly chance: ChanceSpread | null;
   /** Longest run of generated tokens found verbatim in the training data (max over samples). */
   readonly longestCopy: number;
   readonly longestCopyDetail: CopyMatch | null;
@@ -161,6 +169,10 @@ export async function evaluateModel(
   }
   const excerptNotes = generatedPieces.length > 0 ? Math.max(1, Math.round(generatedPieces.reduce((a, p) => a + p.notes.length, 0) / generatedPieces.length)) : null;
   const excerpts = excerptNotes === null ? null : noteExcerpts(dataPieces, excerptNotes, createRng(deriveSeed(options.generate.seed, EXCERPT_LABEL)));
+  const chance =
+    excerptNotes === null || dataPieces.length === 0
+      ? null
+      : chanceSpread(dataPieces, { ...DEFAULT_CHANCE_OPTIONS, samples: generatedPieces.length, notes: excerptNotes }, createRng(deriveSeed(options.generate.seed, CHANCE_LABEL)));
   return {
     files: usable.length,
     tokens,
@@ -179,6 +191,7 @@ export async function evaluateModel(
     data: musicStats(dataPieces),
     dataExcerpts: excerpts && musicStats(excerpts),
     excerptNotes,
+    chance,
     longestCopy: copy?.length ?? 0,
     longestCopyDetail: copy,
     sampleCopies,
@@ -188,6 +201,8 @@ export async function evaluateModel(
 
 /** Label of the seed that places the data excerpts (the samples' seeds use labels 0, 1, …). */
 const EXCERPT_LABEL = 0x657863;
+/** Label of the seed that draws the sets of {@link chanceSpread}. */
+const CHANCE_LABEL = 0x636863;
 
 /** Lets the event loop turn (so signal handlers run); then whether to stop. */
 async function stopAfterTurn(shouldStop: () => boolean): Promise<boolean> {
