@@ -4,6 +4,7 @@ import { chanceSpread, DEFAULT_CHANCE_OPTIONS } from '../lib/evaluate/chance';
 import { makePiece, type Note, type Piece } from '../lib/core/piece';
 import { loadMidiFolder } from '../lib/midi/read';
 import { createRng } from '../lib/core/rng';
+import { musicStats } from '../lib/evaluate/metrics';
 import { PIANO_MIDI, needPianoMidi } from './helpers';
 
 const note = (pitch: number, start: number, duration: number): Note => ({ pitch, start, duration, velocity: 80 });
@@ -34,6 +35,25 @@ test('chanceSpread: pieces that are all alike never stray; a mix strays by what 
   assert.deepEqual({ ...many, relative: null, within: null }, { samples: 40, notes: 12, draws: 200, quantile: 0.9, tolerance: 0.15, relative: null, within: null });
 });
 
+test('chanceSpread: the quantile is a nearest rank (1 = the largest), a difference equal to the tolerance counts as within, and a given reference is used', () => {
+  // Chords of 1 to 4 notes: polyphony 1, 2, 3, 4; against a reference of 2.5, one piece strays by 0.6, 0.2, 0.2 or 0.6.
+  const chords = [1, 2, 3, 4].map((k) => {
+    const notes: Note[] = [];
+    for (let b = 0; b < 4; b++) for (let v = 0; v < k; v++) notes.push(note(60 + 4 * v, b, 1));
+    return makePiece(`chords of ${k}`, notes);
+  });
+  const reference = musicStats(chords);
+  assert.equal(reference.polyphony, 2.5);
+  const base = { ...DEFAULT_CHANCE_OPTIONS, samples: 1, notes: 16, reference, tolerance: 0.2 };
+  const top = chanceSpread(chords, { ...base, quantile: 1 }, createRng(3));
+  assert.equal(top.relative.polyphony, 0.6);
+  const within = top.within.polyphony ?? 0;
+  assert.ok(within > 0.35 && within < 0.65, `about half the sets are exactly 20 % off: ${within}`);
+  assert.equal(chanceSpread(chords, { ...base, quantile: 0.01 }, createRng(3)).relative.polyphony, 0.2);
+  // Another seed draws other sets.
+  assert.notEqual(chanceSpread(chords, base, createRng(4)).within.polyphony, within);
+});
+
 test('chanceSpread is seeded, leaves its input alone (frozen here), and names a setting out of range', () => {
   const mixed = [piece('m1', false), piece('c1', true), piece('m2', false)];
   for (const p of mixed) {
@@ -47,7 +67,7 @@ test('chanceSpread is seeded, leaves its input alone (frozen here), and names a 
   assert.throws(() => chanceSpread(mixed, { ...options(2), draws: 0 }, createRng(1)), /^RangeError: draws must be an integer ≥ 1 \(got 0\)$/);
   assert.throws(() => chanceSpread(mixed, { ...options(2), quantile: 0 }, createRng(1)), /^RangeError: quantile must be in \(0, 1\] \(got 0\)$/);
   assert.throws(() => chanceSpread(mixed, { ...options(2), tolerance: -1 }, createRng(1)), /^RangeError: tolerance must be ≥ 0 \(got -1\)$/);
-  assert.throws(() => chanceSpread(mixed, { ...options(2), notes: 0 }, createRng(1)), /^RangeError: count must be an integer ≥ 1 \(got 0\)$/);
+  assert.throws(() => chanceSpread(mixed, { ...options(2), notes: 0 }, createRng(1)), /^RangeError: notes must be an integer ≥ 1 \(got 0\)$/);
 });
 
 test('on piano-midi, 8 excerpts of 200 notes stray by over 15 % in polyphony, density or on-beat share; 96 of 1,000 notes by far less', { skip: needPianoMidi }, () => {

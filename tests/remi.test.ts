@@ -105,6 +105,23 @@ test('a multi-track piece comes back with one track per instrument, drums on cha
   assert.equal(parseMidi(bytes, 'x').notes.some((x) => x.drum), false);
 });
 
+test('decoding keeps only the changes in force: a change that a later one at its beat undoes is dropped, and the first holds from beat 0', () => {
+  const notes = Array.from({ length: 24 }, (_, i) => n(60 + (i % 5), i, 0.5, 80));
+  const piece = makePiece('changes', notes, { tempos: [{ beat: 0, bpm: 120 }, { beat: 8, bpm: 70 }] });
+  const tokens = pieceToTokens(piece, REMI);
+  const tempoAt = tokens.flatMap((t, i) => (t.kind === 'tempo' ? [i] : []));
+  assert.equal(tempoAt.length, 2);
+  const first = tokens[tempoAt[0]];
+  // 120 at 0, 70 at 8, then 120 again at 8: the last at beat 8 wins and repeats the one in force, so only 120 from 0 is left.
+  const undone = [...tokens.slice(0, tempoAt[1] + 1), first, ...tokens.slice(tempoAt[1] + 1)];
+  assert.deepEqual(tokensToPiece(undone, REMI).tempos.map((t) => t.beat), [0]);
+  // Without the opening tempo, the change at beat 8 holds from beat 0 (once, not again at 8).
+  const late = tokens.filter((_, i) => i !== tempoAt[0]);
+  const back = tokensToPiece(late, REMI).tempos;
+  assert.deepEqual(back.map((t) => t.beat), [0]);
+  assert.equal(back[0].bpm, tokensToPiece(tokens, REMI).tempos[1].bpm);
+});
+
 test('tempo and time-signature changes come back where they were', () => {
   const notes = Array.from({ length: 24 }, (_, i) => n(60 + (i % 5), i, 0.5, 80));
   const piece = makePiece('changes', notes, {

@@ -111,9 +111,12 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
         const r = ch.relative[k];
         const d = c[k].relative;
         const beyond = r !== null && d !== null && Math.abs(d) > r;
-        return `${k} ±${r === null ? 'n/a' : (r * 100).toFixed(1)} %${beyond ? ' *' : ''}`;
+        return `${k} ${r === null ? 'n/a' : `±${(r * 100).toFixed(1)} %`}${beyond ? ' *' : ''}`;
       };
-      io.log(`by chance, ${ch.samples} random data excerpts stray from them by up to (${Math.round(ch.quantile * 100)} % of ${ch.draws} sets): ${shown.map(spread).join(', ')} (* the samples stray further)`);
+      io.log(
+        `by chance, sets of ${ch.samples} random data excerpts of ${ch.notes} notes stray from those excerpts by up to (${Math.round(ch.quantile * 100)}th percentile of ${ch.draws} sets): ` +
+          `${shown.map(spread).join(', ')} (* the samples stray further)`,
+      );
     }
     versus('whole data pieces', ev.data);
     io.log(`longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies) ?? 'n/a'}; held-out pieces of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);

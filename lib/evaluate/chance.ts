@@ -24,6 +24,12 @@ export interface ChanceOptions {
   readonly quantile: number;
   /** A relative difference counted as close enough (0.15 = within 15 %, the project's target for samples). */
   readonly tolerance: number;
+  /**
+   * The statistics the sets are compared with: those of the excerpts the
+   * samples themselves are compared with. Without it, one excerpt of every
+   * piece is drawn for the purpose.
+   */
+  readonly reference?: MusicStats;
 }
 
 /** Defaults: 200 sets, the 90th percentile, a tolerance of 15 %. */
@@ -40,19 +46,20 @@ export interface ChanceSpread {
   readonly quantile: number;
   readonly tolerance: number;
   /**
-   * Per statistic, the `quantile` of |set − all| / |all| over the sets, where
-   * "all" is one excerpt of every piece; null where that is undefined (the
-   * statistic is 0 or NaN for all excerpts).
+   * Per statistic, the `quantile` of |set − reference| / |reference| over the
+   * sets where it is defined; null where it is defined for none (the
+   * reference is 0 or NaN).
    */
   readonly relative: Readonly<Record<ChanceStat, number | null>>;
-  /** Per statistic, the fraction of sets within `tolerance` of all excerpts, or null as above. */
+  /** Per statistic, the fraction of those sets within `tolerance` of the reference, or null as above. */
   readonly within: Readonly<Record<ChanceStat, number | null>>;
 }
 
 /**
  * Draws `draws` sets of `samples` pieces (with replacement), takes an excerpt
  * of `notes` consecutive notes of each at a random offset, and compares each
- * set's {@link musicStats} with those of one excerpt of every piece. Seeded by
+ * set's {@link musicStats} with the reference (by default, those of one
+ * excerpt of every piece). Seeded by
  * `rng`; the inputs are not modified. Throws a RangeError for an empty list of
  * pieces or settings out of range.
  */
@@ -60,12 +67,13 @@ export function chanceSpread(pieces: readonly Piece[], options: ChanceOptions, r
   const { samples, notes, draws, quantile, tolerance } = options;
   if (pieces.length === 0) throw new RangeError('chanceSpread needs at least one piece');
   if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`samples must be an integer ≥ 1 (got ${samples})`);
+  if (!Number.isInteger(notes) || notes < 1) throw new RangeError(`notes must be an integer ≥ 1 (got ${notes})`);
   if (!Number.isInteger(draws) || draws < 1) throw new RangeError(`draws must be an integer ≥ 1 (got ${draws})`);
   if (!(quantile > 0 && quantile <= 1)) throw new RangeError(`quantile must be in (0, 1] (got ${quantile})`);
   if (!(tolerance >= 0)) throw new RangeError(`tolerance must be ≥ 0 (got ${tolerance})`);
   // In onset order once, so that each draw's excerpt sorts an already sorted list (linear time).
   const sorted = pieces.map((p) => ({ ...p, notes: [...p.notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch) }));
-  const all = musicStats(noteExcerpts(sorted, notes, rng));
+  const all = options.reference ?? musicStats(noteExcerpts(sorted, notes, rng));
   const counts: readonly (keyof MusicStats)[] = ['pieces', 'emptyPieces', 'notes'];
   const keys = (Object.keys(all) as (keyof MusicStats)[]).filter((k): k is ChanceStat => !counts.includes(k));
   const deviations = new Map<ChanceStat, number[]>(keys.map((k) => [k, []]));

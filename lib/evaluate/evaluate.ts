@@ -169,10 +169,15 @@ export async function evaluateModel(
   }
   const excerptNotes = generatedPieces.length > 0 ? Math.max(1, Math.round(generatedPieces.reduce((a, p) => a + p.notes.length, 0) / generatedPieces.length)) : null;
   const excerpts = excerptNotes === null ? null : noteExcerpts(dataPieces, excerptNotes, createRng(deriveSeed(options.generate.seed, EXCERPT_LABEL)));
+  const dataExcerpts = excerpts && musicStats(excerpts);
   const chance =
-    excerptNotes === null || dataPieces.length === 0
+    excerptNotes === null || dataExcerpts === null || dataPieces.length === 0
       ? null
-      : chanceSpread(dataPieces, { ...DEFAULT_CHANCE_OPTIONS, samples: generatedPieces.length, notes: excerptNotes }, createRng(deriveSeed(options.generate.seed, CHANCE_LABEL)));
+      : chanceSpread(
+          dataPieces,
+          { ...DEFAULT_CHANCE_OPTIONS, samples: generatedPieces.length, notes: excerptNotes, reference: dataExcerpts },
+          createRng(deriveSeed(options.generate.seed, CHANCE_LABEL)),
+        );
   return {
     files: usable.length,
     tokens,
@@ -189,7 +194,7 @@ export async function evaluateModel(
     baselineNllPerNote: (base.nll * tokens) / notes,
     generated: generatedPieces.length > 0 ? musicStats(generatedPieces) : null,
     data: musicStats(dataPieces),
-    dataExcerpts: excerpts && musicStats(excerpts),
+    dataExcerpts,
     excerptNotes,
     chance,
     longestCopy: copy?.length ?? 0,

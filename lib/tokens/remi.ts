@@ -220,7 +220,7 @@ function changesInForce<T extends { beat: number }>(events: readonly T[], same: 
     if (!before || !same(before, e)) out.push(e);
   }
   if (out.length === 0) return [opening];
-  if (out[0].beat > 0) out.unshift({ ...out[0], beat: 0 });
+  if (out[0].beat > 0) out[0] = { ...out[0], beat: 0 };
   return out;
 }
 
