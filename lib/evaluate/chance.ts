@@ -59,9 +59,8 @@ export interface ChanceSpread {
  * Draws `draws` sets of `samples` pieces (with replacement), takes an excerpt
  * of `notes` consecutive notes of each at a random offset, and compares each
  * set's {@link musicStats} with the reference (by default, those of one
- * excerpt of every piece). Seeded by
- * `rng`; the inputs are not modified. Throws a RangeError for an empty list of
- * pieces or settings out of range.
+ * excerpt of every piece). Seeded by `rng`; the inputs are not modified.
+ * Throws a RangeError for an empty list of pieces or settings out of range.
  */
 export function chanceSpread(pieces: readonly Piece[], options: ChanceOptions, rng: Rng): ChanceSpread {
   const { samples, notes, draws, quantile, tolerance } = options;
