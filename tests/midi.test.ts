@@ -146,3 +146,15 @@ test('pieceToMidiBytes is deterministic', () => {
     assert.deepEqual(Buffer.from(a), Buffer.from(b), p.name);
   }
 });
+
+test('reading keeps the tempo and meter changes in force: a late first tempo holds from beat 0, a change undone at its tick and a 4/4 that repeats the default are dropped', () => {
+  const midi = new Midi();
+  const ppq = midi.header.ppq;
+  midi.header.tempos.push({ ticks: 2 * ppq, bpm: 90 });
+  midi.header.timeSignatures.push({ ticks: 4 * ppq, timeSignature: [4, 4] }, { ticks: 8 * ppq, timeSignature: [3, 4] }, { ticks: 8 * ppq, timeSignature: [4, 4] }, { ticks: 12 * ppq, timeSignature: [6, 8] });
+  midi.header.update();
+  midi.addTrack().addNote({ midi: 60, ticks: 0, durationTicks: 16 * ppq, velocity: 0.6 });
+  const piece = parseMidi(midi.toArray(), 'changes.mid');
+  assert.deepEqual(piece.tempos.map((t) => [t.beat, Math.round(t.bpm)]), [[0, 90]]);
+  assert.deepEqual(piece.timeSignatures.map((t) => [t.beat, t.numerator, t.denominator]), [[0, 4, 4], [12, 6, 8]]);
+});

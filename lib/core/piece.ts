@@ -63,6 +63,38 @@ export function pitchName(pitch: number): string {
 /** Default tempo when a file has none (MIDI's own default). */
 export const DEFAULT_BPM = 120;
 
+/** Whether two tempo changes set the same tempo. */
+export const sameTempo = (a: TempoChange, b: TempoChange): boolean => a.bpm === b.bpm;
+
+/** Whether two time-signature changes set the same meter. */
+export const sameMeter = (a: TimeSignature, b: TimeSignature): boolean => a.numerator === b.numerator && a.denominator === b.denominator;
+
+/**
+ * Tempo or meter changes as they are in force, in beat order (a new array):
+ * of several at one beat the last wins, a change that repeats the one in
+ * force is dropped, and one holds from beat 0. When the first change comes
+ * later (or there is none), `opening(first)` gives the one in force before
+ * it; if that is the same as the first, the first is moved to beat 0.
+ */
+export function changesInForce<T extends { readonly beat: number }>(
+  changes: readonly T[],
+  same: (a: T, b: T) => boolean,
+  opening: (first: T | undefined) => T,
+): T[] {
+  const out: T[] = [];
+  for (const c of [...changes].sort((a, b) => a.beat - b.beat)) {
+    if (out.length > 0 && out[out.length - 1].beat === c.beat) out.pop();
+    const before = out[out.length - 1];
+    if (!before || !same(before, c)) out.push(c);
+  }
+  const first = out[0];
+  if (first && first.beat === 0) return out;
+  const open = opening(first);
+  if (first && same(open, first)) out[0] = { ...first, beat: 0 };
+  else out.unshift({ ...open, beat: 0 });
+  return out;
+}
+
 /** Sort notes by start, then pitch, then duration (a new array). */
 function sortNotes(notes: readonly Note[]): Note[] {
   return [...notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch || a.duration - b.duration || (a.program ?? -1) - (b.program ?? -1));

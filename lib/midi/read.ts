@@ -9,7 +9,7 @@ import { errCode } from '../core/errors';
 import { argPath, listFiles, showPath, type FilePath, type UnusableEntry } from '../core/files';
 import { decodeSmf, MidiFileError, type SmfNote, type SmfTempo, type SmfTimeSignature } from './smf';
 import { DRUM_CHANNEL, sustainedEnds } from './sustain';
-import { DEFAULT_BPM, makePiece, type Note, type Piece, type TempoChange, type TimeSignature } from '../core/piece';
+import { changesInForce, DEFAULT_BPM, makePiece, sameMeter, sameTempo, type Note, type Piece, type TempoChange, type TimeSignature } from '../core/piece';
 
 /** Options for reading MIDI files. */
 export interface MidiReadOptions {
@@ -201,32 +201,14 @@ function emptyReason(all: readonly SmfNote[], includeDrums: boolean, counts: Dro
 }
 
 function readTempos(events: readonly SmfTempo[], ppq: number): TempoChange[] {
-  const out: TempoChange[] = [];
-  const sorted = [...events].sort((a, b) => a.tick - b.tick);
-  for (const t of sorted) {
-    const beat = t.tick / ppq;
-    const bpm = Math.min(1000, Math.max(1, 60_000_000 / t.microsPerBeat));
-    if (out.length > 0 && out[out.length - 1].beat === beat) out[out.length - 1] = { beat, bpm };
-    else if (out.length === 0 || out[out.length - 1].bpm !== bpm) out.push({ beat, bpm });
-  }
-  if (out.length === 0 || out[0].beat > 0) out.unshift({ beat: 0, bpm: out[0]?.bpm ?? DEFAULT_BPM });
-  return out;
+  const tempos = events.map((t) => ({ beat: t.tick / ppq, bpm: Math.min(1000, Math.max(1, 60_000_000 / t.microsPerBeat)) }));
+  return changesInForce(tempos, sameTempo, (first) => ({ beat: 0, bpm: first?.bpm ?? DEFAULT_BPM }));
 }
 
+/** Before a file's first time signature, MIDI's default 4/4 holds. */
 function readTimeSignatures(events: readonly SmfTimeSignature[], ppq: number): TimeSignature[] {
-  const out: TimeSignature[] = [];
-  const sorted = [...events].sort((a, b) => a.tick - b.tick);
-  for (const ts of sorted) {
-    const { numerator, denominator } = ts;
-    const beat = ts.tick / ppq;
-    const last = out[out.length - 1];
-    if (last && last.beat === beat) out[out.length - 1] = { beat, numerator, denominator };
-    else if (!last || last.numerator !== numerator || last.denominator !== denominator) {
-      out.push({ beat, numerator, denominator });
-    }
-  }
-  if (out.length === 0 || out[0].beat > 0) out.unshift({ beat: 0, numerator: 4, denominator: 4 });
-  return out;
+  const meters = events.map(({ tick, numerator, denominator }) => ({ beat: tick / ppq, numerator, denominator }));
+  return changesInForce(meters, sameMeter, () => ({ beat: 0, numerator: 4, denominator: 4 }));
 }
 
 /** Reads one MIDI file. Throws {@link MidiFileError} naming the reason. */

@@ -15,7 +15,7 @@
  * symbols. Decoding gives back each note's pitch, grid onset, duration bin,
  * velocity bin and instrument, and the tempo and meter changes.
  */
-import { DEFAULT_BPM, instrumentOf, makePiece, withoutOverlaps, type Note, type Piece, type TempoChange, type TimeSignature } from '../core/piece';
+import { changesInForce, DEFAULT_BPM, instrumentOf, makePiece, sameMeter, sameTempo, withoutOverlaps, type Note, type Piece, type TempoChange, type TimeSignature } from '../core/piece';
 import type { TokenizerConfig } from './config';
 import {
   barSteps,
@@ -200,28 +200,10 @@ function decode(tokens: readonly Token[], config: TokenizerConfig, options: Deco
   const first = notes.find((n) => !n.drum);
   const meter = options.timeSignature;
   return makePiece(options.name ?? 'generated', withoutOverlaps(notes), {
-    tempos: options.bpm !== undefined ? [{ beat: 0, bpm: options.bpm }] : changesInForce(tempos, (a, b) => a.bpm === b.bpm, { beat: 0, bpm: DEFAULT_BPM }),
-    timeSignatures: meter ? [{ beat: 0, numerator: meter[0], denominator: meter[1] }] : changesInForce(signatures, (a, b) => a.numerator === b.numerator && a.denominator === b.denominator, { beat: 0, numerator: 4, denominator: 4 }),
+    tempos: options.bpm !== undefined ? [{ beat: 0, bpm: options.bpm }] : changesInForce(tempos, sameTempo, (f) => f ?? { beat: 0, bpm: DEFAULT_BPM }),
+    timeSignatures: meter ? [{ beat: 0, numerator: meter[0], denominator: meter[1] }] : changesInForce(signatures, sameMeter, (f) => f ?? { beat: 0, numerator: 4, denominator: 4 }),
     program: options.program ?? first?.program ?? 0,
   });
-}
-
-/**
- * The changes in force, in beat order: of several at one beat the last wins,
- * a change that repeats the one in force is dropped, and one is in force from
- * beat 0 (the first, moved to 0, or `opening` when there is none).
- */
-function changesInForce<T extends { beat: number }>(events: readonly T[], same: (a: T, b: T) => boolean, opening: T): T[] {
-  const out: T[] = [];
-  for (const e of [...events].sort((a, b) => a.beat - b.beat)) {
-    const last = out[out.length - 1];
-    if (last && last.beat === e.beat) out.pop();
-    const before = out[out.length - 1];
-    if (!before || !same(before, e)) out.push(e);
-  }
-  if (out.length === 0) return [opening];
-  if (out[0].beat > 0) out[0] = { ...out[0], beat: 0 };
-  return out;
 }
 
 /**
