@@ -99,14 +99,14 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
   if (ev.generated) {
     const shown: readonly ChanceStat[] = ['pitchClassEntropy', 'scaleConsistency', 'polyphony', 'noteDensity', 'velocitySpread', 'onBeatShare', 'durationMean', 'repeatRunMax'];
     const pct = (r: number | null): string => (r === null ? 'n/a' : `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)} %`);
-    const versus = (label: string, data: MusicStats): void => {
+    const versus = (label: string, data: MusicStats): ReturnType<typeof compareStats> => {
       const c = compareStats(ev.generated ?? data, data);
       io.log(`generated vs ${label}: ${shown.map((k) => `${k} ${round(c[k].generated, 3)} vs ${round(c[k].data, 3)} (${pct(c[k].relative)})`).join(', ')}`);
+      return c;
     };
-    if (ev.dataExcerpts) versus(`data excerpts of ${ev.excerptNotes} notes`, ev.dataExcerpts);
+    const c = ev.dataExcerpts && versus(`data excerpts of ${ev.excerptNotes} notes`, ev.dataExcerpts);
     const ch = ev.chance;
-    if (ch && ev.dataExcerpts) {
-      const c = compareStats(ev.generated, ev.dataExcerpts);
+    if (ch && c) {
       const spread = (k: ChanceStat): string => {
         const r = ch.relative[k];
         const d = c[k].relative;

@@ -10,7 +10,7 @@
  */
 import type { Piece } from '../core/piece';
 import type { Rng } from '../core/rng';
-import { compareStats, musicStats, noteExcerpts, type MusicStats } from './metrics';
+import { compareStats, musicStats, noteExcerpts, onsetOrder, type MusicStats } from './metrics';
 
 /** Settings of {@link chanceSpread}. */
 export interface ChanceOptions {
@@ -71,7 +71,7 @@ export function chanceSpread(pieces: readonly Piece[], options: ChanceOptions, r
   if (!(quantile > 0 && quantile <= 1)) throw new RangeError(`quantile must be in (0, 1] (got ${quantile})`);
   if (!(tolerance >= 0)) throw new RangeError(`tolerance must be ≥ 0 (got ${tolerance})`);
   // In onset order once, so that each draw's excerpt sorts an already sorted list (linear time).
-  const sorted = pieces.map((p) => ({ ...p, notes: [...p.notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch) }));
+  const sorted = pieces.map((p) => ({ ...p, notes: [...p.notes].sort(onsetOrder) }));
   const all = options.reference ?? musicStats(noteExcerpts(sorted, notes, rng));
   const counts: readonly (keyof MusicStats)[] = ['pieces', 'emptyPieces', 'notes'];
   const keys = (Object.keys(all) as (keyof MusicStats)[]).filter((k): k is ChanceStat => !counts.includes(k));

@@ -122,6 +122,9 @@ export function musicStats(pieces: readonly Piece[]): MusicStats {
   };
 }
 
+/** The order {@link noteExcerpts} reads notes in: by onset, then pitch. */
+export const onsetOrder = (a: Note, b: Note): number => a.start - b.start || a.pitch - b.pitch;
+
 /**
  * One excerpt of `count` consecutive notes (in onset order) from each piece, at
  * an offset drawn from `rng`; a piece with fewer notes is kept whole. Statistics
@@ -133,7 +136,7 @@ export function noteExcerpts(pieces: readonly Piece[], count: number, rng: Rng):
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`count must be an integer ≥ 1 (got ${count})`);
   return pieces.map((p) => {
     if (p.notes.length <= count) return p;
-    const notes = [...p.notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch);
+    const notes = [...p.notes].sort(onsetOrder);
     const from = Math.floor(rng.next() * (notes.length - count + 1));
     return { ...p, notes: notes.slice(from, from + count) };
   });
