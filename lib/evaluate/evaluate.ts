@@ -21,6 +21,7 @@ import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
 import type { MusicModel } from '../model/network';
 import { NonFiniteOutput } from '../model/inference';
 import { UserError } from '../core/errors';
+import { runStepsStoppable, turnAndCheck } from '../core/steps';
 
 /** Evaluation settings. */
 export interface EvaluateOptions {
@@ -139,7 +140,7 @@ export async function evaluateModel(
   let heldOutCopyMedian: number | null = null;
   const sampleCopies: number[] = [];
   if (options.samples > 0 && training.length > 0) {
-    if (await stopAfterTurn(shouldStop)) return null;
+    if (await turnAndCheck(shouldStop)) return null;
     const index = buildCopyIndex(training.map((p) => p.ids));
     let freshTokens = 0;
     for (let s = 0; s < options.samples; s++) {
@@ -159,14 +160,8 @@ export async function evaluateModel(
     heldOutCopyMedian = median(usable.map((p) => index.longest(p.ids.slice(0, cut)).length));
   }
   // The data as the model sees it (quantized), so both sides are on the same grid.
-  const dataPieces: Piece[] = [];
-  let turned = performance.now();
-  for (const p of training) {
-    dataPieces.push(tokensToPiece(decodeIds(vocab, p.ids), vocab.config, { name: p.name }));
-    if (performance.now() - turned < 50) continue;
-    if (await stopAfterTurn(shouldStop)) return null;
-    turned = performance.now();
-  }
+  const dataPieces = await runStepsStoppable(decodedPieces(training, vocab), shouldStop);
+  if (!dataPieces) return null;
   const excerptNotes = generatedPieces.length > 0 ? Math.max(1, Math.round(generatedPieces.reduce((a, p) => a + p.notes.length, 0) / generatedPieces.length)) : null;
   const excerpts = excerptNotes === null ? null : noteExcerpts(dataPieces, excerptNotes, createRng(deriveSeed(options.generate.seed, EXCERPT_LABEL)));
   const dataExcerpts = excerpts && musicStats(excerpts);
@@ -204,16 +199,20 @@ export async function evaluateModel(
   };
 }
 
+/** The pieces decoded from their tokens, one step per piece. */
+function* decodedPieces(pieces: readonly EncodedPiece[], vocab: Vocabulary): Generator<void, Piece[], void> {
+  const out: Piece[] = [];
+  for (const p of pieces) {
+    out.push(tokensToPiece(decodeIds(vocab, p.ids), vocab.config, { name: p.name }));
+    yield;
+  }
+  return out;
+}
+
 /** Label of the seed that places the data excerpts (the samples' seeds use labels 0, 1, …). */
 const EXCERPT_LABEL = 0x657863;
 /** Label of the seed that draws the sets of {@link chanceSpread}. */
 const CHANCE_LABEL = 0x636863;
-
-/** Lets the event loop turn (so signal handlers run); then whether to stop. */
-async function stopAfterTurn(shouldStop: () => boolean): Promise<boolean> {
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  return shouldStop();
-}
 
 /**
  * {@link scorePieces} one batch at a time (the same batches: longest first),
@@ -233,7 +232,7 @@ async function scoreStoppable(
     const group = order.slice(start, start + batchSize);
     scorePieces(model, group.map((k) => seqs[k]), DEFAULT_SCORE_OPTIONS).forEach((lp, j) => (out[group[j]] = lp));
     onProgress(Math.min(order.length, start + batchSize), order.length);
-    if (await stopAfterTurn(shouldStop)) return null;
+    if (await turnAndCheck(shouldStop)) return null;
   }
   return out;
 }

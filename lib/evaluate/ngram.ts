@@ -22,8 +22,9 @@
  *
  * Training and scoring take seconds on a large corpus: {@link trainNgramAsync}
  * and {@link evaluateNllAsync} do the same work but let the event loop turn
- * every {@link YIELD_MS} ms (so Ctrl-C is heard) and stop when asked.
+ * now and then (so Ctrl-C is heard) and stop when asked (lib/core/steps.ts).
  */
+import { runSteps, runStepsStoppable } from '../core/steps';
 
 /** Settings of {@link trainNgram}. */
 export interface NgramConfig {
@@ -90,34 +91,6 @@ export interface NgramModel {
 
 /** Tokens counted or scored between two steps of the step generators (a few milliseconds of work). */
 const STEP_TOKENS = 4096;
-
-/** How long the async versions work before they let the event loop turn. */
-const YIELD_MS = 50;
-
-/** Runs steps to the end, synchronously. */
-function runSteps<T>(steps: Generator<void, T, void>): T {
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-  }
-}
-
-/**
- * Runs steps, letting the event loop turn first and then about every
- * {@link YIELD_MS} ms; null once `shouldStop()` is true after a turn.
- */
-async function runStepsStoppable<T>(steps: Generator<void, T, void>, shouldStop: () => boolean): Promise<T | null> {
-  let turned = -Infinity;
-  for (;;) {
-    if (performance.now() - turned >= YIELD_MS) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (shouldStop()) return null;
-      turned = performance.now();
-    }
-    const r = steps.next();
-    if (r.done) return r.value;
-  }
-}
 
 /**
  * Discounts from the count-of-counts n1..n4 (numbers of n-grams seen exactly

@@ -9,6 +9,7 @@
  */
 import { DEFAULT_BPM, type Note, type Piece } from '../core/piece';
 import { createRng, type Rng } from '../core/rng';
+import { runSteps, runStepsStoppable } from '../core/steps';
 import { checkInt, checkNumber } from '../core/check';
 import { advance, initialState, NonFiniteOutput, readInferenceWeights, type InferenceWeights, type LstmState, type Prediction } from '../model/inference';
 import type { MusicModel } from '../model/network';
@@ -129,49 +130,28 @@ export interface GenerateOptions {
  * {@link NonFiniteOutput} when the model's scores are not finite (damaged weights).
  */
 export function generateMusic(model: MusicModel, vocab: Vocabulary, primer: Primer, config: GenerateConfig, options: GenerateOptions = {}): Generated {
-  const run = generation(model, vocab, primer, config, options);
-  for (;;) {
-    const r = run.next();
-    if (r.done) return r.value;
-  }
+  return runSteps(generation(model, vocab, primer, config, options));
 }
 
 /** Options of a generation that can be stopped. */
 export interface StoppableGenerateOptions extends GenerateOptions {
-  /** Polled about every {@link YIELD_MS} ms, when the event loop has turned (so signal handlers have run); true stops. */
+  /** Polled each time the event loop has turned (so signal handlers have run); true stops. */
   readonly shouldStop: () => boolean;
 }
 
-/** How long the sampling loop of {@link generateMusicAsync} runs before it lets the event loop turn. */
-const YIELD_MS = 50;
-
 /**
- * {@link generateMusic} that lets the event loop turn every {@link YIELD_MS}
- * ms (so Ctrl-C and SIGTERM are heard) and returns null, having decoded
+ * {@link generateMusic} that lets the event loop turn every few milliseconds
+ * (so Ctrl-C and SIGTERM are heard) and returns null, having decoded
  * nothing, once `shouldStop()` is true. The same tokens for the same inputs.
  */
-export async function generateMusicAsync(
+export function generateMusicAsync(
   model: MusicModel,
   vocab: Vocabulary,
   primer: Primer,
   config: GenerateConfig,
   options: StoppableGenerateOptions,
 ): Promise<Generated | null> {
-  const run = generation(model, vocab, primer, config, options);
-  let turned = performance.now();
-  try {
-    for (;;) {
-      const r = run.next();
-      if (r.done) return r.value;
-      if (performance.now() - turned < YIELD_MS) continue;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      turned = performance.now();
-      if (options.shouldStop()) return null;
-    }
-  } finally {
-    // Runs the generation's own finally (the weights are freed) when it stopped early.
-    run.return(undefined as never);
-  }
+  return runStepsStoppable(generation(model, vocab, primer, config, options), options.shouldStop);
 }
 
 /** The one generation path: a step per sampled token (see {@link generateMusic}); the value at the end is the piece. */

@@ -10,9 +10,11 @@ import { validateTrainConfig, type EpochRecord, type TrainConfig } from './confi
 import { makeTransposer } from '../data/transpose';
 import { batches, windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type WindowRef } from '../data/dataset';
 import { UserError } from '../core/errors';
+import { turnAndCheck } from '../core/steps';
 import { showPath, type FilePath } from '../core/files';
 import { currentBackend } from '../model/backend';
-import { batchLoss, lossAndGradients, type BatchGradients } from './bptt';
+import { lossAndGradients, type BatchGradients } from './bptt';
+import { batchLoss } from '../model/forward';
 import { autoThreads, startGradientWorkers, type GradientWorkers } from './parallel';
 import { varList, type MusicModel } from '../model/network';
 import { createRng, deriveSeed, shuffled } from '../core/rng';
@@ -160,9 +162,9 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
         b++;
         const tps = tokensDone / Math.max(1e-3, trainMs / 1000);
         cb.onBatch?.({ epoch: epoch + 1, epochs: cfg.epochs, batch: b, batches: nBatches, loss, tokensPerSec: tps, etaSec: ((nBatches - b) * cfg.batchSize * seqLen) / tps });
-        await new Promise<void>((r) => setImmediate(r));
+        const stop = await turnAndCheck(() => cb.shouldStop?.() === true);
         const here: TrainPosition = { ...pos, epoch, batchesDone: b, lossSum, epochSec: (Date.now() - epochStart) / 1000 };
-        if (cb.shouldStop?.()) {
+        if (stop) {
           await checkpoint(here);
           return finish(true);
         }
@@ -285,8 +287,7 @@ async function meanLoss(
   for (const batch of batches(pieces, index, seqLen, batchSize, { shuffle: false, seed: 0, epoch: 0 })) {
     sum += batchLoss(model.vars, batch) * batch.batchSize;
     n += batch.batchSize;
-    await new Promise<void>((r) => setImmediate(r));
-    if (shouldStop()) return null;
+    if (await turnAndCheck(shouldStop)) return null;
   }
   return sum / Math.max(1, n);
 }
