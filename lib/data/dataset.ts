@@ -8,7 +8,8 @@
 import type { Piece } from '../core/piece';
 import { createRng, deriveSeed, shuffled } from '../core/rng';
 import { decodeIds, encodePiece, type Vocabulary } from '../tokens/vocabulary';
-import { pitchedPositions, transposeWindow, windowSeed, type Transposer } from './transpose';
+import { transposeWindow, windowSeed, type Transposer } from './transpose';
+import { pitchedPositions } from '../tokens/token';
 import { checkInt, checkNumber } from '../core/check';
 
 /** One piece as token ids. */

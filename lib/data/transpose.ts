@@ -6,7 +6,6 @@
  * token (`remi`); chords of `timed`/`classic` would leave the vocabulary.
  */
 import { createRng, deriveSeed } from '../core/rng';
-import type { Token } from '../tokens/token';
 import type { Vocabulary } from '../tokens/vocabulary';
 
 /** How to transpose the ids of one vocabulary. */
@@ -34,17 +33,6 @@ export function makeTransposer(vocab: Vocabulary, maxSemitones: number): Transpo
   });
   if (idOfPitch.some((id) => id < 0)) throw new RangeError('transpose needs a note token for every pitch 0–127');
   return { maxSemitones, pitchOf, idOfPitch };
-}
-
-/** Marks the token positions of a piece that hold a pitched (not drum) note: 1 = may be transposed. */
-export function pitchedPositions(tokens: readonly Token[]): Uint8Array {
-  const out = new Uint8Array(tokens.length);
-  let drum = false;
-  tokens.forEach((t, i) => {
-    if (t.kind === 'program') drum = t.drum;
-    else if (t.kind === 'event' && !drum) out[i] = 1;
-  });
-  return out;
 }
 
 /**

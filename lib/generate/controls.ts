@@ -6,7 +6,7 @@
  * The key is changed by transposing the primer, which the model continues.
  */
 import { checkInt } from '../core/check';
-import { lastOfKind, type Token } from '../tokens/token';
+import { lastOfKind, pitchedPositions, type Token } from '../tokens/token';
 import { grammarStart } from '../tokens/grammar';
 import { decodeIds, encodeTokens, type Vocabulary } from '../tokens/vocabulary';
 import { nearestTempo, tempoBins, velocityBin } from '../tokens/remi-bins';
@@ -103,14 +103,13 @@ export function controlsPrimer(vocab: Vocabulary, c: GenerationControls): Primer
  */
 export function transposePrimer(vocab: Vocabulary, primer: Primer, semitones: number): Primer {
   if (semitones === 0) return primer;
-  let drum = false;
-  const tokens = primer.ids.map((id): Token => {
-    const t = vocab.tokens[id];
-    if (t.kind === 'program') drum = t.drum;
-    if (t.kind !== 'event' || drum) return t;
+  const tokens = decodeIds(vocab, primer.ids);
+  const pitched = pitchedPositions(tokens);
+  const moved = tokens.map((t, i): Token => {
+    if (t.kind !== 'event' || !pitched[i]) return t;
     return { kind: 'event', pitches: [...new Set(t.pitches.map((p) => shiftPitch(p, semitones)))].sort((a, b) => a - b) };
   });
-  return { ...primer, ids: encodeTokens(vocab, tokens, 'nearest') };
+  return { ...primer, ids: encodeTokens(vocab, moved, 'nearest') };
 }
 
 function shiftPitch(p: number, k: number): number {

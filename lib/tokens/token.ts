@@ -97,6 +97,17 @@ export function lastOfKind<K extends Token['kind']>(tokens: readonly Token[], ki
   return undefined;
 }
 
+/** Marks the positions of `tokens` that hold a pitched note, one played by a program that is not the drums: 1 = pitched (a transposition moves it). */
+export function pitchedPositions(tokens: readonly Token[]): Uint8Array {
+  const out = new Uint8Array(tokens.length);
+  let drum = false;
+  tokens.forEach((t, i) => {
+    if (t.kind === 'program') drum = t.drum;
+    else if (t.kind === 'event' && !drum) out[i] = 1;
+  });
+  return out;
+}
+
 /** Token kinds in vocabulary order (the first three as in vocabularies saved before the others existed). */
 const TOKEN_KINDS: readonly Token['kind'][] = ['shift', 'dur', 'event', 'bos', 'bar', 'ts', 'pos', 'tempo', 'vel', 'program'];
 
