@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/model/backend';
 import { buildModel, varList, type ModelConfig } from '../lib/model/network';
-import { batchLoss, lossAndGradients } from '../lib/train/bptt';
+import { lossAndGradients } from '../lib/train/bptt';
+import { batchLoss } from '../lib/model/forward';
 import type { Batch } from '../lib/data/dataset';
 
 const CONFIG: ModelConfig = { vocabSize: 13, embeddingDim: 6, units: 8, layers: 2, dropout: 0, recurrentDropout: 0, seed: 7 };

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LayerState } from '../model/network';
-import { forwardChunk } from '../train/bptt';
+import { forwardChunk } from '../model/forward';
 import type { MusicModel } from '../model/network';
 
 /** Batching for {@link scorePieces}. */
