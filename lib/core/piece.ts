@@ -95,6 +95,34 @@ export function changesInForce<T extends { readonly beat: number }>(
   return out;
 }
 
+/** One bar: where it starts, how long it lasts (both in beats), and the time signature in force. */
+export interface Bar {
+  readonly start: number;
+  readonly beats: number;
+  readonly meter: TimeSignature;
+}
+
+/**
+ * The bars that start before `end` (beats), in order. Each time signature
+ * starts a bar at its beat and repeats bars of its length (numerator × 4 ÷
+ * denominator beats) until the next signature, which cuts short a bar it
+ * falls inside. Signatures of no length are skipped; nothing comes before the
+ * first signature (see {@link changesInForce} for one at beat 0).
+ */
+export function bars(signatures: readonly TimeSignature[], end: number): Bar[] {
+  const sigs = [...signatures].sort((a, b) => a.beat - b.beat);
+  const out: Bar[] = [];
+  for (let i = 0; i < sigs.length; i++) {
+    const meter = sigs[i];
+    const next = i + 1 < sigs.length ? sigs[i + 1].beat : Infinity;
+    const until = Math.min(end, next);
+    const len = (meter.numerator * 4) / meter.denominator;
+    if (!(len > 0)) continue;
+    for (let b = meter.beat; b < until - 1e-9; b += len) out.push({ start: b, beats: Math.min(len, next - b), meter });
+  }
+  return out;
+}
+
 /** Sort notes by start, then pitch, then duration (a new array). */
 function sortNotes(notes: readonly Note[]): Note[] {
   return [...notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch || a.duration - b.duration || (a.program ?? -1) - (b.program ?? -1));

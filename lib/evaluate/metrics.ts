@@ -2,11 +2,13 @@
  * Musical statistics of a set of pieces, to compare generated music with its
  * training data. Every statistic is a plain number with a precise definition
  * below. Per-piece statistics are averaged over the pieces that have at least
- * one note (each such piece weighs the same); they are NaN when no piece has
- * notes. Times are in beats; a note sounds during [start, start + duration).
+ * one note and where the statistic is defined (each such piece weighs the
+ * same); they are NaN when no piece has notes. Times are in beats; a note
+ * sounds during [start, start + duration).
  */
 import type { Note, Piece } from '../core/piece';
 import type { Rng } from '../core/rng';
+import { structureStats, type StructureStats } from './structure';
 
 /** Statistics of a set of pieces (see each field). */
 export interface MusicStats {
@@ -76,6 +78,20 @@ export interface MusicStats {
    * exactly the onsets at steps 0, 12, 24, …
    */
   readonly onBeatShare: number;
+  /** Meter changes per 100 bars of a piece ({@link StructureStats}, ./structure); mean over pieces. */
+  readonly meterChangesPer100Bars: number;
+  /**
+   * Share of a piece's bars where a note starts whose set of (onset step in
+   * the bar, pitch class) pairs equals that of one of the 8 bars before
+   * ({@link StructureStats}); mean over pieces.
+   */
+  readonly barRepetition: number;
+  /**
+   * Groove consistency (Wu & Yang 2020): 1 − the mean normalised Hamming
+   * distance between the onset patterns of adjacent bars
+   * ({@link StructureStats}); mean over pieces of two bars or more.
+   */
+  readonly grooveConsistency: number;
 }
 
 /** Onsets closer than this (beats) count as simultaneous. */
@@ -94,13 +110,16 @@ const MAJOR = [0, 2, 4, 5, 7, 9, 11];
 
 /** Computes the statistics of a set of pieces (inputs are not modified). */
 export function musicStats(pieces: readonly Piece[]): MusicStats {
-  const per: PieceStats[] = [];
+  const per: (PieceStats & StructureStats)[] = [];
   let notes = 0;
   for (const p of pieces) {
     notes += p.notes.length;
-    if (p.notes.length > 0) per.push(pieceStats(p.notes));
+    if (p.notes.length > 0) per.push({ ...pieceStats(p.notes), ...structureStats(p) });
   }
-  const mean = (f: (s: PieceStats) => number): number => (per.length > 0 ? per.reduce((a, s) => a + f(s), 0) / per.length : NaN);
+  const mean = (f: (s: PieceStats & StructureStats) => number): number => {
+    const xs = per.map(f).filter((x) => !Number.isNaN(x));
+    return xs.length > 0 ? xs.reduce((a, x) => a + x, 0) / xs.length : NaN;
+  };
   return {
     pieces: pieces.length,
     emptyPieces: pieces.length - per.length,
@@ -119,6 +138,9 @@ export function musicStats(pieces: readonly Piece[]): MusicStats {
     repeatRunMean: mean((s) => s.repeatRun),
     velocitySpread: mean((s) => s.velocitySpread),
     onBeatShare: mean((s) => s.onBeatShare),
+    meterChangesPer100Bars: mean((s) => s.meterChangesPer100Bars),
+    barRepetition: mean((s) => s.barRepetition),
+    grooveConsistency: mean((s) => s.grooveConsistency),
   };
 }
 

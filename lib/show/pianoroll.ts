@@ -6,7 +6,7 @@
  * labelled divider marks where generation begins.
  */
 import { esc, linear, r2, svgOpen, text, THEME } from './svg';
-import { pieceLengthBeats, pieceLengthSeconds, pitchName, type Piece, type TimeSignature } from '../core/piece';
+import { bars, pieceLengthBeats, pieceLengthSeconds, pitchName, type Piece, type TimeSignature } from '../core/piece';
 
 /** Options for {@link pianoRollSvg}. */
 export interface PianoRollOptions {
@@ -35,17 +35,9 @@ const DEFAULT_PIANO_ROLL: Required<Omit<PianoRollOptions, 'primerBeats' | 'title
 
 const BLACK = new Set([1, 3, 6, 8, 10]);
 
-/** Bar start positions (beats) from a time-signature list, up to `end`. */
+/** Bar start positions (beats) from a time-signature list, up to `end`; the first is 0. */
 function barStarts(signatures: readonly TimeSignature[], end: number): number[] {
-  const sigs = [...signatures].sort((a, b) => a.beat - b.beat);
-  const out: number[] = [];
-  for (let i = 0; i < sigs.length; i++) {
-    const s = sigs[i];
-    const until = Math.min(end, i + 1 < sigs.length ? sigs[i + 1].beat : end);
-    const len = (s.numerator * 4) / s.denominator;
-    if (!(len > 0)) continue;
-    for (let b = s.beat; b < until - 1e-9; b += len) out.push(b);
-  }
+  const out = bars(signatures, end).map((b) => b.start);
   if (out.length === 0 || out[0] > 0) out.unshift(0);
   return out;
 }
