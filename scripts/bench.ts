@@ -35,7 +35,7 @@ import { countNotes } from '../lib/tokens/scheme';
 import { schemeOf } from '../lib/tokens/tokenize';
 import { buildVocabulary, decodeIds } from '../lib/tokens/vocabulary';
 import { saveVocabulary } from '../lib/tokens/vocab-file';
-import { DEFAULT_TRAIN_CONFIG } from '../lib/train/config';
+import { DEFAULT_TRAIN_CONFIG } from '../lib/store/train-config';
 import { DEFAULT_MODEL_CONFIG } from '../lib/model/network';
 import { flagHelp, parseFlags, str, type FlagSpecs } from '../lib/cli/args';
 import { UserError } from '../lib/core/errors';

@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readMidiFile } from '../lib/midi/read';
 import { initBackend } from '../lib/model/backend';
-import { loadModel } from '../lib/train/model-folder';
+import { loadModel } from '../lib/store/load';
 import { DATA_DIR, HAVE_NOTTINGHAM, MIDI_FIXTURES, NOTTINGHAM, assertExit0, lastJson, midiFilesIn, needNottingham, oneLineError, runCli, spawnCli, type CliRun } from './helpers';
 
 /** A tiny model: trains in a second or two. */

@@ -17,6 +17,7 @@ const STAGES: readonly (readonly string[])[] = [
   ['tokens'],
   ['data'],
   ['model'],
+  ['store'],
   ['train'],
   ['generate'],
   ['evaluate'],
@@ -82,7 +83,7 @@ test('the layering check reports an import from a later stage, from outside lib/
   put('misc.ts', '');
   try {
     assert.deepEqual(layerViolations(lib), [
-      'lib/misc.ts: lies outside the stage folders (core, midi, tokens, data, model, train, generate, evaluate, show, notebook, cli)',
+      'lib/misc.ts: lies outside the stage folders (core, midi, tokens, data, model, store, train, generate, evaluate, show, notebook, cli)',
       "lib/model/network.ts (model) imports ../train/loop (train): a stage may import only earlier stages",
       "lib/model/network.ts (model) imports ../show/synth (show): a stage may import only earlier stages",
       'lib/model/network.ts: imports ../../scripts/x, outside lib/',

@@ -13,8 +13,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../lib/core/errors';
 import { initBackend } from '../lib/model/backend';
-import { CHECKPOINT_FILE, readCheckpoint, writeCheckpoint, type TrainPosition } from '../lib/train/checkpoint';
-import { loadModel, loadModelSettings } from '../lib/train/model-folder';
+import { readCheckpoint, writeCheckpoint, type TrainPosition } from '../lib/store/checkpoint';
+import { CHECKPOINT_FILE } from '../lib/store/folder';
+import { loadModel, loadModelSettings } from '../lib/store/load';
 import { PRETRAINED, runCli } from './helpers';
 
 let tmp = '';
@@ -85,8 +86,8 @@ async function historyFails(dir: string, reason: string): Promise<void> {
 test('models/pretrained loads: its config.json, history.json and model.json pass every check', async () => {
   const lm = await loadModel(PRETRAINED);
   try {
-    assert.equal(lm.info.model.vocabSize, lm.vocab.tokens.length);
-    assert.equal(lm.info.data.maxFiles, undefined, 'the shipped config has no maxFiles');
+    assert.equal(lm.config.model.vocabSize, lm.vocab.tokens.length);
+    assert.equal(lm.config.data.maxFiles, undefined, 'the shipped config has no maxFiles');
     assert.ok(lm.history.length > 0);
     assert.ok(lm.history.every((r, i) => r.epoch === i + 1));
   } finally {
@@ -135,9 +136,9 @@ test('config.json: fields older files lack stay optional (training settings adde
   });
   const lm = await loadModel(old);
   lm.model.net.dispose();
-  assert.equal(lm.info.training.lrDecay, 0.5, 'a missing training setting takes its default');
-  assert.equal(lm.info.training.threads, 0);
-  assert.equal(lm.info.data.maxFiles, 200);
+  assert.equal(lm.config.training.lrDecay, 0.5, 'a missing training setting takes its default');
+  assert.equal(lm.config.training.threads, 0);
+  assert.equal(lm.config.data.maxFiles, 200);
 });
 
 test('history.json: a string loss, missing or out-of-range fields, not an array, truncated → one line naming the entry and field, when the history is read', async () => {

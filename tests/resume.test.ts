@@ -10,9 +10,10 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { CHECKPOINT_FILE, readCheckpoint, type TrainPosition } from '../lib/train/checkpoint';
-import type { EpochRecord } from '../lib/train/config';
-import { loadModel } from '../lib/train/model-folder';
+import { readCheckpoint, type TrainPosition } from '../lib/store/checkpoint';
+import { CHECKPOINT_FILE } from '../lib/store/folder';
+import type { EpochRecord } from '../lib/store/train-config';
+import { loadModel } from '../lib/store/load';
 import { DATA_DIR, lastJson, spawnCli, startCli, startProcess, type CliRun } from './helpers';
 
 const EPOCHS = 2;

@@ -16,12 +16,13 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { encodePieces } from '../lib/data/dataset';
 import { evaluateModel, DEFAULT_EVALUATE_OPTIONS } from '../lib/evaluate/evaluate';
-import { DEFAULT_GENERATE_CONFIG, generateMusic, generateMusicAsync } from '../lib/generate/generate';
+import { generateMusic, generateMusicAsync } from '../lib/generate/generate';
+import { DEFAULT_GENERATION_SETTINGS, DEFAULT_RUN_SETTINGS } from '../lib/generate/settings';
 import { excerptPrimer } from '../lib/generate/primer';
 import { loadCorpus } from '../lib/midi/corpus';
 import { createRng } from '../lib/core/rng';
-import { lockFileOf } from '../lib/train/lock';
-import { loadModel } from '../lib/train/model-folder';
+import { lockFileOf } from '../lib/store/lock';
+import { loadModel } from '../lib/store/load';
 import { DATA_DIR, PRETRAINED, assertExit0, midiFilesIn, spawnCli, startCli, startProcess, type CliRun, type Started } from './helpers';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -212,9 +213,9 @@ test('a model whose scores are not finite: generateMusic and evaluateModel stop 
     lm.model.vars.outBias.assign(tf.fill(lm.model.vars.outBias.shape, NaN));
     const pieces = encodePieces(lm.vocab, loadCorpus([DATA_DIR], { maxFiles: 4 }).pieces);
     const primer = excerptPrimer(pieces, lm.vocab, 16, createRng(1));
-    assert.throws(() => generateMusic(lm.model, lm.vocab, primer, { ...DEFAULT_GENERATE_CONFIG, length: 10 }), /generating: the scores after token \d+ are not finite \(NaN\): the model's weights are damaged/);
+    assert.throws(() => generateMusic(lm.model, lm.vocab, primer, { ...DEFAULT_GENERATION_SETTINGS, run: { ...DEFAULT_RUN_SETTINGS, length: 10 } }), /generating: the scores after token \d+ are not finite \(NaN\): the model's weights are damaged/);
     await assert.rejects(
-      evaluateModel(lm.model, lm.vocab, pieces.slice(0, 2), pieces, { ...DEFAULT_EVALUATE_OPTIONS, samples: 0, generate: DEFAULT_GENERATE_CONFIG }),
+      evaluateModel(lm.model, lm.vocab, pieces.slice(0, 2), pieces, { ...DEFAULT_EVALUATE_OPTIONS, samples: 0, generate: DEFAULT_GENERATION_SETTINGS }),
       /scoring: the NLL of the held-out tokens is not finite/,
     );
   } finally {
@@ -227,7 +228,7 @@ test('generateMusicAsync writes the same tokens as generateMusic, and stops (nul
   try {
     const pieces = encodePieces(lm.vocab, loadCorpus([DATA_DIR], { maxFiles: 4 }).pieces);
     const primer = excerptPrimer(pieces, lm.vocab, 16, createRng(3));
-    const cfg = { ...DEFAULT_GENERATE_CONFIG, length: 300, seed: 9 };
+    const cfg = { ...DEFAULT_GENERATION_SETTINGS, run: { length: 300, seed: 9 } };
     const sync = generateMusic(lm.model, lm.vocab, primer, cfg);
     let polls = 0;
     const async = await generateMusicAsync(lm.model, lm.vocab, primer, cfg, { shouldStop: () => (polls++, false) });

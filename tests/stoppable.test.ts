@@ -15,16 +15,17 @@ import { createRng } from '../lib/core/rng';
 import { encodePieces } from '../lib/data/dataset';
 import { DEFAULT_EVALUATE_OPTIONS, evaluateModel } from '../lib/evaluate/evaluate';
 import { evaluateNllAsync, trainNgram, trainNgramAsync } from '../lib/evaluate/ngram';
-import { DEFAULT_GENERATE_CONFIG } from '../lib/generate/generate';
+import { DEFAULT_GENERATION_SETTINGS } from '../lib/generate/settings';
 import { loadCorpus } from '../lib/midi/corpus';
 import { initBackend } from '../lib/model/backend';
 import { buildModel, DEFAULT_MODEL_CONFIG } from '../lib/model/network';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
 import { buildVocabulary } from '../lib/tokens/vocabulary';
-import { readCheckpoint } from '../lib/train/checkpoint';
-import { DEFAULT_TRAIN_CONFIG } from '../lib/train/config';
+import { readCheckpoint } from '../lib/store/checkpoint';
+import { DEFAULT_TRAIN_CONFIG } from '../lib/store/train-config';
 import { trainModel, type TrainCallbacks, type TrainRun } from '../lib/train/loop';
-import { loadModel, modelInfo } from '../lib/train/model-folder';
+import { loadModel } from '../lib/store/load';
+import { runConfig } from '../lib/store/run-config';
 import { DATA_DIR, PRETRAINED } from './helpers';
 
 let tmp = '';
@@ -60,7 +61,7 @@ test('evaluateModel returns null when asked to stop while it fits the n-gram bas
     const pieces = encodePieces(lm.vocab, loadCorpus([DATA_DIR], { maxFiles: 6 }).pieces);
     const stages: string[] = [];
     const ev = await evaluateModel(
-      lm.model, lm.vocab, pieces.slice(0, 2), pieces, { ...DEFAULT_EVALUATE_OPTIONS, samples: 0, generate: DEFAULT_GENERATE_CONFIG },
+      lm.model, lm.vocab, pieces.slice(0, 2), pieces, { ...DEFAULT_EVALUATE_OPTIONS, samples: 0, generate: DEFAULT_GENERATION_SETTINGS },
       (stage, done, total) => stages.push(`${stage} ${done}/${total}`),
       () => stages.includes('baseline 0/1'),
     );
@@ -87,8 +88,8 @@ function tinyRun(dir: string, resume = false): TrainRun {
   const dataset = { seqLen: 16, stride: 8, valFraction: 0.5, seed: 1 };
   const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: vocab.tokens.length, units: 16, embeddingDim: 8, dropout: 0 });
   const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 2, batchSize: 8, patience: 0, checkpointEverySec: 0, threads: 1 };
-  const info = modelInfo(model, { vocab, train: trainEnc, val: valEnc }, dataset, config, 'test', ['mem']);
-  return { model, vocab, train: trainEnc, val: valEnc, dataset, config, outDir: dir, info, resume };
+  const info = runConfig(model, { vocab, train: trainEnc, val: valEnc }, dataset, config, 'test', ['mem']);
+  return { model, vocab, train: trainEnc, val: valEnc, dataset, config, outDir: dir, runConfig: info, resume };
 }
 
 test('training stopped during end-of-epoch validation: a checkpoint at the end of the epoch\'s batches; --resume validates it, to the figures of a run never stopped', async () => {

@@ -9,7 +9,9 @@
  * memory ends with a one-line error instead of taking the process down.
  *
  * The worker runs this same file (see the end): it loads the TypeScript
- * sources through tsx, whatever ran the main thread.
+ * sources through tsx, whatever ran the main thread. Paths are passed as the
+ * user gave them and recovered by their bytes where they are used
+ * (./paths.ts argPath: the worker reads the same command line).
  */
 import * as path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -22,6 +24,7 @@ import { writeMidiFile } from '../midi/write';
 import type { Piece } from '../core/piece';
 import type { TokenizerConfig } from '../tokens/config';
 import type { Vocabulary } from '../tokens/vocabulary';
+import { argPath } from './paths';
 import { Interrupted, type Io } from './shared';
 
 type LoadOptions = MidiReadOptions & { readonly maxFiles?: number };
@@ -91,7 +94,7 @@ const WRITE_HERE_MAX_NOTES = 50_000;
 
 /** Writes a piece as a MIDI file (atomically), in a worker thread when it is long. */
 export async function writeMidiStoppable(io: Io, file: string, piece: Piece): Promise<void> {
-  if (piece.notes.length <= WRITE_HERE_MAX_NOTES) writeMidiFile(file, piece);
+  if (piece.notes.length <= WRITE_HERE_MAX_NOTES) writeMidiFile(argPath(file), piece);
   else await offload(io, { kind: 'midi', file, piece });
 }
 
@@ -145,10 +148,10 @@ function report(c: Corpus): CorpusReport {
 /** The task's work, in the worker. */
 function run(task: Task, onFile: (done: number, total: number) => void): unknown {
   if (task.kind === 'midi') {
-    writeMidiFile(task.file, task.piece);
+    writeMidiFile(argPath(task.file), task.piece);
     return null;
   }
-  const corpus = loadCorpus(task.folders, task.options, onFile);
+  const corpus = loadCorpus(task.folders.map(argPath), task.options, onFile);
   switch (task.kind) {
     case 'corpus':
       return corpus;

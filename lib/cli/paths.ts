@@ -5,14 +5,49 @@
  *   compared as the files they reach (symbolic links and `..` resolved, hard
  *   links by inode), and an output that does not exist yet is placed by the
  *   real path of its nearest existing folder;
- * - names that are not UTF-8 (README, "Names that are not UTF-8"): a data
- *   folder that has one is recorded in config.json as `showPath` shows it
+ * - names that are not UTF-8 (README, "Names that are not UTF-8"): a path
+ *   given on the command line is recovered by its bytes ({@link argPath})
+ *   before any stage sees it, and a data folder that has one is recorded in config.json as `showPath` shows it
  *   (\xNN) and found again by those bytes.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../core/errors';
-import { argPath, showPath, stringPath } from '../core/files';
+import { showPath, stringPath, type FilePath } from '../core/files';
+
+/**
+ * A path as the user typed it. Node decodes command-line arguments as UTF-8
+ * and replaces bytes that are not UTF-8 by U+FFFD, so such a name would read
+ * (or write) another file. On Linux the raw arguments are in
+ * /proc/self/cmdline: when exactly one of them decodes to `arg` (or to
+ * `--flag=arg`), its bytes are returned. Otherwise — no U+FFFD in `arg`, not
+ * Linux, a path built from an argument rather than given whole, several
+ * arguments that decode alike — `arg` is returned as it is. The commands
+ * apply this once to every path they are given (the MIDI folder or file,
+ * --data, --primer, --out, --wav, --model, --init-from) before passing it
+ * down; paths built from them keep the bytes when built with joinPath and
+ * besidePath (not with node:path).
+ */
+export function argPath(arg: string): FilePath {
+  if (!arg.includes('\ufffd')) return arg;
+  let raw: Buffer;
+  try {
+    raw = fs.readFileSync('/proc/self/cmdline');
+  } catch {
+    return arg;
+  }
+  const found = new Map<string, Buffer>();
+  let start = 0;
+  for (let i = 0; i <= raw.length; i++) {
+    if (i < raw.length && raw[i] !== 0) continue;
+    let entry = raw.subarray(start, i);
+    start = i + 1;
+    const eq = entry.indexOf(0x3d);
+    if (entry.toString('utf8') !== arg && entry[0] === 0x2d && eq > 0) entry = entry.subarray(eq + 1);
+    if (entry.toString('utf8') === arg) found.set(entry.toString('hex'), Buffer.from(entry));
+  }
+  return found.size === 1 ? [...found.values()][0] : arg;
+}
 
 /** The bytes `p` stands for when they are not UTF-8 (a name as the user typed it; see `argPath`), else null. */
 function nonUtf8(p: string): Buffer | null {

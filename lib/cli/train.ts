@@ -1,18 +1,18 @@
 /**
  * `musicgen train`: train a model on folders of MIDI files, or resume one.
  * The model folder is locked for the run, and a model already in it is kept
- * until a new one is saved (./train-output.ts).
+ * until a new one is saved (lib/store/output.ts).
  */
 import { initBackend } from '../model/backend';
-import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../train/config';
+import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../store/train-config';
 import { DEFAULT_DATASET_CONFIG, validateDatasetConfig, type DatasetConfig } from '../data/dataset';
 import { UserError } from '../core/errors';
-import { argPath, makeDirs, parentPath, showPath, type FilePath } from '../core/files';
+import { makeDirs, showPath, type FilePath } from '../core/files';
 import { DEFAULT_MODEL_CONFIG, parameterCount, validateModelConfig, type ModelConfig } from '../model/network';
 import type { PreparedData } from '../data/prepare';
-import { loadModel, modelInfo, type LoadedModel } from '../train/model-folder';
+import { loadModel, loadModelSettings, type LoadedModel } from '../store/load';
+import { runConfig, type RunConfig } from '../store/run-config';
 import { newModel } from '../model/network';
-import { loadModelSettings, type ModelInfo } from '../train/model-folder';
 import { validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
 import { makeVocabulary } from '../tokens/vocabulary';
 import type { MidiReadOptions } from '../midi/read';
@@ -20,8 +20,8 @@ import { trainModel } from '../train/loop';
 import { asFlagError, defined, intAtLeast, num, required, str, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { prepareDataStoppable } from './offload';
 import { startBar } from './progress';
-import { openRecordedFolders, recordedFolder } from './paths';
-import { openTrainOutput, type TrainOutput } from './train-output';
+import { argPath, openRecordedFolders, recordedFolder } from './paths';
+import { openModelOutput, type ModelOutput } from '../store/output';
 import { FLAG_NAMES, logLoadReport, midiOptions, round, tokenizerFrom, MIDI_FLAGS, TOKENIZER_FLAGS, type Io, type JsonResult } from './shared';
 
 export const TRAIN_FLAGS: FlagSpecs = {
@@ -66,8 +66,7 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   const init = initFrom === undefined ? null : await loadInitModel(a, initFrom);
   try {
     const fresh = resume ? null : settingsFrom(a, null, init);
-    makeDirs(parentPath(out), out);
-    const output = openTrainOutput(out, { resume, force });
+    const output = openModelOutput(out, { resume, replace: force }, { resume: '--resume', replace: '--force', out: '--out' });
     try {
       const saved = resume ? await loadSavedForResume(output.dir()) : null;
       return await trainInto(output, out, saved, fresh ?? settingsFrom(a, saved, null), maxFiles, init, io);
@@ -87,7 +86,7 @@ async function loadInitModel(a: ParsedArgs, dir: string): Promise<LoadedModel> {
   const fixed = FIXED_BY_INIT.find((f) => a.values[f] !== undefined);
   if (fixed) throw new UserError(`--${fixed} cannot be used with --init-from: the model in ${dir} fixes the vocabulary and network shape`);
   await initBackend();
-  return loadModel(dir);
+  return loadModel(argPath(dir));
 }
 
 /** What a run trains with: from the flags, over the saved settings when resuming. */
@@ -105,7 +104,7 @@ interface Settings {
 /** The settings from the flags (and the saved ones on --resume); a bad value is a one-line error naming its flag. */
 function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | null): Settings {
   try {
-    const training = validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...saved?.info.training, ...defined({
+    const training = validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...saved?.config.training, ...defined({
       epochs: num(a, 'epochs', 'int'), batchSize: num(a, 'batch-size', 'int'), learningRate: num(a, 'lr'), lrDecay: num(a, 'lr-decay'), clipNorm: num(a, 'clip-norm'),
       patience: num(a, 'patience', 'int'), seed: num(a, 'seed', 'int'), maxValWindows: num(a, 'max-val-windows', 'int'),
       checkpointEverySec: num(a, 'checkpoint-every'), threads: num(a, 'threads', 'int'), transpose: num(a, 'transpose', 'int'),
@@ -115,13 +114,13 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
     const midi = midiOptions(a);
     if (saved) {
       const recorded = folders.length === 0;
-      return { folders: recorded ? saved.info.data.folders : folders, recorded, midi, tokenizer: saved.vocab.config, dataset: saved.info.dataset, modelCfg: saved.info.model, training };
+      return { folders: recorded ? saved.config.data.folders : folders, recorded, midi, tokenizer: saved.vocab.config, dataset: saved.config.dataset, modelCfg: saved.config.model, training };
     }
     const meter = init && str(a, 'meter') !== undefined ? { meterEveryBar: tokenizerFrom(a).meterEveryBar } : {};
     const tokenizer = init ? validateTokenizerConfig({ ...init.vocab.config, ...meter }) : tokenizerFrom(a);
-    const dataset = { ...DEFAULT_DATASET_CONFIG, ...init?.info.dataset, ...defined({ seqLen: num(a, 'seq-len', 'int'), stride: num(a, 'stride', 'int'), valFraction: num(a, 'val-fraction'), seed: num(a, 'seed', 'int') }) };
+    const dataset = { ...DEFAULT_DATASET_CONFIG, ...init?.config.dataset, ...defined({ seqLen: num(a, 'seq-len', 'int'), stride: num(a, 'stride', 'int'), valFraction: num(a, 'val-fraction'), seed: num(a, 'seed', 'int') }) };
     validateDatasetConfig(dataset);
-    const modelCfg = { ...DEFAULT_MODEL_CONFIG, ...init?.info.model, ...defined({ units: num(a, 'units', 'int'), layers: num(a, 'layers', 'int'), embeddingDim: num(a, 'embedding', 'int'), dropout: num(a, 'dropout'), recurrentDropout: num(a, 'recurrent-dropout'), seed: num(a, 'seed', 'int') }) };
+    const modelCfg = { ...DEFAULT_MODEL_CONFIG, ...init?.config.model, ...defined({ units: num(a, 'units', 'int'), layers: num(a, 'layers', 'int'), embeddingDim: num(a, 'embedding', 'int'), dropout: num(a, 'dropout'), recurrentDropout: num(a, 'recurrent-dropout'), seed: num(a, 'seed', 'int') }) };
     validateModelConfig({ ...DEFAULT_MODEL_CONFIG, ...modelCfg, vocabSize: 2 });
     if (folders.length === 0) throw new UserError('--data is required');
     return { folders, recorded: false, midi, tokenizer, dataset, modelCfg, training };
@@ -131,11 +130,11 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
 }
 
 /** The training run, with the output folder locked. */
-async function trainInto(output: TrainOutput, out: FilePath, saved: Saved | null, settings: Settings, maxFilesFlag: number | undefined, init: LoadedModel | null, io: Io): Promise<JsonResult> {
+async function trainInto(output: ModelOutput, out: FilePath, saved: Saved | null, settings: Settings, maxFilesFlag: number | undefined, init: LoadedModel | null, io: Io): Promise<JsonResult> {
   const { folders, midi, tokenizer, dataset, modelCfg, training } = settings;
   const backend = await initBackend();
   // On --resume the file cap defaults to the one the run started with, so the same windows are trained on.
-  const maxFiles = maxFilesFlag ?? saved?.info.data.maxFiles;
+  const maxFiles = maxFilesFlag ?? saved?.config.data.maxFiles;
   const load = settings.recorded ? openRecordedFolders(folders) : { paths: folders, close: () => undefined };
   if (!load) throw new UserError(`cannot resume ${showPath(out)} without --data: one of its data folders (${folders.join(', ')}) has a name that is not UTF-8; give them again with --data`);
   const loadBar = startBar('load ', 1, io.quiet);
@@ -147,19 +146,18 @@ async function trainInto(output: TrainOutput, out: FilePath, saved: Saved | null
   }).finally(load.close);
   loadBar.stop();
   logLoadReport(io, corpus, false);
-  if (saved) checkSameData(showPath(out), saved.info.data, data);
+  if (saved) checkSameData(showPath(out), saved.config.data, data);
   const model = newModel(data.vocab, modelCfg);
   if (init) model.net.setWeights(init.model.net.getWeights());
   io.log(`backend ${backend.name}; ${data.train.length} training files, ${data.val.length} validation files; vocabulary ${data.vocab.tokens.length}; ${parameterCount(model)} parameters`);
-  const base = modelInfo(model, data, dataset, training, backend.name, settings.recorded ? folders : folders.map(recordedFolder));
-  const initFrom = saved ? saved.info.initFrom : init ? recordedFolder(showPath(init.dir)) : undefined;
-  const info = { ...base, ...(maxFiles === undefined ? {} : { data: { ...base.data, maxFiles } }), ...(initFrom === undefined ? {} : { initFrom }) };
+  const base = runConfig(model, data, dataset, training, backend.name, settings.recorded ? folders : folders.map(recordedFolder));
+  const initFrom = saved ? saved.config.initFrom : init ? recordedFolder(showPath(init.dir)) : undefined;
+  const config = { ...base, ...(maxFiles === undefined ? {} : { data: { ...base.data, maxFiles } }), ...(initFrom === undefined ? {} : { initFrom }) };
   makeDirs(output.dir(), out);
   let bar = startBar('epoch 1', 1, io.quiet);
   let barEpoch = 0;
   const result = await trainModel(
-    // outDir is read at every write: after --force's first epoch it is the model folder the new one was swapped into.
-    { model, vocab: data.vocab, train: data.train, val: data.val, dataset, config: training, get outDir() { return output.dir(); }, info, resume: saved !== null },
+    { model, vocab: data.vocab, train: data.train, val: data.val, dataset, config: training, outDir: output, runConfig: config, resume: saved !== null },
     {
       onBatch: (p) => {
         if (p.epoch !== barEpoch) {
@@ -172,9 +170,8 @@ async function trainInto(output: TrainOutput, out: FilePath, saved: Saved | null
       onEpoch: (r, isBest) => {
         bar.stop();
         io.log(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, val loss ${r.valLoss.toFixed(4)}, val perplexity ${r.valPerplexity.toFixed(2)}, ${Math.round(r.tokensPerSec)} tokens/s${isBest ? ' (best, saved)' : ''}`);
-        const swapped = output.epochSaved();
-        if (swapped) io.log(swapped);
       },
+      onNote: (line) => io.log(line),
       shouldStop: io.interrupted,
     },
   );
@@ -195,7 +192,7 @@ async function trainInto(output: TrainOutput, out: FilePath, saved: Saved | null
 }
 
 /** A resumed run must see the data its checkpoint was trained on (same files, same split), or its batch positions mean nothing. */
-function checkSameData(out: string, was: ModelInfo['data'], data: PreparedData): void {
+function checkSameData(out: string, was: RunConfig['data'], data: PreparedData): void {
   const now = { trainFiles: data.train.length, valFiles: data.val.length, trainTokens: data.train.reduce((s, p) => s + p.ids.length, 0) };
   if (now.trainFiles !== was.trainFiles || now.valFiles !== was.valFiles || now.trainTokens !== was.trainTokens) {
     throw new UserError(

@@ -1,5 +1,8 @@
 /**
- * File-system helpers at the edges of the pipeline: atomic writes and folder walks.
+ * Files and folders for every stage: paths that may be bytes rather than
+ * UTF-8 ({@link FilePath}) and their printable form, atomic writes, folders
+ * made one level at a time, folder walks and JSON files, each failure a
+ * one-line UserError naming the path.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,8 +13,7 @@ import { errCode, UserError } from './errors';
  * folder, which is then renamed over the target, so readers never see a
  * half-written file. Creates the parent folder when missing.
  */
-export function writeFileAtomic(target: FilePath, data: string | Uint8Array): void {
-  const file = argPath(target);
+export function writeFileAtomic(file: FilePath, data: string | Uint8Array): void {
   const dir = parentPath(file);
   const tmp = joinPath(dir, onBytes((f) => `.${path.basename(f)}.${process.pid}.${Date.now().toString(36)}.tmp`, file));
   makeDirs(dir, file);
@@ -31,8 +33,8 @@ export function writeFileAtomic(target: FilePath, data: string | Uint8Array): vo
 /**
  * A file-system path: a string, or the raw bytes of a path that is not valid
  * UTF-8. Node's strings cannot hold such a name (fs encodes strings as UTF-8),
- * so these stay Buffers from the folder walk (or the command line, see
- * {@link argPath}) to the read or write.
+ * so these stay Buffers from the folder walk (or from the command line,
+ * whose edge recovers them: lib/cli/paths.ts) to the read or write.
  */
 export type FilePath = string | Buffer;
 
@@ -72,40 +74,6 @@ export function showPath(p: FilePath): string {
     }
   }
   return out;
-}
-
-/**
- * A path as the user typed it. Node decodes command-line arguments as UTF-8
- * and replaces bytes that are not UTF-8 by U+FFFD, so such a name would read
- * (or write) another file. On Linux the raw arguments are in
- * /proc/self/cmdline: when exactly one of them decodes to `arg` (or to
- * `--flag=arg`), its bytes are returned. Otherwise — no U+FFFD in `arg`, not
- * Linux, a path built from an argument rather than given whole, several
- * arguments that decode alike — `arg` is returned as it is. listFiles,
- * writeFileAtomic, readMidiFile and loadModel apply this to the paths they
- * are given, and `train` to its --out, so the MIDI folder or file, --primer,
- * --out and --model work with such names; paths built from them keep the
- * bytes when built with joinPath and besidePath (not with node:path).
- */
-export function argPath(arg: FilePath): FilePath {
-  if (typeof arg !== 'string' || !arg.includes('\ufffd')) return arg;
-  let raw: Buffer;
-  try {
-    raw = fs.readFileSync('/proc/self/cmdline');
-  } catch {
-    return arg;
-  }
-  const found = new Map<string, Buffer>();
-  let start = 0;
-  for (let i = 0; i <= raw.length; i++) {
-    if (i < raw.length && raw[i] !== 0) continue;
-    let entry = raw.subarray(start, i);
-    start = i + 1;
-    const eq = entry.indexOf(0x3d);
-    if (entry.toString('utf8') !== arg && entry[0] === 0x2d && eq > 0) entry = entry.subarray(eq + 1);
-    if (entry.toString('utf8') === arg) found.set(entry.toString('hex'), Buffer.from(entry));
-  }
-  return found.size === 1 ? [...found.values()][0] : arg;
 }
 
 /**
@@ -197,10 +165,11 @@ export interface UnusableEntry {
  * whose name starts with "." are left out. Symbolic links are followed (a
  * linked folder once: loops are cut); a matching name that cannot be used —
  * a broken link, a folder that cannot be read, something that is not a
- * regular file — goes to `unusable` with the reason.
+ * regular file — goes to `unusable` with the reason. Files whose extension
+ * is not in `exts` are passed over and go to `passedOver` (so a caller can
+ * say how many: a folder of .txt files is then not just "0 files").
  */
-export function listFiles(given: FilePath, exts: readonly string[], unusable: UnusableEntry[] = []): FilePath[] {
-  const root = argPath(given);
+export function listFiles(root: FilePath, exts: readonly string[], unusable: UnusableEntry[] = [], passedOver: FilePath[] = []): FilePath[] {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(root);
@@ -236,8 +205,9 @@ export function listFiles(given: FilePath, exts: readonly string[], unusable: Un
         }
       }
       if (target?.isDirectory()) walk(p, target);
-      else if (!matches(e.name)) continue;
-      else if (e.isFile() || target?.isFile()) out.push(p);
+      else if (!matches(e.name)) {
+        if (e.isFile() || target?.isFile()) passedOver.push(p);
+      } else if (e.isFile() || target?.isFile()) out.push(p);
       else unusable.push({ path: p, reason: 'not a regular file' });
     }
   };

@@ -31,7 +31,8 @@ import { describeToken, type Token } from '../tokens/token';
 import { pieceToTokens, schemeOf } from '../tokens/tokenize';
 import type { Vocabulary } from '../tokens/vocabulary';
 import type { TrainCallbacks, TrainResult } from '../train/loop';
-import { loadModelSettings, type LoadedModel } from '../train/model-folder';
+import { loadModelSettings, type LoadedModel } from '../store/load';
+import { isModelFolder } from '../store/folder';
 
 /**
  * Shows an SVG chart as a PNG image (PNG survives on GitHub's notebook view);
@@ -79,7 +80,7 @@ export function settings(config: NotebookConfig): void {
   console.log(`tokens: ${schemeLabel(config.tokenizer)}`);
   console.log(`model: embedding ${m.embeddingDim} → ${m.layers} × LSTM ${m.units} → softmax; dropout ${m.dropout}`);
   console.log(`training: up to ${plural(t.epochs, 'epoch')}, batches of ${t.batchSize}, learning rate ${t.learningRate}${transposeLabel(t.transpose)}, seed ${t.seed} → ${config.modelDir}/`);
-  console.log(`generation: ${g.length} events after a ${g.primerLength}-token primer, temperature ${g.temperature}, top-p ${g.topP}`);
+  console.log(`generation: ${g.run.length} events after a ${config.primerLength}-token primer, temperature ${g.sampling.temperature}, top-p ${g.sampling.topP}`);
 }
 
 /** Files found, used and skipped (with the reason), what was dropped from files that loaded, and the number of notes. */
@@ -250,7 +251,7 @@ function modelNames(root: string): string[] {
   if (!fs.existsSync(root)) return [];
   return fs
     .readdirSync(root, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && fs.existsSync(path.join(root, e.name, 'model.json')))
+    .filter((e) => e.isDirectory() && isModelFolder(path.join(root, e.name)))
     .map((e) => e.name)
     .sort();
 }
@@ -284,11 +285,11 @@ export function modelFolder(name: string, root = 'models'): string {
  * validation score, saying how that score is measured.
  */
 export function modelCard(m: LoadedModel): void {
-  const { model, data, dataset, training } = m.info;
+  const { model, data, dataset, training } = m.config;
   console.log(`loaded ${showPath(m.dir)}: ${model.layers}×${model.units} LSTM, ${parameterCount(m.model).toLocaleString('en')} parameters`);
   console.log(`  ${schemeLabel(m.vocab.config)}; vocabulary ${m.vocab.tokens.length} tokens`);
   console.log(
-    `trained on ${plural(data.trainFiles, 'file')} (${data.trainTokens.toLocaleString('en')} tokens)${transposeLabel(training.transpose)}, ${plural(m.history.length, 'epoch')}${m.info.initFrom === undefined ? '' : ` from the weights of the model then in ${m.info.initFrom}`}; validated on ${data.valFiles} other file${data.valFiles === 1 ? '' : 's'}`,
+    `trained on ${plural(data.trainFiles, 'file')} (${data.trainTokens.toLocaleString('en')} tokens)${transposeLabel(training.transpose)}, ${plural(m.history.length, 'epoch')}${m.config.initFrom === undefined ? '' : ` from the weights of the model then in ${m.config.initFrom}`}; validated on ${data.valFiles} other file${data.valFiles === 1 ? '' : 's'}`,
   );
   if (m.history.length === 0) return;
   const best = m.history.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));

@@ -7,7 +7,7 @@
  */
 import { esc, fmt, linear, niceTicks, r2, svgOpen, text, THEME } from './svg';
 
-import type { EpochRecord } from '../train/config';
+import type { EpochRecord } from '../store/train-config';
 
 /** What a loss curve needs of each epoch (validation values that are not finite are left out). */
 export type LossHistoryPoint = Pick<EpochRecord, 'epoch' | 'trainLoss' | 'valLoss'> & Partial<Pick<EpochRecord, 'valPerplexity'>>;

@@ -5,8 +5,9 @@
  * and callbacks for progress bars and live plots (no console output here).
  */
 import * as tf from '@tensorflow/tfjs';
-import { readCheckpoint, writeCheckpoint, type NamedTensor, type TrainPosition } from './checkpoint';
-import { validateTrainConfig, type EpochRecord, type TrainConfig } from './config';
+import { readCheckpoint, writeCheckpoint, type NamedTensor, type TrainPosition } from '../store/checkpoint';
+import { validateTrainConfig, type EpochRecord, type TrainConfig } from '../store/train-config';
+import { openModelOutput, type ModelOutput } from '../store/output';
 import { makeTransposer } from '../data/transpose';
 import { batches, windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type WindowRef } from '../data/dataset';
 import { UserError } from '../core/errors';
@@ -18,7 +19,8 @@ import { batchLoss } from '../model/forward';
 import { autoThreads, startGradientWorkers, type GradientWorkers } from './parallel';
 import { varList, type MusicModel } from '../model/network';
 import { createRng, deriveSeed, shuffled } from '../core/rng';
-import { saveHistory, saveModelInfo, saveWeights, type ModelInfo } from './model-folder';
+import type { RunConfig } from '../store/run-config';
+import { saveHistory, saveRunConfig, saveWeights } from '../store/save';
 import type { Vocabulary } from '../tokens/vocabulary';
 
 /** Progress after each batch. */
@@ -40,6 +42,8 @@ export interface TrainCallbacks {
   readonly onBatch?: (p: BatchProgress) => void;
   readonly onEpoch?: (record: EpochRecord, isBest: boolean) => void;
   readonly onCheckpoint?: (file: FilePath) => void;
+  /** A line worth telling the user: the new model has replaced the old one in the model folder. */
+  readonly onNote?: (line: string) => void;
   /**
    * Polled after each training and validation batch, once the event loop has
    * turned; return true to stop (a checkpoint is written first; stopped while
@@ -57,12 +61,17 @@ export interface TrainRun {
   readonly dataset: DatasetConfig;
   readonly config: TrainConfig;
   /**
-   * Model folder to write (weights, vocab, config, history, checkpoint). Read
-   * at every write, so a caller may move the run to another folder between
-   * epochs (`train --force` swaps its new folder in after the first epoch).
+   * Model folder to write (weights, vocab, config, history, checkpoint). Given
+   * as a path, training locks it for the run and writes as {@link openModelOutput}
+   * says (a model already there is replaced only with `replace`, and kept
+   * until the new one's first epoch is saved). A caller that opened the
+   * output itself (to fail before loading data) passes it and releases it.
    */
-  readonly outDir: FilePath;
-  readonly info: ModelInfo;
+  readonly outDir: FilePath | ModelOutput;
+  /** config.json: the settings of this run. */
+  readonly runConfig: RunConfig;
+  /** Replace a model or checkpoint already in `outDir` (ignored when the output is given opened). */
+  readonly replace?: boolean;
   /** Continue from the folder's checkpoint. */
   readonly resume?: boolean;
 }
@@ -85,6 +94,17 @@ export interface TrainResult {
 
 /** Trains the model; on return the model holds the best weights found. */
 export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promise<TrainResult> {
+  if (typeof run.outDir === 'object' && !Buffer.isBuffer(run.outDir)) return trainInto(run, run.outDir, cb);
+  const output = openModelOutput(run.outDir, { resume: run.resume === true, replace: run.replace === true });
+  try {
+    return await trainInto(run, output, cb);
+  } finally {
+    output.release();
+  }
+}
+
+/** {@link trainModel} writing to an opened model folder. */
+async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks): Promise<TrainResult> {
   const cfg = validateTrainConfig(run.config);
   const { seqLen, stride } = run.dataset;
   const trainIdx = windowIndex(run.train, seqLen, stride);
@@ -98,10 +118,10 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
   let optimizer: tf.Optimizer;
   if (!run.resume) optimizer = tf.train.adam(cfg.learningRate);
   else {
-    const ck = readCheckpoint(run.outDir);
+    const ck = readCheckpoint(output.dir());
     if (ck.weights.length !== vars.length || ck.weights.some((w, i) => w.shape.join() !== vars[i].shape.join())) {
       tf.dispose([...ck.weights, ...ck.optimizer.map((o) => o.tensor)]);
-      throw new UserError(`cannot resume: the checkpoint in ${showPath(run.outDir)} is from a model of another shape`);
+      throw new UserError(`cannot resume: the checkpoint in ${showPath(output.dir())} is from a model of another shape`);
     }
     ck.weights.forEach((w, i) => vars[i].assign(w));
     pos = { ...ck.position, learningRate: ck.position.learningRate ?? cfg.learningRate };
@@ -109,7 +129,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
     tf.dispose(ck.weights);
   }
   // Written on resume too: flags given with --resume (epochs, patience, …) are part of the record.
-  saveModelInfo(run.outDir, run.vocab, run.info);
+  saveRunConfig(output.dir(), run.vocab, run.runConfig);
   const { workers, threadsNote } = await gradientWorkers(run.model, cfg);
   let best: tf.Tensor[] | null = null;
   const nBatches = Math.ceil(trainIdx.length / cfg.batchSize);
@@ -124,7 +144,7 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
   /** Wall seconds of the whole run so far, resumes included. */
   const runSeconds = (): number => pos.elapsedSec + (Date.now() - started) / 1000;
   const checkpoint = async (p: TrainPosition): Promise<void> => {
-    const file = await writeCheckpoint(run.outDir, { ...p, elapsedSec: p.elapsedSec + (Date.now() - started) / 1000 }, vars, await optimizer.getWeights());
+    const file = await writeCheckpoint(output.dir(), { ...p, elapsedSec: p.elapsedSec + (Date.now() - started) / 1000 }, vars, await optimizer.getWeights());
     lastCkpt = Date.now();
     cb.onCheckpoint?.(file);
   };
@@ -204,13 +224,15 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
         learningRate: nextLr, epochSec: 0, elapsedSec: pos.elapsedSec, history,
       };
       if (isBest) {
-        await saveWeights(run.outDir, run.model);
+        await saveWeights(output.dir(), run.model);
         tf.dispose(best ?? []);
         best = vars.map((v) => tf.clone(v));
       }
-      saveHistory(run.outDir, history);
+      saveHistory(output.dir(), history);
       await checkpoint(pos);
       cb.onEpoch?.(record, isBest);
+      const swapped = output.epochSaved();
+      if (swapped) cb.onNote?.(swapped);
       if (outOfTime) break;
       if (cfg.patience > 0 && pos.badEpochs >= cfg.patience) {
         stoppedEarly = true;

@@ -1,35 +1,32 @@
 /**
- * Where `train` writes, so that nothing the user had is lost:
- * - the model folder is locked for the run (lib/train/lock.ts): a second
- *   training into it fails at once, naming the first;
+ * Where training writes, so that nothing the user had is lost:
+ * - the model folder is locked for the run (./lock.ts): a second training
+ *   into it fails at once, naming the first;
  * - a folder that already holds a model (or another run's checkpoint) is
- *   refused unless --force; with --force the new model is trained in a
+ *   refused unless asked to replace it; then the new model is trained in a
  *   folder beside it (`.<name>.new`) and swapped in when its first epoch is
  *   saved, so until a complete new model exists the old one stays whole;
- * - --resume continues a checkpoint in the folder, or in `.<name>.new` when a
- *   --force run was stopped before its first epoch.
+ * - resuming continues a checkpoint in the folder, or in `.<name>.new` when
+ *   a replacing run was stopped before its first epoch.
  * The swap is two renames (old folder aside to `.<name>.old`, new one in);
  * a run stopped between them is completed by the next run into the folder.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errCode, UserError } from '../core/errors';
-import { besidePath, joinPath, showPath, type FilePath } from '../core/files';
-import { hasCheckpoint } from '../train/checkpoint';
-import { lockModelFolder } from '../train/lock';
+import { besidePath, joinPath, makeDirs, parentPath, showPath, type FilePath } from '../core/files';
+import { CHECKPOINT_FILE, hasCheckpoint, isModelFolder, isTrainingFile } from './folder';
+import { lockModelFolder } from './lock';
 
 /** The model folder a training writes, as it may change during the run. */
-export interface TrainOutput {
-  /** The folder to write now: the model folder, or `.<name>.new` until the swap. */
+export interface ModelOutput {
+  /** The folder to write now: the model folder, or `.<name>.new` until the swap (read it at every write). */
   readonly dir: () => FilePath;
   /** After an epoch has been saved: swaps `.<name>.new` in for the model folder (once); returns a line to log, or null. */
   readonly epochSaved: () => string | null;
   /** Releases the lock (also done at exit). */
   readonly release: () => void;
 }
-
-/** Files a training writes into a model folder (anything else there is the user's and is kept). */
-const MODEL_FILE = /^(model\.json|vocab\.json|config\.json|history\.json|checkpoint\.ckpt|weights-.*\.bin|\..*\.tmp)$/;
 
 /** Runs one file-system step; its failure becomes a one-line UserError: `what` and the error code (Node's own message would show a name that is not UTF-8 as U+FFFD). */
 function attempt<T>(what: string, step: () => T): T {
@@ -42,7 +39,7 @@ function attempt<T>(what: string, step: () => T): T {
 
 /** Whether `dir` holds (part of) a trained model. */
 function holdsModel(dir: FilePath): boolean {
-  return attempt(`cannot read ${showPath(dir)}`, () => fs.existsSync(dir) && fs.statSync(dir).isDirectory() && fs.readdirSync(dir).some((f) => MODEL_FILE.test(f) && f !== 'checkpoint.ckpt'));
+  return attempt(`cannot read ${showPath(dir)}`, () => fs.existsSync(dir) && fs.statSync(dir).isDirectory() && fs.readdirSync(dir).some((f) => isTrainingFile(f) && f !== CHECKPOINT_FILE));
 }
 
 /** Removes a folder that this module made: its model files, then the folder; files of the user's are moved to `keepIn` first. */
@@ -50,7 +47,7 @@ function removeModelFolder(dir: FilePath, keepIn?: FilePath): void {
   if (!fs.existsSync(dir)) return;
   for (const f of attempt(`cannot read ${showPath(dir)}`, () => fs.readdirSync(dir, { encoding: 'buffer' }))) {
     const file = joinPath(dir, f);
-    if (MODEL_FILE.test(f.toString())) attempt(`cannot remove ${showPath(file)}`, () => fs.rmSync(file, { force: true }));
+    if (isTrainingFile(f.toString())) attempt(`cannot remove ${showPath(file)}`, () => fs.rmSync(file, { force: true }));
     else if (keepIn && !fs.existsSync(joinPath(keepIn, f))) attempt(`cannot move ${showPath(file)} to ${showPath(keepIn)}`, () => fs.renameSync(file, joinPath(keepIn, f)));
   }
   try {
@@ -63,7 +60,7 @@ function removeModelFolder(dir: FilePath, keepIn?: FilePath): void {
 /** Completes a swap that a killed run left half-done (see the file comment). */
 function recoverSwap(out: FilePath, staged: FilePath, old: FilePath): void {
   if (!fs.existsSync(old)) return;
-  const from = fs.existsSync(joinPath(staged, 'model.json')) ? staged : old;
+  const from = isModelFolder(staged) ? staged : old;
   if (!fs.existsSync(out)) attempt(`cannot finish the swap a stopped training left: move ${showPath(from)} to ${showPath(out)}`, () => fs.renameSync(from, out));
   removeModelFolder(old, out);
 }
@@ -84,15 +81,27 @@ function swapIn(out: FilePath, staged: FilePath, old: FilePath): void {
   }
 }
 
+/** How the caller's options are spelled in messages (the CLI's flags, or the library's own names). */
+export interface OutputWording {
+  readonly resume: string;
+  readonly replace: string;
+  readonly out: string;
+}
+
+/** The option names of {@link openModelOutput} (and of trainModel), for messages. */
+const OPTION_NAMES: OutputWording = { resume: 'resume', replace: 'replace', out: 'outDir' };
+
 /**
- * Locks the model folder `out` and decides where this run writes (see the
- * file comment). Throws a one-line UserError when the folder is in use, holds
- * a model or a checkpoint without --force or --resume, or has nothing to resume.
+ * Locks the model folder `out` (creating its parent) and decides where this
+ * run writes (see the file comment). Throws a one-line UserError when the
+ * folder is in use, holds a model or a checkpoint without `replace` or
+ * `resume`, or has nothing to resume; messages name the options as `words` spells them.
  */
-export function openTrainOutput(out: FilePath, opts: { readonly resume: boolean; readonly force: boolean }): TrainOutput {
-  if (opts.resume && opts.force) throw new UserError('give --resume or --force, not both');
+export function openModelOutput(out: FilePath, opts: { readonly resume: boolean; readonly replace: boolean }, words: OutputWording = OPTION_NAMES): ModelOutput {
+  if (opts.resume && opts.replace) throw new UserError(`give ${words.resume} or ${words.replace}, not both`);
   const shown = showPath(out);
-  if (path.basename(path.resolve(shown)) === '') throw new UserError(`--out ${shown} cannot be a model folder: name a folder`);
+  if (path.basename(path.resolve(shown)) === '') throw new UserError(`${words.out} ${shown} cannot be a model folder: name a folder`);
+  makeDirs(parentPath(out), out);
   const staged = besidePath(out, 'new');
   const old = besidePath(out, 'old');
   const release = lockModelFolder(out);
@@ -102,18 +111,18 @@ export function openTrainOutput(out: FilePath, opts: { readonly resume: boolean;
     if (opts.resume) {
       if (!hasCheckpoint(out) && hasCheckpoint(staged)) dir = staged;
       else if (!hasCheckpoint(out)) throw new UserError(`cannot resume: no checkpoint in ${shown}`);
-    } else if (hasCheckpoint(out) && !opts.force) {
-      throw new UserError(`${shown} already has a training checkpoint: add --resume to continue it, --force to start over (the model stays until the new one's first epoch), or choose another --out`);
-    } else if (holdsModel(out) && !opts.force) {
-      throw new UserError(`${shown} already holds a model: add --force to replace it (it stays until the new model's first epoch is saved), or choose another --out`);
-    } else if (opts.force && (hasCheckpoint(out) || holdsModel(out))) {
+    } else if (hasCheckpoint(out) && !opts.replace) {
+      throw new UserError(`${shown} already has a training checkpoint: add ${words.resume} to continue it, ${words.replace} to start over (the model stays until the new one's first epoch), or choose another ${words.out}`);
+    } else if (holdsModel(out) && !opts.replace) {
+      throw new UserError(`${shown} already holds a model: add ${words.replace} to replace it (it stays until the new model's first epoch is saved), or choose another ${words.out}`);
+    } else if (opts.replace && (hasCheckpoint(out) || holdsModel(out))) {
       removeModelFolder(staged);
       dir = staged;
     }
     return {
       dir: () => dir,
       epochSaved: () => {
-        if (dir !== staged || !fs.existsSync(joinPath(staged, 'model.json'))) return null;
+        if (dir !== staged || !isModelFolder(staged)) return null;
         swapIn(out, staged, old);
         dir = out;
         try {

@@ -9,7 +9,8 @@
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { validateEpochRecord, type EpochRecord } from './config';
+import { validateEpochRecord, type EpochRecord } from './train-config';
+import { CHECKPOINT_FILE } from './folder';
 import { checkArray, checkField, checkInt, checkIsNumber, checkNumber, checkObject, checkShape, checkString, inField } from '../core/check';
 import { errCode, UserError } from '../core/errors';
 import { joinPath, showPath, writeFileAtomic, type FilePath } from '../core/files';
@@ -49,7 +50,6 @@ export interface Checkpoint {
 }
 
 const MAGIC = 'MGCKPT01';
-export const CHECKPOINT_FILE = 'checkpoint.ckpt';
 
 interface Header {
   readonly position: TrainPosition;
@@ -160,9 +160,4 @@ export function readCheckpoint(dir: FilePath): Checkpoint {
   const optimizer = header.optimizer.map((o) => ({ name: o.name, tensor: take(o.shape) }));
   const p = header.position;
   return { position: { ...p, bestValLoss: p.bestValLoss < 0 ? Infinity : p.bestValLoss }, weights, optimizer };
-}
-
-/** True when the folder has a checkpoint. */
-export function hasCheckpoint(dir: FilePath): boolean {
-  return fs.existsSync(joinPath(dir, CHECKPOINT_FILE));
 }
