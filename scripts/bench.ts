@@ -43,7 +43,7 @@ import type { Rate, WorkerArgs } from './bench-worker';
 
 const ROOT = path.resolve(__dirname, '..');
 const WORKER = path.join(__dirname, 'bench-worker.ts');
-const SHIPPED = path.join(ROOT, 'models/pretrained');
+const SHIPPED = path.join(ROOT, 'models/folk');
 const CORPUS = path.join(ROOT, '../shared/data/piano-midi');
 const MB = 1024 * 1024;
 

@@ -23,7 +23,7 @@ import { tokenToString } from '../lib/tokens/token';
 import { defaultTokenizerConfig } from '../lib/tokens/config';
 import { buildVocabulary } from '../lib/tokens/vocabulary';
 import { loadVocabulary, saveVocabulary } from '../lib/tokens/vocab-file';
-import { DATA_DIR, MIDI_FIXTURES, PRETRAINED, assertExit0, lastJson, oneLineError, runCli, spawnCli } from './helpers';
+import { DATA_DIR, MIDI_FIXTURES, FOLK_MODEL, assertExit0, lastJson, oneLineError, runCli, spawnCli } from './helpers';
 
 let tmp = '';
 let model = '';
@@ -189,7 +189,7 @@ test('generate --out or --wav naming the primer (or a link to it), a file of the
 test('damaged weights (NaN, random bytes): generate and evaluate fail with one line naming the weights file; a truncated history.json does not stop generate', async () => {
   const copy = (name: string, damage: (bytes: number) => Uint8Array): string => {
     const dir = path.join(tmp, name);
-    fs.cpSync(PRETRAINED, dir, { recursive: true });
+    fs.cpSync(FOLK_MODEL, dir, { recursive: true });
     const w = path.join(dir, fs.readdirSync(dir).find((f) => /^weights-.*\.bin$/.test(f)) as string);
     fs.writeFileSync(w, damage(fs.statSync(w).size));
     return dir;

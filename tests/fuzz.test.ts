@@ -24,7 +24,7 @@ import { defaultTokenizerConfig } from '../lib/tokens/config';
 import { pieceToTokens } from '../lib/tokens/tokenize';
 import { loadVocabulary } from '../lib/tokens/vocab-file';
 import { buildVocabulary, encodePiece } from '../lib/tokens/vocabulary';
-import { assertExit0, DATA_DIR, lastJson, MIDI_FIXTURES, NOTTINGHAM, PIANO_MIDI, PRETRAINED, runCli } from './helpers';
+import { assertExit0, DATA_DIR, lastJson, MIDI_FIXTURES, NOTTINGHAM, PIANO_MIDI, FOLK_MODEL, runCli } from './helpers';
 
 const COUNT = Number(process.env.MUSICGEN_FUZZ ?? 1000);
 const SEED = Number(process.env.MUSICGEN_FUZZ_SEED ?? 13);
@@ -201,7 +201,7 @@ function mutant(seeds: readonly { name: string; bytes: Uint8Array }[], i: number
 test(`${COUNT} mutated MIDI files: each loads or is skipped with a one-line reason, in bounded time and tokens`, (t) => {
   const seeds = seedFiles();
   const remiVocab = buildVocabulary([], REMI);
-  const pretrained = loadVocabulary(path.join(PRETRAINED, 'vocab.json'));
+  const pretrained = loadVocabulary(path.join(FOLK_MODEL, 'vocab.json'));
   const heap0 = process.memoryUsage().heapUsed;
   const reasons = new Map<string, number>();
   let loaded = 0;

@@ -19,7 +19,7 @@ export const ROOT = path.resolve(__dirname, '..');
 /** The project's own corpus. */
 export const DATA_DIR = path.join(ROOT, 'data');
 /** The shipped model. */
-export const PRETRAINED = path.join(ROOT, 'models', 'pretrained');
+export const FOLK_MODEL = path.join(ROOT, 'models', 'folk');
 /** Small good, odd and broken MIDI files, written by tests/fixtures/make-fixtures.ts. */
 export const MIDI_FIXTURES = path.join(ROOT, 'tests', 'fixtures', 'midi');
 

@@ -20,7 +20,7 @@ import { UserError } from '../lib/core/errors';
 import type { Piece } from '../lib/core/piece';
 import { createRng } from '../lib/core/rng';
 import { buildFixtures, longFile } from './fixtures/make-fixtures';
-import { assertExit0, lastJson, MIDI_FIXTURES, PRETRAINED, ROOT, runCli, startProcess } from './helpers';
+import { assertExit0, lastJson, MIDI_FIXTURES, FOLK_MODEL, ROOT, runCli, startProcess } from './helpers';
 import { header, note, off, on, smf, track } from './fixtures/smf';
 
 /** [pitch, start, duration, velocity] per note, in the Piece's order. */
@@ -278,7 +278,7 @@ test('issue 13: the 32-byte file with a 268-million-beat delta is skipped at onc
   const text = Object.values(await runCli(['inspect', dir])).join('\n');
   for (const line of [`skipped huge-delta.mid: ${EXPECTED_SKIPS['huge-delta.mid']}`, `warning extra-track.mid: ${EXPECTED_WARNINGS[0][1]}`]) assert.ok(text.includes(line), text);
   const out = path.join(dir, 'out.mid');
-  const r = await runCli(['generate', '--model', PRETRAINED, '--primer', huge, '--out', out, '--length', '8']);
+  const r = await runCli(['generate', '--model', FOLK_MODEL, '--primer', huge, '--out', out, '--length', '8']);
   assert.notEqual(r.code, 0);
   const lines = r.stderr.trim().split('\n');
   assert.match(lines[lines.length - 1], /--primer .*huge-delta\.mid: too long: notes reach beat 268435456, past the limit of 100000 beats/);
@@ -290,7 +290,7 @@ test('issue 13: the 32-byte file with a 268-million-beat delta is skipped at onc
   const counts = (['remi', 'timed', 'classic'] as const).map((scheme) => pieceToTokens(piece, defaultTokenizerConfig(scheme)).length);
   // remi: at most maxEmptyBars empty bars of two tokens each (| and its meter), then the note's bar.
   assert.ok(counts[0] <= 30 && counts[1] <= 12 && counts[2] === 1, `remi, timed, classic: ${counts.join(', ')} tokens`);
-  assert.ok(primerFromPiece(piece, loadVocabulary(path.join(PRETRAINED, 'vocab.json')), 64).ids.length <= 12);
+  assert.ok(primerFromPiece(piece, loadVocabulary(path.join(FOLK_MODEL, 'vocab.json')), 64).ids.length <= 12);
 });
 
 /** Runs a shell command line in the project root (the way to pass argument bytes that are not UTF-8). */
@@ -320,12 +320,12 @@ test('names that are not UTF-8: found and read by their bytes, shown as \\xNN; g
   const inspect = await shell(`cd "${ROOT}" && ${cli} inspect ${name.replace('%s', dir)} --json`);
   assert.equal(inspect.code, 0, inspect.stderr);
   assert.deepEqual([lastJson({ ...inspect, signal: null }).loaded, lastJson({ ...inspect, signal: null }).skipped], [2, []]);
-  const gen = await shell(`cd "${ROOT}" && ${cli} generate --model "${PRETRAINED}" --length 8 --seed 1 --out "$(printf '%s/g\\377.mid' "${dir}")"`);
+  const gen = await shell(`cd "${ROOT}" && ${cli} generate --model "${FOLK_MODEL}" --length 8 --seed 1 --out "$(printf '%s/g\\377.mid' "${dir}")"`);
   assert.equal(gen.code, 0, gen.stderr);
   assert.ok(fs.readdirSync(dir, { encoding: 'buffer' }).some((b) => b.equals(bytes('g\xff.mid'))), 'the name as typed');
   // Into a new folder that is not UTF-8 either: that folder is made (no look-alike beside it) and the message shows the bytes.
   const before = fs.readdirSync(dir, { encoding: 'buffer' }).length;
-  const sub = await shell(`cd "${ROOT}" && ${cli} generate --model "${PRETRAINED}" --length 8 --seed 1 --out "$(printf '%s/sub\\376/g\\377.mid' "${dir}")"`);
+  const sub = await shell(`cd "${ROOT}" && ${cli} generate --model "${FOLK_MODEL}" --length 8 --seed 1 --out "$(printf '%s/sub\\376/g\\377.mid' "${dir}")"`);
   assert.equal(sub.code, 0, sub.stderr);
   assert.equal(fs.readdirSync(dir, { encoding: 'buffer' }).length, before + 1, 'one new folder');
   assert.deepEqual(fs.readdirSync(Buffer.concat([bytes(dir), bytes('/sub\xfe')]), { encoding: 'buffer' }), [bytes('g\xff.mid')]);

@@ -2,7 +2,7 @@
  * Every saved file of a model folder is checked field by field when loaded:
  * config.json, history.json, model.json (+ its weights) and the training
  * checkpoint. A damaged file gives ONE line naming the file and the field.
- * Each case copies models/pretrained (or writes a small checkpoint), damages
+ * Each case copies models/folk (or writes a small checkpoint), damages
  * one thing and asserts the exact message.
  */
 import { after, before, test } from 'node:test';
@@ -16,7 +16,7 @@ import { initBackend } from '../lib/model/backend';
 import { readCheckpoint, writeCheckpoint, type TrainPosition } from '../lib/store/checkpoint';
 import { CHECKPOINT_FILE } from '../lib/store/folder';
 import { loadModel, loadModelSettings } from '../lib/store/load';
-import { PRETRAINED, runCli } from './helpers';
+import { FOLK_MODEL, runCli } from './helpers';
 
 let tmp = '';
 let n = 0;
@@ -36,7 +36,7 @@ type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 function copyPretrained(): string {
   const dir = path.join(tmp, `m${n++}`);
   fs.mkdirSync(dir);
-  for (const f of fs.readdirSync(PRETRAINED)) fs.copyFileSync(path.join(PRETRAINED, f), path.join(dir, f));
+  for (const f of fs.readdirSync(FOLK_MODEL)) fs.copyFileSync(path.join(FOLK_MODEL, f), path.join(dir, f));
   return dir;
 }
 
@@ -83,8 +83,8 @@ async function historyFails(dir: string, reason: string): Promise<void> {
   });
 }
 
-test('models/pretrained loads: its config.json, history.json and model.json pass every check', async () => {
-  const lm = await loadModel(PRETRAINED);
+test('models/folk loads: its config.json, history.json and model.json pass every check', async () => {
+  const lm = await loadModel(FOLK_MODEL);
   try {
     assert.equal(lm.config.model.vocabSize, lm.vocab.tokens.length);
     assert.equal(lm.config.data.maxFiles, undefined, 'the shipped config has no maxFiles');
@@ -191,7 +191,7 @@ test('model.json and weights: wrong format tag, bad specs, paths outside the fol
   await loadFails(withText('model.json', (t) => t.slice(0, 100)), 'model.json', 'not valid JSON (damaged or truncated?)');
 
   // Weights shorter or longer than the manifest says, or a manifest that lists more floats than the file has.
-  const size = fs.statSync(path.join(PRETRAINED, weightsFile(PRETRAINED))).size;
+  const size = fs.statSync(path.join(FOLK_MODEL, weightsFile(FOLK_MODEL))).size;
   const weightsFails = async (dir: string, got: number, expected: number): Promise<void> => {
     const message = `${path.join(dir, weightsFile(dir))}: weights have ${got} bytes, ${path.join(dir, 'model.json')} expects ${expected} (damaged, or from another save?)`;
     await assert.rejects(loadModel(dir), { name: 'UserError', message });
@@ -214,7 +214,7 @@ test('model.json and weights: wrong format tag, bad specs, paths outside the fol
 async function makeCheckpoint(position: Partial<TrainPosition> = {}): Promise<string> {
   const dir = path.join(tmp, `ck${n++}`);
   fs.mkdirSync(dir);
-  const rec = (JSON.parse(fs.readFileSync(path.join(PRETRAINED, 'history.json'), 'utf8')) as Json[])[0];
+  const rec = (JSON.parse(fs.readFileSync(path.join(FOLK_MODEL, 'history.json'), 'utf8')) as Json[])[0];
   const pos: TrainPosition = { epoch: 1, batchesDone: 2, lossSum: 3.5, bestValLoss: rec.valLoss, badEpochs: 0, learningRate: 0.002, epochSec: 4, elapsedSec: 12, history: [rec], ...position };
   const weights = [tf.tensor([[1, 2, 3], [4, 5, 6]]), tf.tensor([7, 8, 9])];
   const optimizer = [{ name: 'iter', tensor: tf.scalar(3) }, { name: 'w/m', tensor: tf.fill([2, 3], 0.5) }];

@@ -23,7 +23,7 @@ import { loadCorpus } from '../lib/midi/corpus';
 import { createRng } from '../lib/core/rng';
 import { lockFileOf } from '../lib/store/lock';
 import { loadModel } from '../lib/store/load';
-import { DATA_DIR, PRETRAINED, assertExit0, midiFilesIn, spawnCli, startCli, startProcess, type CliRun, type Started } from './helpers';
+import { DATA_DIR, FOLK_MODEL, assertExit0, midiFilesIn, spawnCli, startCli, startProcess, type CliRun, type Started } from './helpers';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -86,7 +86,7 @@ test('two trainings into one folder at once: one trains, the other stops at once
 
 test('a folder holding a model: refused without --force; with --force the old model stays whole until the new one is saved, also when interrupted; --resume finishes and swaps', async () => {
   const dir = path.join(tmp, 'pretrained-copy');
-  fs.cpSync(PRETRAINED, dir, { recursive: true });
+  fs.cpSync(FOLK_MODEL, dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'my-notes.txt'), 'mine');
   const old = snapshot(dir);
   const slow = [...TINY, '--stride', '2', '--epochs', '1', '--json'];
@@ -132,9 +132,9 @@ test('SIGINT and SIGTERM stop generate, inspect and evaluate within seconds: exi
   const out = path.join(tmp, 'stopped');
   fs.mkdirSync(out);
   const cases: [string, string[], RegExp][] = [
-    ['generate', ['generate', '--model', PRETRAINED, '--data', DATA_DIR, '--length', '100000', '--seed', '1', '--out', path.join(out, 'g.mid')], /generate \[/],
+    ['generate', ['generate', '--model', FOLK_MODEL, '--data', DATA_DIR, '--length', '100000', '--seed', '1', '--out', path.join(out, 'g.mid')], /generate \[/],
     ['inspect', ['inspect', many], /load +\[/],
-    ['evaluate', ['evaluate', '--model', PRETRAINED, '--train-data', DATA_DIR, '--samples', '500', '--length', '1000'], /baseline done/],
+    ['evaluate', ['evaluate', '--model', FOLK_MODEL, '--train-data', DATA_DIR, '--samples', '500', '--length', '1000'], /baseline done/],
   ];
   for (const [name, args, working] of cases) {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -194,7 +194,7 @@ test('in a terminal, an error or interrupt while a progress bar is drawn starts 
   startsALine(missing.text(), 'musicgen inspect: cannot read');
 
   const out = path.join(tmp, 'tty.mid');
-  const gen = startInTerminal(['generate', '--model', PRETRAINED, '--data', DATA_DIR, '--length', '100000', '--seed', '2', '--out', out]);
+  const gen = startInTerminal(['generate', '--model', FOLK_MODEL, '--data', DATA_DIR, '--length', '100000', '--seed', '2', '--out', out]);
   await waitUntil(gen.run, () => /generate \[.*\d+\/100000/.test(gen.text()), 'the bar was drawn');
   // The node process under `script` gets the signal, as from Ctrl-C in its terminal. Depending on $SHELL, `script`
   // runs node directly or under a shell that waits for it, so node is looked for among all descendants.
@@ -208,7 +208,7 @@ test('in a terminal, an error or interrupt while a progress bar is drawn starts 
 });
 
 test('a model whose scores are not finite: generateMusic and evaluateModel stop with a one-line error instead of writing noise', async () => {
-  const lm = await loadModel(PRETRAINED);
+  const lm = await loadModel(FOLK_MODEL);
   try {
     lm.model.vars.outBias.assign(tf.fill(lm.model.vars.outBias.shape, NaN));
     const pieces = encodePieces(lm.vocab, loadCorpus([DATA_DIR], { maxFiles: 4 }).pieces);
@@ -224,7 +224,7 @@ test('a model whose scores are not finite: generateMusic and evaluateModel stop 
 });
 
 test('generateMusicAsync writes the same tokens as generateMusic, and stops (null) when asked', async () => {
-  const lm = await loadModel(PRETRAINED);
+  const lm = await loadModel(FOLK_MODEL);
   try {
     const pieces = encodePieces(lm.vocab, loadCorpus([DATA_DIR], { maxFiles: 4 }).pieces);
     const primer = excerptPrimer(pieces, lm.vocab, 16, createRng(3));

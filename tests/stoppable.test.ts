@@ -26,7 +26,7 @@ import { DEFAULT_TRAIN_CONFIG } from '../lib/store/train-config';
 import { trainModel, type TrainCallbacks, type TrainRun } from '../lib/train/loop';
 import { loadModel } from '../lib/store/load';
 import { runConfig } from '../lib/store/run-config';
-import { DATA_DIR, PRETRAINED } from './helpers';
+import { DATA_DIR, FOLK_MODEL } from './helpers';
 
 let tmp = '';
 before(async () => {
@@ -56,7 +56,7 @@ test('the n-gram baseline fits and scores in steps: the same model and figures, 
 });
 
 test('evaluateModel returns null when asked to stop while it fits the n-gram baseline', async () => {
-  const lm = await loadModel(PRETRAINED);
+  const lm = await loadModel(FOLK_MODEL);
   try {
     const pieces = encodePieces(lm.vocab, loadCorpus([DATA_DIR], { maxFiles: 6 }).pieces);
     const stages: string[] = [];

@@ -15,7 +15,7 @@ import { quantizeNotes, type GridNote } from '../lib/tokens/grid';
 import { tokenFromString, tokenToString } from '../lib/tokens/token';
 import { buildVocabulary, decodeIds, encodePiece, encodeTokens } from '../lib/tokens/vocabulary';
 import { loadVocabulary, saveVocabulary } from '../lib/tokens/vocab-file';
-import { HAVE_NOTTINGHAM, HAVE_PIANO_MIDI, NOTTINGHAM, PRETRAINED, needNottingham } from './helpers';
+import { HAVE_NOTTINGHAM, HAVE_PIANO_MIDI, NOTTINGHAM, FOLK_MODEL, needNottingham } from './helpers';
 
 const key = (g: GridNote): string => `${g.pitch}/${g.onset}/${g.duration}`;
 
@@ -131,7 +131,7 @@ test('a long silence costs a few tokens in every scheme: timed shortens it by wh
 });
 
 test('maxSilenceBeats: a vocab.json saved before it loads with the default, and it is checked', () => {
-  const old = loadVocabulary(path.join(PRETRAINED, 'vocab.json'));
+  const old = loadVocabulary(path.join(FOLK_MODEL, 'vocab.json'));
   assert.equal(old.config.scheme, 'timed');
   assert.equal(old.config.maxSilenceBeats, 32);
   assert.throws(() => validateTokenizerConfig({ ...TIMED, maxSilenceBeats: 0 }), /maxSilenceBeats must be an integer in \[1, 4096\] \(got 0\)/);

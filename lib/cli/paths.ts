@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../core/errors';
 import { showPath, stringPath, type FilePath } from '../core/files';
+import { findModelFolder } from '../store/folder';
 
 /**
  * A path as the user typed it. Node decodes command-line arguments as UTF-8
@@ -165,4 +166,10 @@ export function openRecordedFolders(recorded: readonly string[]): { readonly pat
     return null;
   }
   return { paths, close };
+}
+
+/** The model folder that --model or --init-from names: its bytes recovered ({@link argPath}), then found as store/folder.ts `findModelFolder` says (`piano` → models/piano, models/pretrained → models/folk). */
+export function modelArg(given: string): FilePath {
+  const dir = argPath(given);
+  return typeof dir === 'string' ? findModelFolder(dir) : dir;
 }

@@ -20,7 +20,7 @@ import { trainModel } from '../train/loop';
 import { asFlagError, defined, intAtLeast, num, required, str, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { prepareDataStoppable } from './offload';
 import { startBar } from './progress';
-import { argPath, openRecordedFolders, recordedFolder } from './paths';
+import { argPath, modelArg, openRecordedFolders, recordedFolder } from './paths';
 import { openModelOutput, type ModelOutput } from '../store/output';
 import { FLAG_NAMES, logLoadReport, midiOptions, round, tokenizerFrom, MIDI_FLAGS, TOKENIZER_FLAGS, type Io, type JsonResult } from './shared';
 
@@ -86,7 +86,7 @@ async function loadInitModel(a: ParsedArgs, dir: string): Promise<LoadedModel> {
   const fixed = FIXED_BY_INIT.find((f) => a.values[f] !== undefined);
   if (fixed) throw new UserError(`--${fixed} cannot be used with --init-from: the model in ${dir} fixes the vocabulary and network shape`);
   await initBackend();
-  return loadModel(argPath(dir));
+  return loadModel(modelArg(dir));
 }
 
 /** What a run trains with: from the flags, over the saved settings when resuming. */

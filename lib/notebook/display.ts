@@ -32,7 +32,7 @@ import { pieceToTokens, schemeOf } from '../tokens/tokenize';
 import type { Vocabulary } from '../tokens/vocabulary';
 import type { TrainCallbacks, TrainResult } from '../train/loop';
 import { loadModelSettings, type LoadedModel } from '../store/load';
-import { isModelFolder } from '../store/folder';
+import { findModelFolder, isModelFolder } from '../store/folder';
 
 /**
  * Shows an SVG chart as a PNG image (PNG survives on GitHub's notebook view);
@@ -275,9 +275,9 @@ function modelTokens(dir: string): string {
 export function modelFolder(name: string, root = 'models'): string {
   const names = modelNames(root);
   console.log(`models in ${root}/: ${names.length > 0 ? names.map((n) => `${n} (${modelTokens(path.join(root, n))})`).join('; ') : 'none'}`);
-  if (name.includes('/') || name.includes(path.sep)) return name;
-  if (!names.includes(name)) throw new UserError(`no model "${name}" in ${root}/: set modelName to one of ${names.join(', ') || '(none found)'}`);
-  return `${root}/${name}`;
+  const dir = findModelFolder(name, root);
+  if (name.includes('/') || name.includes(path.sep) || isModelFolder(dir)) return dir;
+  throw new UserError(`no model "${name}" in ${root}/: set modelName to one of ${names.join(', ') || '(none found)'}`);
 }
 
 /**

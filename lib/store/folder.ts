@@ -9,6 +9,7 @@
  * field by field (./load.ts). This file names them.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { joinPath, type FilePath } from '../core/files';
 
 export const MODEL_JSON = 'model.json';
@@ -38,4 +39,23 @@ export function isModelFolder(dir: FilePath): boolean {
 /** Whether `dir` holds a training checkpoint. */
 export function hasCheckpoint(dir: FilePath): boolean {
   return fs.existsSync(joinPath(dir, CHECKPOINT_FILE));
+}
+
+/** Folders of models/ that shipped under another name, so old commands and notebooks still find them. */
+const FORMER_NAMES: Readonly<Record<string, string>> = { pretrained: 'folk' };
+
+/**
+ * The model folder that `name` stands for: `name` itself when it exists; a
+ * bare name (no slash) is a folder of `root` (`piano` → models/piano); and a
+ * shipped folder that was renamed is found under its new name
+ * (models/pretrained → models/folk). Otherwise `name` as given, for the
+ * loader to report as missing.
+ */
+export function findModelFolder(name: string, root = 'models'): string {
+  if (fs.existsSync(name)) return name;
+  const dir = name.includes('/') || name.includes(path.sep) ? name : path.join(root, name);
+  if (fs.existsSync(dir)) return dir;
+  const renamed = FORMER_NAMES[path.basename(dir)];
+  const moved = renamed === undefined ? dir : path.join(path.dirname(dir), renamed);
+  return isModelFolder(moved) ? moved : name;
 }
