@@ -75,44 +75,32 @@ export interface StructureStats {
 /** The meter before a piece's first time signature, as in a MIDI file. */
 const FOUR_FOUR: TimeSignature = { beat: 0, numerator: 4, denominator: 4 };
 
-const pitchClass = (pitch: number): number => ((pitch % 12) + 12) % 12;
-
 /** The bars of a piece's span with what each holds (see {@link BarContent}); none for a piece without notes. The piece is not modified. */
 export function barContents(piece: Piece): BarContent[] {
   if (piece.notes.length === 0) return [];
   const grid = (beat: number): number => Math.round(beat * STRUCTURE_STEPS_PER_BEAT);
-  const steps = piece.notes.map((n) => grid(n.start));
-  const first = steps.reduce((a, x) => Math.min(a, x));
-  const last = steps.reduce((a, x) => Math.max(a, x));
+  const notes = piece.notes.map((n) => ({ step: grid(n.start), pitchClass: ((n.pitch % 12) + 12) % 12 })).sort((a, b) => a.step - b.step);
   // Every bar that starts at or before the last onset's step (half a step of margin against rounding).
   const signatures = changesInForce(piece.timeSignatures, sameMeter, () => FOUR_FOUR);
-  const all = bars(signatures, (last + 0.5) / STRUCTURE_STEPS_PER_BEAT);
+  const all = bars(signatures, (notes[notes.length - 1].step + 0.5) / STRUCTURE_STEPS_PER_BEAT);
   const starts = all.map((b) => grid(b.start));
-  const barOf = (step: number): number => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid] <= step) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  };
-  const from = barOf(first);
-  const to = barOf(last);
-  const keys = Array.from({ length: to - from + 1 }, () => new Set<number>());
-  const onsets = Array.from({ length: to - from + 1 }, () => new Set<number>());
-  piece.notes.forEach((n, i) => {
-    const b = barOf(steps[i]);
-    const at = steps[i] - starts[b];
-    onsets[b - from].add(at);
-    keys[b - from].add(at * 12 + pitchClass(n.pitch));
-  });
-  return all.slice(from, to + 1).map((b, i) => ({
+  // The onsets and the bars walked together: each onset goes to the last bar starting at or before it.
+  const held = new Map<number, { readonly onsets: Set<number>; readonly keys: Set<number> }>();
+  let bar = 0;
+  for (const { step, pitchClass } of notes) {
+    while (bar + 1 < starts.length && starts[bar + 1] <= step) bar++;
+    const h = held.get(bar) ?? { onsets: new Set<number>(), keys: new Set<number>() };
+    held.set(bar, h);
+    h.onsets.add(step - starts[bar]);
+    h.keys.add((step - starts[bar]) * 12 + pitchClass);
+  }
+  const from = Math.min(...held.keys());
+  const ascending = (s: ReadonlySet<number> | undefined): number[] => [...(s ?? [])].sort((x, y) => x - y);
+  return all.slice(from, bar + 1).map((b, i) => ({
     meter: b.meter,
     steps: grid(b.start + b.beats) - starts[from + i],
-    onsets: [...onsets[i]].sort((x, y) => x - y),
-    key: [...keys[i]].sort((x, y) => x - y).join(','),
+    onsets: ascending(held.get(from + i)?.onsets),
+    key: ascending(held.get(from + i)?.keys).join(','),
   }));
 }
 
