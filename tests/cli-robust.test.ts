@@ -1,5 +1,5 @@
 /**
- * The CLI on bad input (issue "Robustness"): wrong flag values, broken model
+ * The CLI on bad input: wrong flag values, broken model
  * folders and damaged weights, primers with symbols the vocabulary lacks,
  * unwritable outputs and outputs that would overwrite an input.
  * Every failure must be one stderr line naming the parameter or file, exit ≠ 0,

@@ -1,5 +1,5 @@
 /**
- * Fuzzing the input side (issue 13): a seeded mutator damages real MIDI files
+ * Fuzzing the input side: a seeded mutator damages real MIDI files
  * (data/, tests/fixtures/midi, ../shared/data when present) with byte flips,
  * inserts, cuts, chunk-length edits, huge delta times, tempo and ppq
  * extremes, track-count edits and chunks spliced from other files. Every

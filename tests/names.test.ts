@@ -1,5 +1,5 @@
 /**
- * Names that are not UTF-8 (README, "Names that are not UTF-8"), given on the
+ * Names that are not UTF-8 (docs/midi-files.md, "Names that are not UTF-8"), given on the
  * command line: a data folder and a model folder named so are found, written
  * and read again by their bytes. Only a shell passes such argument bytes
  * (node's spawn takes strings), so the CLI runs as a process started by sh.

@@ -1,5 +1,5 @@
 /**
- * Nothing a user had is lost, and every long command can be stopped (issue 13):
+ * Nothing a user had is lost, and every long command can be stopped:
  * two trainings into one folder (the second is refused, naming the first), a
  * model replaced only once a new one is saved (--force), generate, inspect and
  * evaluate stopped by SIGINT and SIGTERM within seconds with nothing written,

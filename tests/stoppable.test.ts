@@ -1,6 +1,6 @@
 /**
  * Long synchronous stretches let the event loop turn and stop when asked
- * (issue 13, "commands that cannot be stopped"): the n-gram baseline's fitting
+ * (a command must not hang until it finishes): the n-gram baseline's fitting
  * and scoring, `evaluateModel` while it fits the baseline, and the training
  * loop's end-of-epoch validation — stopped there, it leaves a checkpoint that
  * resumes with that validation, to the same figures as a run never stopped.

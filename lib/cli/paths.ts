@@ -5,7 +5,7 @@
  *   compared as the files they reach (symbolic links and `..` resolved, hard
  *   links by inode), and an output that does not exist yet is placed by the
  *   real path of its nearest existing folder;
- * - names that are not UTF-8 (README, "Names that are not UTF-8"): a path
+ * - names that are not UTF-8 (docs/midi-files.md, "Names that are not UTF-8"): a path
  *   given on the command line is recovered by its bytes ({@link argPath})
  *   before any stage sees it, and a data folder that has one is recorded in config.json as `showPath` shows it
  *   (\xNN) and found again by those bytes.

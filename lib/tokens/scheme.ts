@@ -1,8 +1,10 @@
 /**
- * The small interface every tokenization scheme implements (one file per
- * scheme: ./timed, ./classic). A scheme turns a Piece into tokens and back,
- * says which tokens may follow which (the grammar generation obeys), and
- * where in time a token prefix ends.
+ * The small interface every tokenization scheme implements, one file per
+ * scheme: ./remi (the default: bar, position, pitch, velocity and duration
+ * tokens), ./timed (note/chord events, their durations and time shifts) and
+ * ./classic (timing-free note/chord events). A scheme turns a Piece into
+ * tokens and back, says which tokens may follow which (the grammar generation
+ * obeys), and where in time a token prefix ends.
  */
 import { makePiece, type Note, type Piece } from '../core/piece';
 import type { TokenizerConfig } from './config';

@@ -1,5 +1,5 @@
 /**
- * The `timed` scheme, "notes and their timings" (the default): notes are
+ * The `timed` scheme, "notes and their timings": notes are
  * quantized to a grid (default a sixteenth note, 4 steps per beat); notes that
  * start together and last equally long form one event (a note or a chord),
  * followed by its duration; the time between onsets is one or more shift
