@@ -59,6 +59,9 @@ function cpuMs(since: NodeJS.CpuUsage): number {
   return (d.user + d.system) / 1000;
 }
 
+/** Top-p of the bench's generations whatever the model's scheme, as it has always been (the nucleus is sorted for every token). */
+const BENCH_TOP_P = 0.95;
+
 /** A timed training run. */
 export interface Rate {
   readonly batches: number;
@@ -100,7 +103,7 @@ async function trainTask(a: WorkerArgs): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../lib/model/backend');
   const { batches, windowIndex, DEFAULT_DATASET_CONFIG } = await import('../lib/data/dataset');
-  const { DEFAULT_TRAIN_CONFIG } = await import('../lib/train/config');
+  const { DEFAULT_TRAIN_CONFIG } = await import('../lib/store/train-config');
   const { lossAndGradients } = await import('../lib/train/bptt');
   const { applyClipped } = await import('../lib/train/loop');
   const { varList } = await import('../lib/model/network');
@@ -205,7 +208,7 @@ async function trainTask(a: WorkerArgs): Promise<void> {
 async function loopTask(a: WorkerArgs): Promise<void> {
   const { initBackend } = await import('../lib/model/backend');
   const { DEFAULT_DATASET_CONFIG, windowIndex } = await import('../lib/data/dataset');
-  const { DEFAULT_TRAIN_CONFIG } = await import('../lib/train/config');
+  const { DEFAULT_TRAIN_CONFIG } = await import('../lib/store/train-config');
   const { newModel, parameterCount } = await import('../lib/model/network');
   const { trainModel } = await import('../lib/train/loop');
   const { loadVocabulary } = await import('../lib/tokens/vocab-file');
@@ -249,7 +252,7 @@ async function loopTask(a: WorkerArgs): Promise<void> {
       dataset: DEFAULT_DATASET_CONFIG,
       config: { ...DEFAULT_TRAIN_CONFIG, epochs: 1, checkpointEverySec: 0 },
       outDir: out,
-      info: { format: 'musicgen-model/1', model: model.config, dataset: DEFAULT_DATASET_CONFIG, training: DEFAULT_TRAIN_CONFIG, backend: backend.name, data: { folders: [], trainFiles: train.length, valFiles: val.length, trainTokens: dataTokens } },
+      runConfig: { format: 'musicgen-model/1', model: model.config, dataset: DEFAULT_DATASET_CONFIG, training: DEFAULT_TRAIN_CONFIG, backend: backend.name, data: { folders: [], trainFiles: train.length, valFiles: val.length, trainTokens: dataTokens } },
     },
     {
       onBatch: (p) => {
@@ -288,8 +291,9 @@ async function genTask(a: WorkerArgs): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../lib/model/backend');
   const { DEFAULT_DATASET_CONFIG } = await import('../lib/data/dataset');
-  const { DEFAULT_GENERATE_CONFIG, generateMusic } = await import('../lib/generate/generate');
-  const { primerFromPiece } = await import('../lib/generate/primer');
+  const { generateMusic } = await import('../lib/generate/generate');
+  const { DEFAULT_RUN_SETTINGS } = await import('../lib/generate/settings');
+  const { DEFAULT_PRIMER_LENGTH, primerFromPiece } = await import('../lib/generate/primer');
   const { readMidiFile } = await import('../lib/midi/read');
   const { newModel, parameterCount } = await import('../lib/model/network');
   const { createRng } = await import('../lib/core/rng');
@@ -302,18 +306,18 @@ async function genTask(a: WorkerArgs): Promise<void> {
   const vocab = loadVocabulary(path.join(a.dataDir, 'vocab.json'));
   const model = newModel(vocab);
   const L = DEFAULT_DATASET_CONFIG.seqLen;
-  const cfg = { ...DEFAULT_GENERATE_CONFIG, seed: 7 };
+  const settings = { sampling: { topP: BENCH_TOP_P }, controls: {}, run: { ...DEFAULT_RUN_SETTINGS, seed: 7 } };
   const piece = readMidiFile(a.primerFile as string);
-  // The stateful generator gets the default primer (the file's last primerLength tokens, with the
+  // The stateful generator gets the default primer (the file's last DEFAULT_PRIMER_LENGTH tokens, with the
   // scheme's context in front); the window method a primer as long as the window, so every re-run
   // sees a full window (no cheap short contexts).
-  const primer = primerFromPiece(piece, vocab, cfg.primerLength);
+  const primer = primerFromPiece(piece, vocab, DEFAULT_PRIMER_LENGTH);
   const windowPrimer = encodePiece(vocab, piece).slice(-L);
 
   // Stateful: warm the JIT up (until the inference loops are optimized), then time. Its seconds include reading the primer.
-  generateMusic(model, vocab, primer, { ...cfg, length: 25 });
+  generateMusic(model, vocab, primer, { ...settings, run: { ...settings.run, length: 25 } });
   let cpu0 = process.cpuUsage();
-  const g = generateMusic(model, vocab, primer, { ...cfg, length: a.statefulEvents ?? 100 });
+  const g = generateMusic(model, vocab, primer, { ...settings, run: { ...settings.run, length: a.statefulEvents ?? 100 } });
   const sCpu = cpuMs(cpu0) / 1000;
   const sTokens = g.ids.length - g.primerLength;
   const sNotes = g.newNotes;
@@ -336,7 +340,7 @@ async function genTask(a: WorkerArgs): Promise<void> {
   };
   // The same grammar as the stateful generator, with the primer fed through it.
   let grammar = windowPrimer.reduce((g, id) => g.after(id), grammarStart(vocab));
-  const rng = createRng(cfg.seed ^ 0x9e3779b9);
+  const rng = createRng(settings.run.seed ^ 0x9e3779b9);
   const ids = [...windowPrimer];
   const predictLast = (): Float32Array =>
     tf.tidy(() => {
@@ -351,7 +355,7 @@ async function genTask(a: WorkerArgs): Promise<void> {
   while (events < wEvents) {
     const probs = predictLast();
     const logits = Float32Array.from(probs, (p) => Math.log(Math.max(p, 1e-30)));
-    const next = sampleToken(logits, cfg, rng, grammar.allowed());
+    const next = sampleToken(logits, g.sampling, rng, grammar.allowed());
     grammar = grammar.after(next);
     ids.push(next);
     if (vocab.tokens[next].kind === 'event') events++;
@@ -383,17 +387,18 @@ async function firstNoteTask(a: WorkerArgs): Promise<void> {
   const { initBackend } = await import('../lib/model/backend');
   const backend = await initBackend();
   const tBackend = performance.now();
-  const { loadModel } = await import('../lib/train/model-folder');
+  const { loadModel } = await import('../lib/store/load');
   const lm = await loadModel(a.modelDir as string);
   const tModel = performance.now();
   const { readMidiFile } = await import('../lib/midi/read');
   const { encodePiece } = await import('../lib/tokens/vocabulary');
-  const { DEFAULT_GENERATE_CONFIG, generateMusic } = await import('../lib/generate/generate');
-  const { primerFromPiece } = await import('../lib/generate/primer');
-  const primer = primerFromPiece(readMidiFile(a.primerFile as string), lm.vocab, DEFAULT_GENERATE_CONFIG.primerLength);
+  const { generateMusic } = await import('../lib/generate/generate');
+  const { DEFAULT_RUN_SETTINGS } = await import('../lib/generate/settings');
+  const { DEFAULT_PRIMER_LENGTH, primerFromPiece } = await import('../lib/generate/primer');
+  const primer = primerFromPiece(readMidiFile(a.primerFile as string), lm.vocab, DEFAULT_PRIMER_LENGTH);
   const tPrimer = performance.now();
   let tFirst = 0;
-  generateMusic(lm.model, lm.vocab, primer, { ...DEFAULT_GENERATE_CONFIG, length: 1 }, {
+  generateMusic(lm.model, lm.vocab, primer, { sampling: { topP: BENCH_TOP_P }, controls: {}, run: { ...DEFAULT_RUN_SETTINGS, length: 1 } }, {
     onProgress: () => {
       tFirst = performance.now();
       process.stdout.write('BENCH_FIRST_NOTE\n');

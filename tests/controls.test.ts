@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { makePiece } from '../lib/core/piece';
 import { createRng } from '../lib/core/rng';
 import { controlsPrimer, DYNAMICS, transposePrimer, validateControls, withControls } from '../lib/generate/controls';
-import { DEFAULT_GENERATE_CONFIG, generateMusic } from '../lib/generate/generate';
+import { generateMusic } from '../lib/generate/generate';
 import { primerFromPiece, primerFromPieces } from '../lib/generate/primer';
 import { initBackend } from '../lib/model/backend';
 import { newModel } from '../lib/model/network';
@@ -31,8 +31,8 @@ test('a remi model from nothing writes only the asked meter, tempo, instruments 
   const vocab = buildVocabulary([], DEFAULT_TOKENIZER_CONFIG);
   const model = newModel(vocab, SMALL);
   try {
-    const cfg = { ...DEFAULT_GENERATE_CONFIG, length: 300, seed: 5, temperature: 1.5, timeSignature: [6, 8] as const, bpm: 84, programs: [24, 40], dynamics: 'pp' as const };
-    const g = generateMusic(model, vocab, controlsPrimer(vocab, cfg), cfg);
+    const controls = { timeSignature: [6, 8] as const, bpm: 84, programs: [24, 40], dynamics: 'pp' as const };
+    const g = generateMusic(model, vocab, controlsPrimer(vocab, controls), { sampling: { temperature: 1.5 }, controls, run: { length: 300, seed: 5 } });
     assert.equal(g.events, 300);
     const back = parseMidi(pieceToMidiBytes(g.piece), 'back', { includeDrums: true });
     assert.deepEqual(back.timeSignatures.map((t) => [t.numerator, t.denominator]), [[6, 8]]);
@@ -44,7 +44,7 @@ test('a remi model from nothing writes only the asked meter, tempo, instruments 
     const meters = g.tokens.filter((t) => t.kind === 'ts');
     assert.ok(meters.every((t) => t.kind === 'ts' && t.numerator === 6 && t.denominator === 8));
     // Without controls the same untrained model wanders over meters and instruments.
-    const free = generateMusic(model, vocab, controlsPrimer(vocab, {}), { ...DEFAULT_GENERATE_CONFIG, length: 300, seed: 5, temperature: 1.5 });
+    const free = generateMusic(model, vocab, controlsPrimer(vocab, {}), { sampling: { temperature: 1.5 }, controls: {}, run: { length: 300, seed: 5 } });
     assert.ok(new Set(free.piece.notes.map((n) => n.program)).size > 2, 'an untrained model uses many programs when free');
   } finally {
     model.net.dispose();
@@ -61,7 +61,7 @@ test('with a primer, asked controls start at the next bar; a primer file keeps i
       tempos: [{ beat: 0, bpm: 100 }],
     });
     const primer = primerFromPiece(waltz, vocab, 40);
-    const own = generateMusic(model, vocab, primer, { ...DEFAULT_GENERATE_CONFIG, length: 40, seed: 1 });
+    const own = generateMusic(model, vocab, primer, { sampling: {}, controls: {}, run: { length: 40, seed: 1 } });
     // Nothing is added to the primer, so the piece goes on in its meter (an untrained model may change it later: nothing asks it not to).
     assert.equal(own.primerLength, primer.ids.length);
     assert.deepEqual([own.piece.timeSignatures[0].numerator, own.piece.timeSignatures[0].denominator], [3, 4]);
@@ -74,7 +74,7 @@ test('with a primer, asked controls start at the next bar; a primer file keeps i
     assert.deepEqual([...primerOnly, ...fresh].map(key).sort(), own.piece.notes.map(key).sort());
     const alone = tokensToPiece(decodeIds(vocab, own.ids.slice(own.primerLength)), vocab.config).notes;
     assert.notDeepEqual(alone.map((n) => n.start - alone[0].start), fresh.map((n) => n.start - fresh[0].start), 'read alone, the new tokens lose the 3/4 meter');
-    const asked = generateMusic(model, vocab, primer, { ...DEFAULT_GENERATE_CONFIG, length: 40, seed: 1, timeSignature: [4, 4], bpm: 70 });
+    const asked = generateMusic(model, vocab, primer, { sampling: {}, controls: { timeSignature: [4, 4], bpm: 70 }, run: { length: 40, seed: 1 } });
     const meters = asked.piece.timeSignatures.map((t) => [t.numerator, t.denominator]);
     assert.deepEqual(meters[0], [3, 4]);
     assert.deepEqual(meters[meters.length - 1], [4, 4], 'the asked meter from the next bar on');
@@ -131,7 +131,7 @@ test('a timed model exports the asked tempo, meter and instrument', async () => 
   const model = newModel(vocab, SMALL);
   try {
     const primer = primerFromPieces(pieces, vocab, 16, createRng(1));
-    const g = generateMusic(model, vocab, primer, { ...DEFAULT_GENERATE_CONFIG, length: 20, seed: 2, bpm: 75, timeSignature: [3, 4], programs: [73] });
+    const g = generateMusic(model, vocab, primer, { sampling: {}, controls: { bpm: 75, timeSignature: [3, 4], programs: [73] }, run: { length: 20, seed: 2 } });
     const back = parseMidi(pieceToMidiBytes(g.piece), 'back');
     assert.deepEqual(back.tempos.map((t) => Math.round(t.bpm)), [75]);
     assert.deepEqual(back.timeSignatures.map((t) => [t.numerator, t.denominator]), [[3, 4]]);

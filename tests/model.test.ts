@@ -5,17 +5,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/model/backend';
-import { DEFAULT_TRAIN_CONFIG } from '../lib/train/config';
+import { DEFAULT_TRAIN_CONFIG } from '../lib/store/train-config';
 import { batches, splitByFile, windowIndex, type EncodedPiece } from '../lib/data/dataset';
-import { DEFAULT_GENERATE_CONFIG, generateMusic } from '../lib/generate/generate';
+import { generateMusic } from '../lib/generate/generate';
+import { mostLikelyToken, sampleToken } from '../lib/generate/sample';
+import { createRng } from '../lib/core/rng';
 import { loadMidiFolder } from '../lib/midi/read';
 import { buildModel, validateModelConfig, DEFAULT_MODEL_CONFIG, varList } from '../lib/model/network';
 import { makePiece, type Note } from '../lib/core/piece';
-import { modelInfo } from '../lib/train/model-folder';
+import { runConfig } from '../lib/store/run-config';
 import { prepareData } from '../lib/data/prepare';
 import { advance, advanceThrough, readInferenceWeights, type InferenceWeights } from '../lib/model/inference';
 import { scorePieces } from '../lib/evaluate/score';
-import { loadModel, saveWeights } from '../lib/train/model-folder';
+import { loadModel } from '../lib/store/load';
+import { saveWeights } from '../lib/store/save';
 import { defaultTokenizerConfig } from '../lib/tokens/config';
 
 /** The timed scheme: short sequences for the tiny models here. */
@@ -89,21 +92,36 @@ test('a tiny model overfits a repeated phrase and reproduces it at low temperatu
   const dir = tmp();
   const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 30, batchSize: 8, learningRate: 0.01, patience: 0, checkpointEverySec: 0 };
   const dataset = { seqLen: 24, stride: 4, valFraction: 0, seed: 1 };
-  const result = await trainModel({ model, vocab: data.vocab, train: data.train, val: data.val, dataset, config, outDir: dir, info: modelInfo(model, data, dataset, config, 'test', ['mem']) });
+  const result = await trainModel({ model, vocab: data.vocab, train: data.train, val: data.val, dataset, config, outDir: dir, runConfig: runConfig(model, data, dataset, config, 'test', ['mem']) });
   const first = result.history[0].trainLoss;
   const last = result.history[result.history.length - 1].trainLoss;
   assert.ok(first > 1.5, `starting loss ${first}`);
   assert.ok(last < 0.1 * first, `loss fell from ${first} to ${last}`);
   const primer = { ids: encodePiece(data.vocab, phrasePiece('p', 1)).slice(0, 9), source: 'p' };
-  const g = generateMusic(model, data.vocab, primer, { temperature: 0.05, topK: 0, topP: 1, length: 32, seed: 7, primerLength: 9 });
+  const g = generateMusic(model, data.vocab, primer, { sampling: { temperature: 0.05, topK: 0, topP: 1 }, controls: {}, run: { length: 32, seed: 7 } });
   const melody = g.piece.notes.map((n) => n.pitch);
   const expected = Array.from({ length: melody.length }, (_, i) => [60, 62, 64, 65, 67, 65, 64, 62][i % 8]);
   assert.deepEqual(melody, expected);
   assert.ok(g.piece.notes.every((n, i) => n.start === i * 0.5 && n.duration === 0.5), 'rhythm reproduced');
-  const g2 = generateMusic(model, data.vocab, primer, { temperature: 1.5, topK: 0, topP: 1, length: 40, seed: 11, primerLength: 9 });
-  const g3 = generateMusic(model, data.vocab, primer, { temperature: 1.5, topK: 0, topP: 1, length: 40, seed: 11, primerLength: 9 });
+  const wild = { sampling: { temperature: 1.5, topK: 0, topP: 1 }, controls: {}, run: { length: 40, seed: 11 } };
+  const g2 = generateMusic(model, data.vocab, primer, wild);
+  const g3 = generateMusic(model, data.vocab, primer, wild);
   assert.deepEqual(g3.ids, g2.ids);
   model.net.dispose();
+});
+
+test('the most likely token is the argmax under the mask, ties to the lowest id: what sampling at temperature 1e-3 and top-k 1 drew', () => {
+  assert.equal(mostLikelyToken([0.5, 2, 2, -1]), 1);
+  assert.equal(mostLikelyToken([0.5, 2, 2, -1], [1, 0, 1, 1]), 2);
+  assert.throws(() => mostLikelyToken([1, 2], [0, 0]), /no token is allowed by the mask/);
+  const rng = createRng(4);
+  for (let k = 0; k < 200; k++) {
+    const logits = Float32Array.from({ length: 40 }, () => (rng.next() - 0.5) * 20);
+    if (k % 3 === 0) logits[7] = logits[23] = 12; // a tie for the top
+    const mask = Float32Array.from({ length: 40 }, () => (rng.next() < 0.7 ? 1 : 0));
+    mask[23] = 1;
+    assert.equal(mostLikelyToken(logits, mask), sampleToken(logits, { temperature: 1e-3, topK: 1, topP: 1 }, createRng(k), mask));
+  }
 });
 
 test('stateful inference gives the same next-token probabilities as the full window through tfjs layers', async () => {
@@ -138,7 +156,7 @@ test('with a context of C tokens, sampling depends only on the tokens read since
   const b = [...encodePiece(vocab, phrasePiece('b', 6, 7)).slice(0, 24), ...a.slice(24)];
   assert.notDeepEqual(a.slice(0, 24), b.slice(0, 24));
   const run = (ids: number[], context: number): number[] =>
-    generateMusic(model, vocab, { ids, source: 'p' }, { ...DEFAULT_GENERATE_CONFIG, temperature: 1.5, topP: 1, length: 40, seed: 3, primerLength: 48, context }).ids.slice(48);
+    generateMusic(model, vocab, { ids, source: 'p' }, { sampling: { temperature: 1.5, topP: 1 }, controls: {}, run: { length: 40, seed: 3, context } }).ids.slice(48);
   // Context 16: the state restarts at tokens 16, 25, 34 and 43, each time from the last 8; after the primer it holds tokens 36–47, all of the shared half.
   assert.deepEqual(run(b, 16), run(a, 16));
   assert.notDeepEqual(run(b, 0), run(a, 0), 'the whole primer steers sampling when the state is carried');
@@ -154,7 +172,7 @@ test('a model folder saves and loads with everything generation needs; bad folde
   const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: data.vocab.tokens.length, units: 16, embeddingDim: 8 });
   const dir = tmp();
   const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 1, batchSize: 16, checkpointEverySec: 0 };
-  await trainModel({ model, vocab: data.vocab, train: data.train, val: data.val, dataset, config, outDir: dir, info: modelInfo(model, data, dataset, config, 'test', [NOTTINGHAM]) });
+  await trainModel({ model, vocab: data.vocab, train: data.train, val: data.val, dataset, config, outDir: dir, runConfig: runConfig(model, data, dataset, config, 'test', [NOTTINGHAM]) });
   await saveWeights(dir, model);
   const files = fs.readdirSync(dir).sort();
   assert.deepEqual(files.filter((f) => !f.startsWith('weights-')), ['checkpoint.ckpt', 'config.json', 'history.json', 'model.json', 'vocab.json']);

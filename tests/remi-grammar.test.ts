@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { makePiece } from '../lib/core/piece';
 import { createRng } from '../lib/core/rng';
 import { controlsPrimer } from '../lib/generate/controls';
-import { DEFAULT_GENERATE_CONFIG, generateMusic } from '../lib/generate/generate';
+import { generateMusic } from '../lib/generate/generate';
 import { primerFromPieces } from '../lib/generate/primer';
 import { sampleToken } from '../lib/generate/sample';
 import { loadMidiFolder } from '../lib/midi/read';
@@ -200,7 +200,7 @@ function sampleWithoutState(model: MusicModel, vocab: Vocabulary, primer: readon
     const ids = [...primer];
     let n = 0;
     while (n < events || schemeOf(vocab.config).needsMore(vocab.tokens[ids[ids.length - 1]])) {
-      const next = sampleToken(r.logits, { ...DEFAULT_GENERATE_CONFIG, temperature: 1.5 }, rng, masks[ids[ids.length - 1]]);
+      const next = sampleToken(r.logits, { temperature: 1.5, topK: 0, topP: 0.95 }, rng, masks[ids[ids.length - 1]]);
       ids.push(next);
       if (vocab.tokens[next].kind === 'event') n++;
       r = advance(w, r.state, next);
@@ -222,9 +222,8 @@ test('an untrained remi model writes only well-formed remi, which decodes and re
     for (let seed = 0; seed < 24; seed++) {
       // From nothing (the controls) mostly; every fourth seed continues an excerpt of the data, every eighth with controls added.
       const controls = seed % 8 === 7 ? { timeSignature: [5, 4] as const, bpm: 70 } : {};
-      const cfg = { ...DEFAULT_GENERATE_CONFIG, length: 120, seed, temperature: 1.5, topP: 1, ...controls };
       const primer = seed % 4 === 3 ? primerFromPieces(pieces, vocab, 40, createRng(seed)) : controlsPrimer(vocab, seed % 2 ? { timeSignature: [7, 8] } : {});
-      const g = generateMusic(model, vocab, primer, cfg);
+      const g = generateMusic(model, vocab, primer, { sampling: { temperature: 1.5, topP: 1 }, controls, run: { length: 120, seed } });
       const { broken, notes: placed } = check(g.tokens, REMI);
       assert.deepEqual(broken, [], `seed ${seed}`);
       assert.equal(firstRefused(vocab, g.ids), -1, `seed ${seed}: the grammar refuses its own output`);

@@ -10,15 +10,16 @@ import type { ChanceStat } from '../evaluate/chance';
 import { DEFAULT_EVALUATE_OPTIONS, evaluateModel, median, type EvaluateOptions } from '../evaluate/evaluate';
 import { UserError } from '../core/errors';
 import { showPath } from '../core/files';
-import { DEFAULT_GENERATE_CONFIG, validateGenerateConfig, type GenerateConfig } from '../generate/generate';
+import { validateSamplingConfig } from '../generate/sample';
+import { DEFAULT_RUN_SETTINGS, validateRunSettings, type GenerationSettings } from '../generate/settings';
 import { NonFiniteOutput } from '../model/inference';
-import { loadModel, type LoadedModel } from '../train/model-folder';
+import { loadModel, type LoadedModel } from '../store/load';
 import { asFlagError, defined, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { startBar } from './progress';
 import { encodeCorpusStoppable } from './offload';
-import { FLAG_NAMES, Interrupted, logLoadReport, withSchemeTopP, type Io, type JsonResult, round } from './shared';
+import { FLAG_NAMES, Interrupted, logLoadReport, type Io, type JsonResult, round } from './shared';
 import { GENERATE_FLAGS } from './generate';
-import { openRecordedFolders } from './paths';
+import { modelArg, openRecordedFolders } from './paths';
 
 export const EVALUATE_FLAGS: FlagSpecs = {
   model: { type: 'string', help: 'DIR model folder' },
@@ -29,16 +30,20 @@ export const EVALUATE_FLAGS: FlagSpecs = {
   temperature: GENERATE_FLAGS.temperature,
   'top-p': GENERATE_FLAGS['top-p'],
   context: GENERATE_FLAGS.context,
-  seed: { type: 'string', help: `S seed for the generated samples (default ${DEFAULT_GENERATE_CONFIG.seed})` },
+  seed: { type: 'string', help: `S seed for the generated samples (default ${DEFAULT_RUN_SETTINGS.seed})` },
   order: { type: 'string', help: `N n-gram baseline order (default ${DEFAULT_EVALUATE_OPTIONS.ngramOrder})` },
 };
 
 export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   const modelDir = required(a, 'model');
   const heldFolders = strs(a, 'data');
-  let gen: GenerateConfig;
+  let generate: GenerationSettings;
   try {
-    gen = validateGenerateConfig({ ...DEFAULT_GENERATE_CONFIG, ...defined({ length: num(a, 'length', 'int'), temperature: num(a, 'temperature'), topP: num(a, 'top-p'), context: num(a, 'context', 'int'), seed: num(a, 'seed', 'int') }) });
+    generate = {
+      sampling: validateSamplingConfig(defined({ temperature: num(a, 'temperature'), topP: num(a, 'top-p') })),
+      controls: {},
+      run: validateRunSettings({ ...DEFAULT_RUN_SETTINGS, ...defined({ length: num(a, 'length', 'int'), context: num(a, 'context', 'int'), seed: num(a, 'seed', 'int') }) }),
+    };
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }
@@ -47,9 +52,9 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   if (samples < 0 || samples > 1000) throw new UserError(`--samples must be an integer in [0, 1000] (got ${samples})`);
   if (order < 1 || order > 10) throw new UserError(`--order must be an integer in [1, 10] (got ${order})`);
   await initBackend();
-  const lm = await loadModel(modelDir);
+  const lm = await loadModel(modelArg(modelDir));
   try {
-    return await evaluateWith(lm, showPath(lm.dir), heldFolders, { samples, generate: withSchemeTopP(gen, a, lm.vocab.config), ngramOrder: order }, a, io);
+    return await evaluateWith(lm, showPath(lm.dir), heldFolders, { ...DEFAULT_EVALUATE_OPTIONS, samples, generate, ngramOrder: order }, a, io);
   } finally {
     lm.model.net.dispose();
   }
@@ -58,25 +63,25 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
 /** The evaluation proper, once the model is loaded. */
 async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: readonly string[], options: EvaluateOptions, a: ParsedArgs, io: Io): Promise<JsonResult> {
   const order = options.ngramOrder;
-  const folders = lm.info.data.folders;
+  const folders = lm.config.data.folders;
   const given = strs(a, 'train-data');
   const opened = given.length > 0 ? null : openRecordedFolders(folders);
   if (given.length === 0 && !opened) throw new UserError(`one of the model's training folders (${folders.join(', ')}) has a name that is not UTF-8: give them with --train-data DIR`);
   const missing = folders.filter((f, i) => !fs.existsSync(opened ? opened.paths[i] : f));
   const trainFolders = opened ? opened.paths.filter((f) => fs.existsSync(f)) : given;
   if (trainFolders.length === 0) throw new UserError(`the model's training folders (${folders.join(', ')}) are not here: give --train-data DIR`);
-  const trainCorpus = await encodeCorpusStoppable(io, trainFolders, { maxFiles: lm.info.data.maxFiles }, lm.vocab).finally(() => opened?.close());
+  const trainCorpus = await encodeCorpusStoppable(io, trainFolders, { maxFiles: lm.config.data.maxFiles }, lm.vocab).finally(() => opened?.close());
   logLoadReport(io, trainCorpus.corpus, false);
-  const recorded = lm.info.data.trainFiles + lm.info.data.valFiles;
+  const recorded = lm.config.data.trainFiles + lm.config.data.valFiles;
   const here = trainCorpus.corpus.loaded;
   if (here !== recorded) {
     io.log(
-      `warning: ${modelDir} was trained on ${recorded} files (${lm.info.data.folders.join(', ')}) but ${here} are here` +
+      `warning: ${modelDir} was trained on ${recorded} files (${lm.config.data.folders.join(', ')}) but ${here} are here` +
         `${missing.length > 0 ? ` (missing: ${missing.join(', ')})` : ''}: the baseline and the copy check use these ${here}` +
         ' (give --train-data DIR for each training folder; the Nottingham tunes: npm run -s download -- nottingham --out DIR)',
     );
   }
-  const split = splitByFile(trainCorpus.encoded, lm.info.dataset.valFraction, lm.info.dataset.seed);
+  const split = splitByFile(trainCorpus.encoded, lm.config.dataset.valFraction, lm.config.dataset.seed);
   let heldOut = split.val;
   if (heldFolders.length > 0) {
     const held = await encodeCorpusStoppable(io, heldFolders, {}, lm.vocab);
@@ -97,7 +102,7 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
   if (!ev) throw new Interrupted('interrupted');
   io.log(`${ev.files} files, ${ev.tokens} tokens: model NLL ${ev.nll.toFixed(4)} (perplexity ${ev.perplexity.toFixed(2)}); ${order}-gram Kneser-Ney baseline NLL ${ev.baselineNll.toFixed(4)} (perplexity ${ev.baselinePerplexity.toFixed(2)}); ${(ev.nllImprovement * 100).toFixed(1)} % lower`);
   if (ev.generated) {
-    const shown: readonly ChanceStat[] = ['pitchClassEntropy', 'scaleConsistency', 'polyphony', 'noteDensity', 'velocitySpread', 'onBeatShare', 'durationMean', 'repeatRunMax'];
+    const shown: readonly ChanceStat[] = ['pitchClassEntropy', 'scaleConsistency', 'polyphony', 'noteDensity', 'velocitySpread', 'onBeatShare', 'durationMean', 'repeatRunMax', 'meterChangesPer100Bars', 'barRepetition', 'grooveConsistency'];
     const pct = (r: number | null): string => (r === null ? 'n/a' : `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)} %`);
     const versus = (label: string, data: MusicStats): ReturnType<typeof compareStats> => {
       const c = compareStats(ev.generated ?? data, data);
@@ -119,14 +124,23 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
       );
     }
     versus('whole data pieces', ev.data);
+    const t = ev.twoSample;
+    if (t) {
+      io.log(
+        `two-sample test: a logistic regression on ${t.features.length} statistics per piece tells ${t.pieces} samples from ${t.pieces} data excerpts with cross-validated accuracy ${t.accuracy.toFixed(3)} ` +
+          `(${t.folds} folds, mean of ${t.repeats} draws; 0.5 = cannot tell them apart); data from data: ${t.chanceAccuracy.toFixed(3)} on average, ` +
+          `up to ${t.chanceQuantile === null ? 'n/a' : t.chanceQuantile.toFixed(3)} (${Math.round(t.quantile * 100)}th percentile of ${t.draws} draws)` +
+          `${t.chanceQuantile !== null && t.accuracy > t.chanceQuantile ? ': the samples are told apart better than data from data by chance' : ''}`,
+      );
+    }
     io.log(`longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies) ?? 'n/a'}; held-out pieces of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);
   }
   return {
     files: ev.files, tokens: ev.tokens, nll: ev.nll, perplexity: ev.perplexity, baselineNll: ev.baselineNll, baselinePerplexity: ev.baselinePerplexity,
     baselineOrder: ev.baselineOrder, nllImprovement: ev.nllImprovement, notes: ev.notes, beats: ev.beats, nllPerNote: ev.nllPerNote, nllPerBeat: ev.nllPerBeat,
-    baselineNllPerNote: ev.baselineNllPerNote, generated: ev.generated, data: ev.data, dataExcerpts: ev.dataExcerpts, excerptNotes: ev.excerptNotes, chance: ev.chance, longestCopy: ev.longestCopy,
+    baselineNllPerNote: ev.baselineNllPerNote, generated: ev.generated, data: ev.data, dataExcerpts: ev.dataExcerpts, excerptNotes: ev.excerptNotes, chance: ev.chance, twoSample: ev.twoSample, longestCopy: ev.longestCopy,
     sampleCopies: ev.sampleCopies, heldOutCopyMedian: ev.heldOutCopyMedian, baselineTrainFiles: split.train.length, backend: currentBackend()?.name,
-    sampling: { samples: options.samples, length: options.generate.length, seed: options.generate.seed, temperature: options.generate.temperature, topP: options.generate.topP, context: options.generate.context ?? 0 },
+    sampling: { samples: options.samples, length: options.generate.run.length, seed: options.generate.run.seed, temperature: ev.sampling.temperature, topP: ev.sampling.topP, context: options.generate.run.context ?? 0 },
   };
 }
 

@@ -10,32 +10,34 @@ import * as path from 'node:path';
 import { initBackend } from '../model/backend';
 import { NonFiniteOutput } from '../model/inference';
 import { UserError } from '../core/errors';
-import { argPath, makeDirs, parentPath, showPath, writeFileAtomic } from '../core/files';
-import { DEFAULT_GENERATE_CONFIG, generateMusicAsync, validateGenerateConfig, type GenerateConfig } from '../generate/generate';
+import { makeDirs, parentPath, showPath, writeFileAtomic } from '../core/files';
+import { generateMusicAsync } from '../generate/generate';
+import { defaultTopP, DEFAULT_SAMPLING_CONFIG, validateSamplingConfig } from '../generate/sample';
+import { DEFAULT_RUN_SETTINGS, validateRunSettings, type GenerationSettings } from '../generate/settings';
 import { readMidiFile } from '../midi/read';
 import { createRng } from '../core/rng';
-import { loadModel } from '../train/model-folder';
+import { loadModel } from '../store/load';
 import { type UnknownPolicy, type Vocabulary } from '../tokens/vocabulary';
 import { asFlagError, defined, intList, num, str, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { loadCorpusStoppable, writeMidiStoppable } from './offload';
-import { checkOutputs } from './paths';
+import { argPath, checkOutputs, modelArg } from './paths';
 import { startBar } from './progress';
-import { FLAG_NAMES, Interrupted, round, withSchemeTopP, type Io, type JsonResult } from './shared';
-import { controlsPrimer, DYNAMICS, type Dynamics, type GenerationControls } from '../generate/controls';
-import { primerFromPiece, primerFromPieces, type Primer } from '../generate/primer';
+import { FLAG_NAMES, Interrupted, round, type Io, type JsonResult } from './shared';
+import { controlsPrimer, DYNAMICS, validateControls, type Dynamics, type GenerationControls } from '../generate/controls';
+import { DEFAULT_PRIMER_LENGTH, primerFromPiece, primerFromPieces, validatePrimerLength, type Primer } from '../generate/primer';
 import { pieceLengthBeats } from '../core/piece';
 
 export const GENERATE_FLAGS: FlagSpecs = {
-  model: { type: 'string', help: 'DIR model folder (default models/pretrained)' },
+  model: { type: 'string', help: 'DIR model folder, or the name of one in models/ (default models/folk)' },
   out: { type: 'string', help: 'FILE.mid where to write the MIDI (default out/musicgen-SEED.mid)' },
-  length: { type: 'string', help: `N events (notes or chords) to generate (default ${DEFAULT_GENERATE_CONFIG.length})` },
-  temperature: { type: 'string', help: `T sampling temperature > 0 (default ${DEFAULT_GENERATE_CONFIG.temperature})` },
+  length: { type: 'string', help: `N events (notes or chords) to generate (default ${DEFAULT_RUN_SETTINGS.length})` },
+  temperature: { type: 'string', help: `T sampling temperature > 0 (default ${DEFAULT_SAMPLING_CONFIG.temperature})` },
   'top-k': { type: 'string', help: 'K sample from the K most likely tokens, 0 = off (default 0)' },
-  'top-p': { type: 'string', help: `P nucleus sampling in (0,1] (default: 1 for remi models, ${DEFAULT_GENERATE_CONFIG.topP} for timed and classic)` },
+  'top-p': { type: 'string', help: `P nucleus sampling in (0,1] (default: ${defaultTopP('remi')} for remi models, ${defaultTopP('timed')} for timed and classic)` },
   seed: { type: 'string', help: 'S random seed; the same seed and settings give the same file (default: random, printed)' },
   primer: { type: 'string', help: 'FILE.mid continue this MIDI file instead of an excerpt of the data' },
-  'primer-length': { type: 'string', help: `N tokens of primer (default ${DEFAULT_GENERATE_CONFIG.primerLength})` },
-  context: { type: 'string', help: `N tokens of context the model keeps while sampling: 0 = all, or 8 and more (its state then holds the last N/2 to N; default ${DEFAULT_GENERATE_CONFIG.context ?? 0})` },
+  'primer-length': { type: 'string', help: `N tokens of primer (default ${DEFAULT_PRIMER_LENGTH})` },
+  context: { type: 'string', help: `N tokens of context the model keeps while sampling: 0 = all, or 8 and more (its state then holds the last N/2 to N; default ${DEFAULT_RUN_SETTINGS.context ?? 0})` },
   data: { type: 'string', multiple: true, help: 'DIR take the primer from these files (default: data/ for timed/classic models; a remi model starts from nothing)' },
   unknown: { type: 'string', help: 'POLICY for primer symbols the vocabulary lacks: nearest (default), skip, error' },
   bpm: { type: 'string', help: 'N tempo of the output (default: the primer\'s)' },
@@ -44,21 +46,25 @@ export const GENERATE_FLAGS: FlagSpecs = {
   'time-signature': { type: 'string', help: 'N/D meter of the output, e.g. 3/4 or 6/8 (default: the primer\'s, else 4/4)' },
   dynamics: { type: 'string', help: `LEVEL loudness: ${Object.keys(DYNAMICS).join(', ')} (remi models; default: as the model likes)` },
   transpose: { type: 'string', help: 'N semitones to move the primer by, -24..24: the key the model continues in (default 0)' },
-  wav: { type: 'string', help: 'FILE.wav also render audio (needs fluidsynth; see README)' },
+  wav: { type: 'string', help: 'FILE.wav also render audio (needs fluidsynth; see docs/troubleshooting.md)' },
 };
 
 export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
-  let cfg: GenerateConfig;
+  let settings: GenerationSettings;
+  let primerLength: number;
   try {
-    cfg = validateGenerateConfig({ ...DEFAULT_GENERATE_CONFIG, seed: randomInt(0, 2 ** 31 - 1), ...defined({
-      length: num(a, 'length', 'int'), temperature: num(a, 'temperature'), topK: num(a, 'top-k', 'int'), topP: num(a, 'top-p'),
-      seed: num(a, 'seed', 'int'), primerLength: num(a, 'primer-length', 'int'), context: num(a, 'context', 'int'), bpm: num(a, 'bpm'), ...controlFlags(a),
-    }) });
+    settings = {
+      sampling: validateSamplingConfig(defined({ temperature: num(a, 'temperature'), topK: num(a, 'top-k', 'int'), topP: num(a, 'top-p') })),
+      controls: validateControls(defined({ bpm: num(a, 'bpm'), ...controlFlags(a) })),
+      run: validateRunSettings({ ...DEFAULT_RUN_SETTINGS, seed: randomInt(0, 2 ** 31 - 1), ...defined({ length: num(a, 'length', 'int'), seed: num(a, 'seed', 'int'), context: num(a, 'context', 'int') }) }),
+    };
+    primerLength = validatePrimerLength(num(a, 'primer-length', 'int') ?? DEFAULT_PRIMER_LENGTH);
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }
-  const out = str(a, 'out') ?? path.join('out', `musicgen-${cfg.seed}.mid`);
-  const modelDir = str(a, 'model') ?? 'models/pretrained';
+  const { seed } = settings.run;
+  const out = str(a, 'out') ?? path.join('out', `musicgen-${seed}.mid`);
+  const modelDir = str(a, 'model') ?? 'models/folk';
   const primerFile = str(a, 'primer');
   const wav = str(a, 'wav');
   checkOutputs(
@@ -66,7 +72,7 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
     primerFile ? [{ flag: 'primer', path: primerFile }] : [],
     [{ flag: 'model', path: modelDir }],
   );
-  if (str(a, 'seed') === undefined) io.log(`seed ${cfg.seed} (give --seed ${cfg.seed} to get this piece again)`);
+  if (str(a, 'seed') === undefined) io.log(`seed ${seed} (give --seed ${seed} to get this piece again)`);
   const policy = (str(a, 'unknown') ?? 'nearest') as UnknownPolicy;
   if (!['nearest', 'skip', 'error'].includes(policy)) throw new UserError(`--unknown must be nearest, skip or error (got "${policy}")`);
   const outPath = argPath(out);
@@ -74,13 +80,12 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   makeDirs(parentPath(outPath), outPath);
   if (wavPath) makeDirs(parentPath(wavPath), wavPath);
   const backend = await initBackend();
-  const lm = await loadModel(modelDir);
-  cfg = withSchemeTopP(cfg, a, lm.vocab.config);
+  const lm = await loadModel(modelArg(modelDir));
   try {
     const t0 = performance.now();
-    const primer = await choosePrimer(a, io, lm.vocab, cfg, primerFile, policy);
-    const bar = startBar('generate', cfg.length, io.quiet);
-    const g = await generateMusicAsync(lm.model, lm.vocab, primer, cfg, { name: 'musicgen', onProgress: (done) => bar.update(done), shouldStop: io.interrupted }).catch((e: unknown) => {
+    const primer = await choosePrimer(a, io, lm.vocab, { controls: settings.controls, seed, length: primerLength }, primerFile, policy);
+    const bar = startBar('generate', settings.run.length, io.quiet);
+    const g = await generateMusicAsync(lm.model, lm.vocab, primer, settings, { name: 'musicgen', onProgress: (done) => bar.update(done), shouldStop: io.interrupted }).catch((e: unknown) => {
       throw e instanceof NonFiniteOutput ? new UserError(`${showPath(lm.dir)}: ${e.message}`) : e;
     });
     bar.stop();
@@ -90,7 +95,7 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
     io.log(`wrote ${showPath(outPath)}: ${g.events} new events, ${g.piece.notes.length} notes (${g.newNotes} after the primer), ${pieceLengthBeats(g.piece).toFixed(1)} beats`);
     const result: JsonResult = {
       out: showPath(outPath), events: g.events, notes: g.piece.notes.length, seconds: round(seconds, 3), notesPerSec: Math.round(g.newNotes / Math.max(1e-6, g.seconds)),
-      topP: cfg.topP, backend: backend.name,
+      topP: g.sampling.topP, backend: backend.name,
     };
     if (!wavPath) return result;
     const { renderWav } = await import('../show/synth');
@@ -104,18 +109,26 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   }
 }
 
+/** What the primer is chosen by: the controls, the seed that picks an excerpt, and its length in tokens. */
+interface PrimerChoice {
+  readonly controls: GenerationControls;
+  readonly seed: number;
+  readonly length: number;
+}
+
 /** The primer: the --primer file, nothing but the controls (a remi model without --data), or an excerpt of the data. */
-async function choosePrimer(a: ParsedArgs, io: Io, vocab: Vocabulary, cfg: GenerateConfig, primerFile: string | undefined, policy: UnknownPolicy): Promise<Primer> {
-  if (primerFile) return primerFromPiece(readPrimer(primerFile, io), vocab, cfg.primerLength, policy);
+async function choosePrimer(a: ParsedArgs, io: Io, vocab: Vocabulary, choice: PrimerChoice, primerFile: string | undefined, policy: UnknownPolicy): Promise<Primer> {
+  if (primerFile) return primerFromPiece(readPrimer(primerFile, io), vocab, choice.length, policy);
+  const c = choice.controls;
   if (strs(a, 'data').length === 0 && vocab.config.scheme === 'remi') {
-    io.log(`starting from nothing: ${cfg.timeSignature?.join('/') ?? '4/4'}, ${cfg.bpm ?? 120} bpm, program ${cfg.programs?.[0] ?? 0} (give --primer FILE.mid or --data DIR to continue music)`);
-    return controlsPrimer(vocab, cfg);
+    io.log(`starting from nothing: ${c.timeSignature?.join('/') ?? '4/4'}, ${c.bpm ?? 120} bpm, program ${c.programs?.[0] ?? 0} (give --primer FILE.mid or --data DIR to continue music)`);
+    return controlsPrimer(vocab, c);
   }
   const folders = strs(a, 'data').length > 0 ? strs(a, 'data') : ['data'];
   const present = folders.filter((f) => fs.existsSync(f));
   const corpus = await loadCorpusStoppable(io, present.length > 0 ? present : folders);
   if (corpus.pieces.length === 0) throw new UserError(`no MIDI files to take a primer from in ${folders.join(', ')} (use --primer FILE.mid)`);
-  return primerFromPieces(corpus.pieces, vocab, cfg.primerLength, createRng(cfg.seed));
+  return primerFromPieces(corpus.pieces, vocab, choice.length, createRng(choice.seed));
 }
 
 /** The controls from --time-signature, --programs/--program, --dynamics and --transpose. */
@@ -137,7 +150,7 @@ function controlFlags(a: ParsedArgs): Partial<GenerationControls> {
 
 function readPrimer(file: string, io: Io) {
   try {
-    return readMidiFile(file, { onWarning: (w) => io.log(`warning --primer ${file}: ${w}`) });
+    return readMidiFile(argPath(file), { onWarning: (w) => io.log(`warning --primer ${file}: ${w}`) });
   } catch (e) {
     throw new UserError(`--primer ${file}: ${(e as Error).message}`);
   }

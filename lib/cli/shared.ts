@@ -2,11 +2,10 @@
  * What the CLI commands share: the I/O surface, flag-name mapping for
  * validator errors, and MIDI and tokenizer options from flags.
  */
-import type { FileWarning, MidiReadOptions, SkippedFile } from '../midi/read';
+import { MIDI_EXTENSIONS, type FileWarning, type MidiReadOptions, type SkippedFile } from '../midi/read';
 import { DEFAULT_TOKENIZER_CONFIG, defaultTokenizerConfig, validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
 import { UserError } from '../core/errors';
 import { asFlagError, defined, intList, num, str, type FlagSpecs, type ParsedArgs } from './args';
-import { defaultTopP, type SamplingConfig } from '../generate/sample';
 
 /** What a command may print besides its JSON (stderr; silenced with --json where noisy). */
 export interface Io {
@@ -38,7 +37,7 @@ export const FLAG_NAMES: Record<string, string> = {
   epochs: 'epochs', batchSize: 'batch-size', learningRate: 'lr', lrDecay: 'lr-decay', clipNorm: 'clip-norm', patience: 'patience', seed: 'seed',
   seqLen: 'seq-len', stride: 'stride', valFraction: 'val-fraction', stepsPerBeat: 'grid', velocityBins: 'velocity-bins', scheme: 'scheme',
   temperature: 'temperature', topK: 'top-k', topP: 'top-p', length: 'length', primerLength: 'primer-length', context: 'context', bpm: 'bpm',
-  program: 'program', programs: 'programs', timeSignature: 'time-signature', dynamics: 'dynamics', maxValWindows: 'max-val-windows', threads: 'threads', checkpointEverySec: 'checkpoint-every', transpose: 'transpose', maxMinutes: 'max-minutes',
+  program: 'program', programs: 'programs', timeSignature: 'time-signature', dynamics: 'dynamics', maxValWindows: 'max-val-windows', threads: 'threads', checkpointEverySec: 'checkpoint-every', transposeRange: 'transpose-range', transpose: 'transpose', maxMinutes: 'max-minutes',
 };
 
 /** Flags every command that reads MIDI accepts. */
@@ -80,18 +79,24 @@ export function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
+/** What a load report holds for {@link logLoadReport}. */
+interface LoadReportLines {
+  readonly skipped: readonly SkippedFile[];
+  readonly warnings: readonly FileWarning[];
+  /** Files passed over for their extension. */
+  readonly passedOver: number;
+}
+
 /**
  * Prints what loading MIDI left out or read differently: each skipped file
  * with its reason, then the loaded files' warnings, each on a line of its own
- * (`list`) or as a count that points to `musicgen inspect`, which lists them.
+ * (`list`) or as a count that points to `musicgen inspect`, which lists them;
+ * then how many files were passed over for their extension.
  */
-export function logLoadReport(io: Io, report: { readonly skipped: readonly SkippedFile[]; readonly warnings: readonly FileWarning[] }, list: boolean): void {
+export function logLoadReport(io: Io, report: LoadReportLines, list: boolean): void {
   for (const s of report.skipped) io.log(`skipped ${s.file}: ${s.reason}`);
   if (list) for (const w of report.warnings) io.log(`warning ${w.file}: ${w.warning}`);
   else if (report.warnings.length > 0) io.log(`${report.warnings.length} warnings on loaded files (notes left out or read differently): musicgen inspect lists them`);
-}
-
-/** `cfg` with the top-p of the model's scheme ({@link defaultTopP}), unless --top-p was given. */
-export function withSchemeTopP<T extends SamplingConfig>(cfg: T, a: ParsedArgs, tokenizer: TokenizerConfig): T {
-  return str(a, 'top-p') === undefined ? { ...cfg, topP: defaultTopP(tokenizer.scheme) } : cfg;
+  const n = report.passedOver;
+  if (n > 0) io.log(`passed over ${n} file${n === 1 ? '' : 's'} whose name${n === 1 ? ' does' : 's do'} not end in ${MIDI_EXTENSIONS.join(', ').replace(/, ([^,]*)$/, ' or $1')}`);
 }

@@ -7,10 +7,13 @@
  */
 import { buildCopyIndex, type CopyMatch } from './copying';
 import type { EncodedPiece } from '../data/dataset';
-import { generateMusicAsync, type GenerateConfig } from '../generate/generate';
-import { excerptPrimer } from '../generate/primer';
+import { generateMusicAsync } from '../generate/generate';
+import { DEFAULT_PRIMER_LENGTH, excerptPrimer } from '../generate/primer';
+import { resolveSampling, type SamplingConfig } from '../generate/sample';
+import type { GenerationSettings } from '../generate/settings';
 import { musicStats, noteExcerpts, type MusicStats } from './metrics';
 import { chanceSpread, DEFAULT_CHANCE_OPTIONS, type ChanceSpread } from './chance';
+import { DEFAULT_TWO_SAMPLE_OPTIONS, twoSampleTest, type TwoSampleTest } from './two-sample';
 import type { Piece } from '../core/piece';
 import { DEFAULT_NGRAM_ORDER, evaluateNllAsync, trainNgramAsync } from './ngram';
 import { createRng, deriveSeed } from '../core/rng';
@@ -27,13 +30,15 @@ import { runStepsStoppable, turnAndCheck } from '../core/steps';
 export interface EvaluateOptions {
   /** Generated pieces to compare with the data (0 = skip). */
   readonly samples: number;
-  /** Sampling settings for them (length in events, seed, temperature, …). */
-  readonly generate: GenerateConfig;
+  /** How to generate them (sampling, controls, and the run: length in events, seed, context). */
+  readonly generate: GenerationSettings;
+  /** Tokens of each sample's primer, an excerpt of the training data. */
+  readonly primerLength: number;
   /** Order of the n-gram baseline. */
   readonly ngramOrder: number;
 }
 
-export const DEFAULT_EVALUATE_OPTIONS: Omit<EvaluateOptions, 'generate'> = { samples: 8, ngramOrder: DEFAULT_NGRAM_ORDER };
+export const DEFAULT_EVALUATE_OPTIONS: Omit<EvaluateOptions, 'generate'> = { samples: 8, primerLength: DEFAULT_PRIMER_LENGTH, ngramOrder: DEFAULT_NGRAM_ORDER };
 
 /** The figures `musicgen evaluate --json` prints. */
 export interface Evaluation {
@@ -76,9 +81,17 @@ export interface Evaluation {
    * without samples.
    */
   readonly chance: ChanceSpread | null;
+  /**
+   * Whether a classifier tells the samples from the data excerpts (see
+   * ./two-sample): its cross-validated accuracy, 0.5 = it cannot, next to the
+   * same for data against data. Null without at least two samples.
+   */
+  readonly twoSample: TwoSampleTest | null;
   /** Longest run of generated tokens found verbatim in the training data (max over samples). */
   readonly longestCopy: number;
   readonly longestCopyDetail: CopyMatch | null;
+  /** The sampling settings the samples are drawn with (the top-p, where none was asked, the model's scheme's). */
+  readonly sampling: SamplingConfig;
   /** The longest copy of each generated sample, in sample order (its maximum is `longestCopy`). */
   readonly sampleCopies: readonly number[];
   /**
@@ -110,6 +123,7 @@ export async function evaluateModel(
   onProgress?: EvaluateProgress,
   shouldStop: () => boolean = () => false,
 ): Promise<Evaluation | null> {
+  const sampling = resolveSampling(options.generate.sampling, vocab.config.scheme);
   const usable = heldOut.filter((p) => p.ids.length >= 2);
   if (usable.length === 0) throw new UserError('nothing to score: every held-out piece has fewer than 2 tokens');
   const scores = await scoreStoppable(model, usable.map((p) => p.ids), (d, t) => onProgress?.('model', d, t), shouldStop);
@@ -144,9 +158,9 @@ export async function evaluateModel(
     const index = buildCopyIndex(training.map((p) => p.ids));
     let freshTokens = 0;
     for (let s = 0; s < options.samples; s++) {
-      const seed = deriveSeed(options.generate.seed, s);
-      const primer = excerptPrimer(training, vocab, options.generate.primerLength, createRng(seed));
-      const g = await generateMusicAsync(model, vocab, primer, { ...options.generate, seed }, { name: `sample ${s + 1}`, shouldStop });
+      const seed = deriveSeed(options.generate.run.seed, s);
+      const primer = excerptPrimer(training, vocab, options.primerLength, createRng(seed));
+      const g = await generateMusicAsync(model, vocab, primer, { ...options.generate, run: { ...options.generate.run, seed } }, { name: `sample ${s + 1}`, shouldStop });
       if (!g) return null;
       const fresh = g.ids.slice(g.primerLength);
       generatedPieces.push({ ...g.piece, name: `sample ${s + 1}`, notes: [...g.continuation] });
@@ -163,7 +177,7 @@ export async function evaluateModel(
   const dataPieces = await runStepsStoppable(decodedPieces(training, vocab), shouldStop);
   if (!dataPieces) return null;
   const excerptNotes = generatedPieces.length > 0 ? Math.max(1, Math.round(generatedPieces.reduce((a, p) => a + p.notes.length, 0) / generatedPieces.length)) : null;
-  const excerpts = excerptNotes === null ? null : noteExcerpts(dataPieces, excerptNotes, createRng(deriveSeed(options.generate.seed, EXCERPT_LABEL)));
+  const excerpts = excerptNotes === null ? null : noteExcerpts(dataPieces, excerptNotes, createRng(deriveSeed(options.generate.run.seed, EXCERPT_LABEL)));
   const dataExcerpts = excerpts && musicStats(excerpts);
   const chance =
     excerptNotes === null || dataExcerpts === null || dataPieces.length === 0
@@ -171,8 +185,9 @@ export async function evaluateModel(
       : chanceSpread(
           dataPieces,
           { ...DEFAULT_CHANCE_OPTIONS, samples: generatedPieces.length, notes: excerptNotes, reference: dataExcerpts },
-          createRng(deriveSeed(options.generate.seed, CHANCE_LABEL)),
+          createRng(deriveSeed(options.generate.run.seed, CHANCE_LABEL)),
         );
+  const twoSample = excerpts && twoSampleTest(generatedPieces, excerpts, DEFAULT_TWO_SAMPLE_OPTIONS, createRng(deriveSeed(options.generate.run.seed, TWO_SAMPLE_LABEL)));
   return {
     files: usable.length,
     tokens,
@@ -192,8 +207,10 @@ export async function evaluateModel(
     dataExcerpts,
     excerptNotes,
     chance,
+    twoSample,
     longestCopy: copy?.length ?? 0,
     longestCopyDetail: copy,
+    sampling,
     sampleCopies,
     heldOutCopyMedian,
   };
@@ -213,6 +230,8 @@ function* decodedPieces(pieces: readonly EncodedPiece[], vocab: Vocabulary): Gen
 const EXCERPT_LABEL = 0x657863;
 /** Label of the seed that draws the sets of {@link chanceSpread}. */
 const CHANCE_LABEL = 0x636863;
+/** Label of the seed that draws the excerpts and folds of {@link twoSampleTest}. */
+const TWO_SAMPLE_LABEL = 0x747374;
 
 /**
  * {@link scorePieces} one batch at a time (the same batches: longest first),

@@ -5,7 +5,7 @@
  * nothing but the controls); with every model they set the exported MIDI.
  * The key is changed by transposing the primer, which the model continues.
  */
-import { checkInt } from '../core/check';
+import { checkInt, checkNumber } from '../core/check';
 import { lastOfKind, pitchedPositions, type Token } from '../tokens/token';
 import { grammarStart } from '../tokens/grammar';
 import { decodeIds, encodeTokens, type Vocabulary } from '../tokens/vocabulary';
@@ -40,6 +40,7 @@ export function validateControls(c: GenerationControls): GenerationControls {
     checkInt('timeSignature numerator', n, 1, 16);
     if (![2, 4, 8].includes(d)) throw new RangeError(`timeSignature denominator must be 2, 4 or 8 (got ${d})`);
   }
+  if (c.bpm !== undefined) checkNumber('bpm', c.bpm, (v) => v >= 10 && v <= 400, 'in [10, 400]');
   if (c.programs) {
     if (c.programs.length === 0) throw new RangeError('programs must name at least one General-MIDI program');
     c.programs.forEach((p, i) => checkInt(`programs[${i}]`, p, 0, 127));

@@ -1,16 +1,21 @@
 /**
- * Generating new music: copy the weights out of the model, warm the LSTM
- * state on a primer, then sample one token at a time, carrying the state,
- * until the requested number of events is written; decode to a Piece.
+ * Generating new music: resolve the settings (sampling, controls, run), copy
+ * the weights out of the model, read the primer (transposed, and for remi
+ * ended with a bar in the asked meter, tempo and instrument) into the LSTM
+ * state, then sample one token at a time under the scheme's grammar and the
+ * control mask, carrying the state (restarted on a window when `run.context`
+ * is set), until the requested number of events is written; finish the last
+ * note with the most likely tokens and decode to a Piece.
  * Same seed and settings → the same tokens → byte-identical MIDI.
  *
- * {@link generateMusic} is the one path the notebook, the CLI and the
- * evaluation all call.
+ * One generator, `generation`, is the path every caller takes:
+ * {@link generateMusic} runs it to the end (the notebook),
+ * {@link generateMusicAsync} yields between tokens and can be stopped (the
+ * CLI and the evaluation).
  */
 import { DEFAULT_BPM, type Note, type Piece } from '../core/piece';
 import { createRng, type Rng } from '../core/rng';
 import { runSteps, runStepsStoppable } from '../core/steps';
-import { checkInt, checkNumber } from '../core/check';
 import { advance, initialState, NonFiniteOutput, readInferenceWeights, type InferenceWeights, type LstmState, type Prediction } from '../model/inference';
 import type { MusicModel } from '../model/network';
 import { grammarStart } from '../tokens/grammar';
@@ -18,56 +23,10 @@ import type { GrammarState } from '../tokens/scheme';
 import { schemeOf, tokensToPiece } from '../tokens/tokenize';
 import type { Token } from '../tokens/token';
 import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
-import { controlMask, transposePrimer, validateControls, withControls, type GenerationControls } from './controls';
+import { controlMask, transposePrimer, validateControls, withControls } from './controls';
 import type { Primer } from './primer';
-import { DEFAULT_SAMPLING_CONFIG, sampleToken, validateSamplingConfig, type SamplingConfig } from './sample';
-
-/** Generation settings: sampling, length, seed, primer length, and the controls (meter, tempo, instruments, dynamics, key). */
-export interface GenerateConfig extends SamplingConfig, GenerationControls {
-  /** New events (notes or chords) to write after the primer. */
-  readonly length: number;
-  /** RNG seed for the primer choice and sampling. */
-  readonly seed: number;
-  /** Tokens of primer taken from the data or the primer file. */
-  readonly primerLength: number;
-  /**
-   * Tokens of context the model conditions on (0 = all, the state carried
-   * from the first token). With C > 0 the state holds at most the last C
-   * tokens: when a new token would make it C + 1, the state restarts from
-   * zeros and reads the last C/2 tokens (the new one included), so it always
-   * holds between C/2 and C. The model then samples from states like those it
-   * was trained on (windows read from a zero state), never one thousands of
-   * tokens deep. Costs about twice the forward steps.
-   */
-  readonly context?: number;
-}
-
-export const DEFAULT_GENERATE_CONFIG: GenerateConfig = { ...DEFAULT_SAMPLING_CONFIG, length: 200, seed: 1, primerLength: 32 };
-
-/**
- * The most events one generation may write. Sampling itself holds little (the
- * LSTM state is carried, not the context: the heap stays flat at ~40 MB over
- * 8,000 events); what grows is the result, measured at under 400 bytes an
- * event (ids, tokens, ~1.5 notes), and the MIDI encoding of those notes, about
- * 1 KB an event at its peak. So 100,000 events stay near 150 MB, well inside
- * Node's default heap of 2–4 GB, take about 3 minutes to sample on one core,
- * and are some 100,000 beats of music (hours at any tempo). A million would
- * need a gigabyte and more and half an hour of sampling, for no piece anyone
- * listens to.
- */
-const MAX_GENERATE_LENGTH = 100_000;
-
-/** Throws a RangeError naming the bad parameter and its allowed range. */
-export function validateGenerateConfig(c: GenerateConfig): GenerateConfig {
-  validateSamplingConfig(c);
-  checkInt('length', c.length, 1, MAX_GENERATE_LENGTH);
-  checkInt('seed', c.seed, 0, 2 ** 32 - 1);
-  checkInt('primerLength', c.primerLength, 1, 100_000);
-  if (c.context !== undefined && c.context !== 0) checkInt('context', c.context, 8, 100_000);
-  if (c.bpm !== undefined) checkNumber('bpm', c.bpm, (v) => v >= 10 && v <= 400, 'in [10, 400]');
-  validateControls(c);
-  return c;
-}
+import { mostLikelyToken, resolveSampling, sampleToken, type SamplingConfig } from './sample';
+import { validateRunSettings, type GenerationSettings, type RunSettings } from './settings';
 
 /** A generated piece with its tokens; the first `primerLength` tokens are the primer. */
 export interface Generated {
@@ -89,6 +48,8 @@ export interface Generated {
   readonly piece: Piece;
   /** Wall time of the sampling loop in seconds. */
   readonly seconds: number;
+  /** The sampling settings it was drawn with (where none was asked, the default; the top-p is the model's scheme's). */
+  readonly sampling: SamplingConfig;
 }
 
 /**
@@ -121,16 +82,18 @@ export interface GenerateOptions {
 }
 
 /**
- * Generates `config.length` events after the primer with `model`, and decodes
- * them. The controls in `config` steer a remi model (see ./controls) and set
- * the exported tempo, meter and instrument; the tempo is decided here only:
- * `config.bpm`, else the tokens' (remi) or the primer's, else 120. A remi
- * piece's meter comes from its tokens; others get the asked or the primer's.
- * Inference weights are copied out and freed here. Throws a
+ * Generates `settings.run.length` events after the primer with `model`, and
+ * decodes them. The sampling settings left out are resolved here, the top-p
+ * from the model's scheme (see ./sample `resolveSampling`). The controls steer
+ * a remi model (see ./controls) and set the exported tempo, meter and
+ * instrument; the tempo is decided here only: the asked bpm, else the tokens'
+ * (remi) or the primer's, else 120. A remi piece's meter comes from its
+ * tokens; others get the asked or the primer's. Inference weights are copied
+ * out and freed here. Throws a RangeError naming a bad setting, and a
  * {@link NonFiniteOutput} when the model's scores are not finite (damaged weights).
  */
-export function generateMusic(model: MusicModel, vocab: Vocabulary, primer: Primer, config: GenerateConfig, options: GenerateOptions = {}): Generated {
-  return runSteps(generation(model, vocab, primer, config, options));
+export function generateMusic(model: MusicModel, vocab: Vocabulary, primer: Primer, settings: GenerationSettings, options: GenerateOptions = {}): Generated {
+  return runSteps(generation(model, vocab, primer, settings, options));
 }
 
 /** Options of a generation that can be stopped. */
@@ -148,59 +111,68 @@ export function generateMusicAsync(
   model: MusicModel,
   vocab: Vocabulary,
   primer: Primer,
-  config: GenerateConfig,
+  settings: GenerationSettings,
   options: StoppableGenerateOptions,
 ): Promise<Generated | null> {
-  return runStepsStoppable(generation(model, vocab, primer, config, options), options.shouldStop);
+  return runStepsStoppable(generation(model, vocab, primer, settings, options), options.shouldStop);
 }
 
 /** The one generation path: a step per sampled token (see {@link generateMusic}); the value at the end is the piece. */
-function* generation(model: MusicModel, vocab: Vocabulary, primer: Primer, config: GenerateConfig, options: GenerateOptions): Generator<void, Generated, void> {
-  validateGenerateConfig(config);
-  const opening = withControls(vocab, transposePrimer(vocab, primer, config.transpose ?? 0), config);
+function* generation(model: MusicModel, vocab: Vocabulary, primer: Primer, settings: GenerationSettings, options: GenerateOptions): Generator<void, Generated, void> {
+  const sampling = resolveSampling(settings.sampling, vocab.config.scheme);
+  const controls = validateControls(settings.controls);
+  const run = validateRunSettings(settings.run);
+  const opening = withControls(vocab, transposePrimer(vocab, primer, controls.transpose ?? 0), controls);
   const weights = readInferenceWeights(model);
   try {
     const started = performance.now();
-    const rng = createRng(config.seed ^ 0x9e3779b9);
-    const { ids, events } = yield* sampleTokens(weights, vocab, opening.ids, config, rng, controlMask(vocab, config), options.onProgress);
+    const rng = createRng(run.seed ^ 0x9e3779b9);
+    const { ids, events } = yield* sampleTokens(weights, vocab, opening.ids, { sampling, run, rng, control: controlMask(vocab, controls) }, options.onProgress);
     const seconds = (performance.now() - started) / 1000;
     const tokens = decodeIds(vocab, ids);
     const remi = vocab.config.scheme === 'remi';
     const decode = {
       name: options.name ?? 'generated',
-      bpm: config.bpm ?? (remi ? undefined : (primer.bpm ?? DEFAULT_BPM)),
-      program: config.programs?.[0],
-      timeSignature: remi ? undefined : (config.timeSignature ?? primer.timeSignature),
+      bpm: controls.bpm ?? (remi ? undefined : (primer.bpm ?? DEFAULT_BPM)),
+      program: controls.programs?.[0],
+      timeSignature: remi ? undefined : (controls.timeSignature ?? primer.timeSignature),
     };
     const piece = tokensToPiece(tokens, vocab.config, decode);
     const primerLength = opening.ids.length;
     const primerBeats = firstNewBeat(tokens, primerLength, vocab);
     const continuation = notesAfter(piece.notes, tokensToPiece(tokens.slice(0, primerLength), vocab.config, decode).notes);
-    return { ids, tokens, primerLength, primerBeats, events, newNotes: continuation.length, continuation, piece, seconds };
+    return { ids, tokens, primerLength, primerBeats, events, newNotes: continuation.length, continuation, piece, seconds, sampling };
   } finally {
     weights.dispose();
   }
 }
 
+/** What the sampling loop draws with: resolved sampling settings, the run, the RNG and the control mask (null = none). */
+interface Draw {
+  readonly sampling: SamplingConfig;
+  readonly run: RunSettings;
+  readonly rng: Rng;
+  readonly control: Float32Array | null;
+}
+
 /**
  * The sampling loop: reads the primer, then samples tokens under the
  * scheme's grammar (its state machine, which reads the primer too, where the
- * scheme has one: remi) and the controls until `config.length` events are
- * written (an event's duration is always completed). Returns the primer and
- * new ids; yields after every token.
+ * scheme has one: remi) and the controls until `run.length` events are
+ * written; then the last event's velocity and duration are completed with
+ * the most likely tokens. Returns the primer and new ids; yields after every
+ * token.
  */
 function* sampleTokens(
   weights: InferenceWeights,
   vocab: Vocabulary,
   primer: readonly number[],
-  config: GenerateConfig,
-  rng: Rng,
-  control: Float32Array | null,
+  { sampling, run, rng, control }: Draw,
   onProgress?: GenerateProgress,
 ): Generator<void, { ids: number[]; events: number }, void> {
   if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
   const scheme = schemeOf(vocab.config);
-  const read = contextReader(weights, config.context ?? 0);
+  const read = contextReader(weights, run.context ?? 0);
   // The grammar reads the primer too, so it starts where the primer ends.
   let grammar: GrammarState = grammarStart(vocab).after(primer[0]);
   const ids = [primer[0]];
@@ -212,21 +184,21 @@ function* sampleTokens(
     yield;
   }
   let events = 0;
-  const maxTokens = primer.length + config.length * 16 + 64;
-  while (events < config.length && ids.length < maxTokens) {
-    const next = sampleToken(r.logits, config, rng, withControl(grammar.allowed(), control));
+  const maxTokens = primer.length + run.length * 16 + 64;
+  while (events < run.length && ids.length < maxTokens) {
+    const next = sampleToken(r.logits, sampling, rng, withControl(grammar.allowed(), control));
     ids.push(next);
     grammar = grammar.after(next);
     r = read(ids);
     if (vocab.tokens[next].kind === 'event') {
       events++;
-      if (onProgress && (events % 25 === 0 || events === config.length)) onProgress(events, config.length);
+      if (onProgress && (events % 25 === 0 || events === run.length)) onProgress(events, run.length);
     }
     yield;
   }
   // Finish the last note (its velocity and duration) with the most likely tokens.
   for (let k = 0; k < 4 && scheme.needsMore(vocab.tokens[ids[ids.length - 1]]); k++) {
-    const next = sampleToken(r.logits, { ...config, temperature: 1e-3, topK: 1 }, rng, withControl(grammar.allowed(), control));
+    const next = mostLikelyToken(r.logits, withControl(grammar.allowed(), control));
     ids.push(next);
     grammar = grammar.after(next);
     r = read(ids);
@@ -239,7 +211,7 @@ function* sampleTokens(
  * (the last of `ids`), and returns the prediction after it. With `context` C
  * > 0, once the state holds C tokens, the next call starts from zeros again
  * and reads the last C/2 tokens, the new one included (see
- * {@link GenerateConfig.context}).
+ * {@link RunSettings.context}).
  */
 function contextReader(weights: InferenceWeights, context: number): (ids: readonly number[]) => Prediction {
   let state = initialState(weights);

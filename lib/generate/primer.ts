@@ -3,12 +3,22 @@
  * the data or the end of a user's MIDI file — as token ids, with the tempo and
  * meter of the music it came from. (The RNG *seed* only picks the excerpt.)
  */
+import { checkInt } from '../core/check';
 import { UserError } from '../core/errors';
 import type { Piece } from '../core/piece';
 import type { Rng } from '../core/rng';
 import { encodePieces, type EncodedPiece } from '../data/dataset';
 import { pieceToTokens, schemeOf } from '../tokens/tokenize';
 import { decodeIds, encodeTokens, type UnknownPolicy, type Vocabulary } from '../tokens/vocabulary';
+
+/** Tokens of primer taken from the data or a primer file, unless asked otherwise. */
+export const DEFAULT_PRIMER_LENGTH = 32;
+
+/** Throws a RangeError unless `length` is a primer length the choosers below take: an integer in [1, 100000]. */
+export function validatePrimerLength(length: number): number {
+  checkInt('primerLength', length, 1, 100_000);
+  return length;
+}
 
 /** The opening material of a generated piece. */
 export interface Primer {
@@ -29,6 +39,7 @@ export interface Primer {
  * Tempo and meter are unknown (encoded pieces carry none).
  */
 export function excerptPrimer(pieces: readonly EncodedPiece[], vocab: Vocabulary, length: number, rng: Rng): Primer {
+  validatePrimerLength(length);
   const usable = pieces.filter((p) => p.ids.length > 0);
   if (usable.length === 0) throw new UserError('no music in the data to take a primer from');
   const piece = usable[Math.floor(rng.next() * usable.length)];
@@ -55,6 +66,7 @@ export function primerFromPieces(pieces: readonly Piece[], vocab: Vocabulary, le
  * in front; plus the piece's tempo and time signature. Symbols the vocabulary lacks follow `policy`.
  */
 export function primerFromPiece(piece: Piece, vocab: Vocabulary, length: number, policy: UnknownPolicy = 'nearest'): Primer {
+  validatePrimerLength(length);
   const tokens = pieceToTokens(piece, vocab.config);
   const ids = encodeTokens(vocab, schemeOf(vocab.config).excerpt(tokens, Math.max(0, tokens.length - length), tokens.length), policy);
   if (!ids.some((id) => vocab.tokens[id].kind === 'event')) throw new UserError(`primer ${piece.name}: no notes left after applying --unknown ${policy}`);

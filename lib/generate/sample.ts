@@ -1,6 +1,7 @@
 /**
  * Choosing the next token from the model's scores: temperature, top-k,
- * top-p (nucleus) and an optional grammar mask, with a seeded RNG passed in.
+ * top-p (nucleus) and an optional grammar mask, with a seeded RNG passed in;
+ * or the most likely token, with no RNG at all.
  */
 import type { Rng } from '../core/rng';
 import { checkInt, checkNumber } from '../core/check';
@@ -16,26 +17,41 @@ export interface SamplingConfig {
   readonly topP: number;
 }
 
-/** Sampling defaults; a model's scheme may change the top-p ({@link defaultTopP}). */
-export const DEFAULT_SAMPLING_CONFIG: SamplingConfig = { temperature: 1.0, topK: 0, topP: 0.95 };
+/** Sampling defaults; the top-p is the model's scheme's ({@link defaultTopP}). */
+export const DEFAULT_SAMPLING_CONFIG: Omit<SamplingConfig, 'topP'> = { temperature: 1.0, topK: 0 };
 
 /**
  * The top-p a model of this scheme samples with unless told otherwise. remi
  * samples its whole distribution (1): it writes a note as about four tokens,
  * each cut to its nucleus, and with 0.95 the piano model's samples drifted
  * towards plainer rhythm the longer they ran (+23 % onsets on the beat after
- * 1,000 notes, against +9 % with 1; models/README.md). timed and classic
- * keep 0.95, with which the folk model's rhythm is closer to its data.
+ * 1,000 notes, against +9 % with 1; docs/experiments.md, "Piano: sampling:
+ * top-p and context"). timed and classic keep 0.95, with which the folk
+ * model's rhythm is closer to its data.
  */
 export function defaultTopP(scheme: TokenizerConfig['scheme']): number {
-  return scheme === 'remi' ? 1 : DEFAULT_SAMPLING_CONFIG.topP;
+  return scheme === 'remi' ? 1 : 0.95;
 }
 
-/** Throws a RangeError naming the bad parameter and its allowed range. */
-export function validateSamplingConfig(c: SamplingConfig): SamplingConfig {
-  checkNumber('temperature', c.temperature, (v) => v > 0 && v <= 100, 'in (0, 100]');
-  checkInt('topK', c.topK, 0, 1_000_000);
-  checkNumber('topP', c.topP, (v) => v > 0 && v <= 1, 'in (0, 1]');
+/**
+ * The sampling settings a model of `scheme` draws with when asked for
+ * `asked`: each one left out is its default ({@link DEFAULT_SAMPLING_CONFIG};
+ * the top-p is the scheme's, {@link defaultTopP}). Throws a RangeError naming
+ * a bad one.
+ */
+export function resolveSampling(asked: Partial<SamplingConfig>, scheme: TokenizerConfig['scheme']): SamplingConfig {
+  return validateSamplingConfig({
+    temperature: asked.temperature ?? DEFAULT_SAMPLING_CONFIG.temperature,
+    topK: asked.topK ?? DEFAULT_SAMPLING_CONFIG.topK,
+    topP: asked.topP ?? defaultTopP(scheme),
+  });
+}
+
+/** Throws a RangeError naming the bad parameter and its allowed range; settings left out are not checked. */
+export function validateSamplingConfig<C extends Partial<SamplingConfig>>(c: C): C {
+  if (c.temperature !== undefined) checkNumber('temperature', c.temperature, (v) => v > 0 && v <= 100, 'in (0, 100]');
+  if (c.topK !== undefined) checkInt('topK', c.topK, 0, 1_000_000);
+  if (c.topP !== undefined) checkNumber('topP', c.topP, (v) => v > 0 && v <= 1, 'in (0, 1]');
   return c;
 }
 
@@ -92,4 +108,19 @@ export function sampleToken(logits: ArrayLike<number>, c: SamplingConfig, rng: R
     if (u < cum) return j;
   }
   return last;
+}
+
+/**
+ * The most likely token the mask allows (mask[j] = 0 forbids token j); of
+ * equally likely ones, the lowest id. What sampling would draw as its
+ * temperature goes to 0; no RNG is used.
+ */
+export function mostLikelyToken(logits: ArrayLike<number>, mask?: ArrayLike<number>): number {
+  let best = -1;
+  for (let j = 0; j < logits.length; j++) {
+    if (mask && !(mask[j] > 0)) continue;
+    if (best < 0 || logits[j] > logits[best]) best = j;
+  }
+  if (best < 0) throw new Error('no token is allowed by the mask');
+  return best;
 }

@@ -9,10 +9,12 @@
  * line. The settings cell itself holds only the user's values.
  */
 import { DEFAULT_DATASET_CONFIG, type DatasetConfig } from '../data/dataset';
-import { DEFAULT_GENERATE_CONFIG, type GenerateConfig } from '../generate/generate';
+import { DEFAULT_PRIMER_LENGTH } from '../generate/primer';
+import { DEFAULT_SAMPLING_CONFIG, type SamplingConfig } from '../generate/sample';
+import { DEFAULT_RUN_SETTINGS, type GenerationSettings } from '../generate/settings';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/network';
 import { defaultTokenizerConfig, type TokenizerConfig } from '../tokens/config';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/config';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../store/train-config';
 
 /** The hyperparameters of the notebook's settings cell, flat and easy to edit. */
 export interface Hyperparameters {
@@ -32,7 +34,7 @@ export interface Hyperparameters {
   readonly batchSize: number;
   readonly learningRate: number;
   /** Max semitones of random transposition of each training window, either way (0 = off; remi only). */
-  readonly transpose: number;
+  readonly transposeRange: number;
   /** Sampling temperature (> 0). */
   readonly temperature: number;
   /** Nucleus sampling threshold in (0, 1]. */
@@ -54,7 +56,10 @@ export interface NotebookConfig {
   readonly dataset: DatasetConfig;
   readonly model: Omit<ModelConfig, 'vocabSize'>;
   readonly training: TrainConfig;
-  readonly generation: GenerateConfig;
+  /** How the notebook's model generates; its sampling is complete (the settings cell gives the temperature and top-p). */
+  readonly generation: GenerationSettings & { readonly sampling: SamplingConfig };
+  /** Tokens of primer the generation cell takes from the data. */
+  readonly primerLength: number;
   /** Where the notebook's own model is saved (relative to the project root). */
   readonly modelDir: string;
   readonly livePlot: boolean;
@@ -74,8 +79,8 @@ export function notebookConfig(hyperparameters: Hyperparameters, env: NodeJS.Pro
     const changes = Object.entries(QUICK_RUN).map(([k, v]) => `${k} ${String(v)}`);
     console.log(`MUSICGEN_QUICK=1 (automated quick run): using ${changes.join(', ')} instead of the values above`);
   }
-  if (hp.transpose > 0 && hp.scheme !== 'remi') {
-    throw new RangeError(`transpose needs scheme 'remi' (one pitch per token); set transpose: 0 for scheme '${hp.scheme}'`);
+  if (hp.transposeRange > 0 && hp.scheme !== 'remi') {
+    throw new RangeError(`transposeRange needs scheme 'remi' (one pitch per token); set transposeRange: 0 for scheme '${hp.scheme}'`);
   }
   return {
     dataFolders: typeof hp.dataFolder === 'string' ? [hp.dataFolder] : hp.dataFolder,
@@ -83,8 +88,13 @@ export function notebookConfig(hyperparameters: Hyperparameters, env: NodeJS.Pro
     tokenizer: defaultTokenizerConfig(hp.scheme),
     dataset: { ...DEFAULT_DATASET_CONFIG, seqLen: hp.seqLen, stride: Math.max(1, Math.floor(hp.seqLen / 2)), seed: hp.seed },
     model: { ...DEFAULT_MODEL_CONFIG, embeddingDim: hp.embeddingDim, units: hp.units, layers: hp.layers, dropout: hp.dropout, seed: hp.seed },
-    training: { ...DEFAULT_TRAIN_CONFIG, epochs: hp.epochs, batchSize: hp.batchSize, learningRate: hp.learningRate, transpose: hp.transpose, seed: hp.seed },
-    generation: { ...DEFAULT_GENERATE_CONFIG, temperature: hp.temperature, topP: hp.topP, length: hp.length, seed: hp.seed },
+    training: { ...DEFAULT_TRAIN_CONFIG, epochs: hp.epochs, batchSize: hp.batchSize, learningRate: hp.learningRate, transposeRange: hp.transposeRange, seed: hp.seed },
+    generation: {
+      sampling: { ...DEFAULT_SAMPLING_CONFIG, temperature: hp.temperature, topP: hp.topP },
+      controls: {},
+      run: { ...DEFAULT_RUN_SETTINGS, length: hp.length, seed: hp.seed },
+    },
+    primerLength: DEFAULT_PRIMER_LENGTH,
     modelDir: 'models/notebook',
     livePlot: hp.livePlot,
   };
