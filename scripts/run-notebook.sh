@@ -176,6 +176,22 @@ if [ "$rc" != 0 ]; then
   fail "executing $(basename "$INPUT") failed after $((SECONDS - start)) s (see above)"
 fi
 [ -f "$OUTPUT" ] || fail "nbconvert reported success but wrote no $OUTPUT"
+# A progress line redrawn in place (a carriage return, as tqdm writes it) is kept as Jupyter shows it:
+# only its last state. nbconvert keeps every redraw; this keeps what the page shows, in the saved file too.
+node -e '
+  const fs = require("fs");
+  const file = process.argv[1];
+  const nb = JSON.parse(fs.readFileSync(file, "utf8"));
+  const text = (t) => (Array.isArray(t) ? t.join("") : t);
+  for (const cell of nb.cells) {
+    for (const o of cell.outputs ?? []) {
+      if (o.output_type !== "stream" || !text(o.text).includes("\r")) continue;
+      const kept = text(o.text).replace(/\r+\n/g, "\n").replace(/[^\n]*\r(?=[^\n])/g, "").replace(/ +\n/g, "\n");
+      o.text = kept.split(/(?<=\n)/);
+    }
+  }
+  fs.writeFileSync(file, JSON.stringify(nb, null, 1) + "\n");
+' "$OUTPUT"
 
 if [ "$MODE" = save ]; then
   mv -f "$OUTPUT" "$NOTEBOOK"

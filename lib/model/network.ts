@@ -164,7 +164,7 @@ export function parameterCount(m: MusicModel): number {
 }
 
 /** A short text summary: one line per layer with output shape and parameter count. */
-export function modelSummary(m: MusicModel): string {
+export function layerTable(m: MusicModel): string {
   const lines: string[] = [];
   m.net.summary(100, undefined, (line: string) => lines.push(line));
   return lines.join('\n');

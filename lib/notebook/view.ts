@@ -1,6 +1,6 @@
 /**
- * What the notebook shows: each function prints a short report or shows a
- * picture (a PNG, which GitHub's notebook view keeps) or an audio player
+ * What the notebook shows (its cells import this as `view`): each function
+ * prints a short report or shows a picture (a PNG, which GitHub's notebook view keeps) or an audio player
  * inline through tslab's display. The cells call the library's stages
  * themselves (loadCorpus, prepareData, newModel, trainModel, generateMusic,
  * writeMidiFile, loadModel) and hand the results to these. Paths are printed
@@ -19,7 +19,7 @@ import type { Primer } from '../generate/primer';
 import type { Corpus } from '../midi/corpus';
 import type { NotebookConfig } from './config';
 import { describeBackend, type BackendInfo } from '../model/backend';
-import { modelSummary as layerTable, parameterCount, type MusicModel } from '../model/network';
+import { layerTable, parameterCount, type MusicModel } from '../model/network';
 import { histogramSvg, lossCurveSvg } from '../show/charts';
 import { startLivePlot, type LivePlot } from '../show/live';
 import { encodeMp3 } from '../show/mp3';
@@ -79,7 +79,7 @@ export function settings(config: NotebookConfig): void {
   console.log(`data: ${config.dataFolders.join(', ')} (${files}); windows of ${d.seqLen} tokens, stride ${d.stride}`);
   console.log(`tokens: ${schemeLabel(config.tokenizer)}`);
   console.log(`model: embedding ${m.embeddingDim} → ${m.layers} × LSTM ${m.units} → softmax; dropout ${m.dropout}`);
-  console.log(`training: up to ${plural(t.epochs, 'epoch')}, batches of ${t.batchSize}, learning rate ${t.learningRate}${transposeLabel(t.transpose)}, seed ${t.seed} → ${config.modelDir}/`);
+  console.log(`training: up to ${plural(t.epochs, 'epoch')}, batches of ${t.batchSize}, learning rate ${t.learningRate}${transposeLabel(t.transposeRange)}, seed ${t.seed} → ${config.modelDir}/`);
   console.log(`generation: ${g.run.length} events after a ${config.primerLength}-token primer, temperature ${g.sampling.temperature}, top-p ${g.sampling.topP}`);
 }
 
@@ -181,35 +181,52 @@ export function modelSummary(model: MusicModel): void {
 /** Training callbacks that print progress, plus the live chart when one was started. */
 export interface TrainingProgress extends TrainCallbacks {
   readonly live: LivePlot | null;
+  /** Ends the progress line when one is on screen (a run stopped mid-epoch). */
+  readonly endLine: () => void;
 }
 
+/** How often the progress line is redrawn, at most. */
+const PROGRESS_EVERY_MS = 500;
+
 /**
- * Callbacks for trainModel: a progress bar line four times per epoch, a line
- * per epoch, and with `livePlot` a live loss chart in the browser (nodeplotlib).
+ * Callbacks for trainModel: one progress line that is redrawn in place (a
+ * carriage return, as tqdm does in Jupyter), replaced at the end of each
+ * epoch by that epoch's line; with `livePlot` a live loss chart in the
+ * browser (nodeplotlib).
  */
 export function trainingProgress(livePlot: boolean): TrainingProgress {
   const live = livePlot ? startLivePlot() : null;
   if (live && !live.active) console.log(live.reason);
-  let nextReport = 0;
+  let width = 0;
+  let drawn = 0;
+  /** Writes `text` over the line on screen; `done` ends the line. */
+  const put = (text: string, done: boolean): void => {
+    process.stdout.write(`\r${text.padEnd(width)}${done ? '\n' : ''}`);
+    width = done ? 0 : text.length;
+  };
   return {
     live,
     onBatch: (p) => {
-      if (p.batch === 1) nextReport = 0;
-      if (p.batch / p.batches < nextReport && p.batch !== p.batches) return;
-      nextReport += 0.25;
+      if (p.batch !== p.batches && Date.now() - drawn < PROGRESS_EVERY_MS) return;
+      drawn = Date.now();
       const filled = Math.round((p.batch / p.batches) * 20);
       const bar = `[${'█'.repeat(filled)}${'░'.repeat(20 - filled)}]`;
-      console.log(`epoch ${p.epoch}/${p.epochs} ${bar} ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)} · ${Math.round(p.tokensPerSec)} tokens/s · ETA ${Math.round(p.etaSec)} s`);
+      put(`epoch ${p.epoch}/${p.epochs} ${bar} ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)} · ${Math.round(p.tokensPerSec)} tokens/s · ETA ${Math.round(p.etaSec)} s`, false);
     },
     onEpoch: (r, best) => {
       live?.onEpoch(r);
-      console.log(`epoch ${r.epoch}: train ${r.trainLoss.toFixed(3)}, validation ${r.valLoss.toFixed(3)} (perplexity ${r.valPerplexity.toFixed(2)})${best ? ' ✓ best, saved' : ''}`);
+      put(`epoch ${r.epoch}: train ${r.trainLoss.toFixed(3)}, validation ${r.valLoss.toFixed(3)} (perplexity ${r.valPerplexity.toFixed(2)})${best ? ' ✓ best, saved' : ''}`, true);
+    },
+    onNote: (line) => put(line, true),
+    endLine: () => {
+      if (width > 0) put('', true);
     },
   };
 }
 
 /** After training: stops the live chart, shows the loss curve and says where the best model was saved. */
 export function trainingReport(result: TrainResult, modelDir: string, progress: TrainingProgress): void {
+  progress.endLine();
   progress.live?.stop();
   showChart(lossCurveSvg(result.history, { title: 'Training history' }), 720);
   if (result.threadsNote) console.log(result.threadsNote);
@@ -289,7 +306,7 @@ export function modelCard(m: LoadedModel): void {
   console.log(`loaded ${showPath(m.dir)}: ${model.layers}×${model.units} LSTM, ${parameterCount(m.model).toLocaleString('en')} parameters`);
   console.log(`  ${schemeLabel(m.vocab.config)}; vocabulary ${m.vocab.tokens.length} tokens`);
   console.log(
-    `trained on ${plural(data.trainFiles, 'file')} (${data.trainTokens.toLocaleString('en')} tokens)${transposeLabel(training.transpose)}, ${plural(m.history.length, 'epoch')}${m.config.initFrom === undefined ? '' : ` from the weights of the model then in ${m.config.initFrom}`}; validated on ${data.valFiles} other file${data.valFiles === 1 ? '' : 's'}`,
+    `trained on ${plural(data.trainFiles, 'file')} (${data.trainTokens.toLocaleString('en')} tokens)${transposeLabel(training.transposeRange)}, ${plural(m.history.length, 'epoch')}${m.config.initFrom === undefined ? '' : ` from the weights of the model then in ${m.config.initFrom}`}; validated on ${data.valFiles} other file${data.valFiles === 1 ? '' : 's'}`,
   );
   if (m.history.length === 0) return;
   const best = m.history.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
