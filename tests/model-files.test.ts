@@ -141,6 +141,23 @@ test('config.json: fields older files lack stay optional (training settings adde
   assert.equal(lm.config.data.maxFiles, 200);
 });
 
+test('config.json: the training range of random transposition saved as `transpose` (its former name) reads as transposeRange; a newer file\'s own key wins', async () => {
+  const old = withJson('config.json', (j) => {
+    delete j.training.transposeRange;
+    j.training.transpose = 5;
+  });
+  const lm = await loadModel(old);
+  lm.model.net.dispose();
+  assert.equal(lm.config.training.transposeRange, 5);
+  assert.equal('transpose' in lm.config.training, false, 'the former key is not carried along');
+  const both = withJson('config.json', (j) => {
+    j.training.transpose = 5;
+    j.training.transposeRange = 2;
+  });
+  assert.equal(loadModelSettings(both).config.training.transposeRange, 2);
+  await loadFails(withJson('config.json', (j) => void (j.training.transpose = 30)), 'config.json', 'training.transposeRange must be an integer in [0, 24] (got 30)');
+});
+
 test('history.json: a string loss, missing or out-of-range fields, not an array, truncated → one line naming the entry and field, when the history is read', async () => {
   const cases: [(h: Json) => Json | void, string][] = [
     [(h) => void (h[0].trainLoss = '2.44'), '[0].trainLoss must be a number (got "2.44")'],

@@ -51,7 +51,8 @@ export const TRAIN_FLAGS: FlagSpecs = {
   'max-val-windows': { type: 'string', help: `N validation windows per epoch, 0 = all (default ${DEFAULT_TRAIN_CONFIG.maxValWindows})` },
   'checkpoint-every': { type: 'string', help: `S seconds between mid-epoch checkpoints (default ${DEFAULT_TRAIN_CONFIG.checkpointEverySec})` },
   'max-minutes': { type: 'string', help: `M stop after M minutes of training in all (resumes included): the epoch under way is validated and saved first, 0 = no limit (default ${DEFAULT_TRAIN_CONFIG.maxMinutes})` },
-  transpose: { type: 'string', help: `N transpose each training window by a random shift of up to N semitones, 0 = off (remi only; default ${DEFAULT_TRAIN_CONFIG.transpose})` },
+  'transpose-range': { type: 'string', help: `N transpose each training window by a random shift of up to N semitones, 0 = off (remi only; default ${DEFAULT_TRAIN_CONFIG.transposeRange})` },
+  transpose: { type: 'string', help: 'N the same as --transpose-range (its former name)' },
   threads: { type: 'string', help: 'N threads computing gradients on the JS backends, 0 = one per core (default 0)' },
 };
 
@@ -76,6 +77,14 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   } finally {
     init?.model.net.dispose();
   }
+}
+
+/** --transpose-range, or --transpose as older commands spell it (not both). */
+function transposeRangeFlag(a: ParsedArgs): number | undefined {
+  const range = num(a, 'transpose-range', 'int');
+  const old = num(a, 'transpose', 'int');
+  if (range !== undefined && old !== undefined) throw new UserError('give --transpose-range or --transpose (its former name), not both');
+  return range ?? old;
 }
 
 /** Flags an --init-from run may not give: the model it starts from fixes them. */
@@ -107,7 +116,7 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
     const training = validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...saved?.config.training, ...defined({
       epochs: num(a, 'epochs', 'int'), batchSize: num(a, 'batch-size', 'int'), learningRate: num(a, 'lr'), lrDecay: num(a, 'lr-decay'), clipNorm: num(a, 'clip-norm'),
       patience: num(a, 'patience', 'int'), seed: num(a, 'seed', 'int'), maxValWindows: num(a, 'max-val-windows', 'int'),
-      checkpointEverySec: num(a, 'checkpoint-every'), threads: num(a, 'threads', 'int'), transpose: num(a, 'transpose', 'int'),
+      checkpointEverySec: num(a, 'checkpoint-every'), threads: num(a, 'threads', 'int'), transposeRange: transposeRangeFlag(a),
       maxMinutes: num(a, 'max-minutes'),
     }) });
     const folders = strs(a, 'data');

@@ -63,7 +63,7 @@ function runConfigFromJson(json: unknown, source = 'config.json'): RunConfig {
   checkField(source, '', () => checkString('format', j.format, (f) => f === RUN_CONFIG_FORMAT, `"${RUN_CONFIG_FORMAT}" (is this a musicgen config.json?)`));
   const model = checkField(source, 'model', () => validateModelConfig(checkObject('model', j.model) as unknown as ModelConfig));
   const dataset = checkField(source, 'dataset', () => validateDatasetConfig(checkObject('dataset', j.dataset) as unknown as DatasetConfig));
-  const training = checkField(source, 'training', () => validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...checkObject('training', j.training) } as TrainConfig));
+  const training = checkField(source, 'training', () => validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...renamedTrainingKeys(checkObject('training', j.training)) } as TrainConfig));
   const backend = checkField(source, '', () => checkString('backend', j.backend));
   const data = checkField(source, 'data', () => {
     const d = checkObject('data', j.data);
@@ -80,6 +80,12 @@ function runConfigFromJson(json: unknown, source = 'config.json'): RunConfig {
   const base = { format: RUN_CONFIG_FORMAT, model, dataset, training, backend, data } as const;
   if (j.initFrom === undefined) return base;
   return { ...base, initFrom: checkField(source, '', () => checkString('initFrom', j.initFrom)) };
+}
+
+/** Training settings saved under a former name: `transpose` is `transposeRange` since the word `transpose` went to the generation control alone. */
+function renamedTrainingKeys(training: Record<string, unknown>): Record<string, unknown> {
+  const { transpose, ...rest } = training;
+  return transpose === undefined || 'transposeRange' in rest ? rest : { ...rest, transposeRange: transpose };
 }
 
 /** Reads and checks config.json; errors are one line naming the file and the field. */

@@ -35,7 +35,7 @@ export interface TrainConfig {
    * Random pitch transposition of each training window, up to this many
    * semitones either way (0 = off). Needs the remi scheme; drums never move.
    */
-  readonly transpose: number;
+  readonly transposeRange: number;
   /**
    * Wall-time budget in minutes over the whole run, resumes included (0 = none).
    * When it is used up, the epoch under way ends early: it is validated and
@@ -56,7 +56,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   checkpointEverySec: 120,
   maxValWindows: 2048,
   threads: 0,
-  transpose: 0,
+  transposeRange: 0,
   maxMinutes: 0,
 };
 
@@ -68,7 +68,7 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   checkInt('seed', c.seed, 0, 2 ** 31 - 1);
   checkInt('maxValWindows', c.maxValWindows, 0, 10_000_000);
   checkInt('threads', c.threads, 0, 64);
-  checkInt('transpose', c.transpose, 0, 24);
+  checkInt('transposeRange', c.transposeRange, 0, 24);
   checkNumber('learningRate', c.learningRate, (v) => v > 0 && v <= 1, 'in (0, 1]');
   checkNumber('lrDecay', c.lrDecay, (v) => v > 0 && v <= 1, 'in (0, 1] (1 = constant learning rate)');
   checkNumber('clipNorm', c.clipNorm, (v) => v >= 0, '≥ 0 (0 = off)');

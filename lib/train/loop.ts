@@ -133,7 +133,7 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
   const { workers, threadsNote } = await gradientWorkers(run.model, cfg);
   let best: tf.Tensor[] | null = null;
   const nBatches = Math.ceil(trainIdx.length / cfg.batchSize);
-  const transposer = cfg.transpose > 0 ? makeTransposer(run.vocab, cfg.transpose) : undefined;
+  const transposer = cfg.transposeRange > 0 ? makeTransposer(run.vocab, cfg.transposeRange) : undefined;
   const started = Date.now();
   let tokensDone = 0;
   let trainMs = 0;
