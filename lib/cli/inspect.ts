@@ -23,5 +23,5 @@ export async function inspectCommand(a: ParsedArgs, io: Io): Promise<JsonResult>
   bar.stop();
   logLoadReport(io, corpus, true);
   io.log(`${st.files} MIDI files: ${st.loaded} loaded, ${st.skipped.length} skipped; ${st.notes} notes, ${st.events} events, ${st.tokens} tokens, vocabulary ${st.vocabSize}`);
-  return { files: st.files, loaded: st.loaded, skipped: st.skipped, warnings: corpus.warnings, notes: st.notes, events: st.events, tokens: st.tokens, vocabSize: st.vocabSize };
+  return { files: st.files, passedOver: corpus.passedOver, loaded: st.loaded, skipped: st.skipped, warnings: corpus.warnings, notes: st.notes, events: st.events, tokens: st.tokens, vocabSize: st.vocabSize };
 }

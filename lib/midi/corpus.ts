@@ -13,6 +13,8 @@ export interface Corpus {
   /** The folders as given (a name that is not UTF-8 shows its bytes as \xNN). */
   readonly folders: readonly string[];
   readonly files: number;
+  /** Files passed over because their names do not end in a MIDI extension. */
+  readonly passedOver: number;
   readonly pieces: readonly Piece[];
   readonly skipped: readonly SkippedFile[];
   /** Loaded files with something dropped or read differently, one line each. */
@@ -35,6 +37,7 @@ export function loadCorpus(
   return {
     folders: shown,
     files: reports.reduce((a, r) => a + r.files, 0),
+    passedOver: reports.reduce((a, r) => a + r.passedOver, 0),
     pieces,
     skipped: reports.flatMap((r, i) => r.skipped.map((s) => ({ ...s, file: tag(i, s.file) }))),
     warnings: reports.flatMap((r, i) => r.warnings.map((w) => ({ ...w, file: tag(i, w.file) }))).filter((w) => kept.has(w.file)),

@@ -77,6 +77,8 @@ export interface FileWarning {
 export interface LoadReport {
   /** Number of MIDI files found. */
   readonly files: number;
+  /** Files passed over because their names do not end in a MIDI extension ({@link MIDI_EXTENSIONS}). */
+  readonly passedOver: number;
   /** Pieces loaded, in file order. */
   readonly pieces: readonly Piece[];
   /** Files skipped, each with a reason. */
@@ -86,8 +88,12 @@ export interface LoadReport {
 }
 
 
-/** MIDI file extensions recognised when walking a folder. */
-export const MIDI_EXTENSIONS: readonly string[] = ['.mid', '.midi'];
+/**
+ * MIDI file extensions recognised when walking a folder: karaoke files (.kar)
+ * are Standard MIDI Files with lyrics, and .rmi files RIFF-wrapped ones
+ * (unwrapped by ./riff, as is a RIFF file under any name).
+ */
+export const MIDI_EXTENSIONS: readonly string[] = ['.mid', '.midi', '.kar', '.rmi'];
 
 /**
  * Parses MIDI bytes into a Piece. Throws {@link MidiFileError} with a one-line
@@ -229,7 +235,8 @@ export function readMidiFile(given: FilePath, options: MidiReadOptions = {}, nam
 }
 
 /**
- * Loads every .mid/.midi file under a folder (recursively), or a single file.
+ * Loads every MIDI file ({@link MIDI_EXTENSIONS}) under a folder
+ * (recursively), or a single file, and counts the files passed over.
  * A file that cannot be used is skipped with a one-line reason (so is a
  * broken symbolic link or an unreadable folder); the rest load, each with
  * its warnings. `onFile` is called after each file (for progress).
@@ -241,7 +248,8 @@ export function loadMidiFolder(
 ): LoadReport {
   const root = argPath(given);
   const unusable: UnusableEntry[] = [];
-  const files = listFiles(root, MIDI_EXTENSIONS, unusable);
+  const passedOver: FilePath[] = [];
+  const files = listFiles(root, MIDI_EXTENSIONS, unusable, passedOver);
   const base = showPath(fs.statSync(root).isDirectory() ? root : path.dirname(showPath(root)));
   const nameOf = (file: FilePath): string => path.relative(base, showPath(file)) || path.basename(showPath(file));
   const pieces: Piece[] = [];
@@ -260,7 +268,7 @@ export function loadMidiFolder(
     }
     onFile?.(i + 1, files.length, rel);
   });
-  return { files: files.length + unusable.length, pieces, skipped, warnings };
+  return { files: files.length + unusable.length, passedOver: passedOver.length, pieces, skipped, warnings };
 }
 
 function oneLine(e: unknown): string {

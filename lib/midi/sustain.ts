@@ -1,7 +1,7 @@
 /**
  * The sustain pedal (controller 64): which notes it lengthens, and to where.
  */
-import type { SmfNote, SmfPedal } from './smf';
+import type { SmfNote, SmfPedal } from './smf-track';
 
 /** The General-MIDI drum channel (channel 10, 0-based 9). */
 export const DRUM_CHANNEL = 9;
