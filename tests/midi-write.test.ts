@@ -11,6 +11,7 @@ import { parseMidi } from '../lib/midi/read';
 import { decodeSmf } from '../lib/midi/smf';
 import { pieceToMidiBytes } from '../lib/midi/write';
 import { makePiece, type Note, type Piece } from '../lib/core/piece';
+import { DRUM_CHANNEL } from '../lib/midi/sustain';
 import { createRng } from '../lib/core/rng';
 
 /** `count` notes on the writer's 1/480-beat grid, spread over three programs and drums, with gaps of up to 8 beats. */
@@ -81,4 +82,97 @@ test('a tempo slower than MIDI can hold is written as the slowest it can hold (3
   const piece = makePiece('slow', [{ pitch: 60, start: 0, duration: 1, velocity: 100 }], { tempos: [{ beat: 0, bpm: 2 }, { beat: 1, bpm: 60 }] });
   const back = parseMidi(pieceToMidiBytes(piece), 'back');
   assert.deepEqual(back.tempos, [{ beat: 0, bpm: 60_000_000 / 0xffffff }, { beat: 1, bpm: 60 }]);
+});
+
+/** A channel event of a file: the events of all tracks merged by tick, then track by track, as a player meets them. */
+interface PlayedEvent {
+  readonly tick: number;
+  readonly track: number;
+  readonly order: number;
+  readonly status: number;
+  readonly d1: number;
+  readonly d2: number;
+}
+
+/** The channel events of a file the writer wrote (every event has its status byte), in the order a player meets them. */
+function playerOrder(bytes: Uint8Array): PlayedEvent[] {
+  const events: PlayedEvent[] = [];
+  let pos = 14;
+  for (let track = 0; pos < bytes.length; track++) {
+    const end = pos + 8 + Buffer.from(bytes.subarray(pos + 4, pos + 8)).readUInt32BE();
+    let p = pos + 8;
+    let tick = 0;
+    const vlq = (): number => {
+      let v = 0;
+      while (bytes[p] & 0x80) v = v * 128 + (bytes[p++] & 0x7f);
+      return v * 128 + bytes[p++];
+    };
+    while (p < end) {
+      tick += vlq();
+      const status = bytes[p++];
+      if (status === 0xff) {
+        p++;
+        const len = vlq();
+        p += len;
+        continue;
+      }
+      const size = status >> 4 === 0xc ? 1 : 2;
+      events.push({ tick, track, order: events.length, status, d1: bytes[p], d2: size === 2 ? bytes[p + 1] : 0 });
+      p += size;
+    }
+    pos = end;
+  }
+  return events.sort((a, b) => a.tick - b.tick || a.track - b.track || a.order - b.order);
+}
+
+/**
+ * Plays a file as a synthesizer does, as far as programs go: one program per
+ * channel, changed by program changes as they come. Returns each note-on as
+ * "tick/pitch/program" (drums as "drum"), sorted.
+ */
+function playedNotes(bytes: Uint8Array): string[] {
+  const programs = new Array<number>(16).fill(0);
+  const played: string[] = [];
+  for (const e of playerOrder(bytes)) {
+    const channel = e.status & 0x0f;
+    if (e.status >> 4 === 0xc) programs[channel] = e.d1;
+    else if (e.status >> 4 === 0x9 && e.d2 > 0) played.push(`${e.tick}/${e.d1}/${channel === DRUM_CHANNEL ? 'drum' : programs[channel]}`);
+  }
+  return played.sort();
+}
+
+/** `programs.length` melodic instruments (and drums) playing `perProgram` notes each, often at one tick, on the 1/480 grid. */
+function manyInstruments(programs: readonly number[], perProgram: number): Piece {
+  const rng = createRng(40);
+  const int = (n: number): number => Math.floor(rng.next() * n);
+  const notes: Note[] = [];
+  for (const program of programs) {
+    for (let i = 0; i < perProgram; i++) notes.push({ pitch: 36 + int(60), start: i * 0.5 + int(2) * 0.25, duration: 0.25, velocity: 1 + int(127), program });
+  }
+  for (let i = 0; i < perProgram; i++) notes.push({ pitch: 36, start: i * 0.5, duration: 0.25, velocity: 100, program: 0, drum: true });
+  notes.sort((a, b) => a.start - b.start || a.pitch - b.pitch);
+  return makePiece('many', notes);
+}
+
+const asPlayed = (piece: Piece): string[] => piece.notes.map((n) => `${Math.round(n.start * 480)}/${n.pitch}/${n.drum ? 'drum' : n.program}`).sort();
+
+test('40 melodic programs share the 15 melodic channels, and every note is played and read back with its own program', () => {
+  const programs = Array.from({ length: 40 }, (_, i) => (i * 3) % 128);
+  const piece = manyInstruments(programs, 24);
+  const bytes = pieceToMidiBytes(piece);
+  assert.deepEqual(playedNotes(bytes), asPlayed(piece), 'as a synthesizer plays it');
+  const back = parseMidi(bytes, 'back', { includeDrums: true, sustain: false });
+  assert.deepEqual(back.notes.map(row).sort(), piece.notes.map(row).sort(), 'as a reader reads it');
+  // The issue's case: programs 0, 94 and 57 on one channel all sound as themselves.
+  const three = makePiece('three', [0, 94, 57].flatMap((program, k) => [0, 1, 2].map((b) => ({ pitch: 60 + k, start: b, duration: 1, velocity: 90, program }))));
+  const shared = pieceToMidiBytes(three);
+  assert.deepEqual(playedNotes(shared), asPlayed(three));
+});
+
+test('with up to 15 melodic programs no channel is shared: one program change per track, at tick 0', () => {
+  const piece = manyInstruments(Array.from({ length: 15 }, (_, i) => i * 8), 24);
+  const bytes = pieceToMidiBytes(piece);
+  assert.deepEqual(playedNotes(bytes), asPlayed(piece));
+  const changes = playerOrder(bytes).filter((e) => e.status >> 4 === 0xc);
+  assert.deepEqual(changes.map((e) => [e.tick, e.track]), Array.from({ length: 16 }, (_, k) => [0, k + 1]), 'one per track: 15 instruments and the drums');
 });
