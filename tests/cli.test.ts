@@ -253,6 +253,16 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
   assert.deepEqual([chance.samples, chance.notes, chance.draws], [2, j.excerptNotes, 200]);
   assert.ok(typeof chance.relative.polyphony === 'number' && chance.relative.polyphony >= 0, `chance polyphony ${String(chance.relative.polyphony)}`);
   assert.match(r.stderr + r.stdout, new RegExp(`by chance, sets of 2 random data excerpts of ${j.excerptNotes as number} notes stray from those excerpts by up to \\(90th percentile of 200 sets\\): pitchClassEntropy ±\\d`));
+  // The structure statistics come with the others, and a classifier tries to tell the 2 samples from 2 data excerpts.
+  for (const k of ['meterChangesPer100Bars', 'barRepetition', 'grooveConsistency']) {
+    assert.ok(typeof gen[k] === 'number' && typeof excerpts[k] === 'number' && k in chance.relative, `${k} missing`);
+  }
+  assert.ok(gen.barRepetition >= 0 && gen.barRepetition <= 1 && gen.grooveConsistency > 0 && gen.grooveConsistency <= 1, `bar repetition ${gen.barRepetition}, groove ${gen.grooveConsistency}`);
+  const two = j.twoSample as { pieces: number; folds: number; accuracy: number; features: string[] };
+  assert.deepEqual([two.pieces, two.folds, two.features.length], [2, 2, 13]);
+  assert.ok(two.accuracy >= 0 && two.accuracy <= 1, `accuracy ${two.accuracy}`);
+  assert.match(r.stderr + r.stdout, /generated vs data excerpts of .*barRepetition [\d.]+ vs [\d.]+/);
+  assert.match(r.stderr + r.stdout, /two-sample test: a logistic regression on 13 statistics per piece tells 2 samples from 2 data excerpts with cross-validated accuracy [\d.]+ \(2 folds, mean of 20 draws/);
   assert.doesNotMatch(r.stderr + r.stdout, /warning/);
   // The same model with one of its training folders gone: still runs, and says what is missing.
   const moved = path.join(tmp, 'model-elsewhere');
