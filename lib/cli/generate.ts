@@ -18,12 +18,13 @@ import { readMidiFile } from '../midi/read';
 import { createRng } from '../core/rng';
 import { loadModel } from '../store/load';
 import { type UnknownPolicy, type Vocabulary } from '../tokens/vocabulary';
-import { asFlagError, defined, intList, num, str, strs, type FlagSpecs, type ParsedArgs } from './args';
+import { asFlagError, checkExtension, defined, intList, num, str, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { loadCorpusStoppable, writeMidiStoppable } from './offload';
 import { argPath, checkOutputs, modelArg } from './paths';
 import { startBar } from './progress';
 import { FLAG_NAMES, Interrupted, round, type Io, type JsonResult } from './shared';
 import { controlsPrimer, DYNAMICS, validateControls, type Dynamics, type GenerationControls } from '../generate/controls';
+import { BAND_BARS } from '../generate/keep';
 import { DEFAULT_PRIMER_LENGTH, primerFromPiece, primerFromPieces, validatePrimerLength, type Primer } from '../generate/primer';
 import { pieceLengthBeats } from '../core/piece';
 
@@ -43,7 +44,9 @@ export const GENERATE_FLAGS: FlagSpecs = {
   bpm: { type: 'string', help: 'N tempo of the output (default: the primer\'s)' },
   program: { type: 'string', help: 'N General-MIDI program 0-127 of the output (the same as --programs N)' },
   programs: { type: 'string', help: 'LIST General-MIDI programs the output may use, e.g. 0,33 (remi models write only these; default: as the model likes)' },
-  'time-signature': { type: 'string', help: 'N/D meter of the output, e.g. 3/4 or 6/8 (default: the primer\'s, else 4/4)' },
+  'time-signature': { type: 'string', help: 'N/D meter of the output, e.g. 3/4 or 6/8 (default: the primer\'s; a remi model from nothing opens with the one it likes), kept throughout' },
+  'meter-changes': { type: 'boolean', help: 'let a remi model change the meter the piece opens with (by default it keeps it)' },
+  'new-instruments': { type: 'boolean', help: `let a remi model bring in instruments beyond the band of the piece's first ${BAND_BARS} bars (by default it keeps that band)` },
   dynamics: { type: 'string', help: `LEVEL loudness: ${Object.keys(DYNAMICS).join(', ')} (remi models; default: as the model likes)` },
   transpose: { type: 'string', help: 'N semitones to move the primer by, -24..24: the key the model continues in (default 0)' },
   wav: { type: 'string', help: 'FILE.wav also render audio (needs fluidsynth; see docs/troubleshooting.md)' },
@@ -72,6 +75,8 @@ export async function generateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
     primerFile ? [{ flag: 'primer', path: primerFile }] : [],
     [{ flag: 'model', path: modelDir }],
   );
+  checkExtension('out', out, ['.mid', '.midi']);
+  if (wav !== undefined) checkExtension('wav', wav, ['.wav']);
   if (str(a, 'seed') === undefined) io.log(`seed ${seed} (give --seed ${seed} to get this piece again)`);
   const policy = (str(a, 'unknown') ?? 'nearest') as UnknownPolicy;
   if (!['nearest', 'skip', 'error'].includes(policy)) throw new UserError(`--unknown must be nearest, skip or error (got "${policy}")`);
@@ -121,7 +126,8 @@ async function choosePrimer(a: ParsedArgs, io: Io, vocab: Vocabulary, choice: Pr
   if (primerFile) return primerFromPiece(readPrimer(primerFile, io), vocab, choice.length, policy);
   const c = choice.controls;
   if (strs(a, 'data').length === 0 && vocab.config.scheme === 'remi') {
-    io.log(`starting from nothing: ${c.timeSignature?.join('/') ?? '4/4'}, ${c.bpm ?? 120} bpm, program ${c.programs?.[0] ?? 0} (give --primer FILE.mid or --data DIR to continue music)`);
+    const meter = c.timeSignature ? `${c.timeSignature.join('/')}, ${c.bpm ?? 120} bpm, program ${c.programs?.[0] ?? 0}` : 'the meter, tempo and instruments the model opens with';
+    io.log(`starting from nothing: ${meter} (give --primer FILE.mid or --data DIR to continue music)`);
     return controlsPrimer(vocab, c);
   }
   const folders = strs(a, 'data').length > 0 ? strs(a, 'data') : ['data'];
@@ -131,7 +137,7 @@ async function choosePrimer(a: ParsedArgs, io: Io, vocab: Vocabulary, choice: Pr
   return primerFromPieces(corpus.pieces, vocab, choice.length, createRng(choice.seed));
 }
 
-/** The controls from --time-signature, --programs/--program, --dynamics and --transpose. */
+/** The controls from --time-signature, --programs/--program, --dynamics, --transpose, --meter-changes and --new-instruments. */
 function controlFlags(a: ParsedArgs): Partial<GenerationControls> {
   const ts = str(a, 'time-signature');
   let timeSignature: [number, number] | undefined;
@@ -145,7 +151,10 @@ function controlFlags(a: ParsedArgs): Partial<GenerationControls> {
   if (list !== undefined && one !== undefined) throw new UserError('give --program or --programs, not both');
   const programs = list ?? (one === undefined ? undefined : [one]);
   const dynamics = str(a, 'dynamics') as Dynamics | undefined;
-  return defined({ timeSignature, programs, dynamics, transpose: num(a, 'transpose', 'int') });
+  return defined({
+    timeSignature, programs, dynamics, transpose: num(a, 'transpose', 'int'),
+    meterChanges: a.values['meter-changes'] === true ? true : undefined, newInstruments: a.values['new-instruments'] === true ? true : undefined,
+  });
 }
 
 function readPrimer(file: string, io: Io) {

@@ -31,6 +31,10 @@ export interface GenerationControls {
   readonly dynamics?: Dynamics;
   /** Semitones to transpose the primer by (the key the model continues in). */
   readonly transpose?: number;
+  /** Let a remi model change the meter the piece opens with (by default it keeps it: ./keep.ts). */
+  readonly meterChanges?: boolean;
+  /** Let a remi model bring in instruments beyond the band of the piece's opening bars (by default it keeps the band: ./keep.ts). */
+  readonly newInstruments?: boolean;
 }
 
 /** Checks the controls; throws a RangeError naming the bad one. */
@@ -49,6 +53,9 @@ export function validateControls(c: GenerationControls): GenerationControls {
     throw new RangeError(`dynamics must be one of ${Object.keys(DYNAMICS).join(', ')} (got ${String(c.dynamics)})`);
   }
   if (c.transpose !== undefined) checkInt('transpose', c.transpose, -24, 24);
+  for (const flag of ['meterChanges', 'newInstruments'] as const) {
+    if (c[flag] !== undefined && typeof c[flag] !== 'boolean') throw new RangeError(`${flag} must be true or false (got ${JSON.stringify(c[flag])})`);
+  }
   return c;
 }
 
@@ -79,12 +86,16 @@ export function controlMask(vocab: Vocabulary, c: GenerationControls): Float32Ar
 
 /**
  * A primer of nothing but the controls, for a remi model: the start of a
- * piece in the asked meter (default 4/4), tempo (default 120) and first
- * instrument (default piano).
+ * piece in the asked meter, tempo (default 120) and first instrument
+ * (default piano). Without a meter it is only the piece's first bar line:
+ * the model then opens with the meter, tempo and instruments it likes (the
+ * asked tempo and programs still hold: ./controls `controlMask`), and keeps
+ * that meter (./keep.ts).
  */
 export function controlsPrimer(vocab: Vocabulary, c: GenerationControls): Primer {
   if (vocab.config.scheme !== 'remi') throw new RangeError(`a piece from nothing needs a remi model (this one uses ${vocab.config.scheme}): give a primer or a data folder`);
-  const [numerator, denominator] = c.timeSignature ?? [4, 4];
+  if (!c.timeSignature) return { ids: encodeTokens(vocab, [{ kind: 'bos' }, { kind: 'bar' }], 'error'), source: CONTROLS_SOURCE, bpm: c.bpm };
+  const [numerator, denominator] = c.timeSignature;
   const bpm = nearestTempo(tempoBins(vocab.config), c.bpm ?? 120);
   const tokens: Token[] = [
     { kind: 'bos' },

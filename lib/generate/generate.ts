@@ -24,6 +24,7 @@ import { schemeOf, tokensToPiece } from '../tokens/tokenize';
 import type { Token } from '../tokens/token';
 import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
 import { controlMask, transposePrimer, validateControls, withControls } from './controls';
+import { startKeeping, type Keeper } from './keep';
 import type { Primer } from './primer';
 import { mostLikelyToken, resolveSampling, sampleToken, type SamplingConfig } from './sample';
 import { validateRunSettings, type GenerationSettings, type RunSettings } from './settings';
@@ -127,7 +128,8 @@ function* generation(model: MusicModel, vocab: Vocabulary, primer: Primer, setti
   try {
     const started = performance.now();
     const rng = createRng(run.seed ^ 0x9e3779b9);
-    const { ids, events } = yield* sampleTokens(weights, vocab, opening.ids, { sampling, run, rng, control: controlMask(vocab, controls) }, options.onProgress);
+    const draw = { sampling, run, rng, control: controlMask(vocab, controls), keeper: startKeeping(vocab, controls) };
+    const { ids, events } = yield* sampleTokens(weights, vocab, opening.ids, draw, options.onProgress);
     const seconds = (performance.now() - started) / 1000;
     const tokens = decodeIds(vocab, ids);
     const remi = vocab.config.scheme === 'remi';
@@ -147,18 +149,20 @@ function* generation(model: MusicModel, vocab: Vocabulary, primer: Primer, setti
   }
 }
 
-/** What the sampling loop draws with: resolved sampling settings, the run, the RNG and the control mask (null = none). */
+/** What the sampling loop draws with: resolved sampling settings, the run, the RNG, the control mask (null = none) and what the piece keeps. */
 interface Draw {
   readonly sampling: SamplingConfig;
   readonly run: RunSettings;
   readonly rng: Rng;
   readonly control: Float32Array | null;
+  readonly keeper: Keeper;
 }
 
 /**
  * The sampling loop: reads the primer, then samples tokens under the
  * scheme's grammar (its state machine, which reads the primer too, where the
- * scheme has one: remi) and the controls until `run.length` events are
+ * scheme has one: remi), the controls and what the piece keeps (its meter
+ * and band: ./keep.ts) until `run.length` events are
  * written; then the last event's velocity and duration are completed with
  * the most likely tokens. Returns the primer and new ids; yields after every
  * token.
@@ -167,7 +171,7 @@ function* sampleTokens(
   weights: InferenceWeights,
   vocab: Vocabulary,
   primer: readonly number[],
-  { sampling, run, rng, control }: Draw,
+  { sampling, run, rng, control, keeper }: Draw,
   onProgress?: GenerateProgress,
 ): Generator<void, { ids: number[]; events: number }, void> {
   if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
@@ -175,10 +179,12 @@ function* sampleTokens(
   const read = contextReader(weights, run.context ?? 0);
   // The grammar reads the primer too, so it starts where the primer ends.
   let grammar: GrammarState = grammarStart(vocab).after(primer[0]);
+  keeper.read(primer[0]);
   const ids = [primer[0]];
   let r = read(ids);
   for (let i = 1; i < primer.length; i++) {
     grammar = grammar.after(primer[i]);
+    keeper.read(primer[i]);
     ids.push(primer[i]);
     r = read(ids);
     yield;
@@ -186,9 +192,10 @@ function* sampleTokens(
   let events = 0;
   const maxTokens = primer.length + run.length * 16 + 64;
   while (events < run.length && ids.length < maxTokens) {
-    const next = sampleToken(r.logits, sampling, rng, withControl(grammar.allowed(), control));
+    const next = sampleToken(r.logits, sampling, rng, allowedNext(grammar.allowed(), control, keeper.mask()));
     ids.push(next);
     grammar = grammar.after(next);
+    keeper.read(next);
     r = read(ids);
     if (vocab.tokens[next].kind === 'event') {
       events++;
@@ -198,9 +205,10 @@ function* sampleTokens(
   }
   // Finish the last note (its velocity and duration) with the most likely tokens.
   for (let k = 0; k < 4 && scheme.needsMore(vocab.tokens[ids[ids.length - 1]]); k++) {
-    const next = mostLikelyToken(r.logits, withControl(grammar.allowed(), control));
+    const next = mostLikelyToken(r.logits, allowedNext(grammar.allowed(), control, keeper.mask()));
     ids.push(next);
     grammar = grammar.after(next);
+    keeper.read(next);
     r = read(ids);
   }
   return { ids, events };
@@ -243,16 +251,26 @@ function checkedAdvance(weights: InferenceWeights, state: LstmState, token: numb
   return r;
 }
 
-/** The grammar's mask with the control mask applied, where that leaves some token allowed (else the grammar's alone). */
-function withControl(grammar: Float32Array, control: Float32Array | null): Float32Array {
-  if (!control) return grammar;
-  const both = new Float32Array(grammar.length);
+/**
+ * The grammar's mask with the control and keeping masks applied, where that
+ * leaves some token allowed (else the grammar's with the controls alone, else
+ * the grammar's alone: the grammar always holds, the controls before what
+ * the piece keeps).
+ */
+function allowedNext(grammar: Float32Array, control: Float32Array | null, keep: Float32Array | null): Float32Array {
+  return applied(applied(grammar, control), keep);
+}
+
+/** `mask` applied to `allowed` where that leaves some token allowed, else `allowed` as it is. */
+function applied(allowed: Float32Array, mask: Float32Array | null): Float32Array {
+  if (!mask) return allowed;
+  const both = new Float32Array(allowed.length);
   let any = false;
   for (let j = 0; j < both.length; j++) {
-    both[j] = grammar[j] * control[j];
+    both[j] = allowed[j] * mask[j];
     if (both[j] > 0) any = true;
   }
-  return any ? both : grammar;
+  return any ? both : allowed;
 }
 
 /** Beat of the first event after the primer (where new material begins). */
