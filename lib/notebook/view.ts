@@ -13,6 +13,8 @@ import { UserError } from '../core/errors';
 import { showPath } from '../core/files';
 import type { Piece } from '../core/piece';
 import { pitchName } from '../core/piece';
+import { createRng } from '../core/rng';
+import { againstData } from '../evaluate/against-data';
 import type { PreparedData } from '../data/prepare';
 import type { Generated } from '../generate/generate';
 import type { Primer } from '../generate/primer';
@@ -239,6 +241,33 @@ export function trainingReport(result: TrainResult, modelDir: string, progress: 
 export function generated(g: Generated, primer: Primer): void {
   console.log(`${g.events} new events, ${g.newNotes} new notes in ${g.seconds.toFixed(2)} s after a primer of ${g.primerLength} tokens from ${primer.source}`);
   showChart(pianoRollSvg(g.piece, { primerBeats: g.primerBeats, title: 'Generated piece (primer in grey)' }));
+}
+
+/** What each compared statistic is, in a few words. */
+const STAT_WORDS: Readonly<Record<string, string>> = {
+  barRepetition: 'bars that repeat one of the 8 before',
+  meterChangesPer100Bars: 'meter changes per 100 bars',
+  grooveConsistency: 'groove consistency (same rhythm bar to bar = 1)',
+  pitchClassEntropy: 'pitch-class entropy (bits)',
+  polyphony: 'notes sounding at once',
+  noteDensity: 'notes per beat',
+  velocitySpread: 'velocity spread',
+  onBeatShare: 'onsets on the beat',
+};
+
+/**
+ * The new music's statistics (structure first) beside 64 excerpts of `data`
+ * as long as it is: where real music of its length lies (10th–90th
+ * percentile), and a mark where the piece is outside that range.
+ */
+export function againstDataReport(g: Generated, data: readonly Piece[], seed: number): void {
+  const rows = againstData({ ...g.piece, notes: [...g.continuation] }, data, createRng(seed));
+  const f = (v: number): string => (Number.isFinite(v) ? (Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3)) : 'n/a');
+  console.log(`the ${g.newNotes} new notes against 64 excerpts of the data as long (10th–90th percentile):`);
+  for (const r of rows) {
+    const outside = r.piece < r.low || r.piece > r.high ? '  ← outside' : '';
+    console.log(`  ${STAT_WORDS[r.stat].padEnd(48)} ${f(r.piece).padStart(7)}   data ${f(r.low)}–${f(r.high)} (median ${f(r.median)})${outside}`);
+  }
 }
 
 /** Seconds of audio the player holds (the MIDI file has the whole piece). */
