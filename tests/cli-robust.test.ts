@@ -158,6 +158,32 @@ test('--max-files 0 or -1, empty list items, padded numbers, repeated flags, ext
   assert.ok(!fs.existsSync(out), 'a failed command created its output folder');
 });
 
+test('a boolean flag given twice is refused as a value flag is; generate --out must name a .mid or .midi file and --wav a .wav file; evaluate --help says --samples 0 is allowed', async () => {
+  const out = path.join(tmp, 'never5');
+  const gen = (...flags: string[]) => runCli(['generate', '--model', model, '--seed', '1', '--length', '8', ...flags]);
+  const [json2, drums2, help2, txt, noExt, wavMid, upper] = await Promise.all([
+    runCli(['inspect', DATA_DIR, '--json', '--json']),
+    runCli(['inspect', DATA_DIR, '--include-drums', '--include-drums']),
+    runCli(['generate', '-h', '--help']),
+    gen('--out', path.join(out, 'x.txt')),
+    gen('--out', path.join(out, 'x')),
+    gen('--out', path.join(out, 'x.mid'), '--wav', path.join(out, 'x.mp3')),
+    gen('--out', path.join(tmp, 'UPPER.MIDI'), '--json'),
+  ]);
+  oneLineError(json2, /^musicgen inspect: --json is given more than once$/);
+  oneLineError(drums2, /^musicgen inspect: --include-drums is given more than once$/);
+  oneLineError(help2, /^musicgen generate: --help is given more than once$/);
+  oneLineError(txt, /^musicgen generate: --out must name a \.mid or \.midi file \(got ".*never5\/x\.txt"\)$/);
+  oneLineError(noExt, /^musicgen generate: --out must name a \.mid or \.midi file \(got ".*never5\/x"\)$/);
+  oneLineError(wavMid, /^musicgen generate: --wav must name a \.wav file \(got ".*never5\/x\.mp3"\)$/);
+  assert.ok(!fs.existsSync(out), 'a refused command created its output folder');
+  assertExit0(upper);
+  assert.ok(fs.existsSync(path.join(tmp, 'UPPER.MIDI')), 'the extension is matched whatever its case');
+  const help = await runCli(['evaluate', '--help']);
+  assertExit0(help);
+  assert.match(help.stdout + help.stderr, /--samples N +generated pieces .*0-1000; 0 = none, only the scores/);
+});
+
 test('generate --out or --wav naming the primer (or a link to it), a file of the model folder, or each other: refused, nothing touched', async () => {
   const primer = path.join(tmp, 'own-primer.mid');
   fs.copyFileSync(path.join(DATA_DIR, 'amazing-grace.mid'), primer);
@@ -290,7 +316,7 @@ test('a primer with symbols the vocabulary lacks: nearest works, error names the
 test('unwritable output paths: one-line error, no hang, no temp file left', async () => {
   const file = path.join(tmp, 'a-file');
   fs.writeFileSync(file, 'not a folder');
-  const folder = path.join(tmp, 'a-folder');
+  const folder = path.join(tmp, 'a-folder.mid');
   fs.mkdirSync(folder);
   const genArgs = (out: string) => ['generate', '--model', model, '--out', out, '--seed', '1', '--length', '20', '--data', DATA_DIR, '--json'];
   const [proc, underFile, isFolder, trainProc] = await Promise.all([
@@ -301,7 +327,7 @@ test('unwritable output paths: one-line error, no hang, no temp file left', asyn
   ]);
   oneLineError(proc, /cannot write \/proc\/nope\/x\.mid/);
   oneLineError(underFile, /cannot write/, /a-file/, /not a folder/);
-  oneLineError(isFolder, /cannot write/, /a-folder/);
+  oneLineError(isFolder, /cannot write/, /a-folder\.mid/);
   assert.match(trainProc.stderr.trim().split('\n').pop() ?? '', /cannot write \/proc\/nope\/model/);
   assert.notEqual(trainProc.code, 0);
   assert.deepEqual(tempFilesIn(tmp), []);

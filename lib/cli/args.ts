@@ -2,6 +2,7 @@
  * Command-line flag parsing on node:util's parseArgs (strict: unknown flags
  * are errors), with typed number parsing that names the flag and its range.
  */
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UserError } from '../core/errors';
 
@@ -32,7 +33,7 @@ const COMMON_FLAGS: FlagSpecs = {
   help: { type: 'boolean', short: 'h', help: 'show help for the command' },
 };
 
-/** Parses argv against the specs; an unknown flag or a missing value is a UserError naming it. */
+/** Parses argv against the specs; an unknown flag, a missing value or a flag given twice (boolean or not) is a UserError naming it. */
 export function parseFlags(argv: readonly string[], specs: FlagSpecs): ParsedArgs {
   const options: Record<string, ParseOption> = {};
   for (const [name, s] of Object.entries({ ...COMMON_FLAGS, ...specs })) {
@@ -41,9 +42,9 @@ export function parseFlags(argv: readonly string[], specs: FlagSpecs): ParsedArg
   const r = parse(argv, options);
   const seen = new Set<string>();
   for (const t of r.tokens) {
-    if (t.kind !== 'option' || options[t.name].type !== 'string') continue;
+    if (t.kind !== 'option') continue;
     // An empty value would read as 0 (numbers), track 0 (lists) or "not given" (paths): always a mistake.
-    if (t.value === '') throw new UserError(`--${t.name} needs a value (got an empty string)`);
+    if (options[t.name].type === 'string' && t.value === '') throw new UserError(`--${t.name} needs a value (got an empty string)`);
     if (seen.has(t.name) && !options[t.name].multiple) throw new UserError(`--${t.name} is given more than once`);
     seen.add(t.name);
   }
@@ -103,6 +104,15 @@ export function intAtLeast(a: ParsedArgs, name: string, min: number): number | u
   const n = num(a, name, 'int');
   if (n !== undefined && n < min) throw new UserError(`--${name} must be an integer ≥ ${min} (got ${n})`);
   return n;
+}
+
+/**
+ * Requires the file a flag names to end in one of `exts` (lower-case, with
+ * the dot; the name's case is ignored), so that nothing is written under a
+ * name that says it holds something else.
+ */
+export function checkExtension(flag: string, file: string, exts: readonly string[]): void {
+  if (!exts.includes(path.extname(file).toLowerCase())) throw new UserError(`--${flag} must name a ${exts.join(' or ')} file (got ${JSON.stringify(file)})`);
 }
 
 /**

@@ -25,7 +25,7 @@ export const EVALUATE_FLAGS: FlagSpecs = {
   model: { type: 'string', help: 'DIR model folder' },
   data: { type: 'string', multiple: true, help: 'DIR held-out MIDI files to score (default: the model\'s own validation files)' },
   'train-data': { type: 'string', multiple: true, help: 'DIR the model\'s training folders (default: as recorded in its config.json)' },
-  samples: { type: 'string', help: `N generated pieces for the music statistics (default ${DEFAULT_EVALUATE_OPTIONS.samples})` },
+  samples: { type: 'string', help: `N generated pieces for the music statistics and the copy check, 0-1000; 0 = none, only the scores (default ${DEFAULT_EVALUATE_OPTIONS.samples})` },
   length: GENERATE_FLAGS.length,
   temperature: GENERATE_FLAGS.temperature,
   'top-p': GENERATE_FLAGS['top-p'],
