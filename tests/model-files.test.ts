@@ -115,6 +115,10 @@ test('config.json: missing field, wrong type, out-of-range value, wrong format t
     ['trainFiles -1', (j) => void (j.data.trainFiles = -1), 'data.trainFiles must be an integer in [0, 9007199254740991] (got -1)'],
     ['no valFiles', (j) => void delete j.data.valFiles, 'data.valFiles must be a number (got undefined)'],
     ['trainTokens string', (j) => void (j.data.trainTokens = '616523'), 'data.trainTokens must be a number (got "616523")'],
+    // A string where a number belongs is quoted, so it does not read as the right value.
+    ['vocabSize string', (j) => void (j.model.vocabSize = '505'), 'model.vocabSize must be an integer in [2, 100000] (got "505")'],
+    ['dropout string', (j) => void (j.model.dropout = '0.3'), 'model.dropout must be in [0, 1) (got "0.3")'],
+    ['seqLen array', (j) => void (j.dataset.seqLen = [32]), 'dataset.seqLen must be an integer in [2, 10000] (got an array)'],
     ['maxFiles 2.5', (j) => void (j.data.maxFiles = 2.5), 'data.maxFiles must be an integer (0 or less = no cap) (got 2.5)'],
     ['format', (j) => void (j.format = 'musicgen-model/2'), 'format must be "musicgen-model/1" (is this a musicgen config.json?) (got "musicgen-model/2")'],
     ['no format', (j) => void delete j.format, 'format must be "musicgen-model/1" (is this a musicgen config.json?) (got nothing)'],

@@ -92,6 +92,8 @@ test('a damaged vocabulary file is a one-line error naming the file', () => {
     ['{"format":"musicgen-vocab/2","tokenizer":{"scheme":"timed"},"tokens":["n:60"],"counts":[1]}', 'format must be "musicgen-vocab/1" (is this a musicgen vocab.json?) (got "musicgen-vocab/2")'],
     ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed"},"tokens":["n:60"],"counts":[-1]}', 'counts[0] must be an integer in [0, 9007199254740991] (got -1)'],
     ['{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60"],"counts":[1]}', 'tokenizer.scheme must be "remi", "timed" or "classic" (got undefined)'],
+    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"remi2"},"tokens":["n:60"],"counts":[1]}', 'tokenizer.scheme must be "remi", "timed" or "classic" (got "remi2")'],
+    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed","stepsPerBeat":"4"},"tokens":["n:60"],"counts":[1]}', 'tokenizer.stepsPerBeat must be an integer in [1, 48] (got "4")'],
     ['{oops', 'not valid JSON (damaged or truncated?)'],
   ];
   for (const [text, reason] of cases) {

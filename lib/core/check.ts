@@ -1,21 +1,22 @@
 /**
  * Parameter checks shared by every component's config validator: each throws
  * a RangeError whose message names the parameter, its allowed range and the
- * value given, e.g. "units must be an integer in [1, 4096] (got -3)"; and
- * the field checks for saved JSON files.
+ * value given, e.g. "units must be an integer in [1, 4096] (got -3)", a
+ * string quoted (got "505"), so that it does not read as the number; and the
+ * field checks for saved JSON files.
  */
 import { UserError } from './errors';
 
 /** Requires an integer in [lo, hi]. */
 export function checkInt(name: string, v: unknown, lo: number, hi: number): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-    throw new RangeError(`${name} must be an integer in [${lo}, ${hi}] (got ${String(v)})`);
+    throw new RangeError(`${name} must be an integer in [${lo}, ${hi}] (got ${shownValue(v)})`);
   }
 }
 
 /** Requires a finite number accepted by `ok`; `range` describes the allowed values, e.g. "in (0, 1]". */
 export function checkNumber(name: string, v: unknown, ok: (x: number) => boolean, range: string): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new RangeError(`${name} must be ${range} (got ${String(v)})`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new RangeError(`${name} must be ${range} (got ${shownValue(v)})`);
 }
 
 /** A JSON value as an object, or a RangeError naming `name` (e.g. "model must be an object (got null)"). */
@@ -53,8 +54,8 @@ export function checkField<T>(file: string, field: string, validate: () => T): T
   }
 }
 
-/** How a value of a saved file is shown in a message: strings quoted, so "2.5" is not mistaken for 2.5. */
-function shownValue(v: unknown): string {
+/** How a value is shown in a message: strings quoted, so "2.5" is not mistaken for 2.5; numbers, booleans, null and undefined as they are. */
+export function shownValue(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (Array.isArray(v)) return 'an array';
   if (v !== null && typeof v === 'object') return 'an object';

@@ -2,7 +2,7 @@
  * Tokenizer settings, saved with the model in vocab.json. One object serves
  * every scheme; each scheme reads the fields it needs.
  */
-import { checkInt, checkNumber } from '../core/check';
+import { checkInt, checkNumber, shownValue } from '../core/check';
 
 /** The tokenization schemes (one file each in lib/tokens/). */
 const SCHEME_NAMES = ['remi', 'timed', 'classic'] as const;
@@ -68,7 +68,7 @@ export const DEFAULT_TOKENIZER_CONFIG: TokenizerConfig = defaultTokenizerConfig(
 export function validateTokenizerConfig(c: TokenizerConfig): TokenizerConfig {
   if (!SCHEME_NAMES.includes(c.scheme)) {
     const names = SCHEME_NAMES.map((s) => `"${s}"`);
-    throw new RangeError(`scheme must be ${names.slice(0, -1).join(', ')} or ${names[names.length - 1]} (got ${String(c.scheme)})`);
+    throw new RangeError(`scheme must be ${names.slice(0, -1).join(', ')} or ${names[names.length - 1]} (got ${shownValue(c.scheme)})`);
   }
   checkInt('stepsPerBeat', c.stepsPerBeat, 1, 48);
   checkInt('maxShiftSteps', c.maxShiftSteps, 1, 1024);
