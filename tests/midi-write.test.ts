@@ -12,6 +12,7 @@ import { decodeSmf } from '../lib/midi/smf';
 import { pieceToMidiBytes } from '../lib/midi/write';
 import { makePiece, type Note, type Piece } from '../lib/core/piece';
 import { DRUM_CHANNEL } from '../lib/midi/sustain';
+import { walkEvents, type WalkedEvent } from './fixtures/smf-events';
 import { createRng } from '../lib/core/rng';
 
 /** `count` notes on the writer's 1/480-beat grid, spread over three programs and drums, with gaps of up to 8 beats. */
@@ -84,45 +85,10 @@ test('a tempo slower than MIDI can hold is written as the slowest it can hold (3
   assert.deepEqual(back.tempos, [{ beat: 0, bpm: 60_000_000 / 0xffffff }, { beat: 1, bpm: 60 }]);
 });
 
-/** A channel event of a file: the events of all tracks merged by tick, then track by track, as a player meets them. */
-interface PlayedEvent {
-  readonly tick: number;
-  readonly track: number;
-  readonly order: number;
-  readonly status: number;
-  readonly d1: number;
-  readonly d2: number;
-}
-
-/** The channel events of a file the writer wrote (every event has its status byte), in the order a player meets them. */
-function playerOrder(bytes: Uint8Array): PlayedEvent[] {
-  const events: PlayedEvent[] = [];
-  let pos = 14;
-  for (let track = 0; pos < bytes.length; track++) {
-    const end = pos + 8 + Buffer.from(bytes.subarray(pos + 4, pos + 8)).readUInt32BE();
-    let p = pos + 8;
-    let tick = 0;
-    const vlq = (): number => {
-      let v = 0;
-      while (bytes[p] & 0x80) v = v * 128 + (bytes[p++] & 0x7f);
-      return v * 128 + bytes[p++];
-    };
-    while (p < end) {
-      tick += vlq();
-      const status = bytes[p++];
-      if (status === 0xff) {
-        p++;
-        const len = vlq();
-        p += len;
-        continue;
-      }
-      const size = status >> 4 === 0xc ? 1 : 2;
-      events.push({ tick, track, order: events.length, status, d1: bytes[p], d2: size === 2 ? bytes[p + 1] : 0 });
-      p += size;
-    }
-    pos = end;
-  }
-  return events.sort((a, b) => a.tick - b.tick || a.track - b.track || a.order - b.order);
+/** The channel events of a file, in the order a player meets them: by tick, then track by track, each track's in file order. */
+function playerOrder(bytes: Uint8Array): WalkedEvent[] {
+  const channel = walkEvents(bytes).filter((e) => e.status < 0xf0);
+  return channel.map((e, i) => ({ e, i })).sort((a, b) => a.e.tick - b.e.tick || a.e.track - b.e.track || a.i - b.i).map(({ e }) => e);
 }
 
 /**
