@@ -127,19 +127,14 @@ test('every kind of wild case made from each file of data/ and the good fixtures
   assert.ok(n >= files.length * 5, `${n} cases`);
 });
 
-test('each file of the Nottingham corpus, made into one wild case in turn, loads with exactly its notes', { skip: needNottingham }, (t) => {
-  const files = listFiles(NOTTINGHAM, ['.mid']).map(String);
-  const n = checkCases(files, (i) => [KINDS[i % KINDS.length]], tmp(t));
-  t.diagnostic(`${n} cases from ${files.length} files`);
-  assert.equal(n, files.length);
-});
-
-test('each piano-midi file, made into one wild case in turn, loads with exactly its notes', { skip: needPianoMidi }, (t) => {
-  const files = listFiles(PIANO_MIDI, ['.mid']).map(String);
-  const n = checkCases(files, (i) => [KINDS[i % KINDS.length]], tmp(t));
-  t.diagnostic(`${n} cases from ${files.length} files`);
-  assert.equal(n, files.length);
-});
+for (const [corpus, dir, skip] of [['Nottingham', NOTTINGHAM, needNottingham], ['piano-midi', PIANO_MIDI, needPianoMidi]] as const) {
+  test(`each file of the ${corpus} corpus, made into one wild case in turn, loads with exactly its notes`, { skip }, (t) => {
+    const files = listFiles(dir, ['.mid']).map(String);
+    const n = checkCases(files, (i) => [KINDS[i % KINDS.length]], tmp(t));
+    t.diagnostic(`${n} cases from ${files.length} files`);
+    assert.equal(n, files.length);
+  });
+}
 
 test('a mixed folder loads entirely: one warning line per thing read differently, other files counted as passed over', async (t) => {
   const dir = tmp(t);

@@ -6,19 +6,12 @@
 import { UserError } from '../core/errors';
 import { showPath, type FilePath } from '../core/files';
 import type { Piece } from '../core/piece';
-import { loadMidiFolder, type FileWarning, type LoadReport, type MidiReadOptions, type SkippedFile } from './read';
+import { loadMidiFolder, type LoadReport, type MidiReadOptions } from './read';
 
-/** Several folders loaded as one corpus. */
-export interface Corpus {
+/** Several folders loaded as one corpus: what loading each gave ({@link LoadReport}), together. */
+export interface Corpus extends LoadReport {
   /** The folders as given (a name that is not UTF-8 shows its bytes as \xNN). */
   readonly folders: readonly string[];
-  readonly files: number;
-  /** Files passed over because their names do not end in a MIDI extension. */
-  readonly passedOver: number;
-  readonly pieces: readonly Piece[];
-  readonly skipped: readonly SkippedFile[];
-  /** Loaded files with something dropped or read differently, one line each. */
-  readonly warnings: readonly FileWarning[];
 }
 
 /** Loads MIDI from one or more folders (or files); piece names are prefixed by their folder when there are several. */
