@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errCode } from '../core/errors';
-import { argPath, listFiles, showPath, type FilePath, type UnusableEntry } from '../core/files';
+import { listFiles, showPath, type FilePath, type UnusableEntry } from '../core/files';
 import { decodeSmf, MidiFileError, type SmfNote, type SmfTempo, type SmfTimeSignature } from './smf';
 import { DRUM_CHANNEL, sustainedEnds } from './sustain';
 import { changesInForce, DEFAULT_BPM, makePiece, sameMeter, sameTempo, type Note, type Piece, type TempoChange, type TimeSignature } from '../core/piece';
@@ -218,8 +218,7 @@ function readTimeSignatures(events: readonly SmfTimeSignature[], ppq: number): T
 }
 
 /** Reads one MIDI file. Throws {@link MidiFileError} naming the reason. */
-export function readMidiFile(given: FilePath, options: MidiReadOptions = {}, name = showPath(given)): Piece {
-  const file = argPath(given);
+export function readMidiFile(file: FilePath, options: MidiReadOptions = {}, name = showPath(file)): Piece {
   const maxBytes = options.maxBytes ?? DEFAULT_MIDI_READ_OPTIONS.maxBytes;
   let bytes: Uint8Array;
   try {
@@ -242,11 +241,10 @@ export function readMidiFile(given: FilePath, options: MidiReadOptions = {}, nam
  * its warnings. `onFile` is called after each file (for progress).
  */
 export function loadMidiFolder(
-  given: FilePath,
+  root: FilePath,
   options: MidiReadOptions = {},
   onFile?: (done: number, total: number, file: string) => void,
 ): LoadReport {
-  const root = argPath(given);
   const unusable: UnusableEntry[] = [];
   const passedOver: FilePath[] = [];
   const files = listFiles(root, MIDI_EXTENSIONS, unusable, passedOver);
