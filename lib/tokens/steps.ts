@@ -1,0 +1,171 @@
+/**
+ * Steps: a remi token sequence cut into groups, one per note (and one per
+ * bar with its meter, and the start token), so that a model's LSTM can
+ * advance once per note instead of once per token while keeping remi's
+ * tokens, vocabulary and grammar. A piece
+ *
+ *     <s> | ts:4/4 p:0 t:120 i:0 n:60 v:5 d:12 n:64 v:4 d:12 p:12 n:62 v:5 d:6 …
+ *
+ * reads as the steps `<s>` · `| ts:4/4` · `p:0 t:120 i:0 n:60 v:5 d:12` ·
+ * `n:64 v:4 d:12` · `p:12 n:62 v:5 d:6` · … (a chord's later notes share the
+ * position in force and carry no position token). Positions that carry only
+ * a tempo change join the group that follows them (`p:35 t:73 | ts:3/4`).
+ *
+ * With each step goes a look-back, as Magenta's Lookback RNN gives its LSTM
+ * so that it can repeat bars: the note with the same index one and two bars
+ * earlier (its position, pitch and duration tokens), and whether the bar so
+ * far repeats those bars note for note. Only remi vocabularies that write the
+ * meter after every bar are supported: there a bar's step always ends at its
+ * time signature.
+ */
+import type { Token } from './token';
+import type { Vocabulary } from './vocabulary';
+
+/**
+ * Token slots of one step; a longer group is split. A note's group has at most 7 tokens (pos tempo pos program pitch vel
+ * dur) unless several tempo-only positions precede it (tempo ramps: 112 of piano-midi's 843,529 steps are split).
+ */
+export const STEP_SLOTS = 8;
+/** Look-back token slots: for 1 and 2 bars back, the pos, pitch (event) and dur tokens of the note with the same index in that bar. */
+export const LOOKBACK_SLOTS = 6;
+/** Look-back flags: the current bar so far repeats bar −1 / bar −2. */
+export const LOOKBACK_FLAGS = 2;
+
+/** The id used for an empty slot (a padded group slot, a look-back note that does not exist): `vocab.tokens.length`. */
+export function padId(vocab: Vocabulary): number {
+  return vocab.tokens.length;
+}
+
+/** The id a step head starts from before it emits a group's first token: `vocab.tokens.length + 1` (so embeddings have V + 2 rows). */
+export function startId(vocab: Vocabulary): number {
+  return vocab.tokens.length + 1;
+}
+
+/** Whether a token ends its step: bos (the piece starts), dur (a note is complete), ts (a bar and its meter). */
+export function endsStep(t: Token): boolean {
+  return t.kind === 'bos' || t.kind === 'dur' || t.kind === 'ts';
+}
+
+/** A token sequence cut into steps (groups of consecutive tokens, each ending at a token that {@link endsStep}, or at {@link STEP_SLOTS} tokens, or at the end of the sequence). */
+export interface Steps {
+  /** S, the number of steps. */
+  readonly count: number;
+  /** S × STEP_SLOTS token ids, each group padded with {@link padId}. */
+  readonly groups: Int32Array;
+  /** S: tokens in each group. */
+  readonly lengths: Int32Array;
+  /** S: index in the token sequence where each group starts. */
+  readonly starts: Int32Array;
+  /** S × LOOKBACK_SLOTS ids ({@link padId} where there is no such note), describing the context after reading group s (used to predict group s + 1). */
+  readonly lookback: Int32Array;
+  /** S × LOOKBACK_FLAGS (0/1), likewise after group s. */
+  readonly flags: Float32Array;
+}
+
+/** Incremental: the same look-back as {@link toSteps}, one group at a time (for generation). */
+export interface StepReader {
+  /** Reads one complete group of token ids; returns its look-back slots and flags (new arrays). Throws a RangeError on an id outside the vocabulary. */
+  readonly read: (group: readonly number[]) => { readonly lookback: Int32Array; readonly flags: Float32Array };
+}
+
+/** Token kinds as the reader tells them apart (0: any other). */
+const BOS = 1;
+const BAR = 2;
+const POS = 3;
+const PITCH = 4;
+const DUR = 5;
+
+/** Each id's kind; throws a RangeError when the vocabulary is not remi with the meter after every bar. */
+function kindsOf(vocab: Vocabulary): Uint8Array {
+  const { scheme, meterEveryBar } = vocab.config;
+  if (scheme !== 'remi') throw new RangeError(`steps need a remi vocabulary (got the "${scheme}" scheme)`);
+  if (!meterEveryBar) throw new RangeError('steps need a remi vocabulary with meterEveryBar (a time signature after every bar ends the bar\'s step)');
+  const of: Partial<Record<Token['kind'], number>> = { bos: BOS, bar: BAR, pos: POS, event: PITCH, dur: DUR };
+  return Uint8Array.from(vocab.tokens, (t) => of[t.kind] ?? 0);
+}
+
+/**
+ * A reader of groups that tracks bars and, in each, its notes in order as
+ * (pos in force, pitch, dur) ids; only the current bar and the two before it
+ * are kept. A `bar` token starts a new bar (notes before the first bar belong
+ * to bar 0); `<s>` starts a new piece, with no bars before it. A note is
+ * counted at its dur token when a pitch came since the last note; its pos is
+ * the last pos token read in the bar (padId when none).
+ */
+export function stepReader(vocab: Vocabulary): StepReader {
+  const kinds = kindsOf(vocab);
+  const pad = padId(vocab);
+  /** Notes of the current bar and of 1 and 2 bars back, flat (pos, pitch, dur: note n at 3n); null: no such bar. */
+  let bars: [number[], number[] | null, number[] | null] = [[], null, null];
+  /** Whether the current bar's notes so far equal the first ones of bar −1 / bar −2. */
+  const same = [true, true];
+  let pos = pad;
+  let pitch = -1;
+  const newBar = (piece: boolean): void => {
+    bars = piece ? [[], null, null] : [[], bars[0], bars[1]];
+    same[0] = same[1] = true;
+    pos = pad;
+    pitch = -1;
+  };
+  const addNote = (dur: number): void => {
+    const cur = bars[0];
+    const i = cur.length;
+    cur.push(pos, pitch, dur);
+    for (const k of [1, 2] as const) {
+      const back = bars[k];
+      same[k - 1] = same[k - 1] && back !== null && back.length > i && back[i] === pos && back[i + 1] === pitch && back[i + 2] === dur;
+    }
+    pitch = -1;
+  };
+  const read = (group: readonly number[]): { lookback: Int32Array; flags: Float32Array } => {
+    for (const id of group) {
+      if (!Number.isInteger(id) || id < 0 || id >= pad) throw new RangeError(`token id ${id} is outside the vocabulary (size ${pad})`);
+      const kind = kinds[id];
+      if (kind === BOS || kind === BAR) newBar(kind === BOS);
+      else if (kind === POS) pos = id;
+      else if (kind === PITCH) pitch = id;
+      else if (kind === DUR && pitch >= 0) addNote(id);
+    }
+    const lookback = new Int32Array(LOOKBACK_SLOTS).fill(pad);
+    const flags = new Float32Array(LOOKBACK_FLAGS);
+    const i = bars[0].length;
+    for (const k of [1, 2] as const) {
+      const back = bars[k];
+      if (back !== null && back.length > i) lookback.set(back.slice(i, i + 3), 3 * (k - 1));
+      flags[k - 1] = i > 0 && same[k - 1] ? 1 : 0;
+    }
+    return { lookback, flags };
+  };
+  return { read };
+}
+
+/** Cuts token ids into steps and computes each step's look-back (with {@link stepReader}, so the two agree). */
+export function toSteps(vocab: Vocabulary, ids: ArrayLike<number>): Steps {
+  const reader = stepReader(vocab);
+  const pad = padId(vocab);
+  const ends = Uint8Array.from(vocab.tokens, (t) => (endsStep(t) ? 1 : 0));
+  // Group boundaries first (so the arrays are allocated once).
+  const startList: number[] = [];
+  for (let i = 0, len = 0; i < ids.length; i++) {
+    if (len === 0) startList.push(i);
+    len++;
+    if (ends[ids[i]] === 1 || len === STEP_SLOTS) len = 0;
+  }
+  const count = startList.length;
+  const groups = new Int32Array(count * STEP_SLOTS).fill(pad);
+  const lengths = new Int32Array(count);
+  const starts = Int32Array.from(startList);
+  const lookback = new Int32Array(count * LOOKBACK_SLOTS);
+  const flags = new Float32Array(count * LOOKBACK_FLAGS);
+  for (let s = 0; s < count; s++) {
+    const end = s + 1 < count ? starts[s + 1] : ids.length;
+    const group: number[] = [];
+    for (let i = starts[s]; i < end; i++) group.push(ids[i]);
+    const after = reader.read(group);
+    groups.set(group, s * STEP_SLOTS);
+    lengths[s] = group.length;
+    lookback.set(after.lookback, s * LOOKBACK_SLOTS);
+    flags.set(after.flags, s * LOOKBACK_FLAGS);
+  }
+  return { count, groups, lengths, starts, lookback, flags };
+}
