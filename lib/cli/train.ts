@@ -54,6 +54,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   'transpose-range': { type: 'string', help: `N transpose each training window by a random shift of up to N semitones, 0 = off (remi only; default ${DEFAULT_TRAIN_CONFIG.transposeRange})` },
   transpose: { type: 'string', help: 'N the same as --transpose-range (its former name)' },
   threads: { type: 'string', help: 'N threads computing gradients on the JS backends, 0 = one per core (default 0)' },
+  'carry-state': { type: 'boolean', help: 'carry the LSTM state from each window to the next of its piece (windows then consecutive; validation still from zeros)' },
 };
 
 export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
@@ -116,7 +117,7 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
     const training = validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...saved?.config.training, ...defined({
       epochs: num(a, 'epochs', 'int'), batchSize: num(a, 'batch-size', 'int'), learningRate: num(a, 'lr'), lrDecay: num(a, 'lr-decay'), clipNorm: num(a, 'clip-norm'),
       patience: num(a, 'patience', 'int'), seed: num(a, 'seed', 'int'), maxValWindows: num(a, 'max-val-windows', 'int'),
-      checkpointEverySec: num(a, 'checkpoint-every'), threads: num(a, 'threads', 'int'), transposeRange: transposeRangeFlag(a),
+      checkpointEverySec: num(a, 'checkpoint-every'), threads: num(a, 'threads', 'int'), transposeRange: transposeRangeFlag(a), carryState: a.values['carry-state'] === true ? true : undefined,
       maxMinutes: num(a, 'max-minutes'),
     }) });
     const folders = strs(a, 'data');

@@ -146,3 +146,72 @@ export function* batches(
     yield { batchSize: refs.length, seqLen, inputs, targets };
   }
 }
+
+/** A batch whose rows go on from the rows of the batch before it (training with the LSTM state carried over). */
+export interface StreamBatch extends Batch {
+  /** 1 for a row whose window does not follow the one the same row held in the batch before (its state starts from zeros). */
+  readonly fresh: Uint8Array;
+}
+
+/** The consecutive windows (stride seqLen) of each piece, pieces in a seeded order: a piece's tail shorter than a window is left out. */
+function streamWindows(pieces: readonly EncodedPiece[], seqLen: number, seed: number, epoch: number): WindowRef[] {
+  const order = shuffled(pieces.map((_, i) => i), createRng(deriveSeed(seed ^ 0x57e4, epoch)));
+  const out: WindowRef[] = [];
+  for (const piece of order) for (let start = 0; start + seqLen + 1 <= pieces[piece].ids.length; start += seqLen) out.push({ piece, start });
+  return out;
+}
+
+/** Batches {@link streamBatches} yields in an epoch: the windows dealt into `batchSize` streams of equal length. */
+export function streamBatchCount(pieces: readonly EncodedPiece[], seqLen: number, batchSize: number): number {
+  return Math.floor(pieces.reduce((n, p) => n + Math.max(0, Math.floor((p.ids.length - 1) / seqLen)), 0) / batchSize);
+}
+
+/**
+ * Batches for training with the state carried from one window to the next
+ * (truncated backpropagation through time, as in Keras's stateful RNNs and
+ * AWD-LSTM): the pieces, in an order shuffled by (seed, epoch), are cut into
+ * consecutive windows of `seqLen` tokens, laid end to end and dealt into
+ * `batchSize` streams of equal length (the last few windows left over are
+ * left out); row b of each batch is the next window of stream b. A row whose
+ * window does not follow its row's window in the batch before is `fresh`.
+ * With a `transposer`, every window of a piece moves by the same shift in an
+ * epoch (drawn for the piece's first window), so a carried state always saw
+ * the same key.
+ */
+export function* streamBatches(
+  pieces: readonly EncodedPiece[],
+  seqLen: number,
+  batchSize: number,
+  opts: { readonly seed: number; readonly epoch: number; readonly transposer?: Transposer },
+): Generator<StreamBatch> {
+  const windows = streamWindows(pieces, seqLen, opts.seed, opts.epoch);
+  const perStream = Math.floor(windows.length / batchSize);
+  const moved = new Map<number, Int32Array>();
+  const idsOf = (piece: number): Int32Array => {
+    const p = pieces[piece];
+    if (!opts.transposer || opts.transposer.maxSemitones <= 0 || !p.pitched) return p.ids;
+    let ids = moved.get(piece);
+    if (!ids) {
+      ids = p.ids.slice();
+      transposeWindow(opts.transposer, ids, p.pitched, windowSeed(opts.seed, opts.epoch, piece, 0));
+      moved.set(piece, ids);
+    }
+    return ids;
+  };
+  for (let i = 0; i < perStream; i++) {
+    const inputs = new Int32Array(batchSize * seqLen);
+    const targets = new Int32Array(batchSize * seqLen);
+    const fresh = new Uint8Array(batchSize);
+    for (let b = 0; b < batchSize; b++) {
+      const w = windows[b * perStream + i];
+      const before = i > 0 ? windows[b * perStream + i - 1] : null;
+      fresh[b] = before && before.piece === w.piece && before.start + seqLen === w.start ? 0 : 1;
+      const ids = idsOf(w.piece).subarray(w.start, w.start + seqLen + 1);
+      inputs.set(ids.subarray(0, seqLen), b * seqLen);
+      targets.set(ids.subarray(1, seqLen + 1), b * seqLen);
+    }
+    // A piece no stream holds any more is not needed again this epoch.
+    if (moved.size > 4 * batchSize) for (const key of [...moved.keys()].slice(0, moved.size - 2 * batchSize)) moved.delete(key);
+    yield { batchSize, seqLen, inputs, targets, fresh };
+  }
+}

@@ -24,6 +24,7 @@ export interface LayerTape {
   readonly g: tf.Tensor2D;
   readonly o: tf.Tensor2D;
   readonly c: tf.Tensor2D; // [T*B, H] cell states c_t
+  readonly c0: tf.Tensor2D | null; // [B, H] the cell state the window started from (null = zeros)
 }
 
 /** Converts batch-major ids [B, T] into time-major [T·B]. */
@@ -117,6 +118,7 @@ export function layerForward(
       g: tf.concat(tape.g, 0),
       o: tf.concat(tape.o, 0),
       c: tf.concat(tape.c, 0),
+      c0: init ? init.c : null,
     },
   };
 }

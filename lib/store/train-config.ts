@@ -43,6 +43,16 @@ export interface TrainConfig {
    * budget goes on with the next epoch.
    */
   readonly maxMinutes: number;
+  /**
+   * Carry the LSTM state from each training window to the next window of
+   * its piece (truncated backpropagation through time, as in Keras stateful
+   * RNNs and AWD-LSTM): the model learns to go on from states as deep as a
+   * long generation's, not only from zeros. Windows are then consecutive
+   * (stride seqLen) and the batches streams of pieces (lib/data/dataset.ts
+   * streamBatches). Validation still reads windows from zeros, so losses
+   * compare with runs without it.
+   */
+  readonly carryState: boolean;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
@@ -58,6 +68,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   threads: 0,
   transposeRange: 0,
   maxMinutes: 0,
+  carryState: false,
 };
 
 /** Throws a RangeError naming the bad parameter and its allowed range. */
@@ -74,6 +85,7 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   checkNumber('clipNorm', c.clipNorm, (v) => v >= 0, '≥ 0 (0 = off)');
   checkNumber('maxMinutes', c.maxMinutes, (v) => v >= 0, '≥ 0 (0 = no limit)');
   checkNumber('checkpointEverySec', c.checkpointEverySec, (v) => v >= 0, '≥ 0 (0 = only at epoch ends)');
+  if (typeof c.carryState !== 'boolean') throw new RangeError(`carryState must be true or false (got ${JSON.stringify(c.carryState)})`);
   return c;
 }
 

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../data/dataset';
-import type { LstmVars, ModelVars } from '../model/network';
+import type { LayerState, LstmVars, ModelVars } from '../model/network';
 import { layerForward, rowBlocks, timeMajor, type LayerTape } from '../model/forward';
 import type { Rng } from '../core/rng';
 
@@ -43,7 +43,7 @@ function layerBackward(
   const H = w.recurrentKernel.shape[0];
   const inDim = w.kernel.shape[0];
   const { i: I, f: F, g: G, o: O } = tape;
-  const cPrev = shiftDown(tape.c, B * H);
+  const cPrev = shiftDown(tape.c, B * H, tape.c0);
   const tc = tf.tanh(tape.c);
   const one = tf.scalar(1);
   // Per-step factors, computed for the whole window at once.
@@ -85,11 +85,12 @@ function layerBackward(
   return { dxs, dKernel, dRecurrent, dBias };
 }
 
-/** The rows of x moved down by one block of `n` values, zeros on top (c_{t-1} from c_t). */
-function shiftDown(x: tf.Tensor2D, n: number): tf.Tensor2D {
+/** The rows of x moved down by one block of `n` values, `first` (or zeros) on top: c_{t-1} from c_t, c_{-1} being the state the window started from. */
+function shiftDown(x: tf.Tensor2D, n: number, first: tf.Tensor2D | null): tf.Tensor2D {
   const d = x.dataSync() as Float32Array;
   const out = new Float32Array(d.length);
   out.set(d.subarray(0, d.length - n), n);
+  if (first) out.set(first.dataSync() as Float32Array, 0);
   return tf.tensor2d(out, x.shape);
 }
 
@@ -100,17 +101,24 @@ function splitRows(x: tf.Tensor2D, a: number): [tf.Tensor2D, tf.Tensor2D] {
   return [tf.tensor2d(d.slice(0, a * cols), [a, cols]), tf.tensor2d(d.slice(a * cols), [rows - a, cols])];
 }
 
-/** Result of one batch: mean loss (nats per token) and gradients in {@link varList} order. */
+/** Result of one batch: mean loss (nats per token) and gradients in {@link varList} order; with a start state given, the state the batch ends in. */
 export interface BatchGradients {
   readonly loss: number;
   readonly grads: tf.Tensor[];
+  readonly state?: BatchStateArrays;
 }
+
+/** Every layer's h and c for each row of a batch, row-major [B × units] (a state carried from one batch to the next). */
+export type BatchStateArrays = readonly LayerState<Float32Array>[];
 
 /**
  * Loss and gradients of the mean next-token cross-entropy over every position
- * of a batch. The returned gradient tensors belong to the caller (dispose them).
+ * of a batch. With `init`, each layer starts from that state instead of zeros
+ * (truncated backpropagation: no gradient flows into it), and the result
+ * carries the state each row ends in, for the next window of its stream. The
+ * returned gradient tensors belong to the caller (dispose them).
  */
-export function lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec): BatchGradients {
+export function lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec, init?: BatchStateArrays): BatchGradients {
   const B = batch.batchSize;
   const T = batch.seqLen;
   const N = B * T;
@@ -118,17 +126,21 @@ export function lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSp
   const ids = timeMajor(batch.inputs, B, T);
   const targets = timeMajor(batch.targets, B, T);
   let lossValue = 0;
+  const ends: LayerState<Float32Array>[] = [];
   const grads = tf.tidy(() => {
     const idT = tf.tensor1d(ids, 'int32');
     let xs = rowBlocks(tf.gather(vars.embedding, idT) as tf.Tensor2D, T);
     const tapes: LayerTape[] = [];
-    for (const w of vars.lstm) {
+    vars.lstm.forEach((w, l) => {
       const inMask = drop ? dropoutMask(B, w.kernel.shape[0], drop.dropout, drop.rng) : null;
       const recMask = drop ? dropoutMask(B, w.recurrentKernel.shape[0], drop.recurrentDropout, drop.rng) : null;
-      const r = layerForward(xs, w, inMask, recMask, true);
+      const H = w.recurrentKernel.shape[0];
+      const start = init ? { h: tf.tensor2d(init[l].h, [B, H]), c: tf.tensor2d(init[l].c, [B, H]) } : null;
+      const r = layerForward(xs, w, inMask, recMask, true, start);
+      if (init) ends.push({ h: (r.last.h.dataSync() as Float32Array).slice(), c: (r.last.c.dataSync() as Float32Array).slice() });
       tapes.push(r.tape as LayerTape);
       xs = r.hs;
-    }
+    });
     const top = tf.concat(xs, 0) as tf.Tensor2D;
     const logp = tf.logSoftmax(tf.add(tf.matMul(top, vars.outKernel as tf.Tensor2D), vars.outBias));
     const onehot = tf.oneHot(tf.tensor1d(targets, 'int32'), V);
@@ -146,6 +158,6 @@ export function lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSp
     const dEmb = tf.unsortedSegmentSum(tf.concat(dhs, 0), idT, vars.embedding.shape[0]);
     return [dEmb, ...layerGrads.flat(), dOutKernel, dOutBias];
   });
-  return { loss: lossValue, grads };
+  return init ? { loss: lossValue, grads, state: ends } : { loss: lossValue, grads };
 }
 

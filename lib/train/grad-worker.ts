@@ -8,7 +8,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../model/backend';
-import { lossAndGradients } from './bptt';
+import { lossAndGradients, type BatchStateArrays } from './bptt';
 import { buildModel, varList, type ModelConfig, type ModelVars } from '../model/network';
 import { createRng } from '../core/rng';
 
@@ -25,12 +25,14 @@ export type ToWorker =
       readonly targets: Int32Array;
       /** Dropout rates and the seed of this share's masks; null = no dropout. */
       readonly dropout: { readonly dropout: number; readonly recurrentDropout: number; readonly seed: number } | null;
+      /** The state this share's rows start from (training with the state carried over), or null for zeros. */
+      readonly state: BatchStateArrays | null;
     };
 
 /** Messages to the main thread. */
 export type FromWorker =
   | { readonly type: 'ready' }
-  | { readonly type: 'grads'; readonly loss: number; readonly grads: Float32Array[] }
+  | { readonly type: 'grads'; readonly loss: number; readonly grads: Float32Array[]; readonly state: BatchStateArrays | null }
   | { readonly type: 'error'; readonly message: string };
 
 function serve(port: NonNullable<typeof parentPort>): void {
@@ -50,11 +52,11 @@ function serve(port: NonNullable<typeof parentPort>): void {
         tf.tidy(() => m.weights.forEach((w, i) => list[i].assign(tf.tensor(w, list[i].shape))));
         const batch = { batchSize: m.batchSize, seqLen: m.seqLen, inputs: m.inputs, targets: m.targets };
         const drop = m.dropout ? { dropout: m.dropout.dropout, recurrentDropout: m.dropout.recurrentDropout, rng: createRng(m.dropout.seed) } : undefined;
-        const { loss, grads } = lossAndGradients(vars, batch, drop);
+        const { loss, grads, state } = lossAndGradients(vars, batch, drop, m.state ?? undefined);
         // Copies: on the cpu backend dataSync returns the tensor's own array.
         const arrays = grads.map((g) => (g.dataSync() as Float32Array).slice());
         tf.dispose(grads);
-        reply({ type: 'grads', loss, grads: arrays }, arrays.map((a) => a.buffer as ArrayBuffer));
+        reply({ type: 'grads', loss, grads: arrays, state: state ?? null }, arrays.map((a) => a.buffer as ArrayBuffer));
       } catch (e) {
         reply({ type: 'error', message: e instanceof Error ? e.message : String(e) });
       }

@@ -9,15 +9,15 @@ import { readCheckpoint, writeCheckpoint, type NamedTensor, type TrainPosition }
 import { validateTrainConfig, type EpochRecord, type TrainConfig } from '../store/train-config';
 import { openModelOutput, type ModelOutput } from '../store/output';
 import { makeTransposer } from '../data/transpose';
-import { batches, windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type WindowRef } from '../data/dataset';
+import { batches, streamBatchCount, streamBatches, windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type StreamBatch, type WindowRef } from '../data/dataset';
 import { UserError } from '../core/errors';
 import { turnAndCheck } from '../core/steps';
 import { showPath, type FilePath } from '../core/files';
 import { currentBackend } from '../model/backend';
-import { lossAndGradients, type BatchGradients } from './bptt';
+import { lossAndGradients, type BatchGradients, type BatchStateArrays } from './bptt';
 import { batchLoss } from '../model/forward';
 import { autoThreads, startGradientWorkers, type GradientWorkers } from './parallel';
-import { varList, type MusicModel } from '../model/network';
+import { varList, type ModelConfig, type MusicModel } from '../model/network';
 import { createRng, deriveSeed, shuffled } from '../core/rng';
 import type { RunConfig } from '../store/run-config';
 import { saveHistory, saveRunConfig, saveWeights } from '../store/save';
@@ -132,7 +132,8 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
   saveRunConfig(output.dir(), run.vocab, run.runConfig);
   const { workers, threadsNote } = await gradientWorkers(run.model, cfg);
   let best: tf.Tensor[] | null = null;
-  const nBatches = Math.ceil(trainIdx.length / cfg.batchSize);
+  const nBatches = cfg.carryState ? streamBatchCount(run.train, seqLen, cfg.batchSize) : Math.ceil(trainIdx.length / cfg.batchSize);
+  if (nBatches === 0) throw new UserError(`carryState: the training pieces hold fewer windows of ${seqLen} tokens than a batch of ${cfg.batchSize} streams: lower the batch size or seqLen`);
   const transposer = cfg.transposeRange > 0 ? makeTransposer(run.vocab, cfg.transposeRange) : undefined;
   const started = Date.now();
   let tokensDone = 0;
@@ -156,21 +157,28 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
       let lossSum = epoch === pos.epoch ? pos.lossSum : 0;
       const skip = epoch === pos.epoch ? pos.batchesDone : 0;
       let b = 0;
-      for (const batch of batches(run.train, trainIdx, seqLen, cfg.batchSize, { shuffle: true, seed: cfg.seed, epoch, transposer })) {
+      // With carryState each row goes on from the state its stream ended the batch before in (zeros for a fresh row, and after a resume).
+      let carried: BatchStateArrays | undefined;
+      const epochBatches = cfg.carryState
+        ? streamBatches(run.train, seqLen, cfg.batchSize, { seed: cfg.seed, epoch, transposer })
+        : batches(run.train, trainIdx, seqLen, cfg.batchSize, { shuffle: true, seed: cfg.seed, epoch, transposer });
+      for (const batch of epochBatches) {
         if (b < skip) {
           b++;
           continue;
         }
+        const init = 'fresh' in batch ? startState(carried, batch as StreamBatch, run.model.config) : undefined;
         const t0 = Date.now();
         const rng = createRng(deriveSeed(cfg.seed, epoch * 1_000_003 + b));
         const drop = { dropout: run.model.config.dropout, recurrentDropout: run.model.config.recurrentDropout, rng };
         let step: BatchGradients;
         try {
-          step = workers ? await workers.lossAndGradients(run.model.vars, batch, drop) : lossAndGradients(run.model.vars, batch, drop);
+          step = workers ? await workers.lossAndGradients(run.model.vars, batch, drop, init) : lossAndGradients(run.model.vars, batch, drop, init);
         } catch (e) {
           throw outOfMemory(e, cfg.batchSize, seqLen, run.vocab.tokens.length) ?? e;
         }
         const { loss, grads } = step;
+        carried = step.state;
         if (!Number.isFinite(loss)) {
           tf.dispose(grads);
           throw new UserError(`training diverged (loss ${loss}) at epoch ${epoch + 1}, batch ${b + 1}: lower the learning rate`);
@@ -298,6 +306,22 @@ async function adamWithState(learningRate: number, state: NamedTensor[]): Promis
   const next = tf.train.adam(learningRate);
   await next.setWeights(state);
   return next;
+}
+
+/** The state a stream batch starts from: the carried one, with fresh rows (and every row when there is none) at zeros. */
+function startState(carried: BatchStateArrays | undefined, batch: StreamBatch, config: ModelConfig): BatchStateArrays {
+  const H = config.units;
+  return Array.from({ length: config.layers }, (_, l) => {
+    const h = carried ? carried[l].h.slice() : new Float32Array(batch.batchSize * H);
+    const c = carried ? carried[l].c.slice() : new Float32Array(batch.batchSize * H);
+    batch.fresh.forEach((f, row) => {
+      if (f) {
+        h.fill(0, row * H, (row + 1) * H);
+        c.fill(0, row * H, (row + 1) * H);
+      }
+    });
+    return { h, c };
+  });
 }
 
 /** Mean loss over windows (no dropout); the event loop turns after each batch, and null means `shouldStop()` said so. */

@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../model/backend';
 import type { Batch } from '../data/dataset';
 import type { FromWorker, ToWorker } from './grad-worker';
-import { lossAndGradients, type DropoutSpec, type BatchGradients } from './bptt';
+import { lossAndGradients, type BatchStateArrays, type DropoutSpec, type BatchGradients } from './bptt';
 import { varList, type ModelConfig, type ModelVars } from '../model/network';
 import { createRng, deriveSeed } from '../core/rng';
 
@@ -28,8 +28,8 @@ const MIN_ROWS_PER_THREAD = 4;
 export interface GradientWorkers {
   /** Threads in use, the main one included. */
   readonly threads: number;
-  /** Loss and gradients of the whole batch, as {@link lossAndGradients} gives them (tensors owned by the caller). */
-  lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec): Promise<BatchGradients>;
+  /** Loss and gradients of the whole batch (and from `init`, the state its rows end in), as {@link lossAndGradients} gives them (tensors owned by the caller). */
+  lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec, init?: BatchStateArrays): Promise<BatchGradients>;
   /** Stops the workers. */
   terminate(): Promise<void>;
 }
@@ -95,34 +95,38 @@ export async function startGradientWorkers(config: ModelConfig, threads: number,
   return {
     threads,
     terminate,
-    async lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec): Promise<BatchGradients> {
+    async lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec, init?: BatchStateArrays): Promise<BatchGradients> {
       const rows = shareRows(batch.batchSize, threads);
       const seed = drop ? Math.floor(drop.rng.next() * 2 ** 32) : 0;
       const shareDrop = (k: number): DropoutSpec | undefined => (drop ? { ...drop, rng: createRng(deriveSeed(seed, k)) } : undefined);
-      if (rows.length === 1) return lossAndGradients(vars, batch, shareDrop(0));
+      if (rows.length === 1) return lossAndGradients(vars, batch, shareDrop(0), init);
       const T = batch.seqLen;
       const weights = varList(vars).map((v) => v.dataSync() as Float32Array);
+      const first = (k: number): number => rows.slice(0, k).reduce((a, r) => a + r, 0);
       const share = (k: number): Batch => {
-        const start = rows.slice(0, k).reduce((a, r) => a + r, 0) * T;
+        const start = first(k) * T;
         const end = start + rows[k] * T;
         return { batchSize: rows[k], seqLen: T, inputs: batch.inputs.slice(start, end), targets: batch.targets.slice(start, end) };
       };
+      const units = vars.lstm[0].recurrentKernel.shape[0];
+      const shareState = (k: number): BatchStateArrays | undefined => init && sliceRows(init, first(k), first(k) + rows[k], units);
       const replies = rows.slice(1).map((_, j) => {
         const s = share(j + 1);
         return ask(peers[j], {
           type: 'step', weights, batchSize: s.batchSize, seqLen: T, inputs: s.inputs, targets: s.targets,
           dropout: drop ? { dropout: drop.dropout, recurrentDropout: drop.recurrentDropout, seed: deriveSeed(seed, j + 1) } : null,
+          state: shareState(j + 1) ?? null,
         });
       });
       // The main thread's own share runs while the workers compute theirs.
       let mine: BatchGradients;
       try {
-        mine = lossAndGradients(vars, share(0), shareDrop(0));
+        mine = lossAndGradients(vars, share(0), shareDrop(0), shareState(0));
       } catch (e) {
         await Promise.allSettled(replies);
         throw e;
       }
-      let others: { readonly loss: number; readonly grads: Float32Array[] }[];
+      let others: { readonly loss: number; readonly grads: Float32Array[]; readonly state: BatchStateArrays | null }[];
       try {
         others = (await Promise.all(replies)).map((o) => {
           if (o.type !== 'grads') throw new Error('gradient worker sent no gradients');
@@ -139,7 +143,29 @@ export async function startGradientWorkers(config: ModelConfig, threads: number,
         mine.grads.map((g, i) => others.reduce((sum, o, j) => tf.add(sum, tf.mul(tf.tensor(o.grads[i], g.shape), rows[j + 1] / B)), tf.mul(g, rows[0] / B))),
       );
       tf.dispose(mine.grads);
-      return { loss, grads };
+      if (!init) return { loss, grads };
+      const parts = [mine.state, ...others.map((o) => o.state)];
+      if (parts.some((p) => !p)) throw new Error('gradient worker sent no state');
+      return { loss, grads, state: joinRows(parts as BatchStateArrays[]) };
     },
   };
+}
+
+/** Rows [from, to) of every layer's state, each row `units` values. */
+function sliceRows(state: BatchStateArrays, from: number, to: number, units: number): BatchStateArrays {
+  return state.map((s) => ({ h: s.h.slice(from * units, to * units), c: s.c.slice(from * units, to * units) }));
+}
+
+/** The shares' states, rows in share order, joined layer by layer. */
+function joinRows(parts: readonly BatchStateArrays[]): BatchStateArrays {
+  const join = (arrays: readonly Float32Array[]): Float32Array => {
+    const out = new Float32Array(arrays.reduce((n, x) => n + x.length, 0));
+    let at = 0;
+    for (const x of arrays) {
+      out.set(x, at);
+      at += x.length;
+    }
+    return out;
+  };
+  return parts[0].map((_, l) => ({ h: join(parts.map((p) => p[l].h)), c: join(parts.map((p) => p[l].c)) }));
 }
