@@ -33,7 +33,7 @@ export type JsonResult = Record<string, unknown>;
 
 /** Flag names the validators' parameter names map to. */
 export const FLAG_NAMES: Record<string, string> = {
-  units: 'units', layers: 'layers', embeddingDim: 'embedding', dropout: 'dropout', recurrentDropout: 'recurrent-dropout',
+  units: 'units', layers: 'layers', family: 'family', headUnits: 'head-units', embeddingDim: 'embedding', dropout: 'dropout', recurrentDropout: 'recurrent-dropout',
   epochs: 'epochs', batchSize: 'batch-size', learningRate: 'lr', lrDecay: 'lr-decay', clipNorm: 'clip-norm', patience: 'patience', seed: 'seed',
   seqLen: 'seq-len', stride: 'stride', valFraction: 'val-fraction', stepsPerBeat: 'grid', velocityBins: 'velocity-bins', scheme: 'scheme',
   temperature: 'temperature', topK: 'top-k', topP: 'top-p', length: 'length', primerLength: 'primer-length', context: 'context', bpm: 'bpm',

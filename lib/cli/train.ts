@@ -40,6 +40,8 @@ export const TRAIN_FLAGS: FlagSpecs = {
   'seq-len': { type: 'string', help: `N tokens per training window (default ${DEFAULT_DATASET_CONFIG.seqLen})` },
   stride: { type: 'string', help: `N tokens between window starts (default ${DEFAULT_DATASET_CONFIG.stride})` },
   'val-fraction': { type: 'string', help: `X fraction of files held out (default ${DEFAULT_DATASET_CONFIG.valFraction})` },
+  family: { type: 'string', help: 'NAME token (default: the LSTM steps once per token) or note (once per note or bar, a head writes its tokens; remi only)' },
+  'head-units': { type: 'string', help: 'N units of the note family\'s head (default 128)' },
   units: { type: 'string', help: `N LSTM units per layer (default ${DEFAULT_MODEL_CONFIG.units})` },
   layers: { type: 'string', help: `N stacked LSTM layers (default ${DEFAULT_MODEL_CONFIG.layers})` },
   embedding: { type: 'string', help: `N embedding width (default ${DEFAULT_MODEL_CONFIG.embeddingDim})` },
@@ -89,7 +91,7 @@ function transposeRangeFlag(a: ParsedArgs): number | undefined {
 }
 
 /** Flags an --init-from run may not give: the model it starts from fixes them. */
-const FIXED_BY_INIT = ['scheme', 'grid', 'velocity-bins', 'units', 'layers', 'embedding'] as const;
+const FIXED_BY_INIT = ['scheme', 'grid', 'velocity-bins', 'units', 'layers', 'embedding', 'family', 'head-units'] as const;
 
 /** The model --init-from names, loaded and checked; flags it fixes are refused by name. */
 async function loadInitModel(a: ParsedArgs, dir: string): Promise<LoadedModel> {
@@ -130,7 +132,7 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
     const tokenizer = init ? validateTokenizerConfig({ ...init.vocab.config, ...meter }) : tokenizerFrom(a);
     const dataset = { ...DEFAULT_DATASET_CONFIG, ...init?.config.dataset, ...defined({ seqLen: num(a, 'seq-len', 'int'), stride: num(a, 'stride', 'int'), valFraction: num(a, 'val-fraction'), seed: num(a, 'seed', 'int') }) };
     validateDatasetConfig(dataset);
-    const modelCfg = { ...DEFAULT_MODEL_CONFIG, ...init?.config.model, ...defined({ units: num(a, 'units', 'int'), layers: num(a, 'layers', 'int'), embeddingDim: num(a, 'embedding', 'int'), dropout: num(a, 'dropout'), recurrentDropout: num(a, 'recurrent-dropout'), seed: num(a, 'seed', 'int') }) };
+    const modelCfg = { ...DEFAULT_MODEL_CONFIG, ...init?.config.model, ...defined({ units: num(a, 'units', 'int'), layers: num(a, 'layers', 'int'), embeddingDim: num(a, 'embedding', 'int'), family: str(a, 'family') as ModelConfig['family'], headUnits: num(a, 'head-units', 'int'), dropout: num(a, 'dropout'), recurrentDropout: num(a, 'recurrent-dropout'), seed: num(a, 'seed', 'int') }) };
     validateModelConfig({ ...DEFAULT_MODEL_CONFIG, ...modelCfg, vocabSize: 2 });
     if (folders.length === 0) throw new UserError('--data is required');
     return { folders, recorded: false, midi, tokenizer, dataset, modelCfg, training };

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkInt, checkNumber } from '../core/check';
 import type { Vocabulary } from '../tokens/vocabulary';
+import { buildNoteNet, noteWeightShapes, type NoteVars } from './note-network';
 
 /** Model hyperparameters; saved with the weights. */
 export interface ModelConfig {
@@ -24,7 +25,18 @@ export interface ModelConfig {
   readonly recurrentDropout: number;
   /** Seed for the initial weights. */
   readonly seed: number;
+  /**
+   * `token` (absent in older model folders): the LSTM advances once per
+   * token. `note`: once per note or bar, with a head writing the next note's
+   * tokens (./note-network.ts; remi with a meter after every bar only).
+   */
+  readonly family?: ModelFamily;
+  /** Units of the note family's head (default 128). */
+  readonly headUnits?: number;
 }
+
+/** How the LSTM steps through a piece: once per token, or once per note. */
+export type ModelFamily = 'token' | 'note';
 
 export const DEFAULT_MODEL_CONFIG: ModelConfig = {
   vocabSize: 0,
@@ -45,6 +57,8 @@ export function validateModelConfig(c: ModelConfig): ModelConfig {
   checkInt('seed', c.seed, 0, 2 ** 31 - 1);
   checkNumber('dropout', c.dropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
   checkNumber('recurrentDropout', c.recurrentDropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
+  if (c.family !== undefined && c.family !== 'token' && c.family !== 'note') throw new RangeError(`family must be "token" or "note" (got ${JSON.stringify(c.family)})`);
+  if (c.headUnits !== undefined) checkInt('headUnits', c.headUnits, 1, 4096);
   return c;
 }
 
@@ -77,6 +91,8 @@ export interface ModelVars {
   readonly outKernel: tf.Variable;
   /** [vocabSize] */
   readonly outBias: tf.Variable;
+  /** The note family's step input and head (absent for the token family); the output layer is then the head's. */
+  readonly note?: NoteVars;
 }
 
 /** A built model: the tfjs layers model, its config and its variables. */
@@ -89,6 +105,10 @@ export interface MusicModel {
 /** Builds a fresh model with seeded initial weights. */
 export function buildModel(config: ModelConfig): MusicModel {
   validateModelConfig(config);
+  if (config.family === 'note') {
+    const net = buildNoteNet(config);
+    return { config, net, vars: modelVars(net, config) };
+  }
   const s = config.seed;
   const net = tf.sequential({ name: 'music_lstm' });
   net.add(
@@ -133,11 +153,11 @@ export function wrapModel(net: tf.LayersModel, config: ModelConfig): MusicModel 
 
 function modelVars(net: tf.LayersModel, c: ModelConfig): ModelVars {
   const w = net.trainableWeights.map((lv) => lv.read() as tf.Variable);
-  const expect: number[][] = [[c.vocabSize, c.embeddingDim]];
-  for (let l = 0; l < c.layers; l++) {
+  const expect: number[][] = c.family === 'note' ? noteWeightShapes(c) : [[c.vocabSize, c.embeddingDim]];
+  for (let l = 0; c.family !== 'note' && l < c.layers; l++) {
     expect.push([l === 0 ? c.embeddingDim : c.units, 4 * c.units], [c.units, 4 * c.units], [4 * c.units]);
   }
-  expect.push([c.units, c.vocabSize], [c.vocabSize]);
+  if (c.family !== 'note') expect.push([c.units, c.vocabSize], [c.vocabSize]);
   if (w.length !== expect.length) {
     throw new Error(`model has ${w.length} weight arrays, config expects ${expect.length}`);
   }
@@ -146,16 +166,27 @@ function modelVars(net: tf.LayersModel, c: ModelConfig): ModelVars {
       throw new Error(`weight ${i} has shape [${v.shape}], config expects [${expect[i]}]`);
     }
   });
+  const first = c.family === 'note' ? 3 : 1;
   const lstm: LstmVars[] = [];
   for (let l = 0; l < c.layers; l++) {
-    lstm.push({ kernel: w[1 + 3 * l], recurrentKernel: w[2 + 3 * l], bias: w[3 + 3 * l] });
+    lstm.push({ kernel: w[first + 3 * l], recurrentKernel: w[first + 1 + 3 * l], bias: w[first + 2 + 3 * l] });
   }
-  return { embedding: w[0], lstm, outKernel: w[w.length - 2], outBias: w[w.length - 1] };
+  const base = { embedding: w[0], lstm, outKernel: w[w.length - 2], outBias: w[w.length - 1] };
+  if (c.family !== 'note') return base;
+  const h = first + 3 * c.layers;
+  return { ...base, note: { stepKernel: w[1], stepBias: w[2], head: { kernel: w[h], recurrentKernel: w[h + 1], bias: w[h + 2] } } };
 }
 
-/** All variables in a fixed order (embedding, per layer kernel/recurrent/bias, output kernel/bias). */
+/**
+ * All variables in a fixed order, the layers model's: embedding, (note: step
+ * kernel and bias,) per layer kernel/recurrent/bias, (note: the head's
+ * kernel/recurrent/bias,) output kernel/bias.
+ */
 export function varList(v: ModelVars): tf.Variable[] {
-  return [v.embedding, ...v.lstm.flatMap((l) => [l.kernel, l.recurrentKernel, l.bias]), v.outKernel, v.outBias];
+  const stack = v.lstm.flatMap((l) => [l.kernel, l.recurrentKernel, l.bias]);
+  if (!v.note) return [v.embedding, ...stack, v.outKernel, v.outBias];
+  const { stepKernel, stepBias, head } = v.note;
+  return [v.embedding, stepKernel, stepBias, ...stack, head.kernel, head.recurrentKernel, head.bias, v.outKernel, v.outBias];
 }
 
 /** Number of trainable parameters. */

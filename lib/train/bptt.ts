@@ -24,7 +24,7 @@ export interface DropoutSpec {
   readonly rng: Rng;
 }
 
-function dropoutMask(rows: number, cols: number, rate: number, rng: Rng): tf.Tensor2D | null {
+export function dropoutMask(rows: number, cols: number, rate: number, rng: Rng): tf.Tensor2D | null {
   if (rate <= 0) return null;
   const keep = 1 - rate;
   const m = new Float32Array(rows * cols);
@@ -33,7 +33,7 @@ function dropoutMask(rows: number, cols: number, rate: number, rng: Rng): tf.Ten
 }
 
 /** Backward pass of one layer: given dL/dh_t for all t, returns per-step dL/dx_t and the weight gradients. */
-function layerBackward(
+export function layerBackward(
   tape: LayerTape,
   dhs: readonly tf.Tensor2D[],
   w: LstmVars,

@@ -9,16 +9,16 @@ import { readCheckpoint, writeCheckpoint, type NamedTensor, type TrainPosition }
 import { validateTrainConfig, type EpochRecord, type TrainConfig } from '../store/train-config';
 import { openModelOutput, type ModelOutput } from '../store/output';
 import { makeTransposer } from '../data/transpose';
-import { batches, streamBatchCount, streamBatches, windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type StreamBatch, type WindowRef } from '../data/dataset';
+import { windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type StreamBatch } from '../data/dataset';
 import { UserError } from '../core/errors';
 import { turnAndCheck } from '../core/steps';
 import { showPath, type FilePath } from '../core/files';
 import { currentBackend } from '../model/backend';
-import { lossAndGradients, type BatchGradients, type BatchStateArrays } from './bptt';
-import { batchLoss } from '../model/forward';
+import type { BatchGradients, BatchStateArrays } from './bptt';
+import { batchGradients, batchLossAndWeight, batchTokenCount, runBatches, type TrainingBatch } from './batching';
 import { autoThreads, startGradientWorkers, type GradientWorkers } from './parallel';
 import { varList, type ModelConfig, type MusicModel } from '../model/network';
-import { createRng, deriveSeed, shuffled } from '../core/rng';
+import { createRng, deriveSeed } from '../core/rng';
 import type { RunConfig } from '../store/run-config';
 import { saveHistory, saveRunConfig, saveWeights } from '../store/save';
 import type { Vocabulary } from '../tokens/vocabulary';
@@ -106,13 +106,9 @@ export async function trainModel(run: TrainRun, cb: TrainCallbacks = {}): Promis
 /** {@link trainModel} writing to an opened model folder. */
 async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks): Promise<TrainResult> {
   const cfg = validateTrainConfig(run.config);
-  const { seqLen, stride } = run.dataset;
-  const trainIdx = windowIndex(run.train, seqLen, stride);
-  if (trainIdx.length === 0) {
-    const longest = Math.max(0, ...run.train.map((p) => p.ids.length));
-    throw new UserError(`seqLen ${seqLen} is too long: the longest training piece has ${longest} tokens (need seqLen + 1)`);
-  }
-  const valIdx = limitWindows(windowIndex(run.val, seqLen, seqLen), cfg.maxValWindows, cfg.seed);
+  const { seqLen } = run.dataset;
+  const transposer = cfg.transposeRange > 0 ? makeTransposer(run.vocab, cfg.transposeRange) : undefined;
+  const data = runBatches({ config: run.model.config, vocab: run.vocab, train: run.train, val: run.val, dataset: run.dataset }, cfg, transposer);
   const vars = varList(run.model.vars);
   let pos: TrainPosition = { epoch: 0, batchesDone: 0, lossSum: 0, bestValLoss: Infinity, badEpochs: 0, learningRate: cfg.learningRate, elapsedSec: 0, history: [] };
   let optimizer: tf.Optimizer;
@@ -132,9 +128,7 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
   saveRunConfig(output.dir(), run.vocab, run.runConfig);
   const { workers, threadsNote } = await gradientWorkers(run.model, cfg);
   let best: tf.Tensor[] | null = null;
-  const nBatches = cfg.carryState ? streamBatchCount(run.train, seqLen, cfg.batchSize) : Math.ceil(trainIdx.length / cfg.batchSize);
-  if (nBatches === 0) throw new UserError(`carryState: the training pieces hold fewer windows of ${seqLen} tokens than a batch of ${cfg.batchSize} streams: lower the batch size or seqLen`);
-  const transposer = cfg.transposeRange > 0 ? makeTransposer(run.vocab, cfg.transposeRange) : undefined;
+  const nBatches = data.perEpoch;
   const started = Date.now();
   let tokensDone = 0;
   let trainMs = 0;
@@ -159,21 +153,18 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
       let b = 0;
       // With carryState each row goes on from the state its stream ended the batch before in (zeros for a fresh row, and after a resume).
       let carried: BatchStateArrays | undefined;
-      const epochBatches = cfg.carryState
-        ? streamBatches(run.train, seqLen, cfg.batchSize, { seed: cfg.seed, epoch, transposer })
-        : batches(run.train, trainIdx, seqLen, cfg.batchSize, { shuffle: true, seed: cfg.seed, epoch, transposer });
-      for (const batch of epochBatches) {
+      for (const batch of data.train(epoch)) {
         if (b < skip) {
           b++;
           continue;
         }
-        const init = 'fresh' in batch ? startState(carried, batch as StreamBatch, run.model.config) : undefined;
+        const init = batch.family === 'token' && 'fresh' in batch.batch ? startState(carried, batch.batch, run.model.config) : undefined;
         const t0 = Date.now();
         const rng = createRng(deriveSeed(cfg.seed, epoch * 1_000_003 + b));
         const drop = { dropout: run.model.config.dropout, recurrentDropout: run.model.config.recurrentDropout, rng };
         let step: BatchGradients;
         try {
-          step = workers ? await workers.lossAndGradients(run.model.vars, batch, drop, init) : lossAndGradients(run.model.vars, batch, drop, init);
+          step = await batchGradients(run.model.vars, batch, drop, workers, init);
         } catch (e) {
           throw outOfMemory(e, cfg.batchSize, seqLen, run.vocab.tokens.length) ?? e;
         }
@@ -185,11 +176,11 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
         }
         applyClipped(optimizer, vars, grads, cfg.clipNorm);
         trainMs += Date.now() - t0;
-        tokensDone += batch.batchSize * seqLen;
+        tokensDone += batchTokenCount(batch);
         lossSum += loss;
         b++;
         const tps = tokensDone / Math.max(1e-3, trainMs / 1000);
-        cb.onBatch?.({ epoch: epoch + 1, epochs: cfg.epochs, batch: b, batches: nBatches, loss, tokensPerSec: tps, etaSec: ((nBatches - b) * cfg.batchSize * seqLen) / tps });
+        cb.onBatch?.({ epoch: epoch + 1, epochs: cfg.epochs, batch: b, batches: nBatches, loss, tokensPerSec: tps, etaSec: ((nBatches - b) * data.batchTokens) / tps });
         const stop = await turnAndCheck(() => cb.shouldStop?.() === true);
         const here: TrainPosition = { ...pos, epoch, batchesDone: b, lossSum, epochSec: (Date.now() - epochStart) / 1000 };
         if (stop) {
@@ -204,7 +195,7 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
       }
       // An epoch cut short by the time budget averages the batches it ran.
       const trainLoss = lossSum / (outOfTime ? b : nBatches);
-      const valLoss = valIdx.length > 0 ? await meanLoss(run.model, run.val, valIdx, seqLen, cfg.batchSize, () => cb.shouldStop?.() === true) : trainLoss;
+      const valLoss = data.valWindows > 0 ? await meanLoss(run.model, data.val(), () => cb.shouldStop?.() === true) : trainLoss;
       if (valLoss === null) {
         // The checkpoint holds the batches done: a resumed run skips them and validates this epoch.
         await checkpoint({ ...pos, epoch, batchesDone: b, lossSum, epochSec: (Date.now() - epochStart) / 1000 });
@@ -292,6 +283,7 @@ function outOfMemory(e: unknown, batchSize: number, seqLen: number, vocabSize: n
 /** Worker threads for the gradients when the config and the backend call for them (see lib/train/parallel.ts). */
 async function gradientWorkers(model: MusicModel, cfg: TrainConfig): Promise<{ workers: GradientWorkers | null; threadsNote: string | null }> {
   const threads = cfg.threads === 0 ? autoThreads() : cfg.threads;
+  if (threads > 1 && model.config.family === 'note') return { workers: null, threadsNote: 'the note family trains on one thread for now: its gradients are not yet split over worker threads' };
   const backend = currentBackend();
   if (threads <= 1 || !backend || backend.native) return { workers: null, threadsNote: null };
   try {
@@ -324,23 +316,17 @@ function startState(carried: BatchStateArrays | undefined, batch: StreamBatch, c
   });
 }
 
-/** Mean loss over windows (no dropout); the event loop turns after each batch, and null means `shouldStop()` said so. */
-async function meanLoss(
-  model: MusicModel, pieces: readonly EncodedPiece[], index: readonly WindowRef[], seqLen: number, batchSize: number, shouldStop: () => boolean,
-): Promise<number | null> {
+/** Mean loss per token over the validation batches (no dropout); the event loop turns after each batch, and null means `shouldStop()` said so. */
+async function meanLoss(model: MusicModel, val: Iterable<TrainingBatch>, shouldStop: () => boolean): Promise<number | null> {
   let sum = 0;
   let n = 0;
-  for (const batch of batches(pieces, index, seqLen, batchSize, { shuffle: false, seed: 0, epoch: 0 })) {
-    sum += batchLoss(model.vars, batch) * batch.batchSize;
-    n += batch.batchSize;
+  for (const batch of val) {
+    const { loss, weight } = batchLossAndWeight(model.vars, batch);
+    sum += loss * weight;
+    n += weight;
     if (await turnAndCheck(shouldStop)) return null;
   }
   return sum / Math.max(1, n);
-}
-
-function limitWindows(index: readonly WindowRef[], max: number, seed: number): WindowRef[] {
-  if (max <= 0 || index.length <= max) return [...index];
-  return shuffled(index, createRng(seed ^ 0x5eed)).slice(0, max);
 }
 
 /** Applies gradients (in varList order), scaled down when their global norm exceeds clipNorm; disposes them. */

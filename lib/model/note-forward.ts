@@ -1,0 +1,111 @@
+/**
+ * The note-step model's forward pass over a batch of step windows
+ * (lib/data/note-dataset.ts), on its own variables: the step inputs, the
+ * main LSTM stack over the steps, and the head over the next step's slots,
+ * giving the log-probability of every target token. Training asks for the
+ * tapes its backward pass needs (lib/train/note-bptt.ts); validation and
+ * scoring ask only for the figures. Rows are time-major (n = t·B + b); the
+ * head's rows are slot-major (j·N + n). Call inside tf.tidy.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { NoteBatch } from '../data/note-dataset';
+import { INPUT_SLOTS } from '../data/note-dataset';
+import { LOOKBACK_FLAGS, STEP_SLOTS } from '../tokens/steps';
+import { layerForward, rowBlocks, type LayerTape } from './forward';
+import type { ModelVars } from './network';
+
+/** Dropout masks of one main-stack layer ([B, in] and [B, units]; null = none). */
+export interface LayerMasks {
+  readonly inMask: tf.Tensor2D | null;
+  readonly recMask: tf.Tensor2D | null;
+}
+
+/** What the forward pass computed; the tapes and inputs only when asked for. */
+export interface NoteForward {
+  /** [STEP_SLOTS·N, V] log-probabilities, slot-major. */
+  readonly logp: tf.Tensor2D;
+  /** For each head row, its target token, or −1 (not scored). */
+  readonly targets: Int32Array;
+  /** Targets that are tokens. */
+  readonly tokens: number;
+  readonly tape: NoteTape | null;
+}
+
+/** What the backward pass needs. */
+export interface NoteTape {
+  /** [N·INPUT_SLOTS] the step slots' ids, time-major. */
+  readonly groupIds: Int32Array;
+  /** [N, INPUT_SLOTS·E] their embeddings side by side. */
+  readonly slots: tf.Tensor2D;
+  readonly main: readonly LayerTape[];
+  /** [N, units] the top layer's outputs. */
+  readonly top: tf.Tensor2D;
+  /** [STEP_SLOTS·N] the head's input ids (start, then the next step's tokens), slot-major. */
+  readonly prefixIds: Int32Array;
+  readonly head: LayerTape;
+  /** [STEP_SLOTS·N, headUnits] the head's outputs, slot-major. */
+  readonly headOut: tf.Tensor2D;
+}
+
+/** Row-major [B][T][S] values → time-major [T][B][S]. */
+function timeMajorRows<A extends Int32Array | Float32Array>(x: A, B: number, T: number, S: number, make: (n: number) => A): A {
+  const out = make(x.length);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out.set(x.subarray((b * T + t) * S, (b * T + t + 1) * S), (t * B + b) * S);
+  return out;
+}
+
+/** [N][S] values → slot-major [S][N]. */
+function slotMajor(x: Int32Array, N: number, S: number): Int32Array {
+  const out = new Int32Array(x.length);
+  for (let n = 0; n < N; n++) for (let j = 0; j < S; j++) out[j * N + n] = x[n * S + j];
+  return out;
+}
+
+/** The forward pass (see the file comment). `masks` gives each main layer's dropout (training only). */
+export function noteForward(vars: ModelVars, batch: NoteBatch, keepTape: boolean, masks?: readonly LayerMasks[]): NoteForward {
+  const note = vars.note;
+  if (!note) throw new RangeError('noteForward needs a model of the note family');
+  const B = batch.batchSize;
+  const T = batch.seqLen;
+  const N = B * T;
+  const E = vars.embedding.shape[1] as number;
+  const groupIds = timeMajorRows(batch.group, B, T, INPUT_SLOTS, (n) => new Int32Array(n));
+  const flags = timeMajorRows(batch.flags, B, T, LOOKBACK_FLAGS, (n) => new Float32Array(n));
+  const slots = tf.reshape(tf.gather(vars.embedding, tf.tensor1d(groupIds, 'int32')), [N, INPUT_SLOTS * E]) as tf.Tensor2D;
+  const step = tf.add(tf.matMul(slots, note.stepKernel as tf.Tensor2D), note.stepBias) as tf.Tensor2D;
+  let xs = rowBlocks(tf.concat([step, tf.tensor2d(flags, [N, LOOKBACK_FLAGS])], 1) as tf.Tensor2D, T);
+  const main: LayerTape[] = [];
+  vars.lstm.forEach((w, l) => {
+    const r = layerForward(xs, w, masks?.[l].inMask ?? null, masks?.[l].recMask ?? null, keepTape);
+    if (r.tape) main.push(r.tape);
+    xs = r.hs;
+  });
+  const top = tf.concat(xs, 0) as tf.Tensor2D;
+  const prefixIds = slotMajor(timeMajorRows(batch.prefix, B, T, STEP_SLOTS, (n) => new Int32Array(n)), N, STEP_SLOTS);
+  const prefixEmb = rowBlocks(tf.gather(vars.embedding, tf.tensor1d(prefixIds, 'int32')) as tf.Tensor2D, STEP_SLOTS);
+  const head = layerForward(prefixEmb.map((e) => tf.concat([top, e], 1) as tf.Tensor2D), note.head, null, null, keepTape);
+  const headOut = tf.concat(head.hs, 0) as tf.Tensor2D;
+  const logp = tf.logSoftmax(tf.add(tf.matMul(headOut, vars.outKernel as tf.Tensor2D), vars.outBias)) as tf.Tensor2D;
+  const targets = slotMajor(timeMajorRows(batch.targets, B, T, STEP_SLOTS, (n) => new Int32Array(n)), N, STEP_SLOTS);
+  const tape = keepTape && head.tape ? { groupIds, slots, main, top, prefixIds, head: head.tape, headOut } : null;
+  return { logp, targets, tokens: batch.tokens, tape };
+}
+
+/** The summed negative log-probability of a forward pass's target tokens. */
+export function targetNll(f: NoteForward): number {
+  const V = f.logp.shape[1];
+  const at: number[] = [];
+  f.targets.forEach((t, row) => {
+    if (t >= 0) at.push(row * V + t);
+  });
+  if (at.length === 0) return 0;
+  return -tf.sum(tf.gather(tf.reshape(f.logp, [-1]), tf.tensor1d(at, 'int32'))).dataSync()[0];
+}
+
+/** Mean next-token loss (nats per token) over a batch of step windows, without dropout or gradients. */
+export function noteBatchLoss(vars: ModelVars, batch: NoteBatch): number {
+  return tf.tidy(() => {
+    const f = noteForward(vars, batch, false);
+    return targetNll(f) / Math.max(1, f.tokens);
+  });
+}
