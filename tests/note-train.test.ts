@@ -18,7 +18,8 @@ import { noteLossAndGradients } from '../lib/train/note-bptt';
 import { prepareData } from '../lib/data/prepare';
 import { loadMidiFolder } from '../lib/midi/read';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
-import { LOOKBACK_FLAGS, STEP_SLOTS } from '../lib/tokens/steps';
+import { LOOKBACK_FLAGS, STEP_SLOTS, toSteps } from '../lib/tokens/steps';
+import { scoreNotePieces } from '../lib/evaluate/note-score';
 import { trainModel } from '../lib/train/loop';
 import { DEFAULT_TRAIN_CONFIG } from '../lib/store/train-config';
 import { runConfig } from '../lib/store/run-config';
@@ -125,4 +126,35 @@ test('a short run of the note family learns and is saved as a layers model that 
     model.net.dispose();
     fs.rmSync(outDir, { recursive: true, force: true });
   }
+});
+
+test('scoring with a note model: chunked with the state carried equals one window, and every token after <s> gets the saved model\'s probability', () => {
+  const model = noteModel(7);
+  varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 90 + i)));
+  const ids = data.val[0].ids.slice(0, 400);
+  const [whole] = scoreNotePieces(model, data.vocab, [ids], 10_000);
+  const [chunked] = scoreNotePieces(model, data.vocab, [ids], 7);
+  assert.equal(whole.length, ids.length - 1);
+  whole.forEach((x, i) => assert.ok(Math.abs(x - chunked[i]) < 1e-4, `token ${i + 1}: ${x} vs ${chunked[i]}`));
+  const steps = toSteps(data.vocab, ids);
+  const batch = noteBatch(data.vocab, [{ name: 'p', steps }], [{ piece: 0, start: 0 }], steps.count - 1);
+  const p = tf.tidy(() => (model.net.predict([
+    tf.tensor3d(batch.group, [1, batch.seqLen, INPUT_SLOTS], 'int32'),
+    tf.tensor3d(batch.flags, [1, batch.seqLen, LOOKBACK_FLAGS]),
+    tf.tensor3d(batch.prefix, [1, batch.seqLen, STEP_SLOTS], 'int32'),
+  ]) as tf.Tensor).dataSync());
+  const V = model.config.vocabSize;
+  let checked = 0;
+  for (let t = 0; t < batch.seqLen; t++) {
+    for (let j = 0; j < STEP_SLOTS; j++) {
+      const target = batch.targets[t * STEP_SLOTS + j];
+      if (target < 0) continue;
+      const token = steps.starts[t + 1] + j;
+      assert.ok(Math.abs(Math.log(p[(t * STEP_SLOTS + j) * V + target]) - whole[token - 1]) < 1e-4, `token ${token}`);
+      checked++;
+    }
+  }
+  assert.equal(checked, ids.length - 1, 'every token after <s> is scored');
+  assert.throws(() => scoreNotePieces(model, data.vocab, [ids.slice(5)]), /starts? with <s>/);
+  model.net.dispose();
 });

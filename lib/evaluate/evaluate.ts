@@ -18,6 +18,7 @@ import type { Piece } from '../core/piece';
 import { DEFAULT_NGRAM_ORDER, evaluateNllAsync, trainNgramAsync } from './ngram';
 import { createRng, deriveSeed } from '../core/rng';
 import { DEFAULT_SCORE_OPTIONS, scorePieces } from './score';
+import { scoreNotePieces } from './note-score';
 import { countNotes } from '../tokens/scheme';
 import { schemeOf, tokensToPiece } from '../tokens/tokenize';
 import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
@@ -126,7 +127,7 @@ export async function evaluateModel(
   const sampling = resolveSampling(options.generate.sampling, vocab.config.scheme);
   const usable = heldOut.filter((p) => p.ids.length >= 2);
   if (usable.length === 0) throw new UserError('nothing to score: every held-out piece has fewer than 2 tokens');
-  const scores = await scoreStoppable(model, usable.map((p) => p.ids), (d, t) => onProgress?.('model', d, t), shouldStop);
+  const scores = await scoreStoppable(model, vocab, usable.map((p) => p.ids), (d, t) => onProgress?.('model', d, t), shouldStop);
   if (!scores) return null;
   let nllSum = 0;
   let tokens = 0;
@@ -234,12 +235,13 @@ const CHANCE_LABEL = 0x636863;
 const TWO_SAMPLE_LABEL = 0x747374;
 
 /**
- * {@link scorePieces} one batch at a time (the same batches: longest first),
- * letting the event loop turn between them; results in input order, or null
- * once `shouldStop()` is true.
+ * {@link scorePieces} one batch at a time (the same batches: longest first;
+ * a note-family model's pieces with ./note-score.ts), letting the event loop
+ * turn between them; results in input order, or null once `shouldStop()` is true.
  */
 async function scoreStoppable(
   model: MusicModel,
+  vocab: Vocabulary,
   seqs: readonly Int32Array[],
   onProgress: (done: number, total: number) => void,
   shouldStop: () => boolean,
@@ -249,7 +251,8 @@ async function scoreStoppable(
   const { batchSize } = DEFAULT_SCORE_OPTIONS;
   for (let start = 0; start < order.length; start += batchSize) {
     const group = order.slice(start, start + batchSize);
-    scorePieces(model, group.map((k) => seqs[k]), DEFAULT_SCORE_OPTIONS).forEach((lp, j) => (out[group[j]] = lp));
+    const scored = model.config.family === 'note' ? scoreNotePieces(model, vocab, group.map((k) => seqs[k])) : scorePieces(model, group.map((k) => seqs[k]), DEFAULT_SCORE_OPTIONS);
+    scored.forEach((lp, j) => (out[group[j]] = lp));
     onProgress(Math.min(order.length, start + batchSize), order.length);
     if (await turnAndCheck(shouldStop)) return null;
   }

@@ -12,7 +12,7 @@ import type { NoteBatch } from '../data/note-dataset';
 import { INPUT_SLOTS } from '../data/note-dataset';
 import { LOOKBACK_FLAGS, STEP_SLOTS } from '../tokens/steps';
 import { layerForward, rowBlocks, type LayerTape } from './forward';
-import type { ModelVars } from './network';
+import type { LayerState, ModelVars } from './network';
 
 /** Dropout masks of one main-stack layer ([B, in] and [B, units]; null = none). */
 export interface LayerMasks {
@@ -29,6 +29,8 @@ export interface NoteForward {
   /** Targets that are tokens. */
   readonly tokens: number;
   readonly tape: NoteTape | null;
+  /** Each main layer's state after the window's last step (for scoring a long piece chunk by chunk). */
+  readonly last: readonly LayerState<tf.Tensor2D>[];
 }
 
 /** What the backward pass needs. */
@@ -61,8 +63,12 @@ function slotMajor(x: Int32Array, N: number, S: number): Int32Array {
   return out;
 }
 
-/** The forward pass (see the file comment). `masks` gives each main layer's dropout (training only). */
-export function noteForward(vars: ModelVars, batch: NoteBatch, keepTape: boolean, masks?: readonly LayerMasks[]): NoteForward {
+/**
+ * The forward pass (see the file comment). `masks` gives each main layer's
+ * dropout (training only); `init` the main layers' state before the first
+ * step (zeros when absent).
+ */
+export function noteForward(vars: ModelVars, batch: NoteBatch, keepTape: boolean, masks?: readonly LayerMasks[], init?: readonly LayerState<tf.Tensor2D>[]): NoteForward {
   const note = vars.note;
   if (!note) throw new RangeError('noteForward needs a model of the note family');
   const B = batch.batchSize;
@@ -75,9 +81,11 @@ export function noteForward(vars: ModelVars, batch: NoteBatch, keepTape: boolean
   const step = tf.add(tf.matMul(slots, note.stepKernel as tf.Tensor2D), note.stepBias) as tf.Tensor2D;
   let xs = rowBlocks(tf.concat([step, tf.tensor2d(flags, [N, LOOKBACK_FLAGS])], 1) as tf.Tensor2D, T);
   const main: LayerTape[] = [];
+  const last: LayerState<tf.Tensor2D>[] = [];
   vars.lstm.forEach((w, l) => {
-    const r = layerForward(xs, w, masks?.[l].inMask ?? null, masks?.[l].recMask ?? null, keepTape);
+    const r = layerForward(xs, w, masks?.[l].inMask ?? null, masks?.[l].recMask ?? null, keepTape, init?.[l] ?? null);
     if (r.tape) main.push(r.tape);
+    last.push(r.last);
     xs = r.hs;
   });
   const top = tf.concat(xs, 0) as tf.Tensor2D;
@@ -88,7 +96,7 @@ export function noteForward(vars: ModelVars, batch: NoteBatch, keepTape: boolean
   const logp = tf.logSoftmax(tf.add(tf.matMul(headOut, vars.outKernel as tf.Tensor2D), vars.outBias)) as tf.Tensor2D;
   const targets = slotMajor(timeMajorRows(batch.targets, B, T, STEP_SLOTS, (n) => new Int32Array(n)), N, STEP_SLOTS);
   const tape = keepTape && head.tape ? { groupIds, slots, main, top, prefixIds, head: head.tape, headOut } : null;
-  return { logp, targets, tokens: batch.tokens, tape };
+  return { logp, targets, tokens: batch.tokens, tape, last };
 }
 
 /** The summed negative log-probability of a forward pass's target tokens. */

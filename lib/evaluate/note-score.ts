@@ -1,0 +1,56 @@
+/**
+ * Scoring whole pieces with a model of the note family: every token after a
+ * piece's first step gets the log-probability the head gave it, the main
+ * LSTM's state carried from chunk to chunk of steps. The result has the token
+ * family's layout (./score.ts): out[k][i] = ln p(ids[i + 1] | what came
+ * before), so NLL per token, per note and per beat compare across families.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { noteBatch } from '../data/note-dataset';
+import { noteForward } from '../model/note-forward';
+import type { LayerState, MusicModel } from '../model/network';
+import { toSteps } from '../tokens/steps';
+import type { Vocabulary } from '../tokens/vocabulary';
+
+/** Steps per chunk: the head's scores of a chunk take 8 × chunk × vocabulary floats. */
+const CHUNK_STEPS = 256;
+
+/**
+ * For each sequence (a whole piece, starting with `<s>`), the log-probability
+ * of each token but the first (see the file comment). A sequence whose first
+ * step holds more than `<s>` cannot be scored (the model has no step before
+ * it to predict from): a RangeError says so.
+ */
+export function scoreNotePieces(model: MusicModel, vocab: Vocabulary, seqs: readonly ArrayLike<number>[], chunk = CHUNK_STEPS): Float64Array[] {
+  return seqs.map((ids, k) => {
+    const out = new Float64Array(Math.max(0, ids.length - 1));
+    if (ids.length < 2) return out;
+    const steps = toSteps(vocab, ids);
+    if (steps.lengths[0] !== 1) throw new RangeError(`sequence ${k + 1}: a note model scores pieces that start with <s> alone (its first step holds ${steps.lengths[0]} tokens)`);
+    const piece = [{ name: `piece ${k + 1}`, steps }];
+    const V = model.config.vocabSize;
+    let state: LayerState<tf.Tensor2D>[] | undefined;
+    for (let a = 0; a + 1 < steps.count; a += chunk) {
+      const L = Math.min(chunk, steps.count - 1 - a);
+      const batch = noteBatch(vocab, piece, [{ piece: 0, start: a }], L);
+      const [logp, ...hc] = tf.tidy(() => {
+        const f = noteForward(model.vars, batch, false, undefined, state);
+        return [f.logp, ...f.last.flatMap((s) => [s.h, s.c])];
+      });
+      if (state) tf.dispose(state.flatMap((s) => [s.h, s.c]));
+      state = [];
+      for (let l = 0; l < hc.length; l += 2) state.push({ h: hc[l] as tf.Tensor2D, c: hc[l + 1] as tf.Tensor2D });
+      const scores = logp.dataSync();
+      logp.dispose();
+      for (let t = 0; t < L; t++) {
+        const s = a + t + 1;
+        for (let j = 0; j < steps.lengths[s]; j++) {
+          const token = steps.starts[s] + j;
+          out[token - 1] = scores[(j * L + t) * V + ids[token]];
+        }
+      }
+    }
+    if (state) tf.dispose(state.flatMap((s) => [s.h, s.c]));
+    return out;
+  });
+}
