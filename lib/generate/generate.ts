@@ -5,7 +5,9 @@
  * state, then sample one token at a time under the scheme's grammar and the
  * control mask, carrying the state (restarted on a window when `run.context`
  * is set), until the requested number of events is written; finish the last
- * note with the most likely tokens and decode to a Piece.
+ * note with the most likely tokens and decode to a Piece. A model of the
+ * note family reads and samples the same tokens under the same masks, its
+ * LSTM advancing once per note step (./note-sampling.ts).
  * Same seed and settings → the same tokens → byte-identical MIDI.
  *
  * One generator, `generation`, is the path every caller takes:
@@ -14,9 +16,10 @@
  * CLI and the evaluation).
  */
 import { DEFAULT_BPM, type Note, type Piece } from '../core/piece';
-import { createRng, type Rng } from '../core/rng';
+import { createRng } from '../core/rng';
 import { runSteps, runStepsStoppable } from '../core/steps';
-import { advance, initialState, NonFiniteOutput, readInferenceWeights, type InferenceWeights, type LstmState, type Prediction } from '../model/inference';
+import { advance, initialState, readInferenceWeights, type InferenceWeights, type LstmState, type Prediction } from '../model/inference';
+import { readNoteInferenceWeights } from '../model/note-inference';
 import type { MusicModel } from '../model/network';
 import { grammarStart } from '../tokens/grammar';
 import type { GrammarState } from '../tokens/scheme';
@@ -24,10 +27,12 @@ import { schemeOf, tokensToPiece } from '../tokens/tokenize';
 import type { Token } from '../tokens/token';
 import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
 import { controlMask, transposePrimer, validateControls, withControls } from './controls';
-import { startKeeping, type Keeper } from './keep';
+import { allowedNext, checkFinite, type Draw, type GenerateProgress, type Sampler } from './draw';
+import { startKeeping } from './keep';
+import { noteSampler } from './note-sampling';
 import type { Primer } from './primer';
 import { mostLikelyToken, resolveSampling, sampleToken, type SamplingConfig } from './sample';
-import { validateRunSettings, type GenerationSettings, type RunSettings } from './settings';
+import { validateRunSettings, type GenerationSettings } from './settings';
 
 /** A generated piece with its tokens; the first `primerLength` tokens are the primer. */
 export interface Generated {
@@ -71,9 +76,6 @@ function notesAfter(whole: readonly Note[], primer: readonly Note[]): Note[] {
     return false;
   });
 }
-
-/** Generation progress (events written so far). */
-type GenerateProgress = (events: number, total: number) => void;
 
 /** Options of one generation run. */
 export interface GenerateOptions {
@@ -124,12 +126,12 @@ function* generation(model: MusicModel, vocab: Vocabulary, primer: Primer, setti
   const controls = validateControls(settings.controls);
   const run = validateRunSettings(settings.run);
   const opening = withControls(vocab, transposePrimer(vocab, primer, controls.transpose ?? 0), controls);
-  const weights = readInferenceWeights(model);
+  const sampler = samplerFor(model);
   try {
     const started = performance.now();
     const rng = createRng(run.seed ^ 0x9e3779b9);
     const draw = { sampling, run, rng, control: controlMask(vocab, controls), keeper: startKeeping(vocab, controls) };
-    const { ids, events } = yield* sampleTokens(weights, vocab, opening.ids, draw, options.onProgress);
+    const { ids, events } = yield* sampler.sample(vocab, opening.ids, draw, options.onProgress);
     const seconds = (performance.now() - started) / 1000;
     const tokens = decodeIds(vocab, ids);
     const remi = vocab.config.scheme === 'remi';
@@ -145,17 +147,22 @@ function* generation(model: MusicModel, vocab: Vocabulary, primer: Primer, setti
     const continuation = notesAfter(piece.notes, tokensToPiece(tokens.slice(0, primerLength), vocab.config, decode).notes);
     return { ids, tokens, primerLength, primerBeats, events, newNotes: continuation.length, continuation, piece, seconds, sampling };
   } finally {
-    weights.dispose();
+    sampler.dispose();
   }
 }
 
-/** What the sampling loop draws with: resolved sampling settings, the run, the RNG, the control mask (null = none) and what the piece keeps. */
-interface Draw {
-  readonly sampling: SamplingConfig;
-  readonly run: RunSettings;
-  readonly rng: Rng;
-  readonly control: Float32Array | null;
-  readonly keeper: Keeper;
+/**
+ * The model's weights read out for inference, and its family's sampling
+ * loop over them: one LSTM step per token ({@link sampleTokens}), or per
+ * note for the note family (./note-sampling.ts). dispose() frees the weights.
+ */
+function samplerFor(model: MusicModel): { readonly sample: Sampler; readonly dispose: () => void } {
+  if (model.config.family === 'note') {
+    const weights = readNoteInferenceWeights(model);
+    return { sample: noteSampler(weights), dispose: () => weights.dispose() };
+  }
+  const weights = readInferenceWeights(model);
+  return { sample: (vocab, primer, draw, onProgress) => sampleTokens(weights, vocab, primer, draw, onProgress), dispose: () => weights.dispose() };
 }
 
 /**
@@ -245,32 +252,8 @@ function contextReader(weights: InferenceWeights, context: number): (ids: readon
 /** {@link advance}, failing when the scores it gives are not finite (the weights are damaged: sampling would pick garbage). */
 function checkedAdvance(weights: InferenceWeights, state: LstmState, token: number, position: number): Prediction {
   const r = advance(weights, state, token);
-  for (let j = 0; j < r.logits.length; j++) {
-    if (!Number.isFinite(r.logits[j])) throw new NonFiniteOutput(`generating: the scores after token ${position + 1} are not finite (${r.logits[j]})`);
-  }
+  checkFinite(r.logits, `after token ${position + 1}`);
   return r;
-}
-
-/**
- * The grammar's mask with the control and keeping masks applied, where that
- * leaves some token allowed (else the grammar's with the controls alone, else
- * the grammar's alone: the grammar always holds, the controls before what
- * the piece keeps).
- */
-function allowedNext(grammar: Float32Array, control: Float32Array | null, keep: Float32Array | null): Float32Array {
-  return applied(applied(grammar, control), keep);
-}
-
-/** `mask` applied to `allowed` where that leaves some token allowed, else `allowed` as it is. */
-function applied(allowed: Float32Array, mask: Float32Array | null): Float32Array {
-  if (!mask) return allowed;
-  const both = new Float32Array(allowed.length);
-  let any = false;
-  for (let j = 0; j < both.length; j++) {
-    both[j] = allowed[j] * mask[j];
-    if (both[j] > 0) any = true;
-  }
-  return any ? both : allowed;
 }
 
 /** Beat of the first event after the primer (where new material begins). */

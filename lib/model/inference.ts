@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../core/errors';
-import type { LayerState, MusicModel } from './network';
+import type { LayerState, LstmVars, MusicModel } from './network';
 
 /**
  * A model computed a value that is not a finite number (NaN or ±Infinity):
@@ -28,10 +28,10 @@ export class NonFiniteOutput extends UserError {
  * weights, or the tfjs backend's matrix product (WebAssembly SIMD or native
  * TensorFlow), which is several times faster for these sizes.
  */
-type Gemv = (x: Float32Array) => Float32Array;
+export type Gemv = (x: Float32Array) => Float32Array;
 
 /** One LSTM layer at inference: gate pre-activations (i, f, c, o as in Keras) from the concatenated input [x; h]. */
-interface InferenceLayer {
+export interface InferenceLayer {
   readonly inDim: number;
   readonly units: number;
   /** [x; h] (length inDim + units) → 4·units pre-activations. */
@@ -75,9 +75,35 @@ export interface Prediction {
 export function readInferenceWeights(model: MusicModel, engine: GemvEngine | 'auto' = 'auto'): InferenceWeights {
   const v = model.vars;
   const c = model.config;
-  const use: GemvEngine = engine === 'auto' ? (tf.getBackend() === 'cpu' ? 'js' : 'tfjs') : engine;
+  const use = resolveEngine(engine);
   const held: tf.Tensor[] = [];
-  const gemv = (kernel: tf.Tensor2D, bias: tf.Tensor1D): Gemv => {
+  const gemv = gemvMaker(use, held);
+  return {
+    vocabSize: c.vocabSize,
+    embeddingDim: c.embeddingDim,
+    engine: use,
+    embedding: v.embedding.dataSync() as Float32Array,
+    layers: v.lstm.map((l) => inferenceLayer(l, gemv)),
+    output: gemv(v.outKernel as tf.Tensor2D, v.outBias as tf.Tensor1D),
+    dispose: () => tf.dispose(held),
+  };
+}
+
+/** The engine `engine` stands for on the current backend: `auto` is tfjs on the wasm and native backends, JS on the cpu backend. */
+export function resolveEngine(engine: GemvEngine | 'auto'): GemvEngine {
+  return engine === 'auto' ? (tf.getBackend() === 'cpu' ? 'js' : 'tfjs') : engine;
+}
+
+/** Copies a kernel [inDim, outDim] and its bias out into a {@link Gemv} (see {@link gemvMaker}). */
+export type GemvMaker = (kernel: tf.Tensor2D, bias: tf.Tensor1D) => Gemv;
+
+/**
+ * A maker of {@link Gemv}s on `use`: each takes a kernel [inDim, outDim] and
+ * its bias and copies them out (JS: transposed arrays; tfjs: cloned tensors,
+ * pushed to `held`, which the caller disposes when done).
+ */
+export function gemvMaker(use: GemvEngine, held: tf.Tensor[]): GemvMaker {
+  return (kernel, bias) => {
     if (use === 'js') {
       const [rows, cols] = kernel.shape;
       return jsGemv(transpose(kernel.dataSync() as Float32Array, rows, cols), bias.dataSync() as Float32Array);
@@ -95,25 +121,18 @@ export function readInferenceWeights(model: MusicModel, engine: GemvEngine | 'au
       return values;
     };
   };
-  const layers = v.lstm.map((l) => {
-    const stacked = tf.tidy(() => tf.concat([l.kernel, l.recurrentKernel], 0) as tf.Tensor2D);
-    const layer: InferenceLayer = { inDim: l.kernel.shape[0], units: l.recurrentKernel.shape[0], gates: gemv(stacked, l.bias as tf.Tensor1D) };
-    stacked.dispose();
-    return layer;
-  });
-  return {
-    vocabSize: c.vocabSize,
-    embeddingDim: c.embeddingDim,
-    engine: use,
-    embedding: v.embedding.dataSync() as Float32Array,
-    layers,
-    output: gemv(v.outKernel as tf.Tensor2D, v.outBias as tf.Tensor1D),
-    dispose: () => tf.dispose(held),
-  };
 }
 
-/** The all-zeros state a sequence starts from. */
-export function initialState(w: InferenceWeights): LstmState {
+/** One LSTM layer's weights for inference: its kernel and recurrent kernel stacked into one product over [x; h]. */
+export function inferenceLayer(l: LstmVars, gemv: GemvMaker): InferenceLayer {
+  const stacked = tf.tidy(() => tf.concat([l.kernel, l.recurrentKernel], 0) as tf.Tensor2D);
+  const layer: InferenceLayer = { inDim: l.kernel.shape[0], units: l.recurrentKernel.shape[0], gates: gemv(stacked, l.bias as tf.Tensor1D) };
+  stacked.dispose();
+  return layer;
+}
+
+/** The all-zeros state a sequence starts from (of a token model's stack, or a note model's main stack). */
+export function initialState(w: Pick<InferenceWeights, 'layers'>): LstmState {
   return w.layers.map((l) => ({ h: new Float32Array(l.units), c: new Float32Array(l.units) }));
 }
 
@@ -127,27 +146,40 @@ export function advance(w: InferenceWeights, state: LstmState, token: number): P
   let x: Float32Array = w.embedding.subarray(token * w.embeddingDim, (token + 1) * w.embeddingDim);
   const next: LayerState<Float32Array>[] = [];
   w.layers.forEach((layer, l) => {
-    const H = layer.units;
-    const xh = new Float32Array(layer.inDim + H);
-    xh.set(x, 0);
-    xh.set(state[l].h, layer.inDim);
-    const z = layer.gates(xh);
-    const h = new Float32Array(H);
-    const c = new Float32Array(H);
-    const cPrev = state[l].c;
-    for (let j = 0; j < H; j++) {
-      const i = sigmoid(z[j]);
-      const f = sigmoid(z[H + j]);
-      const g = Math.tanh(z[2 * H + j]);
-      const o = sigmoid(z[3 * H + j]);
-      c[j] = f * cPrev[j] + i * g;
-      h[j] = o * Math.tanh(c[j]);
-    }
-    next.push({ h, c });
-    x = h;
+    const s = layerStep(layer, x, state[l]);
+    next.push(s);
+    x = s.h;
   });
   const logits = w.output(x);
   return { logits, probs: softmax(logits), state: next };
+}
+
+/** One LSTM layer reads one input vector `x` (inDim values) from the state `prev`; returns its new state. */
+export function layerStep(layer: InferenceLayer, x: Float32Array, prev: LayerState<Float32Array>): LayerState<Float32Array> {
+  const xh = new Float32Array(layer.inDim + layer.units);
+  xh.set(x, 0);
+  xh.set(prev.h, layer.inDim);
+  return lstmCell(layer.gates(xh), prev.c);
+}
+
+/**
+ * The LSTM cell update (Keras: gates i, f, c, o; sigmoid recurrent
+ * activation, tanh): the new state from the gate pre-activations `z`
+ * (4·units) and the previous cell `cPrev` (units).
+ */
+export function lstmCell(z: Float32Array, cPrev: Float32Array): LayerState<Float32Array> {
+  const H = cPrev.length;
+  const h = new Float32Array(H);
+  const c = new Float32Array(H);
+  for (let j = 0; j < H; j++) {
+    const i = sigmoid(z[j]);
+    const f = sigmoid(z[H + j]);
+    const g = Math.tanh(z[2 * H + j]);
+    const o = sigmoid(z[3 * H + j]);
+    c[j] = f * cPrev[j] + i * g;
+    h[j] = o * Math.tanh(c[j]);
+  }
+  return { h, c };
 }
 
 /** JS engine: out[j] = bias[j] + Σ_i m[j·n + i] · x[i], for transposed weights m of shape [bias.length, n]. */
@@ -185,7 +217,7 @@ function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
 }
 
 /** Softmax of scores (numerically stable). */
-function softmax(logits: ArrayLike<number>): Float32Array {
+export function softmax(logits: ArrayLike<number>): Float32Array {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
   const out = new Float32Array(logits.length);

@@ -1,0 +1,151 @@
+/**
+ * The note family's sampling loop (a model whose LSTM advances once per
+ * step: ../model/note-network.ts), with the contract of the token family's
+ * (./draw.ts `Sampler`): the same grammar, control and keeping masks, the
+ * same sampling, events counted the same way, a yield after every token.
+ *
+ * The primer is cut into steps (../tokens/steps.ts). Every complete group
+ * goes through the main stack with its look-back, from a step reader fed
+ * group by group and kept on through the generation. A last incomplete
+ * group (the controls primer `<s> |` ends with a bar whose meter has not
+ * come) is the forced start of the next step: the head reads it, then
+ * samples on. A step is sampled slot by slot until a token ends it (bos, dur,
+ * ts) or it has STEP_SLOTS tokens; then the main stack reads it. Once
+ * `run.length` events are written, the step under way is completed with the
+ * most likely tokens (the last note's velocity and duration: a note's group
+ * ends at its dur), as the token family completes its last note.
+ *
+ * `run.context` counts steps for this family (notes and bars, not tokens):
+ * once the main state holds C steps, the next step restarts it from zeros
+ * and it reads the last C/2 steps again (their look-back as it was read), as
+ * the token family does with tokens.
+ */
+import { advanceStep, headStart, headStep, type HeadPrediction, type NoteInferenceWeights } from '../model/note-inference';
+import { initialState, type LstmState } from '../model/inference';
+import { grammarStart } from '../tokens/grammar';
+import type { GrammarState } from '../tokens/scheme';
+import { endsStep, STEP_SLOTS, startId, stepReader, toSteps } from '../tokens/steps';
+import { schemeOf } from '../tokens/tokenize';
+import type { Vocabulary } from '../tokens/vocabulary';
+import { allowedNext, checkFinite, type Draw, type GenerateProgress, type Sampler } from './draw';
+import { mostLikelyToken, sampleToken } from './sample';
+
+/** One step as the main stack reads it. */
+interface Step {
+  readonly group: readonly number[];
+  readonly lookback: Int32Array;
+  readonly flags: Float32Array;
+}
+
+/**
+ * The note family's sampling loop over `weights` (see the file comment):
+ * reads the primer, writes `run.length` events and completes the last note.
+ * Returns the primer and new ids; yields after every token. Throws a
+ * RangeError for an empty primer or a vocabulary steps do not support (remi
+ * with the meter after every bar only), and a NonFiniteOutput when the
+ * model's scores are not finite.
+ */
+export function noteSampler(weights: NoteInferenceWeights): Sampler {
+  return (vocab, primer, draw, onProgress) => sampleNoteSteps(weights, vocab, primer, draw, onProgress);
+}
+
+/** {@link noteSampler}'s loop. */
+function* sampleNoteSteps(weights: NoteInferenceWeights, vocab: Vocabulary, primer: readonly number[], draw: Draw, onProgress?: GenerateProgress): ReturnType<Sampler> {
+  const { sampling, run, rng, control, keeper } = draw;
+  if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
+  const reader = stepReader(vocab);
+  const read = stepContext(weights, run.context ?? 0);
+  const start = startId(vocab);
+  const scheme = schemeOf(vocab.config);
+  const closes = (group: readonly number[]): boolean => group.length === STEP_SLOTS || endsStep(vocab.tokens[group[group.length - 1]]);
+  let grammar: GrammarState = grammarStart(vocab);
+  const ids: number[] = [];
+  const take = (id: number): void => {
+    ids.push(id);
+    grammar = grammar.after(id);
+    keeper.read(id);
+  };
+  // The primer's complete steps into the main state; its last incomplete group (if any) is the next step's start.
+  const cut = toSteps(vocab, primer);
+  let h: Float32Array | null = null;
+  let group: number[] = [];
+  for (let s = 0; s < cut.count; s++) {
+    group = Array.from(cut.groups.subarray(s * STEP_SLOTS, s * STEP_SLOTS + cut.lengths[s]));
+    group.forEach(take);
+    if (!closes(group)) break;
+    h = read({ group, ...reader.read(group) });
+    group = [];
+    yield;
+  }
+  if (h === null) throw new RangeError('a note model\'s primer needs a complete first step (it opens with <s>)');
+  /** The head from a step's start after `top` through its `forced` tokens (the last of `ids`): the scores of its next token. */
+  const headThrough = (top: Float32Array, forced: readonly number[]): HeadPrediction => {
+    const first = ids.length - forced.length;
+    let p = checked(headStep(weights, headStart(weights, top), start), first);
+    forced.forEach((id, k) => (p = checked(headStep(weights, p.state, id), first + k + 1)));
+    return p;
+  };
+  let out = headThrough(h, group);
+  let events = 0;
+  const maxTokens = primer.length + run.length * 16 + 64;
+  while (ids.length < maxTokens) {
+    const done = events >= run.length;
+    if (done && group.length === 0 && !scheme.needsMore(vocab.tokens[ids[ids.length - 1]])) break;
+    const allowed = allowedNext(grammar.allowed(), control, keeper.mask());
+    const next = done ? mostLikelyToken(out.logits, allowed) : sampleToken(out.logits, sampling, rng, allowed);
+    take(next);
+    group.push(next);
+    if (vocab.tokens[next].kind === 'event') {
+      events++;
+      if (onProgress && (events % 25 === 0 || events === run.length)) onProgress(events, run.length);
+    }
+    if (!closes(group)) out = checked(headStep(weights, out.state, next), ids.length);
+    else {
+      // The step is complete: the main stack reads it, unless it was the last.
+      if (events < run.length || scheme.needsMore(vocab.tokens[next])) out = headThrough(read({ group, ...reader.read(group) }), []);
+      group = [];
+    }
+    yield;
+  }
+  return { ids, events };
+}
+
+/** `p`, checked to have finite scores (those for token `position` + 1 of the piece). */
+function checked(p: HeadPrediction, position: number): HeadPrediction {
+  checkFinite(p.logits, `for token ${position + 1}`);
+  return p;
+}
+
+/**
+ * Reads steps into the main stack's state, one call per new step, and
+ * returns the top output after it. With `context` C > 0, once the state
+ * holds C steps, the next call starts from zeros again and reads the last
+ * C/2 steps, the new one included (see the file comment).
+ */
+function stepContext(weights: NoteInferenceWeights, context: number): (step: Step) => Float32Array {
+  let state: LstmState = initialState(weights);
+  let held = 0;
+  const keep = Math.floor(context / 2);
+  /** The last steps read (at least `keep` of them, when there were that many; trimmed now and then). */
+  let recent: Step[] = [];
+  return (step) => {
+    let todo = [step];
+    if (context > 0) {
+      recent.push(step);
+      if (recent.length > 2 * keep) recent = recent.slice(recent.length - keep);
+      if (held >= context) {
+        todo = recent.slice(recent.length - keep);
+        state = initialState(weights);
+        held = 0;
+      }
+    }
+    let h = new Float32Array(0);
+    for (const s of todo) {
+      const r = advanceStep(weights, state, s.group, s.lookback, s.flags);
+      state = r.state;
+      h = r.h;
+      held++;
+    }
+    return h;
+  };
+}

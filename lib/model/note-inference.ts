@@ -1,0 +1,182 @@
+/**
+ * Stateful inference for the note-step family (./note-network.ts): the main
+ * LSTM stack advances once per step (a note, a bar with its meter, the
+ * start), and a small head writes the next step's tokens one at a time.
+ *
+ *     advanceStep(state, group, look-back, flags) → h_s        (once per step)
+ *     headStart(h_s) → head state (zeros, with h_s's share of the gates)
+ *     headStep(head, y_{j−1}) → logits of y_j                  (once per token; y_{−1} = startId)
+ *
+ * The math is the saved layers model's, term for term: the step's slots
+ * (the group padded with padId to STEP_SLOTS, then the LOOKBACK_SLOTS
+ * look-back ids) are embedded and concatenated, x = slots·stepKernel +
+ * stepBias; the first LSTM layer reads [x; flags]; the head's LSTM reads
+ * [h_top; embedding(prev)] from a zero state at every step; logits =
+ * h_head·outKernel + outBias (the saved model applies the softmax). The
+ * weights are copied out once, and the products run on the same engines as
+ * the token model's inference (./inference.ts); the main stack starts from
+ * its `initialState` (zeros).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { LOOKBACK_FLAGS, LOOKBACK_SLOTS, STEP_SLOTS } from '../tokens/steps';
+import {
+  gemvMaker,
+  inferenceLayer,
+  layerStep,
+  lstmCell,
+  resolveEngine,
+  type Gemv,
+  type GemvEngine,
+  type InferenceLayer,
+  type LstmState,
+} from './inference';
+import type { LayerState, MusicModel } from './network';
+
+/** Everything note-step inference needs, copied out of the model once. Call dispose() when done. */
+export interface NoteInferenceWeights {
+  /** V: the vocabulary's tokens; padId = V and startId = V + 1 (./../tokens/steps.ts). */
+  readonly vocabSize: number;
+  readonly embeddingDim: number;
+  /** Which engine computes the products. */
+  readonly engine: GemvEngine;
+  /** [V + 2, embeddingDim] */
+  readonly embedding: Float32Array;
+  /** The concatenated slot embeddings ((STEP_SLOTS + LOOKBACK_SLOTS)·embeddingDim) → the step vector x (embeddingDim). */
+  readonly step: Gemv;
+  /** The main stack; the first layer reads [x; flags]. */
+  readonly layers: readonly InferenceLayer[];
+  /** The head's share of h_top in its gates, with the head's bias: h_top (units) → 4·headUnits. */
+  readonly headTop: Gemv;
+  /** The rest of the head's gates, without bias: [embedding(prev); h_head] → 4·headUnits. */
+  readonly headRest: Gemv;
+  readonly headUnits: number;
+  /** h_head → vocabulary logits. */
+  readonly output: Gemv;
+  /** Frees tensors held by the tfjs engine (a no-op for the JS engine). */
+  dispose(): void;
+}
+
+/** The head's state while it writes one step's tokens. Never mutated; each headStep returns a new one. */
+export interface HeadState extends LayerState<Float32Array> {
+  /** h_top's share of the head's gates (with the bias), the same for every slot of the step. */
+  readonly top: Float32Array;
+}
+
+/** What one head step returns: the scores of the next token of the step, and the head's state after reading the previous one. */
+export interface HeadPrediction {
+  /** Unnormalized scores over the vocabulary (V values). */
+  readonly logits: Float32Array;
+  readonly state: HeadState;
+}
+
+/**
+ * Copies a note-step model's weights out for inference (engine as in
+ * ./inference.ts `readInferenceWeights`). Throws a RangeError for a model of
+ * the token family.
+ */
+export function readNoteInferenceWeights(model: MusicModel, engine: GemvEngine | 'auto' = 'auto'): NoteInferenceWeights {
+  const c = model.config;
+  const note = model.vars.note;
+  if (c.family !== 'note' || !note) throw new RangeError(`note-step inference needs a model of the "note" family (this one is of the "${c.family ?? 'token'}" family)`);
+  const use = resolveEngine(engine);
+  const held: tf.Tensor[] = [];
+  const gemv = gemvMaker(use, held);
+  const top = model.vars.lstm[model.vars.lstm.length - 1].recurrentKernel.shape[0];
+  const headUnits = note.head.recurrentKernel.shape[0];
+  const [headTopKernel, headRestKernel, zeros] = tf.tidy(() => {
+    const k = note.head.kernel as tf.Tensor2D;
+    const rest = tf.concat([k.slice([top, 0], [k.shape[0] - top, 4 * headUnits]), note.head.recurrentKernel], 0) as tf.Tensor2D;
+    return [k.slice([0, 0], [top, 4 * headUnits]), rest, tf.zeros([4 * headUnits]) as tf.Tensor1D];
+  });
+  try {
+    return {
+      vocabSize: c.vocabSize,
+      embeddingDim: c.embeddingDim,
+      engine: use,
+      embedding: model.vars.embedding.dataSync() as Float32Array,
+      step: gemv(note.stepKernel as tf.Tensor2D, note.stepBias as tf.Tensor1D),
+      layers: model.vars.lstm.map((l) => inferenceLayer(l, gemv)),
+      headTop: gemv(headTopKernel, note.head.bias as tf.Tensor1D),
+      headRest: gemv(headRestKernel, zeros),
+      headUnits,
+      output: gemv(model.vars.outKernel as tf.Tensor2D, model.vars.outBias as tf.Tensor1D),
+      dispose: () => tf.dispose(held),
+    };
+  } finally {
+    tf.dispose([headTopKernel, headRestKernel, zeros]);
+  }
+}
+
+/** Checks that `id` is an integer in [0, limit); throws a RangeError naming `what` otherwise. */
+function checkId(id: number, limit: number, what: string): void {
+  if (!Number.isInteger(id) || id < 0 || id >= limit) throw new RangeError(`${what} id ${id} is outside [0, ${limit})`);
+}
+
+/**
+ * The main stack reads one complete step: `group` is its token ids (1 to
+ * STEP_SLOTS, unpadded), `lookback` the LOOKBACK_SLOTS look-back ids after it
+ * (padId where there is no note) and `flags` its LOOKBACK_FLAGS flags, as
+ * ../tokens/steps.ts `stepReader` gives them. Returns the top layer's output
+ * (what the head starts the next step from) and the new state.
+ */
+export function advanceStep(
+  w: NoteInferenceWeights,
+  state: LstmState,
+  group: readonly number[],
+  lookback: Int32Array,
+  flags: Float32Array,
+): { readonly h: Float32Array; readonly state: LstmState } {
+  if (group.length < 1 || group.length > STEP_SLOTS) throw new RangeError(`a step has 1 to ${STEP_SLOTS} tokens (got ${group.length})`);
+  if (lookback.length !== LOOKBACK_SLOTS || flags.length !== LOOKBACK_FLAGS) {
+    throw new RangeError(`a step's look-back has ${LOOKBACK_SLOTS} ids and ${LOOKBACK_FLAGS} flags (got ${lookback.length} and ${flags.length})`);
+  }
+  const V = w.vocabSize;
+  const E = w.embeddingDim;
+  const slots = new Float32Array((STEP_SLOTS + LOOKBACK_SLOTS) * E);
+  for (let k = 0; k < STEP_SLOTS + LOOKBACK_SLOTS; k++) {
+    let id: number;
+    if (k < STEP_SLOTS) {
+      id = k < group.length ? group[k] : V;
+      checkId(id, k < group.length ? V : V + 1, 'token');
+    } else {
+      id = lookback[k - STEP_SLOTS];
+      checkId(id, V + 1, 'look-back');
+    }
+    slots.set(w.embedding.subarray(id * E, (id + 1) * E), k * E);
+  }
+  const x0 = new Float32Array(E + LOOKBACK_FLAGS);
+  x0.set(w.step(slots), 0);
+  x0.set(flags, E);
+  let x = x0;
+  const next: LayerState<Float32Array>[] = [];
+  w.layers.forEach((layer, l) => {
+    const s = layerStep(layer, x, state[l]);
+    next.push(s);
+    x = s.h;
+  });
+  return { h: x, state: next };
+}
+
+/** The head's state at the start of a step after `h` (the top output of {@link advanceStep}): zeros, with h's share of the gates computed once. */
+export function headStart(w: NoteInferenceWeights, h: Float32Array): HeadState {
+  const H = w.headUnits;
+  return { h: new Float32Array(H), c: new Float32Array(H), top: w.headTop(h) };
+}
+
+/**
+ * The head reads the step's previous token `prev` (startId = V + 1 before the
+ * step's first token) and gives the scores of the step's next token.
+ */
+export function headStep(w: NoteInferenceWeights, state: HeadState, prev: number): HeadPrediction {
+  checkId(prev, w.vocabSize + 2, 'head input');
+  const E = w.embeddingDim;
+  const H = w.headUnits;
+  const xh = new Float32Array(E + H);
+  xh.set(w.embedding.subarray(prev * E, (prev + 1) * E), 0);
+  xh.set(state.h, E);
+  const rest = w.headRest(xh);
+  const z = new Float32Array(4 * H);
+  for (let j = 0; j < 4 * H; j++) z[j] = rest[j] + state.top[j];
+  const s = lstmCell(z, state.c);
+  return { logits: w.output(s.h), state: { ...s, top: state.top } };
+}
