@@ -33,8 +33,10 @@ export function scoreNotePieces(model: MusicModel, vocab: Vocabulary, seqs: read
     for (let a = 0; a + 1 < steps.count; a += chunk) {
       const L = Math.min(chunk, steps.count - 1 - a);
       const batch = noteBatch(vocab, piece, [{ piece: 0, start: a }], L);
+      let rows = new Int32Array(0);
       const [logp, ...hc] = tf.tidy(() => {
         const f = noteForward(model.vars, batch, false, undefined, state);
+        rows = f.rows;
         return [f.logp, ...f.last.flatMap((s) => [s.h, s.c])];
       });
       if (state) tf.dispose(state.flatMap((s) => [s.h, s.c]));
@@ -42,13 +44,11 @@ export function scoreNotePieces(model: MusicModel, vocab: Vocabulary, seqs: read
       for (let l = 0; l < hc.length; l += 2) state.push({ h: hc[l] as tf.Tensor2D, c: hc[l + 1] as tf.Tensor2D });
       const scores = logp.dataSync();
       logp.dispose();
-      for (let t = 0; t < L; t++) {
-        const s = a + t + 1;
-        for (let j = 0; j < steps.lengths[s]; j++) {
-          const token = steps.starts[s] + j;
-          out[token - 1] = scores[(j * L + t) * V + ids[token]];
-        }
-      }
+      // Scored row m is the head's row j·L + t: slot j of the step after step a + t.
+      rows.forEach((row, m) => {
+        const token = steps.starts[a + (row % L) + 1] + Math.floor(row / L);
+        out[token - 1] = scores[m * V + ids[token]];
+      });
     }
     if (state) tf.dispose(state.flatMap((s) => [s.h, s.c]));
     return out;

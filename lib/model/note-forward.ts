@@ -5,7 +5,9 @@
  * giving the log-probability of every target token. Training asks for the
  * tapes its backward pass needs (lib/train/note-bptt.ts); validation and
  * scoring ask only for the figures. Rows are time-major (n = t·B + b); the
- * head's rows are slot-major (j·N + n). Call inside tf.tidy.
+ * head's rows are slot-major (j·N + n), and it runs over as many slots as
+ * the batch's longest step has; only rows with a target reach the output
+ * layer (most slots of a note's step are empty). Call inside tf.tidy.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NoteBatch } from '../data/note-dataset';
@@ -22,10 +24,12 @@ export interface LayerMasks {
 
 /** What the forward pass computed; the tapes and inputs only when asked for. */
 export interface NoteForward {
-  /** [STEP_SLOTS·N, V] log-probabilities, slot-major. */
+  /** [M, V] log-probabilities of the M head rows that have a target. */
   readonly logp: tf.Tensor2D;
-  /** For each head row, its target token, or −1 (not scored). */
+  /** [M] each of those rows' target token. */
   readonly targets: Int32Array;
+  /** [M] each of those rows' place among the head's rows (slot-major: j·N + n). */
+  readonly rows: Int32Array;
   /** Targets that are tokens. */
   readonly tokens: number;
   readonly tape: NoteTape | null;
@@ -38,14 +42,16 @@ export interface NoteTape {
   /** [N·INPUT_SLOTS] the step slots' ids, time-major. */
   readonly groupIds: Int32Array;
   /** [N, INPUT_SLOTS·E] their embeddings side by side. */
-  readonly slots: tf.Tensor2D;
+  readonly slotEmbeddings: tf.Tensor2D;
   readonly main: readonly LayerTape[];
   /** [N, units] the top layer's outputs. */
   readonly top: tf.Tensor2D;
-  /** [STEP_SLOTS·N] the head's input ids (start, then the next step's tokens), slot-major. */
+  /** [slots·N] the head's input ids (start, then the next step's tokens), slot-major, for the slots it ran over. */
   readonly prefixIds: Int32Array;
+  /** Slots the head ran over (the batch's longest step). */
+  readonly slots: number;
   readonly head: LayerTape;
-  /** [STEP_SLOTS·N, headUnits] the head's outputs, slot-major. */
+  /** [M, headUnits] the head's outputs at the rows with a target. */
   readonly headOut: tf.Tensor2D;
 }
 
@@ -89,25 +95,27 @@ export function noteForward(vars: ModelVars, batch: NoteBatch, keepTape: boolean
     xs = r.hs;
   });
   const top = tf.concat(xs, 0) as tf.Tensor2D;
-  const prefixIds = slotMajor(timeMajorRows(batch.prefix, B, T, STEP_SLOTS, (n) => new Int32Array(n)), N, STEP_SLOTS);
-  const prefixEmb = rowBlocks(tf.gather(vars.embedding, tf.tensor1d(prefixIds, 'int32')) as tf.Tensor2D, STEP_SLOTS);
+  const allTargets = slotMajor(timeMajorRows(batch.targets, B, T, STEP_SLOTS, (n) => new Int32Array(n)), N, STEP_SLOTS);
+  let used = 1;
+  allTargets.forEach((t, row) => {
+    if (t >= 0) used = Math.max(used, Math.floor(row / N) + 1);
+  });
+  const prefixIds = slotMajor(timeMajorRows(batch.prefix, B, T, STEP_SLOTS, (n) => new Int32Array(n)), N, STEP_SLOTS).slice(0, used * N);
+  const prefixEmb = rowBlocks(tf.gather(vars.embedding, tf.tensor1d(prefixIds, 'int32')) as tf.Tensor2D, used);
   const head = layerForward(prefixEmb.map((e) => tf.concat([top, e], 1) as tf.Tensor2D), note.head, null, null, keepTape);
-  const headOut = tf.concat(head.hs, 0) as tf.Tensor2D;
+  const rows = Int32Array.from(allTargets.keys()).filter((row) => allTargets[row] >= 0);
+  const targets = Int32Array.from(rows, (row) => allTargets[row]);
+  const headOut = tf.gather(tf.concat(head.hs, 0), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
   const logp = tf.logSoftmax(tf.add(tf.matMul(headOut, vars.outKernel as tf.Tensor2D), vars.outBias)) as tf.Tensor2D;
-  const targets = slotMajor(timeMajorRows(batch.targets, B, T, STEP_SLOTS, (n) => new Int32Array(n)), N, STEP_SLOTS);
-  const tape = keepTape && head.tape ? { groupIds, slots, main, top, prefixIds, head: head.tape, headOut } : null;
-  return { logp, targets, tokens: batch.tokens, tape, last };
+  const tape = keepTape && head.tape ? { groupIds, slotEmbeddings: slots, main, top, prefixIds, slots: used, head: head.tape, headOut } : null;
+  return { logp, targets, rows, tokens: batch.tokens, tape, last };
 }
 
 /** The summed negative log-probability of a forward pass's target tokens. */
 export function targetNll(f: NoteForward): number {
+  if (f.targets.length === 0) return 0;
   const V = f.logp.shape[1];
-  const at: number[] = [];
-  f.targets.forEach((t, row) => {
-    if (t >= 0) at.push(row * V + t);
-  });
-  if (at.length === 0) return 0;
-  return -tf.sum(tf.gather(tf.reshape(f.logp, [-1]), tf.tensor1d(at, 'int32'))).dataSync()[0];
+  return -tf.sum(tf.gather(tf.reshape(f.logp, [-1]), tf.tensor1d(Int32Array.from(f.targets, (t, m) => m * V + t), 'int32'))).dataSync()[0];
 }
 
 /** Mean next-token loss (nats per token) over a batch of step windows, without dropout or gradients. */

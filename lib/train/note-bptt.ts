@@ -13,7 +13,6 @@ import { INPUT_SLOTS } from '../data/note-dataset';
 import { rowBlocks } from '../model/forward';
 import { noteForward, targetNll, type LayerMasks } from '../model/note-forward';
 import type { ModelVars } from '../model/network';
-import { STEP_SLOTS } from '../tokens/steps';
 import { dropoutMask, layerBackward, type BatchGradients, type DropoutSpec } from './bptt';
 
 /** Columns [0, a) and [a, end) of a [r, c] matrix (host copy). */
@@ -54,12 +53,12 @@ export function noteLossAndGradients(vars: ModelVars, batch: NoteBatch, drop?: D
     const count = Math.max(1, f.tokens);
     lossValue = targetNll(f) / count;
     const V = f.logp.shape[1];
-    const scored = Float32Array.from(f.targets, (t) => (t >= 0 ? 1 / count : 0));
-    const onehot = tf.oneHot(tf.tensor1d(Int32Array.from(f.targets, (t) => Math.max(0, t)), 'int32'), V);
-    const dLogits = tf.mul(tf.sub(tf.exp(f.logp), onehot), tf.tensor2d(scored, [scored.length, 1])) as tf.Tensor2D;
+    const dLogits = tf.div(tf.sub(tf.exp(f.logp), tf.oneHot(tf.tensor1d(f.targets, 'int32'), V)), count) as tf.Tensor2D;
     const dOutKernel = tf.matMul(tf.transpose(tape.headOut), dLogits);
     const dOutBias = tf.sum(dLogits, 0);
-    const dHead = rowBlocks(tf.matMul(dLogits, tf.transpose(vars.outKernel) as tf.Tensor2D), STEP_SLOTS);
+    // Rows without a target get no gradient: the scored rows' go back to their places among the head's.
+    const dScored = tf.matMul(dLogits, tf.transpose(vars.outKernel) as tf.Tensor2D);
+    const dHead = rowBlocks(tf.unsortedSegmentSum(dScored, tf.tensor1d(f.rows, 'int32'), tape.slots * N) as tf.Tensor2D, tape.slots);
     const head = layerBackward(tape.head, dHead, note.head);
     // Each slot's input is [top; prefix embedding]: its gradient splits into the two.
     const parts = head.dxs.map((d) => splitColumns(d, H));
@@ -74,7 +73,7 @@ export function noteLossAndGradients(vars: ModelVars, batch: NoteBatch, drop?: D
     }
     // The first layer's input is [step vector; flags]: the flags are data.
     const [dStep] = splitColumns(tf.concat(dhs, 0) as tf.Tensor2D, E);
-    const dStepKernel = tf.matMul(tf.transpose(tape.slots), dStep);
+    const dStepKernel = tf.matMul(tf.transpose(tape.slotEmbeddings), dStep);
     const dStepBias = tf.sum(dStep, 0);
     const dSlots = tf.reshape(tf.matMul(dStep, tf.transpose(note.stepKernel) as tf.Tensor2D), [N * INPUT_SLOTS, E]);
     const dEmb = tf.add(dPrefix, tf.unsortedSegmentSum(dSlots, tf.tensor1d(tape.groupIds, 'int32'), vars.embedding.shape[0]));
