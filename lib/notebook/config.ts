@@ -12,7 +12,7 @@ import { DEFAULT_DATASET_CONFIG, type DatasetConfig } from '../data/dataset';
 import { DEFAULT_PRIMER_LENGTH } from '../generate/primer';
 import { DEFAULT_SAMPLING_CONFIG, type SamplingConfig } from '../generate/sample';
 import { DEFAULT_RUN_SETTINGS, type GenerationSettings } from '../generate/settings';
-import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/network';
+import { DEFAULT_MODEL_CONFIG, type ModelConfig, type ModelFamily } from '../model/network';
 import { defaultTokenizerConfig, type TokenizerConfig } from '../tokens/config';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../store/train-config';
 
@@ -24,7 +24,13 @@ export interface Hyperparameters {
   readonly maxFiles: number;
   /** Tokenization: 'remi' (the default), 'timed' (notes and their timings) or 'classic'; each with its own defaults. */
   readonly scheme: TokenizerConfig['scheme'];
-  /** Tokens per training window. */
+  /**
+   * How the LSTM steps through a piece: 'token' (once per token) or 'note'
+   * (once per note or bar, with a head writing the note's tokens; remi only).
+   * Optional: a settings cell without it trains the token family.
+   */
+  readonly family?: ModelFamily;
+  /** Steps per training window: tokens for the token family, notes and bars for the note family. */
   readonly seqLen: number;
   readonly embeddingDim: number;
   readonly units: number;
@@ -87,7 +93,7 @@ export function notebookConfig(hyperparameters: Hyperparameters, env: NodeJS.Pro
     maxFiles: hp.maxFiles,
     tokenizer: defaultTokenizerConfig(hp.scheme),
     dataset: { ...DEFAULT_DATASET_CONFIG, seqLen: hp.seqLen, stride: Math.max(1, Math.floor(hp.seqLen / 2)), seed: hp.seed },
-    model: { ...DEFAULT_MODEL_CONFIG, embeddingDim: hp.embeddingDim, units: hp.units, layers: hp.layers, dropout: hp.dropout, seed: hp.seed },
+    model: { ...DEFAULT_MODEL_CONFIG, family: hp.family ?? 'token', embeddingDim: hp.embeddingDim, units: hp.units, layers: hp.layers, dropout: hp.dropout, seed: hp.seed },
     training: { ...DEFAULT_TRAIN_CONFIG, epochs: hp.epochs, batchSize: hp.batchSize, learningRate: hp.learningRate, transposeRange: hp.transposeRange, seed: hp.seed },
     generation: {
       sampling: { ...DEFAULT_SAMPLING_CONFIG, temperature: hp.temperature, topP: hp.topP },

@@ -80,7 +80,8 @@ export function settings(config: NotebookConfig): void {
   const files = config.maxFiles > 0 ? `at most ${config.maxFiles} files` : 'all files';
   console.log(`data: ${config.dataFolders.join(', ')} (${files}); windows of ${d.seqLen} tokens, stride ${d.stride}`);
   console.log(`tokens: ${schemeLabel(config.tokenizer)}`);
-  console.log(`model: embedding ${m.embeddingDim} → ${m.layers} × LSTM ${m.units} → softmax; dropout ${m.dropout}`);
+  const steps = m.family === 'note' ? `one step per note or bar: its tokens embedded → ${m.layers} × LSTM ${m.units} → a head LSTM ${m.headUnits ?? 128} writing the next note's tokens → softmax` : `embedding ${m.embeddingDim} → ${m.layers} × LSTM ${m.units} → softmax`;
+  console.log(`model: ${steps}; dropout ${m.dropout}`);
   console.log(`training: up to ${plural(t.epochs, 'epoch')}, batches of ${t.batchSize}, learning rate ${t.learningRate}${transposeLabel(t.transposeRange)}, seed ${t.seed} → ${config.modelDir}/`);
   console.log(`generation: ${g.run.length} events after a ${config.primerLength}-token primer, temperature ${g.sampling.temperature}, top-p ${g.sampling.topP}`);
 }
@@ -332,7 +333,8 @@ export function modelFolder(name: string, root = 'models'): string {
  */
 export function modelCard(m: LoadedModel): void {
   const { model, data, dataset, training } = m.config;
-  console.log(`loaded ${showPath(m.dir)}: ${model.layers}×${model.units} LSTM, ${parameterCount(m.model).toLocaleString('en')} parameters`);
+  const family = model.family === 'note' ? ' stepping once per note (note family)' : '';
+  console.log(`loaded ${showPath(m.dir)}: ${model.layers}×${model.units} LSTM${family}, ${parameterCount(m.model).toLocaleString('en')} parameters`);
   console.log(`  ${schemeLabel(m.vocab.config)}; vocabulary ${m.vocab.tokens.length} tokens`);
   console.log(
     `trained on ${plural(data.trainFiles, 'file')} (${data.trainTokens.toLocaleString('en')} tokens)${transposeLabel(training.transposeRange)}, ${plural(m.history.length, 'epoch')}${m.config.initFrom === undefined ? '' : ` from the weights of the model then in ${m.config.initFrom}`}; validated on ${data.valFiles} other file${data.valFiles === 1 ? '' : 's'}`,
