@@ -1,5 +1,5 @@
 /**
- * The CLI end to end, as the issue says it will be checked: inspect, train,
+ * The CLI end to end, as a user runs it: inspect, train,
  * generate, evaluate and --help, checking exit codes, the JSON summary on the
  * last stdout line, and the files written. The commands run in this process
  * (tests/helpers.ts `runCli`: the exported `main(argv)` with its output

@@ -260,7 +260,7 @@ test('randomly damaged files never crash or hang: a Piece or a one-line MidiFile
   assert.ok(ms < 5000, `3000 damaged files took ${ms} ms`);
 });
 
-test('issue 13: the 32-byte file with a 268-million-beat delta is skipped at once by inspect and refused as a --primer', async (t) => {
+test('the 32-byte file with a 268-million-beat delta is skipped at once by inspect and refused as a --primer', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'midi-huge-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const huge = path.join(dir, 'huge-delta.mid');

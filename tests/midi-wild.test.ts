@@ -1,5 +1,5 @@
 /**
- * MIDI from the wild (issue 23): karaoke files (.kar), RIFF-wrapped MIDI
+ * MIDI from the wild: karaoke files (.kar), RIFF-wrapped MIDI
  * (.rmi, or .mid), stray bytes after the last track and tracks without End of
  * Track load with exactly the notes of the file they were made from, each
  * thing read differently on one warning line; files whose notes could be

@@ -129,7 +129,7 @@ test('40 melodic programs share the 15 melodic channels, and every note is playe
   assert.deepEqual(playedNotes(bytes), asPlayed(piece), 'as a synthesizer plays it');
   const back = parseMidi(bytes, 'back', { includeDrums: true, sustain: false });
   assert.deepEqual(back.notes.map(row).sort(), piece.notes.map(row).sort(), 'as a reader reads it');
-  // The issue's case: programs 0, 94 and 57 on one channel all sound as themselves.
+  // Programs 0, 94 and 57 dealt onto one channel all sound as themselves.
   const three = makePiece('three', [0, 94, 57].flatMap((program, k) => [0, 1, 2].map((b) => ({ pitch: 60 + k, start: b, duration: 1, velocity: 90, program }))));
   const shared = pieceToMidiBytes(three);
   assert.deepEqual(playedNotes(shared), asPlayed(three));

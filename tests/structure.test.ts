@@ -139,7 +139,7 @@ const pitchesShuffled = (p: Piece, rng: Rng): Piece => {
   return { ...p, notes: p.notes.map((n, i) => ({ ...n, pitch: pitches[i] })) };
 };
 
-test('Nottingham: tunes repeat half their bars (the issue: 50.5 %, 1.2 meter changes per 100 bars), their pitch shuffles almost none', { skip: needNottingham }, () => {
+test('Nottingham: tunes repeat half their bars (measured by hand before: 50.5 %, 1.2 meter changes per 100 bars), their pitch shuffles almost none', { skip: needNottingham }, () => {
   const { pieces } = loadMidiFolder(NOTTINGHAM);
   const every50 = musicStats(opening(pieces.filter((_, i) => i % 50 === 0), 1000));
   assert.ok(every50.barRepetition > 0.4 && every50.barRepetition < 0.6, `repetition ${every50.barRepetition}`);
@@ -156,7 +156,7 @@ test('Nottingham: tunes repeat half their bars (the issue: 50.5 %, 1.2 meter cha
   assert.ok(real.grooveConsistency > 0.9 && real.grooveConsistency < 1, `groove ${real.grooveConsistency}`);
 });
 
-test('piano-midi: the first 1,000 notes of every 20th piece repeat about 12 % of their bars and rarely change meter (the issue: 12.2 %, 0.3)', { skip: needPianoMidi }, () => {
+test('piano-midi: the first 1,000 notes of every 20th piece repeat about 12 % of their bars and rarely change meter (measured by hand before: 12.2 %, 0.3)', { skip: needPianoMidi }, () => {
   const s = musicStats(opening(loadMidiFolder(PIANO_MIDI).pieces.filter((_, i) => i % 20 === 0), 1000));
   assert.ok(s.barRepetition > 0.08 && s.barRepetition < 0.18, `repetition ${s.barRepetition}`);
   assert.ok(s.meterChangesPer100Bars < 1, `meter changes ${s.meterChangesPer100Bars}`);
