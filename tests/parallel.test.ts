@@ -19,10 +19,10 @@ import { buildModel, DEFAULT_MODEL_CONFIG, varList } from '../lib/model/network'
 import { shareRows, startGradientWorkers, type GradientWorkers } from '../lib/train/parallel';
 import { runConfig } from '../lib/store/run-config';
 import { prepareData } from '../lib/data/prepare';
-import { createRng } from '../lib/core/rng';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
 import { trainModel } from '../lib/train/loop';
 import { DATA_DIR } from './helpers';
+import { assertReproducibleRuns, assertSplitMatches } from './parallel-checks';
 
 const dataset = { seqLen: 24, stride: 12, valFraction: 0.2, seed: 4 };
 let data: ReturnType<typeof prepareData>;
@@ -57,26 +57,8 @@ test('three threads give the one-thread loss and gradients (within 1e-5), withou
   const idx = windowIndex(data.train, dataset.seqLen, dataset.stride);
   const batch = batches(data.train, idx, dataset.seqLen, 15, { shuffle: true, seed: 1, epoch: 0 }).next().value;
   assert.ok(batch && batch.batchSize === 15, 'precondition: a full batch of 15 windows');
-  const one = lossAndGradients(model.vars, batch);
-  const before = tf.memory().numTensors;
-  const many = await workers.lossAndGradients(model.vars, batch);
-  assert.ok(Math.abs(many.loss - one.loss) < 1e-5, `loss ${many.loss} vs ${one.loss}`);
-  assert.equal(many.grads.length, one.grads.length);
-  many.grads.forEach((g, i) => {
-    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(g, one.grads[i]))).dataSync()[0]);
-    const scale = tf.tidy(() => tf.max(tf.abs(one.grads[i])).dataSync()[0]);
-    assert.ok(scale > 1e-4, `precondition: gradient ${i} is not zero`);
-    assert.ok(diff < 1e-5, `gradient ${i}: max difference ${diff}`);
-  });
-  tf.dispose(many.grads);
-  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
-  // With dropout: seeded, so the same rng state gives the same result.
-  const d1 = await workers.lossAndGradients(model.vars, batch, { dropout: 0.3, recurrentDropout: 0.1, rng: createRng(9) });
-  const d2 = await workers.lossAndGradients(model.vars, batch, { dropout: 0.3, recurrentDropout: 0.1, rng: createRng(9) });
-  assert.equal(d1.loss, d2.loss);
-  assert.notEqual(d1.loss, one.loss, 'dropout changes the loss');
-  tf.dispose([...d1.grads, ...d2.grads, ...one.grads]);
-  assert.equal(tf.memory().numTensors, before - one.grads.length);
+  const w = workers;
+  await assertSplitMatches(lossAndGradients(model.vars, batch), (drop) => w.lossAndGradients(model.vars, batch, drop));
   await workers.terminate();
   workers = null;
   model.net.dispose();
@@ -91,13 +73,5 @@ test('training on two threads with dropout: same seed, same history; the run rep
     model.net.dispose();
     return r;
   };
-  const a = await run();
-  const b = await run();
-  assert.equal(a.threads, 2, a.threadsNote ?? '');
-  assert.equal(a.threadsNote, null);
-  assert.ok(a.history[1].trainLoss < a.history[0].trainLoss, 'it learns');
-  assert.deepEqual(
-    a.history.map((h) => [h.trainLoss, h.valLoss]),
-    b.history.map((h) => [h.trainLoss, h.valLoss]),
-  );
+  await assertReproducibleRuns(run);
 });

@@ -91,6 +91,14 @@ export function noteBatch(vocab: Vocabulary, pieces: readonly SteppedPiece[], re
   return { batchSize: B, seqLen: T, group, flags, prefix, targets, tokens };
 }
 
+/** Rows [from, from + rows) of a batch as a batch of their own, its `tokens` counted anew (a thread's share, lib/train/parallel.ts). */
+export function noteBatchRows(batch: NoteBatch, from: number, rows: number): NoteBatch {
+  const cut = <A extends { slice(start: number, end: number): A }>(x: A, perStep: number): A => x.slice(from * batch.seqLen * perStep, (from + rows) * batch.seqLen * perStep);
+  const targets = cut(batch.targets, STEP_SLOTS);
+  const tokens = targets.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0);
+  return { batchSize: rows, seqLen: batch.seqLen, group: cut(batch.group, INPUT_SLOTS), flags: cut(batch.flags, LOOKBACK_FLAGS), prefix: cut(batch.prefix, STEP_SLOTS), targets, tokens };
+}
+
 /** Yields batches over the windows, shuffled by (seed, epoch) when `shuffle` is set; the last may be smaller. Each is built when asked for. */
 export function* noteBatches(
   vocab: Vocabulary,

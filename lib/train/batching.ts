@@ -97,11 +97,11 @@ export function batchTokenCount(b: TrainingBatch): number {
   return b.family === 'note' ? b.batch.tokens : b.batch.batchSize * b.batch.seqLen;
 }
 
-/** Loss and gradients of a batch: the token family's on the worker threads when there are some, from `init` when its state is carried. */
+/** Loss and gradients of a batch, on the worker threads when there are some (either family), from `init` when the token family's state is carried. */
 export async function batchGradients(
   vars: ModelVars, b: TrainingBatch, drop: DropoutSpec, workers: GradientWorkers | null, init?: BatchStateArrays,
 ): Promise<BatchGradients> {
-  if (b.family === 'note') return noteLossAndGradients(vars, b.batch, drop);
+  if (b.family === 'note') return workers ? workers.noteLossAndGradients(vars, b.batch, drop) : noteLossAndGradients(vars, b.batch, drop);
   return workers ? workers.lossAndGradients(vars, b.batch, drop, init) : lossAndGradients(vars, b.batch, drop, init);
 }
 

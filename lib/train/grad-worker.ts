@@ -3,14 +3,24 @@
  * worker thread with its own tfjs backend and its own copy of the model's
  * variables. For each step it receives the current weights and its share of
  * the batch, and sends back the loss and gradients of that share, computed
- * by the same kernel as the main thread (lib/train/bptt.ts).
+ * by the same kernel as the main thread (lib/train/bptt.ts, or for the note
+ * family lib/train/note-bptt.ts).
  */
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../model/backend';
-import { lossAndGradients, type BatchStateArrays } from './bptt';
+import type { NoteBatch } from '../data/note-dataset';
+import { lossAndGradients, type BatchGradients, type BatchStateArrays } from './bptt';
+import { noteLossAndGradients } from './note-bptt';
 import { buildModel, varList, type ModelConfig, type ModelVars } from '../model/network';
 import { createRng } from '../core/rng';
+
+/** Dropout rates and the seed of a share's masks. */
+export interface WorkerDropout {
+  readonly dropout: number;
+  readonly recurrentDropout: number;
+  readonly seed: number;
+}
 
 /** Messages from the main thread. */
 export type ToWorker =
@@ -23,10 +33,17 @@ export type ToWorker =
       readonly seqLen: number;
       readonly inputs: Int32Array;
       readonly targets: Int32Array;
-      /** Dropout rates and the seed of this share's masks; null = no dropout. */
-      readonly dropout: { readonly dropout: number; readonly recurrentDropout: number; readonly seed: number } | null;
+      /** This share's dropout; null = no dropout. */
+      readonly dropout: WorkerDropout | null;
       /** The state this share's rows start from (training with the state carried over), or null for zeros. */
       readonly state: BatchStateArrays | null;
+    }
+  | {
+      /** A step of the note family: this share's rows of the batch, its `tokens` counted anew. */
+      readonly type: 'note-step';
+      readonly weights: readonly Float32Array[];
+      readonly batch: NoteBatch;
+      readonly dropout: WorkerDropout | null;
     };
 
 /** Messages to the main thread. */
@@ -50,9 +67,11 @@ function serve(port: NonNullable<typeof parentPort>): void {
         if (!vars) throw new Error('step before init');
         const list = varList(vars);
         tf.tidy(() => m.weights.forEach((w, i) => list[i].assign(tf.tensor(w, list[i].shape))));
-        const batch = { batchSize: m.batchSize, seqLen: m.seqLen, inputs: m.inputs, targets: m.targets };
         const drop = m.dropout ? { dropout: m.dropout.dropout, recurrentDropout: m.dropout.recurrentDropout, rng: createRng(m.dropout.seed) } : undefined;
-        const { loss, grads, state } = lossAndGradients(vars, batch, drop, m.state ?? undefined);
+        const { loss, grads, state }: BatchGradients =
+          m.type === 'note-step'
+            ? noteLossAndGradients(vars, m.batch, drop)
+            : lossAndGradients(vars, { batchSize: m.batchSize, seqLen: m.seqLen, inputs: m.inputs, targets: m.targets }, drop, m.state ?? undefined);
         // Copies: on the cpu backend dataSync returns the tensor's own array.
         const arrays = grads.map((g) => (g.dataSync() as Float32Array).slice());
         tf.dispose(grads);

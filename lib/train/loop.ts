@@ -283,7 +283,6 @@ function outOfMemory(e: unknown, batchSize: number, seqLen: number, vocabSize: n
 /** Worker threads for the gradients when the config and the backend call for them (see lib/train/parallel.ts). */
 async function gradientWorkers(model: MusicModel, cfg: TrainConfig): Promise<{ workers: GradientWorkers | null; threadsNote: string | null }> {
   const threads = cfg.threads === 0 ? autoThreads() : cfg.threads;
-  if (threads > 1 && model.config.family === 'note') return { workers: null, threadsNote: 'the note family trains on one thread for now: its gradients are not yet split over worker threads' };
   const backend = currentBackend();
   if (threads <= 1 || !backend || backend.native) return { workers: null, threadsNote: null };
   try {

@@ -3,7 +3,9 @@
  * backends compute on one thread in Node, so on a machine with several cores
  * a training batch is split by rows between the main thread and worker
  * threads (lib/train/grad-worker.ts), each with its own backend and a copy of the
- * weights; their losses and gradients are averaged, weighted by rows.
+ * weights; their losses and gradients are averaged, weighted by rows (the
+ * token family's loss is a mean over rows of equal length) or by target
+ * tokens (the note family's is a mean over tokens, and steps differ).
  *
  * Without dropout the result equals the one-thread kernel's (tested). With
  * dropout each share draws its own masks from a seed taken from the step's
@@ -16,7 +18,9 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../model/backend';
 import type { Batch } from '../data/dataset';
-import type { FromWorker, ToWorker } from './grad-worker';
+import { noteBatchRows, type NoteBatch } from '../data/note-dataset';
+import type { FromWorker, ToWorker, WorkerDropout } from './grad-worker';
+import { noteLossAndGradients } from './note-bptt';
 import { lossAndGradients, type BatchStateArrays, type DropoutSpec, type BatchGradients } from './bptt';
 import { varList, type ModelConfig, type ModelVars } from '../model/network';
 import { createRng, deriveSeed } from '../core/rng';
@@ -30,6 +34,8 @@ export interface GradientWorkers {
   readonly threads: number;
   /** Loss and gradients of the whole batch (and from `init`, the state its rows end in), as {@link lossAndGradients} gives them (tensors owned by the caller). */
   lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec, init?: BatchStateArrays): Promise<BatchGradients>;
+  /** The note family's loss and gradients of a batch, as {@link noteLossAndGradients} gives them: its rows split over the threads, the shares weighted by their target tokens. */
+  noteLossAndGradients(vars: ModelVars, batch: NoteBatch, drop?: DropoutSpec): Promise<BatchGradients>;
   /** Stops the workers. */
   terminate(): Promise<void>;
 }
@@ -92,16 +98,18 @@ export async function startGradientWorkers(config: ModelConfig, threads: number,
     throw e;
   }
 
+  /** Posts a step to every worker but the main thread's share (share k + 1 to peer k). */
+  const post = (messages: readonly ToWorker[]): Promise<FromWorker>[] => messages.map((m, j) => ask(peers[j], m));
+
   return {
     threads,
     terminate,
     async lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSpec, init?: BatchStateArrays): Promise<BatchGradients> {
       const rows = shareRows(batch.batchSize, threads);
-      const seed = drop ? Math.floor(drop.rng.next() * 2 ** 32) : 0;
-      const shareDrop = (k: number): DropoutSpec | undefined => (drop ? { ...drop, rng: createRng(deriveSeed(seed, k)) } : undefined);
-      if (rows.length === 1) return lossAndGradients(vars, batch, shareDrop(0), init);
+      const d = shareDropouts(drop);
+      if (rows.length === 1) return lossAndGradients(vars, batch, d.local(0), init);
       const T = batch.seqLen;
-      const weights = varList(vars).map((v) => v.dataSync() as Float32Array);
+      const weights = weightArrays(vars);
       const first = (k: number): number => rows.slice(0, k).reduce((a, r) => a + r, 0);
       const share = (k: number): Batch => {
         const start = first(k) * T;
@@ -110,45 +118,78 @@ export async function startGradientWorkers(config: ModelConfig, threads: number,
       };
       const units = vars.lstm[0].recurrentKernel.shape[0];
       const shareState = (k: number): BatchStateArrays | undefined => init && sliceRows(init, first(k), first(k) + rows[k], units);
-      const replies = rows.slice(1).map((_, j) => {
-        const s = share(j + 1);
-        return ask(peers[j], {
-          type: 'step', weights, batchSize: s.batchSize, seqLen: T, inputs: s.inputs, targets: s.targets,
-          dropout: drop ? { dropout: drop.dropout, recurrentDropout: drop.recurrentDropout, seed: deriveSeed(seed, j + 1) } : null,
-          state: shareState(j + 1) ?? null,
-        });
-      });
-      // The main thread's own share runs while the workers compute theirs.
-      let mine: BatchGradients;
-      try {
-        mine = lossAndGradients(vars, share(0), shareDrop(0), shareState(0));
-      } catch (e) {
-        await Promise.allSettled(replies);
-        throw e;
-      }
-      let others: { readonly loss: number; readonly grads: Float32Array[]; readonly state: BatchStateArrays | null }[];
-      try {
-        others = (await Promise.all(replies)).map((o) => {
-          if (o.type !== 'grads') throw new Error('gradient worker sent no gradients');
-          return o;
-        });
-      } catch (e) {
-        tf.dispose(mine.grads);
-        throw e;
-      }
-      // Each share's loss and gradients are means over its rows: weight them by rows.
-      const B = batch.batchSize;
-      const loss = others.reduce((sum, o, j) => sum + (o.loss * rows[j + 1]) / B, (mine.loss * rows[0]) / B);
-      const grads = tf.tidy(() =>
-        mine.grads.map((g, i) => others.reduce((sum, o, j) => tf.add(sum, tf.mul(tf.tensor(o.grads[i], g.shape), rows[j + 1] / B)), tf.mul(g, rows[0] / B))),
+      const replies = post(
+        rows.slice(1).map((_, j): ToWorker => {
+          const s = share(j + 1);
+          return { type: 'step', weights, batchSize: s.batchSize, seqLen: T, inputs: s.inputs, targets: s.targets, dropout: d.remote(j + 1), state: shareState(j + 1) ?? null };
+        }),
       );
-      tf.dispose(mine.grads);
+      // Each share's loss and gradients are means over its rows: weight them by rows.
+      const { loss, grads, states } = await combineShares(() => lossAndGradients(vars, share(0), d.local(0), shareState(0)), replies, rows);
       if (!init) return { loss, grads };
-      const parts = [mine.state, ...others.map((o) => o.state)];
-      if (parts.some((p) => !p)) throw new Error('gradient worker sent no state');
-      return { loss, grads, state: joinRows(parts as BatchStateArrays[]) };
+      if (states.some((p) => !p)) throw new Error('gradient worker sent no state');
+      return { loss, grads, state: joinRows(states as BatchStateArrays[]) };
+    },
+    async noteLossAndGradients(vars: ModelVars, batch: NoteBatch, drop?: DropoutSpec): Promise<BatchGradients> {
+      const rows = shareRows(batch.batchSize, threads);
+      const d = shareDropouts(drop);
+      if (rows.length === 1) return noteLossAndGradients(vars, batch, d.local(0));
+      const shares = rows.map((r, k) => noteBatchRows(batch, rows.slice(0, k).reduce((a, n) => a + n, 0), r));
+      const weights = weightArrays(vars);
+      const replies = post(shares.slice(1).map((s, j): ToWorker => ({ type: 'note-step', weights, batch: s, dropout: d.remote(j + 1) })));
+      // The note loss is a mean over target tokens: weight the shares by their tokens.
+      const { loss, grads } = await combineShares(() => noteLossAndGradients(vars, shares[0], d.local(0)), replies, shares.map((s) => s.tokens));
+      return { loss, grads };
     },
   };
+}
+
+/** Every variable's values, in varList order (the weights sent to the workers). */
+function weightArrays(vars: ModelVars): Float32Array[] {
+  return varList(vars).map((v) => v.dataSync() as Float32Array);
+}
+
+/** Each share's dropout: its masks drawn from a seed derived from one draw of the step's generator (none without dropout). */
+function shareDropouts(drop: DropoutSpec | undefined): { local: (k: number) => DropoutSpec | undefined; remote: (k: number) => WorkerDropout | null } {
+  const seed = drop ? Math.floor(drop.rng.next() * 2 ** 32) : 0;
+  return {
+    local: (k) => (drop ? { ...drop, rng: createRng(deriveSeed(seed, k)) } : undefined),
+    remote: (k) => (drop ? { dropout: drop.dropout, recurrentDropout: drop.recurrentDropout, seed: deriveSeed(seed, k) } : null),
+  };
+}
+
+/**
+ * Computes the main thread's share (`mine`) while the workers compute theirs
+ * (`replies`, already posted), then the mean of the shares' losses and
+ * gradients weighted by `weights` (main's first; a share of weight 0 adds
+ * nothing). Gradients belong to the caller; on an error none are left.
+ */
+async function combineShares(
+  mine: () => BatchGradients, replies: readonly Promise<FromWorker>[], weights: readonly number[],
+): Promise<{ loss: number; grads: tf.Tensor[]; states: (BatchStateArrays | null | undefined)[] }> {
+  let own: BatchGradients;
+  try {
+    own = mine();
+  } catch (e) {
+    await Promise.allSettled(replies);
+    throw e;
+  }
+  let others: Extract<FromWorker, { type: 'grads' }>[];
+  try {
+    others = (await Promise.all(replies)).map((o) => {
+      if (o.type !== 'grads') throw new Error('gradient worker sent no gradients');
+      return o;
+    });
+  } catch (e) {
+    tf.dispose(own.grads);
+    throw e;
+  }
+  const total = weights.reduce((a, x) => a + x, 0) || 1;
+  const w = weights.map((x) => x / total);
+  const loss = others.reduce((sum, o, j) => sum + o.loss * w[j + 1], own.loss * w[0]);
+  const grads = tf.tidy(() => own.grads.map((g, i) => others.reduce((sum, o, j) => tf.add(sum, tf.mul(tf.tensor(o.grads[i], g.shape), w[j + 1])), tf.mul(g, w[0]))));
+  tf.dispose(own.grads);
+  return { loss, grads, states: [own.state, ...others.map((o) => o.state)] };
 }
 
 /** Rows [from, to) of every layer's state, each row `units` values. */
