@@ -6,8 +6,8 @@
  *
  * Usage: node <tsx loader> scripts/bench-worker.ts <task> <json-args>
  * Tasks: train (our kernel vs tfjs layers), loop (the real training loop:
- * throughput and peak memory), gen, firstnote. The backend comes from
- * MUSICGEN_BACKEND.
+ * throughput and peak memory), gen, firstnote; loop and gen for either model
+ * family (`family`). The backend comes from MUSICGEN_BACKEND.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -37,6 +37,8 @@ export interface WorkerArgs {
   readonly primerFile?: string;
   /** Scratch folder for the loop task's model folder. */
   readonly scratch?: string;
+  /** Model family of the loop and gen tasks' default-size model (default token; note needs remi data with a meter every bar). */
+  readonly family?: 'token' | 'note';
 }
 
 function emit(result: object): void {
@@ -207,10 +209,11 @@ async function trainTask(a: WorkerArgs): Promise<void> {
  */
 async function loopTask(a: WorkerArgs): Promise<void> {
   const { initBackend } = await import('../lib/model/backend');
-  const { DEFAULT_DATASET_CONFIG, windowIndex } = await import('../lib/data/dataset');
+  const { DEFAULT_DATASET_CONFIG } = await import('../lib/data/dataset');
   const { DEFAULT_TRAIN_CONFIG } = await import('../lib/store/train-config');
   const { newModel, parameterCount } = await import('../lib/model/network');
   const { trainModel } = await import('../lib/train/loop');
+  const { batchTokenCount, runBatches } = await import('../lib/train/batching');
   const { loadVocabulary } = await import('../lib/tokens/vocab-file');
   const backend = await initBackend();
   const vocab = loadVocabulary(path.join(a.dataDir, 'vocab.json'));
@@ -221,16 +224,24 @@ async function loopTask(a: WorkerArgs): Promise<void> {
     Array.from({ length: copies }, (_, k) => (k === 0 ? ps : ps.map((p) => ({ name: `${p.name}#${k}`, ids: Int32Array.from(p.ids) })))).flat();
   const train = grow(data.train);
   const val = grow(data.val);
-  const model = newModel(vocab);
+  const model = newModel(vocab, { family: a.family ?? 'token' });
   const out = a.scratch ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-loop-'));
   fs.mkdirSync(out, { recursive: true });
-  const { seqLen, stride } = DEFAULT_DATASET_CONFIG;
+  const { seqLen } = DEFAULT_DATASET_CONFIG;
   const { batchSize } = DEFAULT_TRAIN_CONFIG;
-  const windows = windowIndex(train, seqLen, stride).length;
-  const perEpoch = Math.ceil(windows / batchSize);
+  const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 1, checkpointEverySec: 0 };
+  // The run's own first batches, built as the loop builds them: their supervised tokens (windows × seqLen, or the note family's target tokens).
+  const run = runBatches({ config: model.config, vocab, train, val, dataset: DEFAULT_DATASET_CONFIG }, config);
+  const perEpoch = run.perEpoch;
   const stop = Math.min(1 + (a.loopBatches ?? 4), perEpoch);
   if (stop < 2) throw new Error(`the data gives only ${perEpoch} training batch(es): need 2 or more (a warm-up batch and a timed one)`);
-  const windowsIn = (b: number): number => Math.min(batchSize, windows - (b - 1) * batchSize); // batch b, 1-based
+  const batchTokens: number[] = [];
+  let firstWindows = 0;
+  for (const b of run.train(0)) {
+    if (batchTokens.length >= stop) break;
+    if (batchTokens.length === 0) firstWindows = b.batch.batchSize;
+    batchTokens.push(batchTokenCount(b));
+  }
   const dataTokens = train.reduce((s, p) => s + p.ids.length, 0);
   const rssBefore = process.memoryUsage().rss;
   let maxRss = rssBefore;
@@ -250,7 +261,7 @@ async function loopTask(a: WorkerArgs): Promise<void> {
       train,
       val,
       dataset: DEFAULT_DATASET_CONFIG,
-      config: { ...DEFAULT_TRAIN_CONFIG, epochs: 1, checkpointEverySec: 0 },
+      config,
       outDir: out,
       runConfig: { format: 'musicgen-model/1', model: model.config, dataset: DEFAULT_DATASET_CONFIG, training: DEFAULT_TRAIN_CONFIG, backend: backend.name, data: { folders: [], trainFiles: train.length, valFiles: val.length, trainTokens: dataTokens } },
     },
@@ -265,7 +276,7 @@ async function loopTask(a: WorkerArgs): Promise<void> {
           t0 = now;
           cpu0 = process.cpuUsage();
         } else {
-          tokens += windowsIn(p.batch) * seqLen;
+          tokens += batchTokens[p.batch - 1];
           t1 = now;
           cpu = cpuMs(cpu0);
         }
@@ -275,7 +286,7 @@ async function loopTask(a: WorkerArgs): Promise<void> {
     },
   );
   const ms = t1 - t0;
-  const rate: Rate = { batches: done - 1, tokens, ms, cpuMs: cpu, warmupMs, warmupWindows: windowsIn(1), tokensPerSec: tokens / (ms / 1000), tokensPerCpuSec: tokens / (cpu / 1000), lastLoss };
+  const rate: Rate = { batches: done - 1, tokens, ms, cpuMs: cpu, warmupMs, warmupWindows: firstWindows, tokensPerSec: tokens / (ms / 1000), tokensPerCpuSec: tokens / (cpu / 1000), lastLoss };
   emit({
     backend: backend.name, vocabSize: vocab.tokens.length, params: parameterCount(model), batchSize, seqLen, threads: res.threads, threadsNote: res.threadsNote,
     copies, pieces: train.length, dataTokens, rate, rssBeforeTraining: rssBefore, maxSampledRss: maxRss, peakRss: peakRss() ?? maxRss,
@@ -283,9 +294,10 @@ async function loopTask(a: WorkerArgs): Promise<void> {
 }
 
 /**
- * Generation speed of a fresh (untrained) default model on the data's
- * vocabulary: the stateful JS generator (lib/generate/generate.ts), and,
- * unless windowEvents is 0, re-running the window per token, same weights.
+ * Generation speed of a fresh (untrained) default model of `family` on the
+ * data's vocabulary: the stateful JS generator (lib/generate/generate.ts),
+ * and, unless windowEvents is 0, re-running the window per token, same
+ * weights (the token family only).
  */
 async function genTask(a: WorkerArgs): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
@@ -304,7 +316,8 @@ async function genTask(a: WorkerArgs): Promise<void> {
   const { loadVocabulary } = await import('../lib/tokens/vocab-file');
   const backend = await initBackend();
   const vocab = loadVocabulary(path.join(a.dataDir, 'vocab.json'));
-  const model = newModel(vocab);
+  const family = a.family ?? 'token';
+  const model = newModel(vocab, { family });
   const L = DEFAULT_DATASET_CONFIG.seqLen;
   const settings = { sampling: { topP: BENCH_TOP_P }, controls: {}, run: { ...DEFAULT_RUN_SETTINGS, seed: 7 } };
   const piece = readMidiFile(a.primerFile as string);
@@ -325,9 +338,9 @@ async function genTask(a: WorkerArgs): Promise<void> {
     events: g.events, notes: sNotes, tokens: sTokens, seconds: g.seconds, cpuSeconds: sCpu,
     eventsPerSec: g.events / g.seconds, notesPerSec: sNotes / g.seconds, tokensPerSec: sTokens / g.seconds, notesPerCpuSec: sNotes / sCpu,
   };
-  const base = { backend: backend.name, model: 'fresh (untrained) default model', scheme: vocab.config.scheme, vocabSize: vocab.tokens.length, params: parameterCount(model), primerTokens: g.primerLength };
+  const base = { backend: backend.name, model: `fresh (untrained) default model${family === 'note' ? ' of the note family' : ''}`, scheme: vocab.config.scheme, vocabSize: vocab.tokens.length, params: parameterCount(model), primerTokens: g.primerLength };
   const wEvents = a.windowEvents ?? 10;
-  if (wEvents <= 0) {
+  if (wEvents <= 0 || family === 'note') {
     emit({ ...base, stateful, window: null, speedup: null });
     return;
   }

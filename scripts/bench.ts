@@ -9,6 +9,9 @@
  *   tokens/s and notes/s (= tokens/s ÷ tokens per note), over a fixed number of
  *   batches after a warm-up batch; peak RSS while training; generation speed of
  *   an untrained model (notes/s);
+ * - the note family (one LSTM step per note or bar, lib/model/note-network.ts)
+ *   at the same size on the remi data, side by side with the remi token model:
+ *   the same training loop and generation figures;
  * - training throughput of our BPTT kernel vs tfjs's own LSTM layers, per
  *   backend (on the first scheme's data);
  * - generation: the stateful JS generator vs re-running the window per token (first scheme);
@@ -37,6 +40,7 @@ import { buildVocabulary, decodeIds } from '../lib/tokens/vocabulary';
 import { saveVocabulary } from '../lib/tokens/vocab-file';
 import { DEFAULT_TRAIN_CONFIG } from '../lib/store/train-config';
 import { DEFAULT_MODEL_CONFIG } from '../lib/model/network';
+import { DEFAULT_HEAD_UNITS } from '../lib/model/note-network';
 import { flagHelp, parseFlags, str, type FlagSpecs } from '../lib/cli/args';
 import { UserError } from '../lib/core/errors';
 import type { Rate, WorkerArgs } from './bench-worker';
@@ -65,6 +69,12 @@ const LOOP_BATCHES: Readonly<Record<'full' | 'quick', Readonly<Record<Scheme, nu
   full: { remi: 12, timed: 6, classic: 4 },
   quick: { remi: 3, timed: 1, classic: 1 },
 };
+
+/** Measured training batches of the note family (after one warm-up batch): each holds about 3.5× a token batch's tokens. */
+const NOTE_LOOP_BATCHES: Readonly<Record<'full' | 'quick', number>> = { full: 4, quick: 1 };
+
+/** The label of the note family's rows (it trains on the remi data). */
+const NOTE_LABEL = 'remi, note family';
 
 interface Options {
   readonly quick: boolean;
@@ -333,6 +343,25 @@ function columns(rows: readonly string[][], left: readonly number[] = [0]): stri
   return rows.map((r) => r.map((c, i) => (left.includes(i) ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd());
 }
 
+/** One training-loop and generation measurement: its data, and the children's results. */
+interface FamilyRun {
+  readonly data: SchemeData;
+  readonly loop: ChildResult<LoopOut>;
+  readonly gen: ChildResult<GenOut>;
+}
+
+/** The summary's lines on the note family: what it measured, and its training and generation notes/s against the remi token model's. */
+function noteFamilyNotes(remi: FamilyRun | null, note: FamilyRun | null): string[] {
+  if (!remi || !note) return ['note family: not measured (it trains on remi tokens: add remi to --schemes)'];
+  const ratio = (a: number | undefined, b: number | undefined): string => (a !== undefined && b !== undefined && b > 0 ? `${fmt(a / b, 2)}×` : 'n/a');
+  const r = note.loop.result;
+  return [
+    `${NOTE_LABEL}: the same remi tokens, data and settings (windows of ${r?.seqLen ?? DEFAULT_DATASET_CONFIG.seqLen} steps), the ${DEFAULT_MODEL_CONFIG.layers}×${DEFAULT_MODEL_CONFIG.units} LSTM stepping once per note or bar, a head of ${DEFAULT_MODEL_CONFIG.headUnits ?? DEFAULT_HEAD_UNITS} units writing each step's tokens; ${r ? `${fmt(r.params)} parameters, ${r.threads} thread${r.threads > 1 ? 's' : ''}${r.threadsNote ? ` (${r.threadsNote})` : ''}` : 'training failed'}`,
+    `  train tokens/s counts its target tokens, train notes/s = tokens/s ÷ the remi tokens per note (as for the token model): ${ratio(r?.rate.tokensPerSec, remi.loop.result?.rate.tokensPerSec)} the remi token model's training notes/s`,
+    `  generation: a fresh (untrained) model of each family (no trained note model is shipped): ${ratio(note.gen.result?.stateful.notesPerSec, remi.gen.result?.stateful.notesPerSec)} the remi token model's notes/s`,
+  ];
+}
+
 async function main(): Promise<void> {
   const opt = parseOptions(process.argv.slice(2));
   if (!opt) return;
@@ -406,6 +435,23 @@ async function main(): Promise<void> {
       perScheme.push({ data: d, loop, gen });
     }
 
+    // 4b. The note family at the default size on the remi data, side by side with the remi token model (same pieces, tokens and settings).
+    const remiRun = perScheme.find((x) => x.data.scheme === 'remi') ?? null;
+    let noteRun: FamilyRun | null = null;
+    if (remiRun) {
+      const d = remiRun.data;
+      const n = NOTE_LOOP_BATCHES[q ? 'quick' : 'full'];
+      log(`training loop, note family on the remi data: a warm-up batch, then ${n} measured batch${n > 1 ? 'es' : ''} on ${primary} …`);
+      const loop = await runChild<LoopOut>('loop', { dataDir: d.dir, copies: 1, loopBatches: n, scratch: path.join(d.dir, 'loop-note'), family: 'note' }, primary, 120 + (n + 1) * (primary === 'cpu' ? 400 : 90));
+      if (!loop.ok) log(`  note family training: ${loop.error}`);
+      log('generation, note family (untrained model) …');
+      const gen = await runChild<GenOut>('gen', { dataDir: d.dir, primerFile: fileOf(d.primerName), statefulEvents: q ? 100 : 200, windowEvents: 0, family: 'note' }, primary, 600);
+      if (!gen.ok) log(`  note family generation: ${gen.error}`);
+      noteRun = { data: d, loop, gen };
+    }
+    /** Every row of the summary and the detail table: the schemes' token models, then the note family. */
+    const runs = [...perScheme.map((x) => ({ label: x.data.scheme as string, ...x })), ...(noteRun ? [{ label: NOTE_LABEL, ...noteRun }] : [])];
+
     // 5. Peak memory on 4× the first scheme's data (the same batches as its 1× run above), in a fresh process.
     const memBatches = loopBatches[first.scheme];
     log(`memory: a warm-up batch, then ${memBatches} training batch${memBatches > 1 ? 'es' : ''} on 4× the ${first.scheme} data …`);
@@ -451,11 +497,11 @@ async function main(): Promise<void> {
 
     // ----- the per-scheme summary -----
     const summary: string[][] = [['scheme', 'vocabulary', 'tokens/note', 'train tokens/s', 'train notes/s', 'peak RSS', 'gen tokens/s', 'gen notes/s', 'gen notes/s²']];
-    for (const { data: d, loop, gen } of perScheme) {
+    for (const { label, data: d, loop, gen } of runs) {
       const r = loop.result;
       const s = gen.result?.stateful;
       summary.push([
-        d.scheme, fmt(d.vocabSize), fmt(d.tokensPerNote, 2),
+        label, fmt(d.vocabSize), fmt(d.tokensPerNote, 2),
         r ? fmt(r.rate.tokensPerSec) : 'failed', r ? fmt(r.rate.tokensPerSec / d.tokensPerNote) : '—', r ? mb(r.peakRss) : '—',
         s ? fmt(s.tokensPerSec) : 'failed', s ? fmt(s.notesPerSec) : '—', s ? fmt(s.tokensPerSec / d.tokensPerNote) : '—',
       ]);
@@ -469,15 +515,16 @@ async function main(): Promise<void> {
       setting,
       'train notes/s = tokens/s ÷ tokens per note of the scheme on this corpus; peak RSS: the training process, worker threads included',
       'generation: an untrained model, stateful; gen notes/s counts the notes it wrote (its own token mix), gen notes/s² = gen tokens/s ÷ tokens/note',
+      ...noteFamilyNotes(remiRun, noteRun),
     ];
 
     // ----- the detail table -----
     const rows: string[][] = [['measure', 'value', 'detail']];
-    for (const { data: d, loop, gen } of perScheme) {
-      rows.push([`${d.scheme}: vocabulary`, fmt(d.vocabSize), `${d.fixedVocabulary ? 'fixed by the settings' : 'built from the data'}; ${fmt(d.tokens)} tokens for ${fmt(d.notes)} notes (${fmt(d.tokensPerNote, 2)} tokens/note); vocabulary and encoding ${fmt(d.encodeMs / 1000, 1)} s`]);
+    for (const { label, data: d, loop, gen } of runs) {
+      rows.push([`${label}: vocabulary`, fmt(d.vocabSize), `${d.fixedVocabulary ? 'fixed by the settings' : 'built from the data'}; ${fmt(d.tokens)} tokens for ${fmt(d.notes)} notes (${fmt(d.tokensPerNote, 2)} tokens/note); vocabulary and encoding ${fmt(d.encodeMs / 1000, 1)} s`]);
       const r = loop.result;
       if (r) {
-        rows.push([`  training (${r.backend}, ${r.threads} thread${r.threads > 1 ? 's' : ''})`, `${fmt(r.rate.tokensPerSec)} tokens/s`, `${fmt(r.rate.tokensPerSec / d.tokensPerNote)} notes/s; ${r.rate.batches} × ${r.batchSize}×${r.seqLen} after a warm-up batch (${fmt(r.rate.warmupMs / 1000, 1)} s); ${fmt(r.rate.ms / r.rate.batches)} ms/batch; ${fmt(r.rate.tokensPerCpuSec)} tokens per CPU-second; ${fmt(r.params)} parameters${r.threadsNote ? `; ${r.threadsNote}` : ''}`]);
+        rows.push([`  training (${r.backend}, ${r.threads} thread${r.threads > 1 ? 's' : ''})`, `${fmt(r.rate.tokensPerSec)} tokens/s`, `${fmt(r.rate.tokensPerSec / d.tokensPerNote)} notes/s; ${r.rate.batches} × ${r.batchSize}×${r.seqLen}${label === NOTE_LABEL ? ' steps' : ''} after a warm-up batch (${fmt(r.rate.warmupMs / 1000, 1)} s); ${fmt(r.rate.ms / r.rate.batches)} ms/batch; ${fmt(r.rate.tokensPerCpuSec)} tokens per CPU-second; ${fmt(r.params)} parameters${r.threadsNote ? `; ${r.threadsNote}` : ''}`]);
         rows.push([`  peak RSS training`, mb(r.peakRss), `RSS before training ${mb(r.rssBeforeTraining)}; ${fmt(r.dataTokens)} training tokens in ${r.pieces} pieces`]);
       } else rows.push([`  training`, 'failed', loop.error ?? '']);
       const gr = gen.result;
@@ -541,6 +588,13 @@ async function main(): Promise<void> {
         training: loop.result ? { ...loop.result, tokensPerSec: loop.result.rate.tokensPerSec, notesPerSec: loop.result.rate.tokensPerSec / d.tokensPerNote } : { error: loop.error },
         generation: gen.result ? { ...gen.result } : { error: gen.error },
       })),
+      noteFamily: noteRun
+        ? {
+            scheme: noteRun.data.scheme,
+            training: noteRun.loop.result ? { ...noteRun.loop.result, tokensPerSec: noteRun.loop.result.rate.tokensPerSec, notesPerSec: noteRun.loop.result.rate.tokensPerSec / noteRun.data.tokensPerNote } : { error: noteRun.loop.error },
+            generation: noteRun.gen.result ? { ...noteRun.gen.result } : { error: noteRun.gen.error },
+          }
+        : null,
       training: training.map((x) => ({
         backend: x.backend, scheme: first.scheme, error: x.error, ours: x.result?.ours ?? null, parallel: x.result?.parallel ?? null, tfjs: x.result?.tfjs ?? null,
         speedup: x.result?.tfjs ? (x.result.parallel ?? x.result.ours).tokensPerSec / x.result.tfjs.tokensPerSec : null,
