@@ -75,13 +75,54 @@ export const DEFAULT_ABC_RENDER_OPTIONS: AbcRenderOptions = { melodyVelocity: 90
 const TPW = 23040;
 const LETTER_PC: Readonly<Record<string, number>> = { C: 0, D: 2, E: 4, F: 5, G: 7, A: 9, B: 11 };
 const MAJOR_SHARPS: Readonly<Record<string, number>> = {
-  C: 0, G: 1, D: 2, A: 3, E: 4, B: 5, 'F#': 6, 'C#': 7, F: -1, Bb: -2, Eb: -3, Ab: -4, Db: -5, Gb: -6, Cb: -7,
+  C: 0,
+  G: 1,
+  D: 2,
+  A: 3,
+  E: 4,
+  B: 5,
+  'F#': 6,
+  'C#': 7,
+  F: -1,
+  Bb: -2,
+  Eb: -3,
+  Ab: -4,
+  Db: -5,
+  Gb: -6,
+  Cb: -7,
 };
-const MODE_SHIFT: Readonly<Record<string, number>> = { maj: 0, ion: 0, mix: -1, dor: -2, m: -3, min: -3, aeo: -3, phr: -4, loc: -5, lyd: 1 };
+const MODE_SHIFT: Readonly<Record<string, number>> = {
+  maj: 0,
+  ion: 0,
+  mix: -1,
+  dor: -2,
+  m: -3,
+  min: -3,
+  aeo: -3,
+  phr: -4,
+  loc: -5,
+  lyd: 1,
+};
 const CHORD_QUALITY: Readonly<Record<string, readonly number[]>> = {
-  '': [0, 4, 7], m: [0, 3, 7], min: [0, 3, 7], '7': [0, 4, 7, 10], m7: [0, 3, 7, 10], maj7: [0, 4, 7, 11],
-  M7: [0, 4, 7, 11], '6': [0, 4, 7, 9], m6: [0, 3, 7, 9], dim: [0, 3, 6], dim7: [0, 3, 6, 9], m7b5: [0, 3, 6, 10],
-  aug: [0, 4, 8], '+': [0, 4, 8], sus4: [0, 5, 7], sus: [0, 5, 7], sus2: [0, 2, 7], '7sus4': [0, 5, 7, 10], '9': [0, 4, 7, 10, 14],
+  '': [0, 4, 7],
+  m: [0, 3, 7],
+  min: [0, 3, 7],
+  '7': [0, 4, 7, 10],
+  m7: [0, 3, 7, 10],
+  maj7: [0, 4, 7, 11],
+  M7: [0, 4, 7, 11],
+  '6': [0, 4, 7, 9],
+  m6: [0, 3, 7, 9],
+  dim: [0, 3, 6],
+  dim7: [0, 3, 6, 9],
+  m7b5: [0, 3, 6, 10],
+  aug: [0, 4, 8],
+  '+': [0, 4, 8],
+  sus4: [0, 5, 7],
+  sus: [0, 5, 7],
+  sus2: [0, 2, 7],
+  '7sus4': [0, 5, 7, 10],
+  '9': [0, 4, 7, 10, 14],
 };
 
 /**
@@ -89,7 +130,10 @@ const CHORD_QUALITY: Readonly<Record<string, readonly number[]>> = {
  * or undefined when the key is not understood. `none`, `HP` and an empty value mean C.
  */
 export function keySignature(key: string): Record<string, number> | undefined {
-  const words = key.trim().split(/\s+/).filter((w) => w !== '' && !w.includes('='));
+  const words = key
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '' && !w.includes('='));
   const text = words.join('');
   const acc: Record<string, number> = { C: 0, D: 0, E: 0, F: 0, G: 0, A: 0, B: 0 };
   if (text === '' || /^(none|HP|Hp)$/.test(text)) return acc;
@@ -124,13 +168,30 @@ export function chordPitches(symbol: string, rootLow = DEFAULT_ABC_PARSE_OPTIONS
 
 /** A file-name slug of a title: lower-case ASCII letters and digits joined by dashes. */
 export function slugify(title: string): string {
-  return title.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/'/g, '')
-    .replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'untitled';
+  return (
+    title
+      .normalize('NFD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .toLowerCase()
+      .replace(/'/g, '')
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'untitled'
+  );
 }
 
-interface Ev { pitches: number[]; dur: number; tie: boolean; chord?: { symbol: string; pitches: number[] } }
+interface Ev {
+  pitches: number[];
+  dur: number;
+  tie: boolean;
+  chord?: { symbol: string; pitches: number[] };
+}
 interface Seg {
-  evs: Ev[]; line: number; meter: [number, number]; startRepeat: boolean; endRepeat: boolean; closes: boolean;
+  evs: Ev[];
+  line: number;
+  meter: [number, number];
+  startRepeat: boolean;
+  endRepeat: boolean;
+  closes: boolean;
   ending: number[] | null;
 }
 type Fail = (msg: string) => never;
@@ -319,7 +380,7 @@ class State {
       } else if ((m = re(/\((\d)(?::(\d?))?(?::(\d?))?/y))) {
         const p = Number(m[1]);
         const compound = this.meter[0] % 3 === 0 && this.meter[0] > 3;
-        const q = m[2] ? Number(m[2]) : ({ 2: 3, 3: 2, 4: 3, 6: 2, 8: 3 } as Record<number, number>)[p] ?? (compound ? 3 : 2);
+        const q = m[2] ? Number(m[2]) : (({ 2: 3, 3: 2, 4: 3, 6: 2, 8: 3 } as Record<number, number>)[p] ?? (compound ? 3 : 2));
         this.tuplet = { left: m[3] ? Number(m[3]) : p, p, q };
       } else if (c === '(') i++;
       else if ((m = re(/(>+|<+)/y))) {
@@ -441,9 +502,7 @@ function unroll(segs: readonly Seg[]): Seg[] {
   return out;
 }
 
-function build(
-  file: string, line: number, fields: Record<string, string>, title: string, bpm: number, segs: readonly Seg[],
-): AbcTune {
+function build(file: string, line: number, fields: Record<string, string>, title: string, bpm: number, segs: readonly Seg[]): AbcTune {
   const warnings: string[] = [];
   const frac = (t: number, den: number): string => {
     if ((t * den) % TPW === 0) return `${(t * den) / TPW}/${den}`;
@@ -457,10 +516,19 @@ function build(
     const m = measure(s);
     const prev = segs[i - 1];
     const next = segs[i + 1];
-    const edge = !prev || !next || s.startRepeat || s.endRepeat || s.closes || s.ending !== null ||
-      prev.closes || next.startRepeat || next.ending !== null;
+    const edge =
+      !prev ||
+      !next ||
+      s.startRepeat ||
+      s.endRepeat ||
+      s.closes ||
+      s.ending !== null ||
+      prev.closes ||
+      next.startRepeat ||
+      next.ending !== null;
     if (d > m) warnings.push(`line ${s.line}: bar is ${frac(d, s.meter[1])} long, M:${s.meter.join('/')} wants ${frac(m, s.meter[1])}`);
-    else if (d < m && !edge) warnings.push(`line ${s.line}: bar is only ${frac(d, s.meter[1])} long, M:${s.meter.join('/')} wants ${frac(m, s.meter[1])}`);
+    else if (d < m && !edge)
+      warnings.push(`line ${s.line}: bar is only ${frac(d, s.meter[1])} long, M:${s.meter.join('/')} wants ${frac(m, s.meter[1])}`);
   });
   const played = unroll(segs);
   const first = segLen(played[0]);
@@ -495,10 +563,18 @@ function build(
   }
   const beats = (x: number): number => (x * 4) / TPW;
   return {
-    file, line, x: fields.X, title, fields, bpm, timeSignatures,
-    notes: notes.map((n) => ({ pitch: n.pitch, start: beats(n.start), duration: beats(n.dur) }))
+    file,
+    line,
+    x: fields.X,
+    title,
+    fields,
+    bpm,
+    timeSignatures,
+    notes: notes
+      .map((n) => ({ pitch: n.pitch, start: beats(n.start), duration: beats(n.dur) }))
       .sort((a, b) => a.start - b.start || a.pitch - b.pitch),
-    chords: chords.map((c, i) => ({ ...c, start: beats(c.start), duration: beats((chords[i + 1]?.start ?? t) - c.start) }))
+    chords: chords
+      .map((c, i) => ({ ...c, start: beats(c.start), duration: beats((chords[i + 1]?.start ?? t) - c.start) }))
       .filter((c) => c.pitches.length > 0 && c.duration > 0),
     lengthBeats: beats(t),
     warnings: [...new Set(warnings)],

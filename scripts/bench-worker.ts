@@ -86,7 +86,9 @@ interface BenchData {
 
 /** Reads the encoded data written by bench.ts. */
 function readData(dir: string): BenchData {
-  const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { pieces: { name: string; length: number; val: boolean }[] };
+  const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as {
+    pieces: { name: string; length: number; val: boolean }[];
+  };
   const buf = fs.readFileSync(path.join(dir, 'ids.bin'));
   const all = new Int32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)); // (aligned copy)
   const train: EncodedPiece[] = [];
@@ -143,7 +145,17 @@ async function trainTask(a: WorkerArgs): Promise<void> {
     const ms = performance.now() - t0;
     const cpu = cpuMs(cpu0);
     const tokens = list.slice(1, 1 + n).reduce((s, b) => s + b.batchSize * b.seqLen, 0);
-    return { batches: n, tokens, ms, cpuMs: cpu, warmupMs, warmupWindows: k, tokensPerSec: tokens / (ms / 1000), tokensPerCpuSec: tokens / (cpu / 1000), lastLoss: loss };
+    return {
+      batches: n,
+      tokens,
+      ms,
+      cpuMs: cpu,
+      warmupMs,
+      warmupWindows: k,
+      tokensPerSec: tokens / (ms / 1000),
+      tokensPerCpuSec: tokens / (cpu / 1000),
+      lastLoss: loss,
+    };
   };
 
   // Our kernel (hand-written BPTT) + clipped Adam, as lib/train/loop.ts does.
@@ -183,7 +195,12 @@ async function trainTask(a: WorkerArgs): Promise<void> {
       return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.add(p, 1e-7))), 1))) as tfType.Scalar;
     }, vars);
     const loss = value.dataSync()[0];
-    applyClipped(optB, vars, vars.map((v) => grads[v.name]), clipNorm);
+    applyClipped(
+      optB,
+      vars,
+      vars.map((v) => grads[v.name]),
+      clipNorm,
+    );
     tf.dispose([x, y, value]);
     return loss;
   }, theirs);
@@ -221,7 +238,9 @@ async function loopTask(a: WorkerArgs): Promise<void> {
   const copies = a.copies ?? 1;
   // The data and copies-1 independent copies (not shared references), so a larger dataset really is larger.
   const grow = (ps: EncodedPiece[]): EncodedPiece[] =>
-    Array.from({ length: copies }, (_, k) => (k === 0 ? ps : ps.map((p) => ({ name: `${p.name}#${k}`, ids: Int32Array.from(p.ids) })))).flat();
+    Array.from({ length: copies }, (_, k) =>
+      k === 0 ? ps : ps.map((p) => ({ name: `${p.name}#${k}`, ids: Int32Array.from(p.ids) })),
+    ).flat();
   const train = grow(data.train);
   const val = grow(data.val);
   const model = newModel(vocab, { family: a.family ?? 'token' });
@@ -263,7 +282,14 @@ async function loopTask(a: WorkerArgs): Promise<void> {
       dataset: DEFAULT_DATASET_CONFIG,
       config,
       outDir: out,
-      runConfig: { format: 'musicgen-model/1', model: model.config, dataset: DEFAULT_DATASET_CONFIG, training: DEFAULT_TRAIN_CONFIG, backend: backend.name, data: { folders: [], trainFiles: train.length, valFiles: val.length, trainTokens: dataTokens } },
+      runConfig: {
+        format: 'musicgen-model/1',
+        model: model.config,
+        dataset: DEFAULT_DATASET_CONFIG,
+        training: DEFAULT_TRAIN_CONFIG,
+        backend: backend.name,
+        data: { folders: [], trainFiles: train.length, valFiles: val.length, trainTokens: dataTokens },
+      },
     },
     {
       onBatch: (p) => {
@@ -286,10 +312,32 @@ async function loopTask(a: WorkerArgs): Promise<void> {
     },
   );
   const ms = t1 - t0;
-  const rate: Rate = { batches: done - 1, tokens, ms, cpuMs: cpu, warmupMs, warmupWindows: firstWindows, tokensPerSec: tokens / (ms / 1000), tokensPerCpuSec: tokens / (cpu / 1000), lastLoss };
+  const rate: Rate = {
+    batches: done - 1,
+    tokens,
+    ms,
+    cpuMs: cpu,
+    warmupMs,
+    warmupWindows: firstWindows,
+    tokensPerSec: tokens / (ms / 1000),
+    tokensPerCpuSec: tokens / (cpu / 1000),
+    lastLoss,
+  };
   emit({
-    backend: backend.name, vocabSize: vocab.tokens.length, params: parameterCount(model), batchSize, seqLen, threads: res.threads, threadsNote: res.threadsNote,
-    copies, pieces: train.length, dataTokens, rate, rssBeforeTraining: rssBefore, maxSampledRss: maxRss, peakRss: peakRss() ?? maxRss,
+    backend: backend.name,
+    vocabSize: vocab.tokens.length,
+    params: parameterCount(model),
+    batchSize,
+    seqLen,
+    threads: res.threads,
+    threadsNote: res.threadsNote,
+    copies,
+    pieces: train.length,
+    dataTokens,
+    rate,
+    rssBeforeTraining: rssBefore,
+    maxSampledRss: maxRss,
+    peakRss: peakRss() ?? maxRss,
   });
 }
 
@@ -335,10 +383,24 @@ async function genTask(a: WorkerArgs): Promise<void> {
   const sTokens = g.ids.length - g.primerLength;
   const sNotes = g.newNotes;
   const stateful = {
-    events: g.events, notes: sNotes, tokens: sTokens, seconds: g.seconds, cpuSeconds: sCpu,
-    eventsPerSec: g.events / g.seconds, notesPerSec: sNotes / g.seconds, tokensPerSec: sTokens / g.seconds, notesPerCpuSec: sNotes / sCpu,
+    events: g.events,
+    notes: sNotes,
+    tokens: sTokens,
+    seconds: g.seconds,
+    cpuSeconds: sCpu,
+    eventsPerSec: g.events / g.seconds,
+    notesPerSec: sNotes / g.seconds,
+    tokensPerSec: sTokens / g.seconds,
+    notesPerCpuSec: sNotes / sCpu,
   };
-  const base = { backend: backend.name, model: `fresh (untrained) default model${family === 'note' ? ' of the note family' : ''}`, scheme: vocab.config.scheme, vocabSize: vocab.tokens.length, params: parameterCount(model), primerTokens: g.primerLength };
+  const base = {
+    backend: backend.name,
+    model: `fresh (untrained) default model${family === 'note' ? ' of the note family' : ''}`,
+    scheme: vocab.config.scheme,
+    vocabSize: vocab.tokens.length,
+    params: parameterCount(model),
+    primerTokens: g.primerLength,
+  };
   const wEvents = a.windowEvents ?? 10;
   if (wEvents <= 0 || family === 'note') {
     emit({ ...base, stateful, window: null, speedup: null });
@@ -386,9 +448,17 @@ async function genTask(a: WorkerArgs): Promise<void> {
     windowPrimerTokens: windowPrimer.length,
     stateful,
     window: {
-      events, notes: wNotes, tokens: wTokens, seconds: wSec, cpuSeconds: wCpu,
-      eventsPerSec: events / wSec, notesPerSec: wNotes / wSec, tokensPerSec: wTokens / wSec,
-      extrapolatedSecondsForStatefulOutput: wSecSame, extrapolatedNotesPerSec: sNotes / wSecSame, extrapolatedEventsPerSec: g.events / wSecSame,
+      events,
+      notes: wNotes,
+      tokens: wTokens,
+      seconds: wSec,
+      cpuSeconds: wCpu,
+      eventsPerSec: events / wSec,
+      notesPerSec: wNotes / wSec,
+      tokensPerSec: wTokens / wSec,
+      extrapolatedSecondsForStatefulOutput: wSecSame,
+      extrapolatedNotesPerSec: sNotes / wSecSame,
+      extrapolatedEventsPerSec: g.events / wSecSame,
     },
     speedup: wSecSame / g.seconds,
   });
@@ -411,12 +481,18 @@ async function firstNoteTask(a: WorkerArgs): Promise<void> {
   const primer = primerFromPiece(readMidiFile(a.primerFile as string), lm.vocab, DEFAULT_PRIMER_LENGTH);
   const tPrimer = performance.now();
   let tFirst = 0;
-  generateMusic(lm.model, lm.vocab, primer, { sampling: { topP: BENCH_TOP_P }, controls: {}, run: { ...DEFAULT_RUN_SETTINGS, length: 1 } }, {
-    onProgress: () => {
-      tFirst = performance.now();
-      process.stdout.write('BENCH_FIRST_NOTE\n');
+  generateMusic(
+    lm.model,
+    lm.vocab,
+    primer,
+    { sampling: { topP: BENCH_TOP_P }, controls: {}, run: { ...DEFAULT_RUN_SETTINGS, length: 1 } },
+    {
+      onProgress: () => {
+        tFirst = performance.now();
+        process.stdout.write('BENCH_FIRST_NOTE\n');
+      },
     },
-  });
+  );
   emit({
     backend: backend.name,
     // performance.now() counts from this process's start (node + tsx start-up included)
@@ -429,7 +505,12 @@ async function firstNoteTask(a: WorkerArgs): Promise<void> {
   });
 }
 
-const TASKS: Readonly<Record<string, (a: WorkerArgs) => Promise<void>>> = { train: trainTask, loop: loopTask, gen: genTask, firstnote: firstNoteTask };
+const TASKS: Readonly<Record<string, (a: WorkerArgs) => Promise<void>>> = {
+  train: trainTask,
+  loop: loopTask,
+  gen: genTask,
+  firstnote: firstNoteTask,
+};
 
 async function main(): Promise<void> {
   const [task, json] = process.argv.slice(2);

@@ -55,7 +55,15 @@ const MB = 1024 * 1024;
  * Targets on a 2-core machine without tfjs-node (training: the first scheme, remi by default). MIDI parsing is
  * counted in notes/s so it does not depend on the corpus's file sizes (70,000 notes/s ≈ 200 Nottingham tunes/s).
  */
-const TARGETS = { trainTokensPerSec: 3000, genNotesPerSec: 500, genSpeedup: 50, midiNotesPerSec: 70_000, midiWriteNotesPerSec: 100_000, memRatio: 1.1, memSlackMb: 50 };
+const TARGETS = {
+  trainTokensPerSec: 3000,
+  genNotesPerSec: 500,
+  genSpeedup: 50,
+  midiNotesPerSec: 70_000,
+  midiWriteNotesPerSec: 100_000,
+  memRatio: 1.1,
+  memSlackMb: 50,
+};
 
 /** Notes of the long piece MIDI writing is timed on (a long generated piece: @tonejs/midi's writer took 5 minutes for it, ours 0.1 s). */
 const LONG_PIECE_NOTES = 30_000;
@@ -88,13 +96,22 @@ const USAGE = 'usage: npm run bench [-- [--quick] [--data DIR] [--schemes remi,t
 const BENCH_FLAGS: FlagSpecs = {
   quick: { type: 'boolean', help: 'fewer batches and events, schemes remi and timed, only the fastest backend unless --backends is given' },
   data: { type: 'string', help: `DIR MIDI folder or file to measure on (default ${path.relative(ROOT, CORPUS)}, else data/)` },
-  schemes: { type: 'string', help: `LIST comma-separated tokenization schemes (${SCHEMES.join(', ')}; default all three, --quick: remi,timed); the first is the one the kernel, window and memory comparisons use` },
-  backends: { type: 'string', help: `LIST comma-separated backends for the kernel comparison (${BACKENDS.join(', ')}; default: those installed); the first that works runs the rest` },
+  schemes: {
+    type: 'string',
+    help: `LIST comma-separated tokenization schemes (${SCHEMES.join(', ')}; default all three, --quick: remi,timed); the first is the one the kernel, window and memory comparisons use`,
+  },
+  backends: {
+    type: 'string',
+    help: `LIST comma-separated backends for the kernel comparison (${BACKENDS.join(', ')}; default: those installed); the first that works runs the rest`,
+  },
 };
 
 /** Comma-separated list flag, each item checked against `allowed`. */
 function listFlag(value: string, flag: string, allowed: readonly string[]): string[] {
-  const items = value.split(',').map((b) => b.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   if (items.length === 0) throw new UserError(`--${flag} needs a list, e.g. ${allowed.slice(0, 2).join(',')}`);
   for (const b of items) if (!allowed.includes(b)) throw new UserError(`--${flag}: unknown value "${b}" (${allowed.join(', ')})`);
   return [...new Set(items)];
@@ -160,9 +177,12 @@ function runChild<T>(task: string, args: WorkerArgs, backend: string, timeoutSec
       clearTimeout(timer);
       const wallMs = performance.now() - t0;
       const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
-      if (code === 0 && line) resolve({ ok: true, result: JSON.parse(line.slice('BENCH_RESULT '.length)) as T, error: null, wallMs, firstNoteMs });
+      if (code === 0 && line)
+        resolve({ ok: true, result: JSON.parse(line.slice('BENCH_RESULT '.length)) as T, error: null, wallMs, firstNoteMs });
       else {
-        const why = timedOut ? `timed out after ${timeoutSec} s` : (err.trim().split('\n').pop() ?? `exit code ${code}`) || `exit code ${code}`;
+        const why = timedOut
+          ? `timed out after ${timeoutSec} s`
+          : (err.trim().split('\n').pop() ?? `exit code ${code}`) || `exit code ${code}`;
         resolve({ ok: false, result: null, error: why, wallMs, firstNoteMs });
       }
     });
@@ -236,8 +256,12 @@ function findData(opt: Options): { dir: string; note: string | null } {
   }
   if (fs.existsSync(CORPUS) && listFiles(CORPUS, MIDI_EXTENSIONS).length > 0) return { dir: CORPUS, note: null };
   const fallback = path.join(ROOT, 'data');
-  if (!fs.existsSync(fallback) || listFiles(fallback, MIDI_EXTENSIONS).length === 0) return fail(`no MIDI files in ${CORPUS} or ${fallback} (use --data DIR)`);
-  return { dir: fallback, note: `${path.relative(ROOT, CORPUS)} is absent: measured on data/ instead (small tunes; figures are not comparable with the piano corpus)` };
+  if (!fs.existsSync(fallback) || listFiles(fallback, MIDI_EXTENSIONS).length === 0)
+    return fail(`no MIDI files in ${CORPUS} or ${fallback} (use --data DIR)`);
+  return {
+    dir: fallback,
+    note: `${path.relative(ROOT, CORPUS)} is absent: measured on data/ instead (small tunes; figures are not comparable with the piano corpus)`,
+  };
 }
 
 function availableBackends(opt: Options): string[] {
@@ -281,14 +305,28 @@ function prepareScheme(scheme: Scheme, pieces: readonly Piece[], dir: string): S
   const valSet = new Set(val);
   fs.mkdirSync(dir, { recursive: true });
   saveVocabulary(path.join(dir, 'vocab.json'), vocab);
-  fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ pieces: encoded.map((p) => ({ name: p.name, length: p.ids.length, val: valSet.has(p) })) }));
-  fs.writeFileSync(path.join(dir, 'ids.bin'), Buffer.concat(encoded.map((p) => Buffer.from(p.ids.buffer, p.ids.byteOffset, p.ids.byteLength))));
+  fs.writeFileSync(
+    path.join(dir, 'meta.json'),
+    JSON.stringify({ pieces: encoded.map((p) => ({ name: p.name, length: p.ids.length, val: valSet.has(p) })) }),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'ids.bin'),
+    Buffer.concat(encoded.map((p) => Buffer.from(p.ids.buffer, p.ids.byteOffset, p.ids.byteLength))),
+  );
   const tokens = encoded.reduce((s, p) => s + p.ids.length, 0);
   const notes = encoded.reduce((s, p) => s + countNotes(decodeIds(vocab, p.ids)), 0);
   const primer = encoded.find((p) => p.ids.length >= 2 * DEFAULT_DATASET_CONFIG.seqLen) ?? encoded[0];
   return {
-    scheme, dir, vocabSize: vocab.tokens.length, fixedVocabulary: schemeOf(config).fixedVocabulary !== undefined, tokens, notes,
-    tokensPerNote: tokens / Math.max(1, notes), trainTokens: encoded.filter((p) => !valSet.has(p)).reduce((s, p) => s + p.ids.length, 0), encodeMs, primerName: primer.name,
+    scheme,
+    dir,
+    vocabSize: vocab.tokens.length,
+    fixedVocabulary: schemeOf(config).fixedVocabulary !== undefined,
+    tokens,
+    notes,
+    tokensPerNote: tokens / Math.max(1, notes),
+    trainTokens: encoded.filter((p) => !valSet.has(p)).reduce((s, p) => s + p.ids.length, 0),
+    encodeMs,
+    primerName: primer.name,
   };
 }
 
@@ -301,13 +339,23 @@ function longPiece(count: number): Piece {
   for (let i = 0; i < count; i++) {
     tick += int(40) === 0 ? int(4000) : int(4) * 120;
     const kind = int(4);
-    notes.push({ pitch: 36 + int(48), start: tick / 480, duration: (1 + int(1000)) / 480, velocity: 1 + int(127), program: [0, 33, 73, 0][kind], ...(kind === 3 ? { drum: true } : {}) });
+    notes.push({
+      pitch: 36 + int(48),
+      start: tick / 480,
+      duration: (1 + int(1000)) / 480,
+      velocity: 1 + int(127),
+      program: [0, 33, 73, 0][kind],
+      ...(kind === 3 ? { drum: true } : {}),
+    });
   }
   return makePiece('long', notes);
 }
 
 /** Writing MIDI bytes (in memory): every corpus piece (warm: after an untimed pass), then one {@link LONG_PIECE_NOTES}-note piece. */
-function measureMidiWriting(pieces: readonly Piece[], notes: number): { corpusMs: number; corpusNotesPerSec: number; longNotes: number; longMs: number; longNotesPerSec: number } {
+function measureMidiWriting(
+  pieces: readonly Piece[],
+  notes: number,
+): { corpusMs: number; corpusNotesPerSec: number; longNotes: number; longMs: number; longNotesPerSec: number } {
   for (const p of pieces) pieceToMidiBytes(p);
   let t = performance.now();
   for (const p of pieces) pieceToMidiBytes(p);
@@ -316,7 +364,13 @@ function measureMidiWriting(pieces: readonly Piece[], notes: number): { corpusMs
   t = performance.now();
   pieceToMidiBytes(long);
   const longMs = performance.now() - t;
-  return { corpusMs, corpusNotesPerSec: notes / (corpusMs / 1000), longNotes: long.notes.length, longMs, longNotesPerSec: long.notes.length / (longMs / 1000) };
+  return {
+    corpusMs,
+    corpusNotesPerSec: notes / (corpusMs / 1000),
+    longNotes: long.notes.length,
+    longMs,
+    longNotesPerSec: long.notes.length / (longMs / 1000),
+  };
 }
 
 const fmt = (x: number, digits = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -334,13 +388,24 @@ interface Check {
 function atLeast(name: string, value: number | null, target: number, unit: string): Check {
   if (value === null) return { name, value, target: `≥ ${fmt(target)} ${unit}`, pass: null, short: null };
   const pass = value >= target;
-  return { name, value, target: `≥ ${fmt(target)} ${unit}`, pass, short: pass ? null : `${fmt(100 * (1 - value / target))} % short (${fmt(value, value < 100 ? 1 : 0)} vs ${fmt(target)})` };
+  return {
+    name,
+    value,
+    target: `≥ ${fmt(target)} ${unit}`,
+    pass,
+    short: pass ? null : `${fmt(100 * (1 - value / target))} % short (${fmt(value, value < 100 ? 1 : 0)} vs ${fmt(target)})`,
+  };
 }
 
 /** Rows of text as aligned columns: the first column left-aligned, the others right-aligned unless `left` says so. */
 function columns(rows: readonly string[][], left: readonly number[] = [0]): string[] {
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (left.includes(i) ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => (left.includes(i) ? c.padEnd(w[i]) : c.padStart(w[i])))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** One training-loop and generation measurement: its data, and the children's results. */
@@ -353,7 +418,8 @@ interface FamilyRun {
 /** The summary's lines on the note family: what it measured, and its training and generation notes/s against the remi token model's. */
 function noteFamilyNotes(remi: FamilyRun | null, note: FamilyRun | null): string[] {
   if (!remi || !note) return ['note family: not measured (it trains on remi tokens: add remi to --schemes)'];
-  const ratio = (a: number | undefined, b: number | undefined): string => (a !== undefined && b !== undefined && b > 0 ? `${fmt(a / b, 2)}×` : 'n/a');
+  const ratio = (a: number | undefined, b: number | undefined): string =>
+    a !== undefined && b !== undefined && b > 0 ? `${fmt(a / b, 2)}×` : 'n/a';
   const r = note.loop.result;
   return [
     `${NOTE_LABEL}: the same remi tokens, data and settings (windows of ${r?.seqLen ?? DEFAULT_DATASET_CONFIG.seqLen} steps), the ${DEFAULT_MODEL_CONFIG.layers}×${DEFAULT_MODEL_CONFIG.units} LSTM stepping once per note or bar, a head of ${DEFAULT_MODEL_CONFIG.headUnits ?? DEFAULT_HEAD_UNITS} units writing each step's tokens; ${r ? `${fmt(r.params)} parameters, ${r.threads} thread${r.threads > 1 ? 's' : ''}${r.threadsNote ? ` (${r.threadsNote})` : ''}` : 'training failed'}`,
@@ -385,8 +451,19 @@ async function main(): Promise<void> {
   const sourceNotes = report.pieces.reduce((s, p) => s + p.notes.length, 0);
   const bytes = listFiles(dataDir, MIDI_EXTENSIONS).reduce((s, f) => s + fs.statSync(f).size, 0);
   const midi = {
-    folder: dataDir, files: report.files, pieces: report.pieces.length, skipped: report.skipped.length, notes: sourceNotes, bytes, coldMs, warmMs, warmPasses,
-    filesPerSec: report.files / (warmMs / 1000), notesPerSec: sourceNotes / (warmMs / 1000), mbPerSec: bytes / MB / (warmMs / 1000), coldFilesPerSec: report.files / (coldMs / 1000),
+    folder: dataDir,
+    files: report.files,
+    pieces: report.pieces.length,
+    skipped: report.skipped.length,
+    notes: sourceNotes,
+    bytes,
+    coldMs,
+    warmMs,
+    warmPasses,
+    filesPerSec: report.files / (warmMs / 1000),
+    notesPerSec: sourceNotes / (warmMs / 1000),
+    mbPerSec: bytes / MB / (warmMs / 1000),
+    coldFilesPerSec: report.files / (coldMs / 1000),
   };
   log('MIDI writing …');
   const midiWrite = measureMidiWriting(report.pieces, sourceNotes);
@@ -410,8 +487,15 @@ async function main(): Promise<void> {
     for (const b of backends) {
       if (q && !opt.backends && training.some((x) => x.result)) break;
       const slow = b === 'cpu';
-      const args: WorkerArgs = { dataDir: first.dir, ourBatches: slow ? 1 : q ? 2 : 6, tfjsBatches: slow ? (q ? 0 : 1) : q ? 1 : 2, warmupWindows: slow ? 4 : undefined };
-      log(`kernel comparison on ${b} (${first.scheme}): ${args.ourBatches} batch(es) of our kernel, ${args.tfjsBatches} of tfjs layers, after a warm-up batch${slow ? ' of 4 windows' : ''} each …`);
+      const args: WorkerArgs = {
+        dataDir: first.dir,
+        ourBatches: slow ? 1 : q ? 2 : 6,
+        tfjsBatches: slow ? (q ? 0 : 1) : q ? 1 : 2,
+        warmupWindows: slow ? 4 : undefined,
+      };
+      log(
+        `kernel comparison on ${b} (${first.scheme}): ${args.ourBatches} batch(es) of our kernel, ${args.tfjsBatches} of tfjs layers, after a warm-up batch${slow ? ' of 4 windows' : ''} each …`,
+      );
       const r = await runChild<TrainOut>('train', args, b, slow ? 300 : 240);
       training.push({ backend: b, result: r.result, error: r.error });
       if (!r.ok) log(`  ${b}: ${r.error}`);
@@ -425,12 +509,24 @@ async function main(): Promise<void> {
       const n = loopBatches[d.scheme];
       // Seconds per batch grow with the vocabulary (the softmax layer): a generous timeout.
       const perBatch = primary === 'cpu' ? 120 : 20 + d.vocabSize / 500;
-      log(`training loop, ${d.scheme} (vocabulary ${fmt(d.vocabSize)}): a warm-up batch, then ${n} measured batch${n > 1 ? 'es' : ''} on ${primary} …`);
-      const loop = await runChild<LoopOut>('loop', { dataDir: d.dir, copies: 1, loopBatches: n, scratch: path.join(d.dir, 'loop1') }, primary, 120 + (n + 1) * perBatch);
+      log(
+        `training loop, ${d.scheme} (vocabulary ${fmt(d.vocabSize)}): a warm-up batch, then ${n} measured batch${n > 1 ? 'es' : ''} on ${primary} …`,
+      );
+      const loop = await runChild<LoopOut>(
+        'loop',
+        { dataDir: d.dir, copies: 1, loopBatches: n, scratch: path.join(d.dir, 'loop1') },
+        primary,
+        120 + (n + 1) * perBatch,
+      );
       if (!loop.ok) log(`  ${d.scheme} training: ${loop.error}`);
       const windowEvents = d === first ? (q ? 5 : 10) : 0;
       log(`generation, ${d.scheme} (untrained model)${windowEvents ? ', and re-running the window per token' : ''} …`);
-      const gen = await runChild<GenOut>('gen', { dataDir: d.dir, primerFile: fileOf(d.primerName), statefulEvents: q ? 100 : 200, windowEvents }, primary, 600);
+      const gen = await runChild<GenOut>(
+        'gen',
+        { dataDir: d.dir, primerFile: fileOf(d.primerName), statefulEvents: q ? 100 : 200, windowEvents },
+        primary,
+        600,
+      );
       if (!gen.ok) log(`  ${d.scheme} generation: ${gen.error}`);
       perScheme.push({ data: d, loop, gen });
     }
@@ -442,20 +538,38 @@ async function main(): Promise<void> {
       const d = remiRun.data;
       const n = NOTE_LOOP_BATCHES[q ? 'quick' : 'full'];
       log(`training loop, note family on the remi data: a warm-up batch, then ${n} measured batch${n > 1 ? 'es' : ''} on ${primary} …`);
-      const loop = await runChild<LoopOut>('loop', { dataDir: d.dir, copies: 1, loopBatches: n, scratch: path.join(d.dir, 'loop-note'), family: 'note' }, primary, 120 + (n + 1) * (primary === 'cpu' ? 400 : 90));
+      const loop = await runChild<LoopOut>(
+        'loop',
+        { dataDir: d.dir, copies: 1, loopBatches: n, scratch: path.join(d.dir, 'loop-note'), family: 'note' },
+        primary,
+        120 + (n + 1) * (primary === 'cpu' ? 400 : 90),
+      );
       if (!loop.ok) log(`  note family training: ${loop.error}`);
       log('generation, note family (untrained model) …');
-      const gen = await runChild<GenOut>('gen', { dataDir: d.dir, primerFile: fileOf(d.primerName), statefulEvents: q ? 100 : 200, windowEvents: 0, family: 'note' }, primary, 600);
+      const gen = await runChild<GenOut>(
+        'gen',
+        { dataDir: d.dir, primerFile: fileOf(d.primerName), statefulEvents: q ? 100 : 200, windowEvents: 0, family: 'note' },
+        primary,
+        600,
+      );
       if (!gen.ok) log(`  note family generation: ${gen.error}`);
       noteRun = { data: d, loop, gen };
     }
     /** Every row of the summary and the detail table: the schemes' token models, then the note family. */
-    const runs = [...perScheme.map((x) => ({ label: x.data.scheme as string, ...x })), ...(noteRun ? [{ label: NOTE_LABEL, ...noteRun }] : [])];
+    const runs = [
+      ...perScheme.map((x) => ({ label: x.data.scheme as string, ...x })),
+      ...(noteRun ? [{ label: NOTE_LABEL, ...noteRun }] : []),
+    ];
 
     // 5. Peak memory on 4× the first scheme's data (the same batches as its 1× run above), in a fresh process.
     const memBatches = loopBatches[first.scheme];
     log(`memory: a warm-up batch, then ${memBatches} training batch${memBatches > 1 ? 'es' : ''} on 4× the ${first.scheme} data …`);
-    const mem4 = await runChild<LoopOut>('loop', { dataDir: first.dir, copies: 4, loopBatches: memBatches, scratch: path.join(first.dir, 'loop4') }, primary, 120 + (memBatches + 1) * (primary === 'cpu' ? 120 : 20 + first.vocabSize / 500));
+    const mem4 = await runChild<LoopOut>(
+      'loop',
+      { dataDir: first.dir, copies: 4, loopBatches: memBatches, scratch: path.join(first.dir, 'loop4') },
+      primary,
+      120 + (memBatches + 1) * (primary === 'cpu' ? 120 : 20 + first.vocabSize / 500),
+    );
     if (!mem4.ok) log(`  memory 4×: ${mem4.error}`);
 
     // 6. Time to the first note with the shipped model.
@@ -480,12 +594,19 @@ async function main(): Promise<void> {
     const checks: Check[] = [
       atLeast(
         `training, our kernel (${first.scheme}, ${nonNative ? `${training.find((x) => x.result === nonNative)?.backend}, ${nonNative.parallel?.threads ?? 1} thread${nonNative.parallel ? 's' : ''}` : 'n/a'})`,
-        nonNative ? (nonNative.parallel ?? nonNative.ours).tokensPerSec : null, TARGETS.trainTokensPerSec, 'tokens/s',
+        nonNative ? (nonNative.parallel ?? nonNative.ours).tokensPerSec : null,
+        TARGETS.trainTokensPerSec,
+        'tokens/s',
       ),
       atLeast(`stateful generation (${first.scheme})`, g?.stateful.notesPerSec ?? null, TARGETS.genNotesPerSec, 'notes/s'),
       atLeast('stateful vs window re-run', g?.speedup ?? null, TARGETS.genSpeedup, '×'),
       atLeast('MIDI parsing (warm)', midi.notesPerSec, TARGETS.midiNotesPerSec, 'notes/s'),
-      atLeast(`MIDI writing (one ${fmt(midiWrite.longNotes)}-note piece)`, midiWrite.longNotesPerSec, TARGETS.midiWriteNotesPerSec, 'notes/s'),
+      atLeast(
+        `MIDI writing (one ${fmt(midiWrite.longNotes)}-note piece)`,
+        midiWrite.longNotesPerSec,
+        TARGETS.midiWriteNotesPerSec,
+        'notes/s',
+      ),
       {
         name: `training memory flat (4× vs 1× ${first.scheme} data)`,
         value: beyondMb,
@@ -496,14 +617,22 @@ async function main(): Promise<void> {
     ];
 
     // ----- the per-scheme summary -----
-    const summary: string[][] = [['scheme', 'vocabulary', 'tokens/note', 'train tokens/s', 'train notes/s', 'peak RSS', 'gen tokens/s', 'gen notes/s', 'gen notes/s²']];
+    const summary: string[][] = [
+      ['scheme', 'vocabulary', 'tokens/note', 'train tokens/s', 'train notes/s', 'peak RSS', 'gen tokens/s', 'gen notes/s', 'gen notes/s²'],
+    ];
     for (const { label, data: d, loop, gen } of runs) {
       const r = loop.result;
       const s = gen.result?.stateful;
       summary.push([
-        label, fmt(d.vocabSize), fmt(d.tokensPerNote, 2),
-        r ? fmt(r.rate.tokensPerSec) : 'failed', r ? fmt(r.rate.tokensPerSec / d.tokensPerNote) : '—', r ? mb(r.peakRss) : '—',
-        s ? fmt(s.tokensPerSec) : 'failed', s ? fmt(s.notesPerSec) : '—', s ? fmt(s.tokensPerSec / d.tokensPerNote) : '—',
+        label,
+        fmt(d.vocabSize),
+        fmt(d.tokensPerNote, 2),
+        r ? fmt(r.rate.tokensPerSec) : 'failed',
+        r ? fmt(r.rate.tokensPerSec / d.tokensPerNote) : '—',
+        r ? mb(r.peakRss) : '—',
+        s ? fmt(s.tokensPerSec) : 'failed',
+        s ? fmt(s.notesPerSec) : '—',
+        s ? fmt(s.tokensPerSec / d.tokensPerNote) : '—',
       ]);
     }
     const loopInfo = perScheme.map((x) => x.loop.result).find((r) => r);
@@ -521,19 +650,39 @@ async function main(): Promise<void> {
     // ----- the detail table -----
     const rows: string[][] = [['measure', 'value', 'detail']];
     for (const { label, data: d, loop, gen } of runs) {
-      rows.push([`${label}: vocabulary`, fmt(d.vocabSize), `${d.fixedVocabulary ? 'fixed by the settings' : 'built from the data'}; ${fmt(d.tokens)} tokens for ${fmt(d.notes)} notes (${fmt(d.tokensPerNote, 2)} tokens/note); vocabulary and encoding ${fmt(d.encodeMs / 1000, 1)} s`]);
+      rows.push([
+        `${label}: vocabulary`,
+        fmt(d.vocabSize),
+        `${d.fixedVocabulary ? 'fixed by the settings' : 'built from the data'}; ${fmt(d.tokens)} tokens for ${fmt(d.notes)} notes (${fmt(d.tokensPerNote, 2)} tokens/note); vocabulary and encoding ${fmt(d.encodeMs / 1000, 1)} s`,
+      ]);
       const r = loop.result;
       if (r) {
-        rows.push([`  training (${r.backend}, ${r.threads} thread${r.threads > 1 ? 's' : ''})`, `${fmt(r.rate.tokensPerSec)} tokens/s`, `${fmt(r.rate.tokensPerSec / d.tokensPerNote)} notes/s; ${r.rate.batches} × ${r.batchSize}×${r.seqLen}${label === NOTE_LABEL ? ' steps' : ''} after a warm-up batch (${fmt(r.rate.warmupMs / 1000, 1)} s); ${fmt(r.rate.ms / r.rate.batches)} ms/batch; ${fmt(r.rate.tokensPerCpuSec)} tokens per CPU-second; ${fmt(r.params)} parameters${r.threadsNote ? `; ${r.threadsNote}` : ''}`]);
-        rows.push([`  peak RSS training`, mb(r.peakRss), `RSS before training ${mb(r.rssBeforeTraining)}; ${fmt(r.dataTokens)} training tokens in ${r.pieces} pieces`]);
+        rows.push([
+          `  training (${r.backend}, ${r.threads} thread${r.threads > 1 ? 's' : ''})`,
+          `${fmt(r.rate.tokensPerSec)} tokens/s`,
+          `${fmt(r.rate.tokensPerSec / d.tokensPerNote)} notes/s; ${r.rate.batches} × ${r.batchSize}×${r.seqLen}${label === NOTE_LABEL ? ' steps' : ''} after a warm-up batch (${fmt(r.rate.warmupMs / 1000, 1)} s); ${fmt(r.rate.ms / r.rate.batches)} ms/batch; ${fmt(r.rate.tokensPerCpuSec)} tokens per CPU-second; ${fmt(r.params)} parameters${r.threadsNote ? `; ${r.threadsNote}` : ''}`,
+        ]);
+        rows.push([
+          `  peak RSS training`,
+          mb(r.peakRss),
+          `RSS before training ${mb(r.rssBeforeTraining)}; ${fmt(r.dataTokens)} training tokens in ${r.pieces} pieces`,
+        ]);
       } else rows.push([`  training`, 'failed', loop.error ?? '']);
       const gr = gen.result;
       if (gr) {
         const st = gr.stateful;
-        rows.push([`  generation, stateful (${gr.backend})`, `${fmt(st.notesPerSec)} notes/s`, `${fmt(st.tokensPerSec)} tokens/s, ${fmt(st.eventsPerSec)} events/s (${st.events} events, ${st.notes} notes, ${fmt(st.tokens / Math.max(1, st.notes), 2)} tokens/note; time includes the ${gr.primerTokens}-token primer); ${fmt(st.tokensPerSec / d.tokensPerNote)} notes/s at the corpus's tokens/note`]);
+        rows.push([
+          `  generation, stateful (${gr.backend})`,
+          `${fmt(st.notesPerSec)} notes/s`,
+          `${fmt(st.tokensPerSec)} tokens/s, ${fmt(st.eventsPerSec)} events/s (${st.events} events, ${st.notes} notes, ${fmt(st.tokens / Math.max(1, st.notes), 2)} tokens/note; time includes the ${gr.primerTokens}-token primer); ${fmt(st.tokensPerSec / d.tokensPerNote)} notes/s at the corpus's tokens/note`,
+        ]);
         const wi = gr.window;
         if (wi && gr.speedup !== null) {
-          rows.push([`  generation, window re-run (${gr.backend})`, `${fmt(wi.extrapolatedNotesPerSec, 1)} notes/s`, `for the same output (${fmt(wi.tokensPerSec, 1)} tokens/s, measured on ${wi.tokens} tokens, window ${gr.windowSeqLen}; its own ${wi.events} events: ${fmt(wi.notesPerSec, 1)} notes/s)`]);
+          rows.push([
+            `  generation, window re-run (${gr.backend})`,
+            `${fmt(wi.extrapolatedNotesPerSec, 1)} notes/s`,
+            `for the same output (${fmt(wi.tokensPerSec, 1)} tokens/s, measured on ${wi.tokens} tokens, window ${gr.windowSeqLen}; its own ${wi.events} events: ${fmt(wi.notesPerSec, 1)} notes/s)`,
+          ]);
           rows.push(['    speed-up', `${fmt(gr.speedup)}×`, 'stateful vs window re-run']);
         }
       } else rows.push(['  generation', 'failed', gen.error ?? '']);
@@ -545,35 +694,77 @@ async function main(): Promise<void> {
       }
       const r = tr.result;
       const cpuNote = (x: Rate): string => `${fmt(x.tokensPerCpuSec)} tokens per CPU-second`;
-      rows.push([`training, our kernel (${tr.backend}, 1 thread)`, `${fmt(r.ours.tokensPerSec)} tokens/s`, `${first.scheme}; ${r.ours.batches} × ${r.batchSize}×${r.seqLen} after warm-up; ${fmt(r.ours.ms / r.ours.batches)} ms/batch; ${cpuNote(r.ours)}`]);
+      rows.push([
+        `training, our kernel (${tr.backend}, 1 thread)`,
+        `${fmt(r.ours.tokensPerSec)} tokens/s`,
+        `${first.scheme}; ${r.ours.batches} × ${r.batchSize}×${r.seqLen} after warm-up; ${fmt(r.ours.ms / r.ours.batches)} ms/batch; ${cpuNote(r.ours)}`,
+      ]);
       if (r.parallel) {
         const p = r.parallel;
-        rows.push([`training, our kernel (${tr.backend}, ${p.threads} threads)`, `${fmt(p.tokensPerSec)} tokens/s`, `${fmt(p.tokensPerSec / r.ours.tokensPerSec, 2)}× one thread; ${fmt(p.ms / p.batches)} ms/batch (the default in training)`]);
+        rows.push([
+          `training, our kernel (${tr.backend}, ${p.threads} threads)`,
+          `${fmt(p.tokensPerSec)} tokens/s`,
+          `${fmt(p.tokensPerSec / r.ours.tokensPerSec, 2)}× one thread; ${fmt(p.ms / p.batches)} ms/batch (the default in training)`,
+        ]);
       }
       if (r.tfjs) {
-        rows.push([`training, tfjs LSTM layers (${tr.backend})`, `${fmt(r.tfjs.tokensPerSec)} tokens/s`, `${r.tfjs.batches} × ${r.batchSize}×${r.seqLen} after warm-up; ${fmt(r.tfjs.ms / r.tfjs.batches)} ms/batch; ${cpuNote(r.tfjs)}`]);
-        rows.push([`  speed-up (${tr.backend})`, `${fmt((r.parallel ?? r.ours).tokensPerSec / r.tfjs.tokensPerSec, 1)}×`, `our kernel${r.parallel ? `, ${r.parallel.threads} threads,` : ''} vs tfjs layers; model: ${fmt(r.params)} parameters, vocabulary ${fmt(r.vocabSize)}`]);
+        rows.push([
+          `training, tfjs LSTM layers (${tr.backend})`,
+          `${fmt(r.tfjs.tokensPerSec)} tokens/s`,
+          `${r.tfjs.batches} × ${r.batchSize}×${r.seqLen} after warm-up; ${fmt(r.tfjs.ms / r.tfjs.batches)} ms/batch; ${cpuNote(r.tfjs)}`,
+        ]);
+        rows.push([
+          `  speed-up (${tr.backend})`,
+          `${fmt((r.parallel ?? r.ours).tokensPerSec / r.tfjs.tokensPerSec, 1)}×`,
+          `our kernel${r.parallel ? `, ${r.parallel.threads} threads,` : ''} vs tfjs layers; model: ${fmt(r.params)} parameters, vocabulary ${fmt(r.vocabSize)}`,
+        ]);
       } else rows.push([`training, tfjs LSTM layers (${tr.backend})`, 'skipped', '--quick']);
     }
-    rows.push(['MIDI parsing (warm)', `${fmt(midi.notesPerSec)} notes/s`, `${fmt(midi.filesPerSec)} files/s, ${fmt(midi.mbPerSec, 1)} MB/s; ${midi.files} files, ${fmt(midi.warmMs)} ms per pass; first pass ${fmt(midi.coldFilesPerSec)} files/s`]);
-    rows.push(['MIDI writing', `${fmt(midiWrite.longNotesPerSec)} notes/s`, `one ${fmt(midiWrite.longNotes)}-note piece (3 programs + drums) in ${fmt(midiWrite.longMs)} ms; the corpus's ${fmt(report.pieces.length)} pieces in ${fmt(midiWrite.corpusMs)} ms (${fmt(midiWrite.corpusNotesPerSec)} notes/s)`]);
-    rows.push([`peak RSS training, 4× ${first.scheme} data`, m4 ? mb(m4.peakRss) : 'failed', m4 && m1 ? `${fmt(m4.dataTokens)} training tokens (1×: ${fmt(m1.dataTokens)}, ${mb(m1.peakRss)}); +${fmt(extraDataMb)} MB of token arrays; ${m4.rate.batches} batches after warm-up` : (mem4.error ?? '')]);
+    rows.push([
+      'MIDI parsing (warm)',
+      `${fmt(midi.notesPerSec)} notes/s`,
+      `${fmt(midi.filesPerSec)} files/s, ${fmt(midi.mbPerSec, 1)} MB/s; ${midi.files} files, ${fmt(midi.warmMs)} ms per pass; first pass ${fmt(midi.coldFilesPerSec)} files/s`,
+    ]);
+    rows.push([
+      'MIDI writing',
+      `${fmt(midiWrite.longNotesPerSec)} notes/s`,
+      `one ${fmt(midiWrite.longNotes)}-note piece (3 programs + drums) in ${fmt(midiWrite.longMs)} ms; the corpus's ${fmt(report.pieces.length)} pieces in ${fmt(midiWrite.corpusMs)} ms (${fmt(midiWrite.corpusNotesPerSec)} notes/s)`,
+    ]);
+    rows.push([
+      `peak RSS training, 4× ${first.scheme} data`,
+      m4 ? mb(m4.peakRss) : 'failed',
+      m4 && m1
+        ? `${fmt(m4.dataTokens)} training tokens (1×: ${fmt(m1.dataTokens)}, ${mb(m1.peakRss)}); +${fmt(extraDataMb)} MB of token arrays; ${m4.rate.batches} batches after warm-up`
+        : (mem4.error ?? ''),
+    ]);
     if (firstNote?.result && firstNote.firstNoteMs !== null) {
       const f = firstNote.result;
-      rows.push(['time to first note (shipped model)', `${fmt(firstNote.firstNoteMs)} ms`, `from spawn: start-up ${fmt(f.msProcessStartToScript)}, backend ${fmt(f.msBackend)}, model ${fmt(f.msLoadModel)}, primer ${fmt(f.msPrimer)}, first note ${fmt(f.msFirstNote)} ms`]);
-    } else rows.push(['time to first note (shipped model)', haveShipped ? 'failed' : 'absent', haveShipped ? (firstNote?.error ?? '') : `no model.json in ${path.relative(ROOT, SHIPPED)}`]);
+      rows.push([
+        'time to first note (shipped model)',
+        `${fmt(firstNote.firstNoteMs)} ms`,
+        `from spawn: start-up ${fmt(f.msProcessStartToScript)}, backend ${fmt(f.msBackend)}, model ${fmt(f.msLoadModel)}, primer ${fmt(f.msPrimer)}, first note ${fmt(f.msFirstNote)} ms`,
+      ]);
+    } else
+      rows.push([
+        'time to first note (shipped model)',
+        haveShipped ? 'failed' : 'absent',
+        haveShipped ? (firstNote?.error ?? '') : `no model.json in ${path.relative(ROOT, SHIPPED)}`,
+      ]);
     const targetRows: string[][] = [['target', 'status', '']];
-    for (const c of checks) targetRows.push([c.name, c.pass === null ? 'n/a' : c.pass ? 'PASS' : 'MISS', `${c.target}${c.short ? `; ${c.short}` : ''}`]);
+    for (const c of checks)
+      targetRows.push([c.name, c.pass === null ? 'n/a' : c.pass ? 'PASS' : 'MISS', `${c.target}${c.short ? `; ${c.short}` : ''}`]);
     const detail = columns([...rows, ...targetRows], [0, 2]);
     detail.splice(rows.length, 0, '');
     const totalSec = (performance.now() - started) / 1000;
     const header = `musicgen bench${q ? ' (--quick)' : ''}: ${os.cpus().length} cores, node ${process.version}, load average ${load0.toFixed(2)} at start${load0 > 0.5 ? ' (other work running: figures are lower than on an idle machine)' : ''}; ${fmt(totalSec, 1)} s`;
     const foot = [
       'Rates are wall-clock on this machine under its current load; PASS/MISS uses them. "Per CPU-second" counts only the',
-      "measuring process's CPU time, all its threads (tfjs's wasm and cpu backends compute on one thread each; the \"threads\"",
+      'measuring process\'s CPU time, all its threads (tfjs\'s wasm and cpu backends compute on one thread each; the "threads"',
       'rows split each batch over worker threads): a rough guide to an idle machine.',
     ];
-    process.stdout.write(`${header}\n\n${columns(summary).join('\n')}\n${summaryNotes.map((l) => `  ${l}`).join('\n')}\n\n${detail.join('\n')}\n\n${foot.join('\n')}\n\n`);
+    process.stdout.write(
+      `${header}\n\n${columns(summary).join('\n')}\n${summaryNotes.map((l) => `  ${l}`).join('\n')}\n\n${detail.join('\n')}\n\n${foot.join('\n')}\n\n`,
+    );
 
     const json = {
       bench: 'musicgen/2',
@@ -582,27 +773,63 @@ async function main(): Promise<void> {
       machine: { cores: os.cpus().length, node: process.version, loadAvgAtStart: load0 },
       seconds: totalSec,
       data: { folder: dataDir, note: dataNote, pieces: report.pieces.length, notes: sourceNotes },
-      config: { seqLen: DEFAULT_DATASET_CONFIG.seqLen, batchSize: DEFAULT_TRAIN_CONFIG.batchSize, units: DEFAULT_MODEL_CONFIG.units, layers: DEFAULT_MODEL_CONFIG.layers, backend: primary },
+      config: {
+        seqLen: DEFAULT_DATASET_CONFIG.seqLen,
+        batchSize: DEFAULT_TRAIN_CONFIG.batchSize,
+        units: DEFAULT_MODEL_CONFIG.units,
+        layers: DEFAULT_MODEL_CONFIG.layers,
+        backend: primary,
+      },
       schemes: perScheme.map(({ data: d, loop, gen }) => ({
-        scheme: d.scheme, vocabSize: d.vocabSize, fixedVocabulary: d.fixedVocabulary, tokens: d.tokens, notes: d.notes, tokensPerNote: d.tokensPerNote, encodeMs: d.encodeMs,
-        training: loop.result ? { ...loop.result, tokensPerSec: loop.result.rate.tokensPerSec, notesPerSec: loop.result.rate.tokensPerSec / d.tokensPerNote } : { error: loop.error },
+        scheme: d.scheme,
+        vocabSize: d.vocabSize,
+        fixedVocabulary: d.fixedVocabulary,
+        tokens: d.tokens,
+        notes: d.notes,
+        tokensPerNote: d.tokensPerNote,
+        encodeMs: d.encodeMs,
+        training: loop.result
+          ? { ...loop.result, tokensPerSec: loop.result.rate.tokensPerSec, notesPerSec: loop.result.rate.tokensPerSec / d.tokensPerNote }
+          : { error: loop.error },
         generation: gen.result ? { ...gen.result } : { error: gen.error },
       })),
       noteFamily: noteRun
         ? {
             scheme: noteRun.data.scheme,
-            training: noteRun.loop.result ? { ...noteRun.loop.result, tokensPerSec: noteRun.loop.result.rate.tokensPerSec, notesPerSec: noteRun.loop.result.rate.tokensPerSec / noteRun.data.tokensPerNote } : { error: noteRun.loop.error },
+            training: noteRun.loop.result
+              ? {
+                  ...noteRun.loop.result,
+                  tokensPerSec: noteRun.loop.result.rate.tokensPerSec,
+                  notesPerSec: noteRun.loop.result.rate.tokensPerSec / noteRun.data.tokensPerNote,
+                }
+              : { error: noteRun.loop.error },
             generation: noteRun.gen.result ? { ...noteRun.gen.result } : { error: noteRun.gen.error },
           }
         : null,
       training: training.map((x) => ({
-        backend: x.backend, scheme: first.scheme, error: x.error, ours: x.result?.ours ?? null, parallel: x.result?.parallel ?? null, tfjs: x.result?.tfjs ?? null,
+        backend: x.backend,
+        scheme: first.scheme,
+        error: x.error,
+        ours: x.result?.ours ?? null,
+        parallel: x.result?.parallel ?? null,
+        tfjs: x.result?.tfjs ?? null,
         speedup: x.result?.tfjs ? (x.result.parallel ?? x.result.ours).tokensPerSec / x.result.tfjs.tokensPerSec : null,
       })),
       midi,
       midiWrite,
-      memory: { backend: primary, scheme: first.scheme, oneX: m1, fourX: m4, growthMb: memGrowthMb, extraTokenArraysMb: extraDataMb, beyondTokenArraysMb: beyondMb, errors: [perScheme[0].loop.error, mem4.error].filter(Boolean) },
-      firstNote: firstNote?.result ? { ms: firstNote.firstNoteMs, ...firstNote.result } : { absent: !haveShipped, error: firstNote?.error ?? null },
+      memory: {
+        backend: primary,
+        scheme: first.scheme,
+        oneX: m1,
+        fourX: m4,
+        growthMb: memGrowthMb,
+        extraTokenArraysMb: extraDataMb,
+        beyondTokenArraysMb: beyondMb,
+        errors: [perScheme[0].loop.error, mem4.error].filter(Boolean),
+      },
+      firstNote: firstNote?.result
+        ? { ms: firstNote.firstNoteMs, ...firstNote.result }
+        : { absent: !haveShipped, error: firstNote?.error ?? null },
       targets: checks.map((c) => ({ name: c.name, value: c.value, target: c.target, pass: c.pass, short: c.short })),
     };
     process.stdout.write(`${JSON.stringify(json)}\n`);

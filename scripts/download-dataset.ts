@@ -229,7 +229,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (a.values.list) {
     for (const d of Object.values(DATASETS)) console.log(`${d.name}: ${d.description} — ${d.url} (${d.license})`);
-    if (json) console.log(JSON.stringify({ datasets: Object.values(DATASETS).map(({ name, description, url, license }) => ({ name, description, url, license })) }));
+    if (json)
+      console.log(
+        JSON.stringify({
+          datasets: Object.values(DATASETS).map(({ name, description, url, license }) => ({ name, description, url, license })),
+        }),
+      );
     return 0;
   }
   if (a.positionals.length === 0) throw new UserError(`which dataset? ${USAGE}`);
@@ -241,9 +246,15 @@ async function main(argv: readonly string[]): Promise<number> {
   const url = optional(a, 'url');
   if (!zipFile) console.log(`downloading ${url ?? spec.url} ...`);
   const report = await downloadDataset(spec, outDir, { zipFile, url });
-  const skipped = report.skipped.length > 0 ? `, ${report.skipped.length} skipped (${report.skipped[0].entry}: ${report.skipped[0].reason}${report.skipped.length > 1 ? ', …' : ''})` : '';
+  const skipped =
+    report.skipped.length > 0
+      ? `, ${report.skipped.length} skipped (${report.skipped[0].entry}: ${report.skipped[0].reason}${report.skipped.length > 1 ? ', …' : ''})`
+      : '';
   console.log(`${spec.name}: wrote ${report.written.length} MIDI files to ${outDir}${skipped}; ${report.ignored} other entries ignored`);
-  if (json) console.log(JSON.stringify({ dataset: spec.name, out: outDir, written: report.written.length, skipped: report.skipped, ignored: report.ignored }));
+  if (json)
+    console.log(
+      JSON.stringify({ dataset: spec.name, out: outDir, written: report.written.length, skipped: report.skipped, ignored: report.ignored }),
+    );
   return 0;
 }
 

@@ -46,7 +46,10 @@ export const TABLE_END = '<!-- corpus-table:end -->';
 export function loadCorpus(abcDir: string): CorpusEntry[] {
   let names: string[];
   try {
-    names = fs.readdirSync(abcDir).filter((n) => n.toLowerCase().endsWith('.abc')).sort();
+    names = fs
+      .readdirSync(abcDir)
+      .filter((n) => n.toLowerCase().endsWith('.abc'))
+      .sort();
   } catch {
     throw new UserError(`cannot read the ABC folder ${abcDir}`);
   }
@@ -160,7 +163,16 @@ function main(argv: readonly string[]): number {
   });
   const n = report.entries.length;
   const json = (): void => {
-    if (a.values.json) console.log(JSON.stringify({ tunes: n, check, changed: report.changed, unchanged: report.unchanged.length, readmeChanged: report.readmeChanged }));
+    if (a.values.json)
+      console.log(
+        JSON.stringify({
+          tunes: n,
+          check,
+          changed: report.changed,
+          unchanged: report.unchanged.length,
+          readmeChanged: report.readmeChanged,
+        }),
+      );
   };
   if (check) {
     const stale = [...report.changed, ...(report.readmeChanged ? ['README.md table'] : [])];

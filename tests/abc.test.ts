@@ -29,7 +29,10 @@ test('every tune of data/abc parses cleanly and is documented', () => {
       assert.ok(t.fields[field], `${t.title}: has ${field}:`);
     }
     assert.ok(t.notes.length >= 20, `${t.title}: has notes`);
-    assert.ok(t.notes.every((n) => n.duration > 0 && n.pitch >= 40 && n.pitch <= 96), `${t.title}: sane notes`);
+    assert.ok(
+      t.notes.every((n) => n.duration > 0 && n.pitch >= 40 && n.pitch <= 96),
+      `${t.title}: sane notes`,
+    );
   }
   const types = new Set(corpus.map((c) => c.tune.fields.R));
   for (const kind of ['jig', 'reel', 'hornpipe', 'waltz', 'air', 'hymn', 'classical theme']) assert.ok(types.has(kind), kind);
@@ -41,8 +44,14 @@ test('a hand-checked short tune: Mary Had a Little Lamb', () => {
   // 26 notes (E D C D | E E E2 | D D D2 | E G G2 | E D C D | E E E E | D D E D | C4), played twice.
   assert.equal(t.notes.length, 52);
   assert.equal(t.lengthBeats, 64);
-  assert.deepEqual(t.notes.slice(0, 10).map((n) => n.pitch), [64, 62, 60, 62, 64, 64, 64, 62, 62, 62]);
-  assert.deepEqual(t.notes.slice(0, 4).map((n) => n.start), [0, 1, 2, 3]);
+  assert.deepEqual(
+    t.notes.slice(0, 10).map((n) => n.pitch),
+    [64, 62, 60, 62, 64, 64, 64, 62, 62, 62],
+  );
+  assert.deepEqual(
+    t.notes.slice(0, 4).map((n) => n.start),
+    [0, 1, 2, 3],
+  );
   assert.equal(t.notes[6].duration, 2, 'E2 is a half note');
   assert.deepEqual(t.timeSignatures, [{ beat: 0, numerator: 4, denominator: 4 }]);
   assert.equal(t.bpm, 112);
@@ -67,10 +76,15 @@ test('key signatures, modes and bar-local accidentals', () => {
   // Minuet in G: "^c2 Bc A2" — the accidental holds for the second c of the bar.
   const minuet = tune('Minuet in G');
   const bBar = minuet.notes.filter((n) => near(n.start, 96 + 9) || near(n.start, 96 + 10) || near(n.start, 96 + 10.5));
-  assert.deepEqual(bBar.map((n) => n.pitch), [73, 71, 73]);
+  assert.deepEqual(
+    bBar.map((n) => n.pitch),
+    [73, 71, 73],
+  );
   // Modes: Drowsy Maggie (E dorian) has C#; Cock o' the North (A mixolydian) has G natural; Scarborough Fair (D dorian) has B natural.
   assert.ok(tune('Drowsy Maggie').notes.some((n) => n.pitch === 73) && !tune('Drowsy Maggie').notes.some((n) => n.pitch % 12 === 0));
-  assert.ok(tune("Cock o' the North").notes.some((n) => n.pitch === 67) && !tune("Cock o' the North").notes.some((n) => n.pitch % 12 === 8));
+  assert.ok(
+    tune("Cock o' the North").notes.some((n) => n.pitch === 67) && !tune("Cock o' the North").notes.some((n) => n.pitch % 12 === 8),
+  );
   assert.ok(tune('Scarborough Fair').notes.some((n) => n.pitch === 71) && !tune('Scarborough Fair').notes.some((n) => n.pitch % 12 === 10));
 });
 
@@ -111,7 +125,10 @@ test('chord symbols become block chords held until the next symbol', () => {
   const last = kesh.chords[kesh.chords.length - 1];
   assert.equal(last.start + last.duration, kesh.lengthBeats, 'the last chord lasts to the end');
   const piece = abcTuneToPiece(kesh);
-  assert.equal(piece.notes.filter((n) => n.velocity === 60).length, kesh.chords.reduce((a, c) => a + c.pitches.length, 0));
+  assert.equal(
+    piece.notes.filter((n) => n.velocity === 60).length,
+    kesh.chords.reduce((a, c) => a + c.pitches.length, 0),
+  );
   assert.equal(piece.notes.filter((n) => n.velocity === 90).length, kesh.notes.length);
 });
 
@@ -119,12 +136,18 @@ test('triplets, broken rhythm and ties', () => {
   // Harvest Home bar 1 "DA(3FGA DAFA" starts at beat 4 (pickup of 2/8 in 4/4).
   const hh = tune('Harvest Home');
   const bar = hh.notes.filter((n) => n.start >= 4 - 1e-9 && n.start < 8 - 1e-9);
-  assert.deepEqual(bar.map((n) => n.pitch), [62, 69, 66, 67, 69, 62, 69, 66, 69]);
+  assert.deepEqual(
+    bar.map((n) => n.pitch),
+    [62, 69, 66, 67, 69, 62, 69, 66, 69],
+  );
   for (const n of bar.slice(2, 5)) assert.ok(near(n.duration, 1 / 3), 'a triplet eighth lasts 1/3 beat');
   assert.ok(near(bar[5].start, 6));
   // Rights of Man: "B>cA>G" → 3/4 + 1/4 beats.
   const rom = tune('The Rights of Man');
-  assert.deepEqual(rom.notes.slice(2, 6).map((n) => n.duration), [0.75, 0.25, 0.75, 0.25]);
+  assert.deepEqual(
+    rom.notes.slice(2, 6).map((n) => n.duration),
+    [0.75, 0.25, 0.75, 0.25],
+  );
   // My Bonnie: "B,4-|B,4" is one note of 4 beats.
   const bonnie = tune('My Bonnie Lies over the Ocean');
   const low = bonnie.notes.find((n) => n.pitch === 59);
@@ -134,12 +157,15 @@ test('triplets, broken rhythm and ties', () => {
 
 test('bad input gives a one-line error naming the file, tune and line', () => {
   const bad = (text: string, re: RegExp): void => {
-    assert.throws(() => parseAbc(text, 'bad.abc'), (e: unknown) => {
-      assert.ok(e instanceof UserError);
-      assert.match(e.message, re);
-      assert.ok(!e.message.includes('\n'));
-      return true;
-    });
+    assert.throws(
+      () => parseAbc(text, 'bad.abc'),
+      (e: unknown) => {
+        assert.ok(e instanceof UserError);
+        assert.match(e.message, re);
+        assert.ok(!e.message.includes('\n'));
+        return true;
+      },
+    );
   };
   bad('X:1\nT:Oops\nM:4/4\nK:G\nABc &d|\n', /^bad\.abc: tune X:1 "Oops", line 5: unexpected character "&"/);
   bad('X:2\nT:Key\nK:Q\nABc|\n', /tune X:2 "Key", line 3: unknown key K:Q/);

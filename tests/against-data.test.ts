@@ -13,7 +13,8 @@ import { loadMidiFolder } from '../lib/midi/read';
 import { DATA_DIR } from './helpers';
 
 const DATA = loadMidiFolder(DATA_DIR).pieces;
-const byStat = (rows: ReturnType<typeof againstData>): Record<string, (typeof rows)[number]> => Object.fromEntries(rows.map((r) => [r.stat, r]));
+const byStat = (rows: ReturnType<typeof againstData>): Record<string, (typeof rows)[number]> =>
+  Object.fromEntries(rows.map((r) => [r.stat, r]));
 
 test('a piece that plays one bar over and over is far above the data in bar repetition; a tune of the data is inside its range', () => {
   const bar = (b: number): Note[] => [60, 64, 67, 72].map((p, i) => ({ pitch: p, start: b * 4 + i, duration: 1, velocity: 80 }));
@@ -27,7 +28,10 @@ test('a piece that plays one bar over and over is far above the data in bar repe
   const first = { ...tune, notes: tune.notes.slice(0, 40) };
   const t = byStat(againstData(first, DATA, createRng(1)));
   for (const stat of ['pitchClassEntropy', 'noteDensity'] as const) {
-    assert.ok(t[stat].piece >= t[stat].low - 1e-9 && t[stat].piece <= t[stat].high + 1e-9, `${stat}: ${t[stat].piece} outside ${t[stat].low}–${t[stat].high}`);
+    assert.ok(
+      t[stat].piece >= t[stat].low - 1e-9 && t[stat].piece <= t[stat].high + 1e-9,
+      `${stat}: ${t[stat].piece} outside ${t[stat].low}–${t[stat].high}`,
+    );
   }
   assert.ok(t.barRepetition.low <= t.barRepetition.median && t.barRepetition.median <= t.barRepetition.high);
 });

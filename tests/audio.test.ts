@@ -76,7 +76,10 @@ function f0(x: Float32Array, sampleRate: number): number {
 }
 
 test('plays the right pitches (G4 = 392 Hz on piano, A2 = 110 Hz on bass)', { skip: noSynth }, async () => {
-  for (const [pitch, program, hz] of [[67, 0, 392], [45, 32, 110]]) {
+  for (const [pitch, program, hz] of [
+    [67, 0, 392],
+    [45, 32, 110],
+  ]) {
     const piece = makePiece('p', [{ pitch, start: 0, duration: 2, velocity: 100 }], { program });
     const { sampleRate, samples } = decodeWav(await renderWav(piece, { channels: 1, reverb: false }));
     const measured = f0(samples[0].subarray(Math.round(0.1 * sampleRate), Math.round(0.4 * sampleRate)), sampleRate);
@@ -93,7 +96,10 @@ test('MIDI bytes render like the piece; the tail and program options apply', { s
   // A church organ sustains at full level to the note end; a piano decays.
   const ratio = (w: Uint8Array): number => rmsBetween(w, 0.8, 0.95) / rmsBetween(w, 0.05, 0.2);
   assert.ok(ratio(organ) > ratio(piano) * 1.5, `organ ${ratio(organ)} vs piano ${ratio(piano)}`);
-  await assert.rejects(renderWav(makePiece('empty', [])), { name: 'UserError', message: 'cannot render audio for "empty": it has no notes' });
+  await assert.rejects(renderWav(makePiece('empty', [])), {
+    name: 'UserError',
+    message: 'cannot render audio for "empty": it has no notes',
+  });
   await assert.rejects(renderWav(GAP_PIECE, { channels: 3 as 1 }), /channels must be 1 or 2/);
 });
 
@@ -109,22 +115,26 @@ test('missing synthesizer → one-line error naming the install command', async 
   });
 });
 
-test('a failing or missing SoundFont / synth run gives a clear error', { skip: process.platform === 'win32' && 'needs a shell script' }, async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-fake-synth-'));
-  try {
-    const fake = path.join(dir, 'fluidsynth');
-    fs.writeFileSync(fake, '#!/bin/sh\necho "fluidsynth: error: Failed to load SoundFont" >&2\nexit 3\n', { mode: 0o755 });
-    const env = { PATH: dir };
-    assert.equal(findSynth({ env, soundfont: '/no/such.sf2' }), null);
-    assert.equal(synthMissingReason({ env, soundfont: '/no/such.sf2' }), 'SoundFont not found: /no/such.sf2');
-    await assert.rejects(renderWav(GAP_PIECE, { env, soundfont: fake }), {
-      name: 'UserError',
-      message: 'fluidsynth failed (exit code 3): fluidsynth: error: Failed to load SoundFont',
-    });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'a failing or missing SoundFont / synth run gives a clear error',
+  { skip: process.platform === 'win32' && 'needs a shell script' },
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-fake-synth-'));
+    try {
+      const fake = path.join(dir, 'fluidsynth');
+      fs.writeFileSync(fake, '#!/bin/sh\necho "fluidsynth: error: Failed to load SoundFont" >&2\nexit 3\n', { mode: 0o755 });
+      const env = { PATH: dir };
+      assert.equal(findSynth({ env, soundfont: '/no/such.sf2' }), null);
+      assert.equal(synthMissingReason({ env, soundfont: '/no/such.sf2' }), 'SoundFont not found: /no/such.sf2');
+      await assert.rejects(renderWav(GAP_PIECE, { env, soundfont: fake }), {
+        name: 'UserError',
+        message: 'fluidsynth failed (exit code 3): fluidsynth: error: Failed to load SoundFont',
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test('WAV encode/decode round trip and wavInfo of a known sine', () => {
   const sampleRate = 8000;
@@ -159,11 +169,15 @@ async function decodeMp3(bytes: Uint8Array): Promise<PcmAudio & { errors: number
 /** The first MP3 frame header: MPEG version, layer, bitrate (kbit/s), sample rate and channel mode. */
 function mp3Header(bytes: Uint8Array): { version: string; layer: number; kbps: number; sampleRate: number; mono: boolean } {
   let at = 0;
-  if (bytes[0] === 0x49 && bytes[1] === 0x44 && bytes[2] === 0x33) at = 10 + ((bytes[6] << 21) | (bytes[7] << 14) | (bytes[8] << 7) | bytes[9]); // ID3v2
+  if (bytes[0] === 0x49 && bytes[1] === 0x44 && bytes[2] === 0x33)
+    at = 10 + ((bytes[6] << 21) | (bytes[7] << 14) | (bytes[8] << 7) | bytes[9]); // ID3v2
   assert.ok(bytes[at] === 0xff && (bytes[at + 1] & 0xe0) === 0xe0, `no MPEG frame sync at byte ${at}`);
   const v = (bytes[at + 1] >> 3) & 3; // 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
   const layer = 4 - ((bytes[at + 1] >> 1) & 3);
-  const kbpsTable = v === 3 ? [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320] : [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+  const kbpsTable =
+    v === 3
+      ? [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320]
+      : [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
   const rates = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] }[v as 0 | 2 | 3];
   return {
     version: { 3: 'MPEG-1', 2: 'MPEG-2', 0: 'MPEG-2.5' }[v as 0 | 2 | 3],
@@ -201,26 +215,33 @@ test('MP3: a 440 Hz sine encodes at the asked bitrate and decodes back to the sa
 
 test('MP3: sample rates, bitrates and channel counts it cannot have are refused in one line', async () => {
   const one = [new Float32Array(100)];
-  await assert.rejects(encodeMp3({ sampleRate: 20000, samples: one }), { name: 'UserError', message: /MP3 cannot have a sample rate of 20000 Hz/ });
+  await assert.rejects(encodeMp3({ sampleRate: 20000, samples: one }), {
+    name: 'UserError',
+    message: /MP3 cannot have a sample rate of 20000 Hz/,
+  });
   await assert.rejects(encodeMp3({ sampleRate: 22050, samples: one }, 41 as 40), /bitrate must be one of .* \(got 41\)/);
   await assert.rejects(encodeMp3({ sampleRate: 44100, samples: one }, 16), /at 44100 Hz needs a bitrate of at least 32/);
   await assert.rejects(encodeMp3({ sampleRate: 22050, samples: one }, 320), /at 22050 Hz needs a bitrate of at most 160/);
   await assert.rejects(encodeMp3({ sampleRate: 22050, samples: [one[0], one[0], one[0]] }), /MP3 needs 1 or 2 channels \(got 3\)/);
 });
 
-test('MP3 of a rendered piece (as the notebook embeds it) keeps its timing: the silent gap, the note at 4.0 s', { skip: noSynth }, async () => {
-  const pcm = await renderPcm(GAP_PIECE, { channels: 1, sampleRate: 22050 });
-  const mp3 = await encodeMp3(pcm, 40);
-  const back = await decodeMp3(mp3);
-  assert.equal(back.sampleRate, 22050);
-  const length = pcm.samples[0].length / 22050;
-  const decoded = back.samples[0].length / 22050;
-  assert.ok(decoded >= length && decoded <= length + 0.15, `decoded ${decoded} s vs rendered ${length} s`);
-  // The codec delays the stream by about 50 ms: the windows below leave room for it.
-  const chord = rmsBetween(back, 0.1, 0.5);
-  const gap = rmsBetween(back, 2.3, 3.95);
-  const note = rmsBetween(back, 4.1, 4.5);
-  assert.ok(chord > 0.05 && note > 0.05, `notes sound (chord ${chord}, note ${note})`);
-  assert.ok(gap < note / 50, `the gap is silent (gap ${gap} vs note ${note})`);
-  assert.ok(Math.abs(note / rmsBetween(pcm, 4.05, 4.45) - 1) < 0.15, 'the note keeps its level');
-});
+test(
+  'MP3 of a rendered piece (as the notebook embeds it) keeps its timing: the silent gap, the note at 4.0 s',
+  { skip: noSynth },
+  async () => {
+    const pcm = await renderPcm(GAP_PIECE, { channels: 1, sampleRate: 22050 });
+    const mp3 = await encodeMp3(pcm, 40);
+    const back = await decodeMp3(mp3);
+    assert.equal(back.sampleRate, 22050);
+    const length = pcm.samples[0].length / 22050;
+    const decoded = back.samples[0].length / 22050;
+    assert.ok(decoded >= length && decoded <= length + 0.15, `decoded ${decoded} s vs rendered ${length} s`);
+    // The codec delays the stream by about 50 ms: the windows below leave room for it.
+    const chord = rmsBetween(back, 0.1, 0.5);
+    const gap = rmsBetween(back, 2.3, 3.95);
+    const note = rmsBetween(back, 4.1, 4.5);
+    assert.ok(chord > 0.05 && note > 0.05, `notes sound (chord ${chord}, note ${note})`);
+    assert.ok(gap < note / 50, `the gap is silent (gap ${gap} vs note ${note})`);
+    assert.ok(Math.abs(note / rmsBetween(pcm, 4.05, 4.45) - 1) < 0.15, 'the note keeps its level');
+  },
+);

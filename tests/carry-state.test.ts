@@ -39,7 +39,14 @@ before(async () => {
  * tunes repeat themselves, so a window can occur more than once: the one that
  * follows `prev` is preferred, then one that starts a piece.
  */
-function located(pieces: readonly EncodedPiece[], inputs: Int32Array, targets: Int32Array, row: number, T: number, prev: { piece: number; start: number } | null): { piece: number; start: number } {
+function located(
+  pieces: readonly EncodedPiece[],
+  inputs: Int32Array,
+  targets: Int32Array,
+  row: number,
+  T: number,
+  prev: { piece: number; start: number } | null,
+): { piece: number; start: number } {
   const want = [...inputs.subarray(row * T, row * T + T), targets[row * T + T - 1]];
   const found: { piece: number; start: number }[] = [];
   for (let piece = 0; piece < pieces.length; piece++) {
@@ -106,11 +113,21 @@ test('stream batches with transposition move every window of a piece by the same
   });
   assert.ok(shifts.size > 3);
   for (const [piece, set] of shifts) assert.equal(set.size, 1, `piece ${piece}: shifts ${[...set].join(', ')}`);
-  assert.ok([...shifts.values()].some((s) => !s.has(0)), 'some piece moves');
+  assert.ok(
+    [...shifts.values()].some((s) => !s.has(0)),
+    'some piece moves',
+  );
 });
 
 test('two threads carry the same state as one thread', async () => {
-  const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: data.vocab.tokens.length, units: 16, embeddingDim: 8, dropout: 0, seed: 5 });
+  const model = buildModel({
+    ...DEFAULT_MODEL_CONFIG,
+    vocabSize: data.vocab.tokens.length,
+    units: 16,
+    embeddingDim: 8,
+    dropout: 0,
+    seed: 5,
+  });
   varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 80 + i)));
   const workers = await startGradientWorkers(model.config, 2, 'wasm');
   try {
@@ -133,11 +150,35 @@ test('two threads carry the same state as one thread', async () => {
 });
 
 test('a run with carryState learns, records it in config.json, and a carried state predicts the next window better than zeros', async () => {
-  const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: data.vocab.tokens.length, units: 32, embeddingDim: 16, dropout: 0, seed: 6 });
-  const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 3, batchSize: 8, threads: 1, checkpointEverySec: 0, learningRate: 0.01, carryState: true };
+  const model = buildModel({
+    ...DEFAULT_MODEL_CONFIG,
+    vocabSize: data.vocab.tokens.length,
+    units: 32,
+    embeddingDim: 16,
+    dropout: 0,
+    seed: 6,
+  });
+  const config = {
+    ...DEFAULT_TRAIN_CONFIG,
+    epochs: 3,
+    batchSize: 8,
+    threads: 1,
+    checkpointEverySec: 0,
+    learningRate: 0.01,
+    carryState: true,
+  };
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-carry-'));
   try {
-    const r = await trainModel({ model, vocab: data.vocab, train: data.train, val: data.val, dataset, config, outDir, runConfig: runConfig(model, data, dataset, config, 'wasm', [DATA_DIR]) });
+    const r = await trainModel({
+      model,
+      vocab: data.vocab,
+      train: data.train,
+      val: data.val,
+      dataset,
+      config,
+      outDir,
+      runConfig: runConfig(model, data, dataset, config, 'wasm', [DATA_DIR]),
+    });
     assert.equal(r.history.length, 3);
     assert.ok(r.history[2].trainLoss < r.history[0].trainLoss, `it learns: ${r.history.map((h) => h.trainLoss.toFixed(3)).join(' → ')}`);
     assert.equal(loadModelSettings(outDir).config.training.carryState, true);
@@ -149,7 +190,9 @@ test('a run with carryState learns, records it in config.json, and a carried sta
     for (const batch of streamBatches(data.train, dataset.seqLen, 8, { seed: 9, epoch: 0 })) {
       const zeros = Array.from({ length: model.config.layers }, () => ({ h: new Float32Array(8 * 32), c: new Float32Array(8 * 32) }));
       const start = carried ? carried.map((s) => ({ h: s.h.slice(), c: s.c.slice() })) : zeros;
-      batch.fresh.forEach((f, row) => f && start.forEach((s) => (s.h.fill(0, row * 32, row * 32 + 32), s.c.fill(0, row * 32, row * 32 + 32))));
+      batch.fresh.forEach(
+        (f, row) => f && start.forEach((s) => (s.h.fill(0, row * 32, row * 32 + 32), s.c.fill(0, row * 32, row * 32 + 32))),
+      );
       const a = lossAndGradients(model.vars, batch, undefined, start);
       const b = lossAndGradients(model.vars, batch);
       tf.dispose([...a.grads, ...b.grads]);

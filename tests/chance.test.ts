@@ -16,7 +16,11 @@ function piece(name: string, chords: boolean): Piece {
   return makePiece(name, notes);
 }
 
-const options = (samples: number): typeof DEFAULT_CHANCE_OPTIONS & { samples: number; notes: number } => ({ ...DEFAULT_CHANCE_OPTIONS, samples, notes: 12 });
+const options = (samples: number): typeof DEFAULT_CHANCE_OPTIONS & { samples: number; notes: number } => ({
+  ...DEFAULT_CHANCE_OPTIONS,
+  samples,
+  notes: 12,
+});
 
 test('chanceSpread: pieces that are all alike never stray; a mix strays by what one piece differs from the mean', () => {
   const alike = [piece('a', true), piece('b', true), piece('c', true)];
@@ -32,7 +36,10 @@ test('chanceSpread: pieces that are all alike never stray; a mix strays by what 
   // Sets of 40 average out: their 90th percentile is far smaller (binomial: about 0.5 × 1.645 / √40 ≈ 0.13).
   const many = chanceSpread(mixed, options(40), createRng(1));
   assert.ok((many.relative.polyphony ?? 1) < 0.2, `sets of 40: ${String(many.relative.polyphony)}`);
-  assert.deepEqual({ ...many, relative: null, within: null }, { samples: 40, notes: 12, draws: 200, quantile: 0.9, tolerance: 0.15, relative: null, within: null });
+  assert.deepEqual(
+    { ...many, relative: null, within: null },
+    { samples: 40, notes: 12, draws: 200, quantile: 0.9, tolerance: 0.15, relative: null, within: null },
+  );
 });
 
 test('chanceSpread: the quantile is a nearest rank (1 = the largest), a difference equal to the tolerance counts as within, and a given reference is used', () => {
@@ -64,22 +71,38 @@ test('chanceSpread is seeded, leaves its input alone (frozen here), and names a 
   assert.deepEqual(chanceSpread(mixed, options(2), createRng(7)), chanceSpread(mixed, options(2), createRng(7)));
   assert.throws(() => chanceSpread([], options(2), createRng(1)), /^RangeError: chanceSpread needs at least one piece$/);
   assert.throws(() => chanceSpread(mixed, options(0), createRng(1)), /^RangeError: samples must be an integer ≥ 1 \(got 0\)$/);
-  assert.throws(() => chanceSpread(mixed, { ...options(2), draws: 0 }, createRng(1)), /^RangeError: draws must be an integer ≥ 1 \(got 0\)$/);
-  assert.throws(() => chanceSpread(mixed, { ...options(2), quantile: 0 }, createRng(1)), /^RangeError: quantile must be in \(0, 1\] \(got 0\)$/);
-  assert.throws(() => chanceSpread(mixed, { ...options(2), tolerance: -1 }, createRng(1)), /^RangeError: tolerance must be ≥ 0 \(got -1\)$/);
-  assert.throws(() => chanceSpread(mixed, { ...options(2), notes: 0 }, createRng(1)), /^RangeError: notes must be an integer ≥ 1 \(got 0\)$/);
+  assert.throws(
+    () => chanceSpread(mixed, { ...options(2), draws: 0 }, createRng(1)),
+    /^RangeError: draws must be an integer ≥ 1 \(got 0\)$/,
+  );
+  assert.throws(
+    () => chanceSpread(mixed, { ...options(2), quantile: 0 }, createRng(1)),
+    /^RangeError: quantile must be in \(0, 1\] \(got 0\)$/,
+  );
+  assert.throws(
+    () => chanceSpread(mixed, { ...options(2), tolerance: -1 }, createRng(1)),
+    /^RangeError: tolerance must be ≥ 0 \(got -1\)$/,
+  );
+  assert.throws(
+    () => chanceSpread(mixed, { ...options(2), notes: 0 }, createRng(1)),
+    /^RangeError: notes must be an integer ≥ 1 \(got 0\)$/,
+  );
 });
 
-test('on piano-midi, 8 excerpts of 200 notes stray by over 15 % in polyphony, density or on-beat share; 96 of 1,000 notes by far less', { skip: needPianoMidi }, () => {
-  const pieces = loadMidiFolder(PIANO_MIDI).pieces;
-  const few = chanceSpread(pieces, { ...DEFAULT_CHANCE_OPTIONS, samples: 8, notes: 200 }, createRng(1));
-  const lots = chanceSpread(pieces, { ...DEFAULT_CHANCE_OPTIONS, samples: 96, notes: 1000 }, createRng(1));
-  for (const k of ['polyphony', 'noteDensity', 'onBeatShare'] as const) {
-    const f = few.relative[k] ?? 0;
-    const l = lots.relative[k] ?? 1;
-    assert.ok(f > 0.15, `${k}: 8 excerpts stray by up to ${f}`);
-    assert.ok(l < f / 2, `${k}: 96 excerpts stray by up to ${l}, 8 by ${f}`);
-  }
-  // Pitch-class entropy hardly varies between pieces.
-  assert.ok((few.relative.pitchClassEntropy ?? 1) < 0.1, `entropy: ${String(few.relative.pitchClassEntropy)}`);
-});
+test(
+  'on piano-midi, 8 excerpts of 200 notes stray by over 15 % in polyphony, density or on-beat share; 96 of 1,000 notes by far less',
+  { skip: needPianoMidi },
+  () => {
+    const pieces = loadMidiFolder(PIANO_MIDI).pieces;
+    const few = chanceSpread(pieces, { ...DEFAULT_CHANCE_OPTIONS, samples: 8, notes: 200 }, createRng(1));
+    const lots = chanceSpread(pieces, { ...DEFAULT_CHANCE_OPTIONS, samples: 96, notes: 1000 }, createRng(1));
+    for (const k of ['polyphony', 'noteDensity', 'onBeatShare'] as const) {
+      const f = few.relative[k] ?? 0;
+      const l = lots.relative[k] ?? 1;
+      assert.ok(f > 0.15, `${k}: 8 excerpts stray by up to ${f}`);
+      assert.ok(l < f / 2, `${k}: 96 excerpts stray by up to ${l}, 8 by ${f}`);
+    }
+    // Pitch-class entropy hardly varies between pieces.
+    assert.ok((few.relative.pitchClassEntropy ?? 1) < 0.1, `entropy: ${String(few.relative.pitchClassEntropy)}`);
+  },
+);

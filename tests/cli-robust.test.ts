@@ -31,7 +31,30 @@ before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-robust-'));
   model = path.join(tmp, 'model');
   // The timed scheme: its vocabulary is built from the data, so another corpus gives another one and unknown symbols exist.
-  assertExit0(await runCli(['train', '--data', DATA_DIR, '--out', model, '--epochs', '1', '--max-files', '8', '--units', '16', '--embedding', '8', '--seq-len', '32', '--batch-size', '8', '--scheme', 'timed', '--json']));
+  assertExit0(
+    await runCli([
+      'train',
+      '--data',
+      DATA_DIR,
+      '--out',
+      model,
+      '--epochs',
+      '1',
+      '--max-files',
+      '8',
+      '--units',
+      '16',
+      '--embedding',
+      '8',
+      '--seq-len',
+      '32',
+      '--batch-size',
+      '8',
+      '--scheme',
+      'timed',
+      '--json',
+    ]),
+  );
 });
 after(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -76,7 +99,10 @@ test('out-of-range and wrong-type flag values: one line naming the flag and its 
 });
 
 test('--velocity-bins: 1 leaves one velocity token in the remi vocabulary (505 → 498); 0 is refused naming the flag', async () => {
-  const [one, zero] = await Promise.all([runCli(['inspect', DATA_DIR, '--velocity-bins', '1', '--json']), runCli(['inspect', DATA_DIR, '--velocity-bins', '0'])]);
+  const [one, zero] = await Promise.all([
+    runCli(['inspect', DATA_DIR, '--velocity-bins', '1', '--json']),
+    runCli(['inspect', DATA_DIR, '--velocity-bins', '0']),
+  ]);
   assertExit0(one);
   assert.equal(lastJson(one).vocabSize, 498);
   oneLineError(zero, /--velocity-bins/, /\[1, 127\]/, /got 0/);
@@ -94,14 +120,20 @@ test('--meter changes writes the time signature only where it changes (fewer tok
   const c = lastJson(changes);
   assert.equal(e.vocabSize, c.vocabSize);
   assert.equal(e.notes, c.notes);
-  assert.ok(Number(c.tokens) < Number(e.tokens) && Number(e.tokens) < Number(c.tokens) * 1.15, `${String(c.tokens)} tokens with --meter changes, ${String(e.tokens)} with every bar`);
+  assert.ok(
+    Number(c.tokens) < Number(e.tokens) && Number(e.tokens) < Number(c.tokens) * 1.15,
+    `${String(c.tokens)} tokens with --meter changes, ${String(e.tokens)} with every bar`,
+  );
   oneLineError(bad, /--meter must be every-bar or changes \(got "sometimes"\)/);
 });
 
 test('--seq-len longer than every piece in a small folder: one line naming seq-len and the largest allowed', async () => {
   const small = path.join(tmp, 'small');
   fs.mkdirSync(small);
-  const two = fs.readdirSync(DATA_DIR).filter((f) => f.endsWith('.mid')).slice(0, 2);
+  const two = fs
+    .readdirSync(DATA_DIR)
+    .filter((f) => f.endsWith('.mid'))
+    .slice(0, 2);
   for (const f of two) fs.copyFileSync(path.join(DATA_DIR, f), path.join(small, f));
   const r = await runCli(['train', '--data', small, '--out', path.join(tmp, 'never2'), '--seq-len', '5000', '--json']);
   const line = oneLineError(r, /seq-?len/i, /5000/, /--seq-len ≤ \d+/);
@@ -208,7 +240,10 @@ test('generate --out or --wav naming the primer (or a link to it), a file of the
   oneLineError(wavPrimer, /--wav .* is the --primer file/);
   assert.ok(fs.readFileSync(primer).equals(before), 'the primer changed');
   assert.ok(fs.readFileSync(path.join(model, 'model.json')).equals(modelJson), 'model.json changed');
-  assert.deepEqual(fs.readdirSync(model).filter((f) => f.endsWith('.mid')), []);
+  assert.deepEqual(
+    fs.readdirSync(model).filter((f) => f.endsWith('.mid')),
+    [],
+  );
   assert.ok(!fs.existsSync(fresh) && !fs.existsSync(path.join(tmp, 'ok.mid')) && !fs.existsSync(path.join(tmp, 'sub')));
 });
 
@@ -233,7 +268,22 @@ test('damaged weights (NaN, random bytes): generate and evaluate fail with one l
   }
   const history = copyModel('short-history');
   fs.writeFileSync(path.join(history, 'history.json'), fs.readFileSync(path.join(history, 'history.json'), 'utf8').slice(0, 40));
-  assertExit0(await runCli(['generate', '--model', history, '--out', path.join(tmp, 'short-history.mid'), '--seed', '1', '--length', '20', '--data', DATA_DIR, '--json']));
+  assertExit0(
+    await runCli([
+      'generate',
+      '--model',
+      history,
+      '--out',
+      path.join(tmp, 'short-history.mid'),
+      '--seed',
+      '1',
+      '--length',
+      '20',
+      '--data',
+      DATA_DIR,
+      '--json',
+    ]),
+  );
 });
 
 test('--verbose adds the stack trace', async () => {
@@ -241,7 +291,10 @@ test('--verbose adds the stack trace', async () => {
   assert.notEqual(r.code, 0);
   const lines = r.stderr.split('\n');
   assert.match(lines[0], /--temperature/);
-  assert.ok(lines.some((l) => /^\s+at /.test(l)), `no stack trace:\n${r.stderr}`);
+  assert.ok(
+    lines.some((l) => /^\s+at /.test(l)),
+    `no stack trace:\n${r.stderr}`,
+  );
 });
 
 /** Runs generate on a model folder and expects a one-line error before any output. */
@@ -265,7 +318,13 @@ test('model folder missing, incomplete, corrupt or mixed with another vocabulary
   fs.writeFileSync(path.join(badJson, 'config.json'), '{"format": "musicgen-model/1", ');
   // vocab.json of another model (built from other data).
   const mixed = copyModel('mixed-vocab');
-  const other = buildVocabulary(fs.readdirSync(MIDI_FIXTURES).filter((f) => f.startsWith('good-')).map((f) => readMidiFile(path.join(MIDI_FIXTURES, f))), defaultTokenizerConfig('timed'));
+  const other = buildVocabulary(
+    fs
+      .readdirSync(MIDI_FIXTURES)
+      .filter((f) => f.startsWith('good-'))
+      .map((f) => readMidiFile(path.join(MIDI_FIXTURES, f))),
+    defaultTokenizerConfig('timed'),
+  );
   const own = loadVocabulary(path.join(model, 'vocab.json'));
   assert.notEqual(other.tokens.length, own.tokens.length, 'precondition: the two vocabularies differ in size');
   saveVocabulary(path.join(mixed, 'vocab.json'), other);
@@ -298,8 +357,28 @@ test('a primer with symbols the vocabulary lacks: nearest works, error names the
   const unknown = tokens.filter((t) => !vocab.index.has(t));
   assert.ok(unknown.length >= 2, `precondition: the primer has unknown symbols (${unknown.join(' ')})`);
   const out = (p: string) => path.join(tmp, `primed-${p}.mid`);
-  const args = (p: string) => ['generate', '--model', model, '--primer', primer, '--out', out(p), '--length', '40', '--seed', '5', '--json', '--unknown', p];
-  const [nearest, error, skip, bad] = await Promise.all([runCli(args('nearest')), runCli(args('error')), runCli(args('skip')), runCli(args('maybe'))]);
+  const args = (p: string) => [
+    'generate',
+    '--model',
+    model,
+    '--primer',
+    primer,
+    '--out',
+    out(p),
+    '--length',
+    '40',
+    '--seed',
+    '5',
+    '--json',
+    '--unknown',
+    p,
+  ];
+  const [nearest, error, skip, bad] = await Promise.all([
+    runCli(args('nearest')),
+    runCli(args('error')),
+    runCli(args('skip')),
+    runCli(args('maybe')),
+  ]);
   assert.equal(nearest.code, 0, nearest.stderr);
   assert.ok(readMidiFile(out('nearest')).notes.length > 30);
   assert.equal(skip.code, 0, skip.stderr);
@@ -308,7 +387,20 @@ test('a primer with symbols the vocabulary lacks: nearest works, error names the
   assert.ok(!fs.existsSync(out('error')));
   oneLineError(bad, /--unknown/, /nearest, skip or error/);
   // The default policy is nearest.
-  const dflt = await runCli(['generate', '--model', model, '--primer', primer, '--out', out('default'), '--length', '40', '--seed', '5', '--json']);
+  const dflt = await runCli([
+    'generate',
+    '--model',
+    model,
+    '--primer',
+    primer,
+    '--out',
+    out('default'),
+    '--length',
+    '40',
+    '--seed',
+    '5',
+    '--json',
+  ]);
   assert.equal(dflt.code, 0, dflt.stderr);
   assert.ok(fs.readFileSync(out('default')).equals(fs.readFileSync(out('nearest'))));
 });
@@ -318,12 +410,43 @@ test('unwritable output paths: one-line error, no hang, no temp file left', asyn
   fs.writeFileSync(file, 'not a folder');
   const folder = path.join(tmp, 'a-folder.mid');
   fs.mkdirSync(folder);
-  const genArgs = (out: string) => ['generate', '--model', model, '--out', out, '--seed', '1', '--length', '20', '--data', DATA_DIR, '--json'];
+  const genArgs = (out: string) => [
+    'generate',
+    '--model',
+    model,
+    '--out',
+    out,
+    '--seed',
+    '1',
+    '--length',
+    '20',
+    '--data',
+    DATA_DIR,
+    '--json',
+  ];
   const [proc, underFile, isFolder, trainProc] = await Promise.all([
     spawnCli(genArgs('/proc/nope/x.mid'), 20_000),
     runCli(genArgs(path.join(file, 'x.mid'))),
     runCli(genArgs(folder)),
-    spawnCli(['train', '--data', DATA_DIR, '--out', '/proc/nope/model', '--max-files', '3', '--units', '8', '--embedding', '4', '--seq-len', '16', '--json'], 20_000),
+    spawnCli(
+      [
+        'train',
+        '--data',
+        DATA_DIR,
+        '--out',
+        '/proc/nope/model',
+        '--max-files',
+        '3',
+        '--units',
+        '8',
+        '--embedding',
+        '4',
+        '--seq-len',
+        '16',
+        '--json',
+      ],
+      20_000,
+    ),
   ]);
   oneLineError(proc, /cannot write \/proc\/nope\/x\.mid/);
   oneLineError(underFile, /cannot write/, /a-file/, /not a folder/);
@@ -338,11 +461,15 @@ test('unwritable output paths: one-line error, no hang, no temp file left', asyn
 test('evaluate prints the load report of the files it scores: each skipped file and each warning, as inspect does', async () => {
   const held = path.join(tmp, 'held-out');
   fs.mkdirSync(held);
-  for (const f of ['huge-delta.mid', 'good-format0.mid', 'extra-track.mid']) fs.copyFileSync(path.join(MIDI_FIXTURES, f), path.join(held, f));
+  for (const f of ['huge-delta.mid', 'good-format0.mid', 'extra-track.mid'])
+    fs.copyFileSync(path.join(MIDI_FIXTURES, f), path.join(held, f));
   const r = await runCli(['evaluate', '--model', model, '--train-data', DATA_DIR, '--data', held, '--samples', '0', '--json']);
   assertExit0(r);
   const lines = r.stderr.split('\n');
-  assert.ok(lines.some((l) => /^skipped huge-delta\.mid: too long/.test(l)), r.stderr);
+  assert.ok(
+    lines.some((l) => /^skipped huge-delta\.mid: too long/.test(l)),
+    r.stderr,
+  );
   assert.ok(lines.includes('warning extra-track.mid: the header declares 1 track but the file holds 2: all were read'), r.stderr);
 });
 

@@ -14,7 +14,20 @@ import assert from 'node:assert/strict';
 import { readMidiFile } from '../lib/midi/read';
 import { initBackend } from '../lib/model/backend';
 import { loadModel } from '../lib/store/load';
-import { DATA_DIR, HAVE_NOTTINGHAM, MIDI_FIXTURES, NOTTINGHAM, assertExit0, lastJson, midiFilesIn, needNottingham, oneLineError, runCli, spawnCli, type CliRun } from './helpers';
+import {
+  DATA_DIR,
+  HAVE_NOTTINGHAM,
+  MIDI_FIXTURES,
+  NOTTINGHAM,
+  assertExit0,
+  lastJson,
+  midiFilesIn,
+  needNottingham,
+  oneLineError,
+  runCli,
+  spawnCli,
+  type CliRun,
+} from './helpers';
 
 /** A tiny model: trains in a second or two. */
 const TINY = ['--max-files', '20', '--units', '16', '--embedding', '8', '--seq-len', '32', '--batch-size', '8', '--seed', '7'];
@@ -58,7 +71,10 @@ test('inspect --json on a folder of broken files: no crash, each file loaded or 
     assert.ok(r.stderr.includes(`skipped ${s.file}: ${s.reason}`), `no stderr line for ${s.file}`);
   }
   for (const bad of ['empty.mid', 'random-bytes.mid', 'truncated.mid', 'smpte.mid']) {
-    assert.ok(skipped.some((s) => s.file === bad), `${bad} should be skipped`);
+    assert.ok(
+      skipped.some((s) => s.file === bad),
+      `${bad} should be skipped`,
+    );
   }
   for (const good of names.filter((n) => n.startsWith('good-'))) {
     assert.ok(!skipped.some((s) => s.file === good), `${good} should load: ${skipped.find((s) => s.file === good)?.reason}`);
@@ -83,7 +99,8 @@ test('train one epoch on a small subset (--json)', async () => {
   assert.ok(Math.abs((j.valPerplexity as number) - Math.exp(j.valLoss as number)) < 1e-6 * (j.valPerplexity as number));
   assert.ok(['wasm', 'cpu', 'tensorflow'].includes(j.backend as string), `backend ${String(j.backend)}`);
   const files = fs.readdirSync(model());
-  for (const f of ['model.json', 'vocab.json', 'config.json', 'history.json', 'checkpoint.ckpt']) assert.ok(files.includes(f), `${f} missing`);
+  for (const f of ['model.json', 'vocab.json', 'config.json', 'history.json', 'checkpoint.ckpt'])
+    assert.ok(files.includes(f), `${f} missing`);
   assert.equal(files.filter((f) => /^weights-.*\.bin$/.test(f)).length, 1);
   assert.equal(files.filter((f) => f.endsWith('.tmp')).length, 0, 'temp files left behind');
   const history = JSON.parse(fs.readFileSync(path.join(model(), 'history.json'), 'utf8')) as { epoch: number; trainLoss: number }[];
@@ -91,15 +108,40 @@ test('train one epoch on a small subset (--json)', async () => {
   assert.equal(history[0].trainLoss, j.trainLoss);
 });
 
-test('train --init-from starts from another model\'s weights (fine-tuning): same vocabulary and shape, --meter may change, recorded in config.json; flags it fixes are refused', async () => {
+test("train --init-from starts from another model's weights (fine-tuning): same vocabulary and shape, --meter may change, recorded in config.json; flags it fixes are refused", async () => {
   const tuned = path.join(tmp, 'tuned');
-  const r = await runCli(['train', '--data', DATA_DIR, '--out', tuned, '--init-from', model(), '--epochs', '1', '--max-files', '20', '--seq-len', '32', '--batch-size', '8', '--lr', '1e-9', '--meter', 'changes', '--json']);
+  const r = await runCli([
+    'train',
+    '--data',
+    DATA_DIR,
+    '--out',
+    tuned,
+    '--init-from',
+    model(),
+    '--epochs',
+    '1',
+    '--max-files',
+    '20',
+    '--seq-len',
+    '32',
+    '--batch-size',
+    '8',
+    '--lr',
+    '1e-9',
+    '--meter',
+    'changes',
+    '--json',
+  ]);
   assertExit0(r);
-  const json = (dir: string, f: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Record<string, unknown>;
+  const json = (dir: string, f: string): Record<string, unknown> =>
+    JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Record<string, unknown>;
   const cfg = json(tuned, 'config.json') as { initFrom: string; model: { units: number; embeddingDim: number } };
   assert.equal(cfg.initFrom, model());
   assert.deepEqual([cfg.model.units, cfg.model.embeddingDim], [16, 8], 'the network shape of the model it starts from');
-  const [was, now] = [json(model(), 'vocab.json'), json(tuned, 'vocab.json')] as { tokens: string[]; tokenizer: { meterEveryBar: boolean } }[];
+  const [was, now] = [json(model(), 'vocab.json'), json(tuned, 'vocab.json')] as {
+    tokens: string[];
+    tokenizer: { meterEveryBar: boolean };
+  }[];
   assert.deepEqual(now.tokens, was.tokens);
   assert.deepEqual([was.tokenizer.meterEveryBar, now.tokenizer.meterEveryBar], [true, false]);
   // At a learning rate of 1e-9 the weights stay those it started from (a fresh model's would be far off).
@@ -149,7 +191,20 @@ test('train --max-minutes: the epoch under way is cut short, validated and saved
 test('generate 200 events twice with one seed: byte-identical MIDI that reads back', async () => {
   assert.ok(fs.existsSync(path.join(model(), 'model.json')), 'needs the model trained above');
   const outs = [path.join(tmp, 'a.mid'), path.join(tmp, 'b.mid')];
-  const args = (out: string) => ['generate', '--model', model(), '--out', out, '--length', '200', '--seed', '42', '--data', DATA_DIR, '--json'];
+  const args = (out: string) => [
+    'generate',
+    '--model',
+    model(),
+    '--out',
+    out,
+    '--length',
+    '200',
+    '--seed',
+    '42',
+    '--data',
+    DATA_DIR,
+    '--json',
+  ];
   // The first as a real process (the end-to-end smoke test), the second in this process: same bytes.
   const runs: CliRun[] = [await spawnCli(args(outs[0])), await runCli(args(outs[1]))];
   runs.forEach(assertExit0);
@@ -183,12 +238,35 @@ test('generate 200 events twice with one seed: byte-identical MIDI that reads ba
 test('generate from nothing with a remi model: no data folder, no primer; the file carries the asked meter, tempo and instrument', async () => {
   assert.ok(fs.existsSync(path.join(model(), 'model.json')), 'needs the model trained above');
   const out = path.join(tmp, 'nothing.mid');
-  const r = await runCli(['generate', '--model', model(), '--out', out, '--length', '80', '--seed', '9', '--time-signature', '3/4', '--bpm', '90', '--programs', '41', '--json']);
+  const r = await runCli([
+    'generate',
+    '--model',
+    model(),
+    '--out',
+    out,
+    '--length',
+    '80',
+    '--seed',
+    '9',
+    '--time-signature',
+    '3/4',
+    '--bpm',
+    '90',
+    '--programs',
+    '41',
+    '--json',
+  ]);
   assertExit0(r);
   assert.match(r.stderr, /starting from nothing: 3\/4, 90 bpm, program 41/);
   const piece = readMidiFile(out, { includeDrums: true });
-  assert.deepEqual(piece.timeSignatures.map((t) => [t.numerator, t.denominator]), [[3, 4]]);
-  assert.deepEqual(piece.tempos.map((t) => Math.round(t.bpm)), [90]);
+  assert.deepEqual(
+    piece.timeSignatures.map((t) => [t.numerator, t.denominator]),
+    [[3, 4]],
+  );
+  assert.deepEqual(
+    piece.tempos.map((t) => Math.round(t.bpm)),
+    [90],
+  );
   assert.ok(piece.notes.length >= 40 && piece.notes.every((n) => n.program === 41), 'every note on program 41');
   const bad = await runCli(['generate', '--model', model(), '--out', out, '--time-signature', 'waltz']);
   assert.equal(bad.code, 1);
@@ -208,7 +286,10 @@ test('generate --primer with a real MIDI file continues it (its tempo and meter 
   const piece = readMidiFile(out);
   assert.ok(piece.notes.length >= 40, `only ${piece.notes.length} notes`);
   // remi keeps tempo in 32 log-spaced bins from 30 to 300 bpm: within 4 % of the primer's.
-  assert.ok(Math.abs(piece.tempos[0].bpm / primer.tempos[0].bpm - 1) < 0.04, `tempo ${piece.tempos[0].bpm} vs primer ${primer.tempos[0].bpm}`);
+  assert.ok(
+    Math.abs(piece.tempos[0].bpm / primer.tempos[0].bpm - 1) < 0.04,
+    `tempo ${piece.tempos[0].bpm} vs primer ${primer.tempos[0].bpm}`,
+  );
   // Its meter: the output opens in the primer's meters and reaches the one the file ends in.
   const meters = (p: typeof piece): string[] => p.timeSignatures.map((t) => `${t.numerator}/${t.denominator}`);
   assert.ok(meters(primer).includes(meters(piece)[0]), `output opens in ${meters(piece)[0]}, the primer uses ${meters(primer)}`);
@@ -224,9 +305,11 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
   const r = await runCli(['evaluate', '--model', model(), '--samples', '2', '--length', '40', '--json']);
   assertExit0(r);
   const j = lastJson(r);
-  const config = JSON.parse(fs.readFileSync(path.join(model(), 'config.json'), 'utf8')) as { data: { trainFiles: number; valFiles: number; folders: string[]; maxFiles?: number } };
-  assert.equal(j.files, config.data.valFiles, 'scores the model\'s own validation files');
-  assert.equal(j.baselineTrainFiles, config.data.trainFiles, 'the baseline learns from the model\'s training files');
+  const config = JSON.parse(fs.readFileSync(path.join(model(), 'config.json'), 'utf8')) as {
+    data: { trainFiles: number; valFiles: number; folders: string[]; maxFiles?: number };
+  };
+  assert.equal(j.files, config.data.valFiles, "scores the model's own validation files");
+  assert.equal(j.baselineTrainFiles, config.data.trainFiles, "the baseline learns from the model's training files");
   for (const k of ['tokens', 'nll', 'perplexity', 'baselineNll', 'baselinePerplexity', 'longestCopy'] as const) {
     assert.ok(typeof j[k] === 'number' && Number.isFinite(j[k]) && (j[k] as number) > 0, `${k} = ${String(j[k])}`);
   }
@@ -234,7 +317,11 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
   assert.ok(typeof j.heldOutCopyMedian === 'number' && j.heldOutCopyMedian >= 1, `heldOutCopyMedian ${String(j.heldOutCopyMedian)}`);
   const copies = j.sampleCopies as number[];
   assert.equal(copies.length, 2, 'one longest copy per sample');
-  assert.deepEqual(j.sampling, { samples: 2, length: 40, seed: 1, temperature: 1, topP: 1, context: 0 }, 'the sampling settings, a remi model\'s top-p');
+  assert.deepEqual(
+    j.sampling,
+    { samples: 2, length: 40, seed: 1, temperature: 1, topP: 1, context: 0 },
+    "the sampling settings, a remi model's top-p",
+  );
   assert.equal(Math.max(...copies), j.longestCopy, 'longestCopy is the maximum over the samples');
   const gen = j.generated as Record<string, number>;
   const data = j.data as Record<string, number>;
@@ -246,30 +333,53 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
   const excerpts = j.dataExcerpts as Record<string, number>;
   assert.equal(j.excerptNotes, Math.round(gen.notes / gen.pieces));
   assert.equal(excerpts.pieces, data.pieces);
-  assert.ok(excerpts.notes <= (j.excerptNotes as number) * data.pieces && excerpts.notes < data.notes, `excerpts have ${excerpts.notes} notes`);
+  assert.ok(
+    excerpts.notes <= (j.excerptNotes as number) * data.pieces && excerpts.notes < data.notes,
+    `excerpts have ${excerpts.notes} notes`,
+  );
   assert.match(r.stderr + r.stdout, new RegExp(`generated vs data excerpts of ${j.excerptNotes as number} notes: `));
   // And how far as many data excerpts as samples stray from them by chance.
   const chance = j.chance as { samples: number; notes: number; draws: number; relative: Record<string, number | null> };
   assert.deepEqual([chance.samples, chance.notes, chance.draws], [2, j.excerptNotes, 200]);
-  assert.ok(typeof chance.relative.polyphony === 'number' && chance.relative.polyphony >= 0, `chance polyphony ${String(chance.relative.polyphony)}`);
-  assert.match(r.stderr + r.stdout, new RegExp(`by chance, sets of 2 random data excerpts of ${j.excerptNotes as number} notes stray from those excerpts by up to \\(90th percentile of 200 sets\\): pitchClassEntropy ±\\d`));
+  assert.ok(
+    typeof chance.relative.polyphony === 'number' && chance.relative.polyphony >= 0,
+    `chance polyphony ${String(chance.relative.polyphony)}`,
+  );
+  assert.match(
+    r.stderr + r.stdout,
+    new RegExp(
+      `by chance, sets of 2 random data excerpts of ${j.excerptNotes as number} notes stray from those excerpts by up to \\(90th percentile of 200 sets\\): pitchClassEntropy ±\\d`,
+    ),
+  );
   // The structure statistics come with the others, and a classifier tries to tell the 2 samples from 2 data excerpts.
   for (const k of ['meterChangesPer100Bars', 'barRepetition', 'grooveConsistency']) {
     assert.ok(typeof gen[k] === 'number' && typeof excerpts[k] === 'number' && k in chance.relative, `${k} missing`);
   }
-  assert.ok(gen.barRepetition >= 0 && gen.barRepetition <= 1 && gen.grooveConsistency > 0 && gen.grooveConsistency <= 1, `bar repetition ${gen.barRepetition}, groove ${gen.grooveConsistency}`);
+  assert.ok(
+    gen.barRepetition >= 0 && gen.barRepetition <= 1 && gen.grooveConsistency > 0 && gen.grooveConsistency <= 1,
+    `bar repetition ${gen.barRepetition}, groove ${gen.grooveConsistency}`,
+  );
   const two = j.twoSample as { pieces: number; folds: number; accuracy: number; features: string[] };
   assert.deepEqual([two.pieces, two.folds, two.features.length], [2, 2, 13]);
   assert.ok(two.accuracy >= 0 && two.accuracy <= 1, `accuracy ${two.accuracy}`);
   assert.match(r.stderr + r.stdout, /generated vs data excerpts of .*barRepetition [\d.]+ vs [\d.]+/);
-  assert.match(r.stderr + r.stdout, /two-sample test: a logistic regression on 13 statistics per piece tells 2 samples from 2 data excerpts with cross-validated accuracy [\d.]+ \(2 folds, mean of 20 draws/);
+  assert.match(
+    r.stderr + r.stdout,
+    /two-sample test: a logistic regression on 13 statistics per piece tells 2 samples from 2 data excerpts with cross-validated accuracy [\d.]+ \(2 folds, mean of 20 draws/,
+  );
   assert.doesNotMatch(r.stderr + r.stdout, /warning/);
   // The same model with one of its training folders gone: still runs, and says what is missing.
   const moved = path.join(tmp, 'model-elsewhere');
   fs.cpSync(model(), moved, { recursive: true });
   const gone = path.join(tmp, 'no-such-folder');
   const { maxFiles: _drop, ...rest } = config.data;
-  fs.writeFileSync(path.join(moved, 'config.json'), JSON.stringify({ ...JSON.parse(fs.readFileSync(path.join(model(), 'config.json'), 'utf8')), data: { ...rest, folders: [gone, ...config.data.folders] } }));
+  fs.writeFileSync(
+    path.join(moved, 'config.json'),
+    JSON.stringify({
+      ...JSON.parse(fs.readFileSync(path.join(model(), 'config.json'), 'utf8')),
+      data: { ...rest, folders: [gone, ...config.data.folders] },
+    }),
+  );
   const w = await runCli(['evaluate', '--model', moved, '--samples', '0', '--json']);
   assertExit0(w);
   assert.match(w.stderr + w.stdout, new RegExp(`warning: .*missing: ${gone.replace(/[/\\]/g, '.')}`));

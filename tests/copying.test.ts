@@ -47,26 +47,40 @@ test('agrees with brute force on random small inputs', () => {
     if (m.length > 0) {
       // Documented choice: the earliest longest run of `gen`, at its first occurrence in training order.
       const L = m.length;
-      const runAt = (seq: readonly number[], a: number): string | undefined => (a + L <= seq.length ? seq.slice(a, a + L).join(',') : undefined);
+      const runAt = (seq: readonly number[], a: number): string | undefined =>
+        a + L <= seq.length ? seq.slice(a, a + L).join(',') : undefined;
       const inPiece = (t: readonly number[], run: string): number => t.findIndex((_, a) => runAt(t, a) === run);
-      const firstGen = gen.findIndex((_, g) => { const run = runAt(gen, g); return run !== undefined && training.some((t) => inPiece(t, run) >= 0); });
+      const firstGen = gen.findIndex((_, g) => {
+        const run = runAt(gen, g);
+        return run !== undefined && training.some((t) => inPiece(t, run) >= 0);
+      });
       const run = runAt(gen, firstGen)!;
       assert.equal(m.generatedAt, firstGen);
-      assert.equal(m.trainingPiece, training.findIndex((t) => inPiece(t, run) >= 0));
+      assert.equal(
+        m.trainingPiece,
+        training.findIndex((t) => inPiece(t, run) >= 0),
+      );
       assert.equal(m.at, inPiece(training[m.trainingPiece], run));
     }
     // matchLengths: each entry is the longest copied run ending there.
     const ml = index.matchLengths(gen);
     for (let j = 0; j < gen.length; j++) {
       let expect = 0;
-      for (let s = 0; s <= j; s++) if (bruteLongest(gen.slice(s, j + 1), training) === j + 1 - s) { expect = j + 1 - s; break; }
+      for (let s = 0; s <= j; s++)
+        if (bruteLongest(gen.slice(s, j + 1), training) === j + 1 - s) {
+          expect = j + 1 - s;
+          break;
+        }
       assert.equal(ml[j], expect, `trial ${trial} position ${j}`);
     }
   }
 });
 
 test('no match across piece boundaries', () => {
-  const training = [[1, 2, 3], [4, 5, 6]];
+  const training = [
+    [1, 2, 3],
+    [4, 5, 6],
+  ];
   const index = buildCopyIndex(training);
   // 2 3 4 5 would be a run of 4 in the concatenation; inside one piece the best is 2.
   const m = index.longest([2, 3, 4, 5]);
@@ -74,7 +88,13 @@ test('no match across piece boundaries', () => {
   assert.deepEqual(Array.from(index.matchLengths([2, 3, 4, 5])), [1, 2, 1, 2]);
   assert.equal(index.longest([7, 8]).length, 0);
   // Reports the first occurrence in training order.
-  assert.deepEqual(buildCopyIndex([[5, 1, 2, 3], [1, 2, 3]]).longest([9, 1, 2, 3]), { length: 3, trainingPiece: 0, at: 1, generatedAt: 1 });
+  assert.deepEqual(
+    buildCopyIndex([
+      [5, 1, 2, 3],
+      [1, 2, 3],
+    ]).longest([9, 1, 2, 3]),
+    { length: 3, trainingPiece: 0, at: 1, generatedAt: 1 },
+  );
   assert.equal(index.longest([]).length, 0);
   assert.equal(buildCopyIndex([]).longest([1, 2]).length, 0);
   assert.throws(() => buildCopyIndex([[1, -2]]), /token -2 at position 1 of training piece 0/);
@@ -86,7 +106,10 @@ test('finds a planted copy of known length in real token sequences', { skip: nee
   const training = pieces.map((p) => p.notes.map((n) => n.pitch));
   const before = JSON.stringify(training[17]);
   const index = buildCopyIndex(training);
-  assert.equal(index.tokens, training.reduce((a, s) => a + s.length, 0));
+  assert.equal(
+    index.tokens,
+    training.reduce((a, s) => a + s.length, 0),
+  );
   // Generated: pitches outside the training range (never in training) with a 60-token copy planted at 500.
   const rng = createRng(3);
   const gen = Array.from({ length: 2000 }, () => 0 + Math.floor(rng.next() * 8));

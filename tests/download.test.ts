@@ -95,11 +95,14 @@ test('the Nottingham selection keeps MIDI/*.mid only, flattened', () => {
 test('a file that is not a zip gives a clear error', () => {
   const out = tempDir();
   try {
-    assert.throws(() => extractMidiFromZip(new TextEncoder().encode('<html>not found</html>'), out), (e: unknown) => {
-      assert.ok(e instanceof UserError);
-      assert.match(e.message, /^not a readable zip archive/);
-      return true;
-    });
+    assert.throws(
+      () => extractMidiFromZip(new TextEncoder().encode('<html>not found</html>'), out),
+      (e: unknown) => {
+        assert.ok(e instanceof UserError);
+        assert.match(e.message, /^not a readable zip archive/);
+        return true;
+      },
+    );
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }

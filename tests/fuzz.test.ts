@@ -33,7 +33,12 @@ const TIMED = defaultTokenizerConfig('timed');
 
 /** Seed files: every file of data/ and the fixtures, and an even sample of the shared corpora. */
 function seedFiles(): { name: string; bytes: Uint8Array }[] {
-  const sample = (dir: string, every: number): string[] => (fs.existsSync(dir) ? listFiles(dir, MIDI_EXTENSIONS).filter((_, i) => i % every === 0).map(String) : []);
+  const sample = (dir: string, every: number): string[] =>
+    fs.existsSync(dir)
+      ? listFiles(dir, MIDI_EXTENSIONS)
+          .filter((_, i) => i % every === 0)
+          .map(String)
+      : [];
   const files = [...sample(DATA_DIR, 1), ...sample(MIDI_FIXTURES, 1), ...sample(NOTTINGHAM, 25), ...sample(PIANO_MIDI, 12)];
   return files.map((f) => ({ name: path.relative(path.dirname(DATA_DIR), f), bytes: fs.readFileSync(f) }));
 }
@@ -50,7 +55,7 @@ const splice = (b: Uint8Array, at: number, remove: number, insert: ArrayLike<num
 /** Chunk positions (id at `at`, data from at + 8 for `len` bytes), as far as the chunk headers can be followed. */
 function chunks(b: Uint8Array): { at: number; len: number; track: boolean }[] {
   const out: { at: number; len: number; track: boolean }[] = [];
-  for (let p = 0; p + 8 <= b.length && out.length < 1000; ) {
+  for (let p = 0; p + 8 <= b.length && out.length < 1000;) {
     const len = u32(b, p + 4);
     out.push({ at: p, len, track: String.fromCharCode(...b.subarray(p, p + 4)) === 'MTrk' });
     p += 8 + len;
@@ -82,8 +87,8 @@ function deltas(b: Uint8Array, start: number, end: number): number[] {
       if (len < 0) break;
       p += len;
     } else {
-      if (s & 0x80) (running = s), p++;
-      p += (running >> 4) === 0xc || (running >> 4) === 0xd ? 1 : 2;
+      if (s & 0x80) ((running = s), p++);
+      p += running >> 4 === 0xc || running >> 4 === 0xd ? 1 : 2;
     }
   }
   return out;
@@ -97,7 +102,14 @@ function vlq(v: number): number[] {
 }
 
 /** Puts `insert` into track chunk `c` at `at` (replacing `remove` bytes); fixes the chunk length unless `keepLength`. */
-function editTrack(b: Uint8Array, c: { at: number; len: number }, at: number, remove: number, insert: number[], keepLength: boolean): Uint8Array {
+function editTrack(
+  b: Uint8Array,
+  c: { at: number; len: number },
+  at: number,
+  remove: number,
+  insert: number[],
+  keepLength: boolean,
+): Uint8Array {
   const out = splice(b, at, remove, insert);
   if (!keepLength) put32(out, c.at + 4, Math.max(0, c.len + insert.length - remove));
   return out;
@@ -116,7 +128,17 @@ type Mutation = (b: Uint8Array, r: (n: number) => number, other: Uint8Array) => 
 const MUTATIONS: Record<string, Mutation> = {
   flip: (b, r) => (b.length > 0 && (b[r(b.length)] ^= 1 << r(8)), b),
   byte: (b, r) => (b.length > 0 && (b[r(b.length)] = [0, 0x7f, 0x80, 0xff, r(256)][r(5)]), b),
-  insert: (b, r) => inTrack(b, r, (c, at) => editTrack(b, c, at, 0, Array.from({ length: 1 + r(16) }, () => r(256)), r(2) === 0)),
+  insert: (b, r) =>
+    inTrack(b, r, (c, at) =>
+      editTrack(
+        b,
+        c,
+        at,
+        0,
+        Array.from({ length: 1 + r(16) }, () => r(256)),
+        r(2) === 0,
+      ),
+    ),
   cut: (b, r) => inTrack(b, r, (c, at) => editTrack(b, c, at, Math.min(1 + r(64), c.at + 8 + c.len - at), [], r(2) === 0)),
   event: (b, r) => {
     // A delta time or a data byte of one event changed, the structure kept.
@@ -124,7 +146,7 @@ const MUTATIONS: Record<string, Mutation> = {
     const ds = c ? deltas(b, c.at + 8, Math.min(b.length, c.at + 8 + c.len)) : [];
     if (!c || ds.length === 0) return b;
     let p = ds[r(ds.length)];
-    if (r(2) === 0 && !(b[p] & 0x80)) return (b[p] = r(128), b);
+    if (r(2) === 0 && !(b[p] & 0x80)) return ((b[p] = r(128)), b);
     while (p < b.length && b[p] & 0x80) p++;
     p++;
     if (p < b.length && b[p] >= 0x80 && b[p] < 0xf0) p++;
@@ -157,14 +179,39 @@ const MUTATIONS: Record<string, Mutation> = {
     const many = r(4) === 0 ? 50 + r(400) : 1; // a tempo storm
     return editTrack(b, c, c.at + 8, 0, Array.from({ length: many }, () => ev).flat(), r(5) === 0);
   },
-  ppq: (b, r) => (b.length >= 14 && b.set([[0, 1], [0x7f, 0xff], [0, 0], [0xe7, 0x28], [r(256), r(256)]][r(5)], 12), b),
+  ppq: (b, r) => (
+    b.length >= 14 &&
+      b.set(
+        [
+          [0, 1],
+          [0x7f, 0xff],
+          [0, 0],
+          [0xe7, 0x28],
+          [r(256), r(256)],
+        ][r(5)],
+        12,
+      ),
+    b
+  ),
   tracks: (b, r) => {
     if (b.length < 12) return b;
     const n = (b[10] << 8) | b[11];
     const cs = chunks(b).filter((x) => x.track && x.at + 8 + x.len <= b.length);
     const c = cs.length > 0 ? cs[r(cs.length)] : undefined;
     const op = r(4);
-    if (op === 0 || !c) return (b.set([[0, 0], [0xff, 0xff], [(n + 1) >> 8, (n + 1) & 0xff], [(n - 1) >> 8, (n - 1) & 0xff]][r(4)], 10), b);
+    if (op === 0 || !c)
+      return (
+        b.set(
+          [
+            [0, 0],
+            [0xff, 0xff],
+            [(n + 1) >> 8, (n + 1) & 0xff],
+            [(n - 1) >> 8, (n - 1) & 0xff],
+          ][r(4)],
+          10,
+        ),
+        b
+      );
     const chunk = b.slice(c.at, c.at + 8 + c.len);
     if (op === 1) return splice(b, c.at, 8 + c.len); // a track chunk removed, the count left
     return splice(b, op === 2 ? c.at : b.length, 0, chunk); // a track chunk repeated (in place or at the end), the count left
@@ -173,7 +220,9 @@ const MUTATIONS: Record<string, Mutation> = {
     const cs = chunks(other).filter((x) => x.track && x.at + 8 + x.len <= other.length);
     if (cs.length === 0) return b;
     const c = cs[r(cs.length)];
-    const ends = chunks(b).map((x) => x.at + 8 + x.len).filter((e) => e <= b.length);
+    const ends = chunks(b)
+      .map((x) => x.at + 8 + x.len)
+      .filter((e) => e <= b.length);
     // Between two chunks (the header's track count left as it was), or anywhere.
     const at = r(2) === 0 && ends.length > 0 ? ends[r(ends.length)] : r(b.length + 1);
     return splice(b, at, 0, other.subarray(c.at, c.at + 8 + c.len));
@@ -247,9 +296,18 @@ test(`${COUNT} mutated MIDI files: each loads or is skipped with a one-line reas
   }
   const ms = performance.now() - t0;
   const heapMB = (process.memoryUsage().heapUsed - heap0) / 1e6;
-  t.diagnostic(`${COUNT} mutants of ${seeds.length} files in ${(ms / 1000).toFixed(1)} s: ${loaded} loaded (${warned} with warnings), ${COUNT - loaded} skipped`);
-  t.diagnostic(`slowest ${worstMs.toFixed(0)} ms; most remi tokens per note ${worstRatio.toFixed(1)} (${worst}); heap +${heapMB.toFixed(0)} MB`);
-  t.diagnostic(`skip reasons: ${[...reasons].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(' | ')}`);
+  t.diagnostic(
+    `${COUNT} mutants of ${seeds.length} files in ${(ms / 1000).toFixed(1)} s: ${loaded} loaded (${warned} with warnings), ${COUNT - loaded} skipped`,
+  );
+  t.diagnostic(
+    `slowest ${worstMs.toFixed(0)} ms; most remi tokens per note ${worstRatio.toFixed(1)} (${worst}); heap +${heapMB.toFixed(0)} MB`,
+  );
+  t.diagnostic(
+    `skip reasons: ${[...reasons]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(' | ')}`,
+  );
   assert.ok(loaded > COUNT / 10 && reasons.size >= 8, `loaded ${loaded}, reason kinds ${[...reasons.keys()].join(' | ')}`);
   assert.ok(heapMB < 500, `heap grew ${heapMB.toFixed(0)} MB`);
 });
@@ -263,7 +321,9 @@ test('mutants as files: a folder of them loads, and inspects, with every file lo
   const t0 = performance.now();
   const report = loadMidiFolder(dir);
   const ms = performance.now() - t0;
-  t.diagnostic(`${n} files: ${report.pieces.length} loaded, ${report.skipped.length} skipped, ${report.warnings.length} warnings, ${ms.toFixed(0)} ms`);
+  t.diagnostic(
+    `${n} files: ${report.pieces.length} loaded, ${report.skipped.length} skipped, ${report.warnings.length} warnings, ${ms.toFixed(0)} ms`,
+  );
   assert.equal(report.files, n);
   assert.equal(report.pieces.length + report.skipped.length, n);
   for (const s of report.skipped) assert.match(s.reason, /^[\x20-\x7e\u2013]+$/, `${s.file}: ${s.reason}`);
@@ -282,7 +342,10 @@ test('storms: 15 MB of sustain-pedal or tempo events, or 2 million empty track c
   const t0 = performance.now();
   assert.throws(() => parseMidi(tracks.subarray(0, tracks.length - 8), 'tracks'), /^MidiFileError: corrupt: more than 65535 track chunks$/);
   assert.ok(performance.now() - t0 < 3000, `tracks: ${performance.now() - t0} ms`);
-  for (const [name, event] of [['pedal', [0x01, 0xb0, 64, 127]], ['tempo', [0x01, 0xff, 0x51, 0x03, 0x07, 0xa1, 0x20]]] as const) {
+  for (const [name, event] of [
+    ['pedal', [0x01, 0xb0, 64, 127]],
+    ['tempo', [0x01, 0xff, 0x51, 0x03, 0x07, 0xa1, 0x20]],
+  ] as const) {
     const head = [0x4d, 0x54, 0x68, 0x64, 0, 0, 0, 6, 0, 0, 0, 1, 0, 96, 0x4d, 0x54, 0x72, 0x6b, 0, 0, 0, 0];
     const note = [0x00, 0x90, 60, 100, 0x00, 0x90, 60, 0];
     const count = Math.floor(15e6 / event.length);
@@ -292,7 +355,10 @@ test('storms: 15 MB of sustain-pedal or tempo events, or 2 million empty track c
     for (let i = 0, p = head.length + note.length; i < count; i++, p += event.length) bytes.set(event, p);
     put32(bytes, 18, bytes.length - head.length);
     const t0 = performance.now();
-    assert.throws(() => parseMidi(bytes, name), (e: Error) => e instanceof MidiFileError && /^too many tempo, time-signature and sustain-pedal events/.test(e.message));
+    assert.throws(
+      () => parseMidi(bytes, name),
+      (e: Error) => e instanceof MidiFileError && /^too many tempo, time-signature and sustain-pedal events/.test(e.message),
+    );
     assert.ok(performance.now() - t0 < 2000, `${name}: ${performance.now() - t0} ms`);
   }
 });

@@ -215,5 +215,8 @@ export function lastJson(r: CliRun): Record<string, unknown> {
 
 /** The .mid/.midi files directly in `dir`, sorted. */
 export function midiFilesIn(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => /\.midi?$/i.test(f)).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /\.midi?$/i.test(f))
+    .sort();
 }

@@ -46,12 +46,19 @@ test('the keeper: the first meter read is the only one allowed after; the band o
   assert.equal(allowed(REMI, k.mask(), 'program').length, allowed(REMI, null, 'program').length, `still open in bar ${BAND_BARS}`);
   k.read(id(REMI, program(73)));
   k.read(id(REMI, BAR));
-  assert.deepEqual(allowed(REMI, k.mask(), 'program'), [0, 40, 73].map((p) => id(REMI, program(p))).sort((a, b) => a - b));
+  assert.deepEqual(
+    allowed(REMI, k.mask(), 'program'),
+    [0, 40, 73].map((p) => id(REMI, program(p))).sort((a, b) => a - b),
+  );
   k.read(id(REMI, ts(6, 8)));
-  assert.deepEqual(allowed(REMI, k.mask(), 'ts'), [id(REMI, ts(3, 4))], 'a meter read later (a primer that changes) does not replace the kept one');
+  assert.deepEqual(
+    allowed(REMI, k.mask(), 'ts'),
+    [id(REMI, ts(3, 4))],
+    'a meter read later (a primer that changes) does not replace the kept one',
+  );
 });
 
-test('the keeper: a note before any meter keeps MIDI\'s 4/4; asked to, it keeps nothing; other schemes keep nothing', () => {
+test("the keeper: a note before any meter keeps MIDI's 4/4; asked to, it keeps nothing; other schemes keep nothing", () => {
   const k = startKeeping(REMI, {});
   k.read(id(REMI, { kind: 'bos' }));
   k.read(id(REMI, { kind: 'event', pitches: [60] }));
@@ -66,7 +73,11 @@ test('the keeper: a note before any meter keeps MIDI\'s 4/4; asked to, it keeps 
 });
 
 /** Meters and programs of a generated piece, new material only (after the primer). */
-function meterAndBand(vocab: Vocabulary, ids: readonly number[], primerLength: number): { meters: Set<string>; early: Set<number>; late: Set<number> } {
+function meterAndBand(
+  vocab: Vocabulary,
+  ids: readonly number[],
+  primerLength: number,
+): { meters: Set<string>; early: Set<number>; late: Set<number> } {
   const meters = new Set<string>();
   const early = new Set<number>();
   const late = new Set<number>();
@@ -89,12 +100,22 @@ test('an untrained remi model from nothing keeps the meter it opens with and its
     const k = meterAndBand(REMI, kept.ids, kept.primerLength);
     assert.equal(k.meters.size, 1, `one meter, got ${[...k.meters].join(' ')}`);
     assert.equal(kept.piece.timeSignatures.length, 1);
-    assert.ok([...k.late].every((p) => k.early.has(p)), 'no instrument enters after the opening bars');
+    assert.ok(
+      [...k.late].every((p) => k.early.has(p)),
+      'no instrument enters after the opening bars',
+    );
     const freeControls = { meterChanges: true, newInstruments: true };
-    const free = generateMusic(model, REMI, controlsPrimer(REMI, freeControls), { sampling: { temperature: 1.5 }, controls: freeControls, run });
+    const free = generateMusic(model, REMI, controlsPrimer(REMI, freeControls), {
+      sampling: { temperature: 1.5 },
+      controls: freeControls,
+      run,
+    });
     const f = meterAndBand(REMI, free.ids, free.primerLength);
     assert.ok(f.meters.size > 3, `left free, the untrained model changes meter (${f.meters.size} meters)`);
-    assert.ok([...f.late].some((p) => !f.early.has(p)), 'left free, new instruments enter later');
+    assert.ok(
+      [...f.late].some((p) => !f.early.has(p)),
+      'left free, new instruments enter later',
+    );
   } finally {
     model.net.dispose();
   }
@@ -106,7 +127,11 @@ test('the shipped piano model from nothing keeps one meter over 400 notes, for s
   try {
     for (const seed of [1, 2, 3]) {
       const g = generateMusic(lm.model, lm.vocab, controlsPrimer(lm.vocab, {}), { sampling: {}, controls: {}, run: { length: 400, seed } });
-      assert.equal(g.piece.timeSignatures.length, 1, `seed ${seed}: ${g.piece.timeSignatures.map((t) => `${t.numerator}/${t.denominator}`).join(' ')}`);
+      assert.equal(
+        g.piece.timeSignatures.length,
+        1,
+        `seed ${seed}: ${g.piece.timeSignatures.map((t) => `${t.numerator}/${t.denominator}`).join(' ')}`,
+      );
       assert.ok(g.piece.notes.length >= 400);
     }
   } finally {

@@ -61,7 +61,8 @@ function layerViolations(lib: string): string[] {
       const to = target.split(path.sep)[0];
       const toRank = rankOf.get(to);
       if (to === stage) continue;
-      if (toRank === undefined || toRank >= rank) out.push(`lib/${rel} (${stage}) imports ${spec} (${to}): a stage may import only earlier stages`);
+      if (toRank === undefined || toRank >= rank)
+        out.push(`lib/${rel} (${stage}) imports ${spec} (${to}): a stage may import only earlier stages`);
     }
   }
   return out;
@@ -77,15 +78,15 @@ test('the layering check reports an import from a later stage, from outside lib/
     fs.mkdirSync(path.dirname(path.join(lib, rel)), { recursive: true });
     fs.writeFileSync(path.join(lib, rel), text);
   };
-  put('core/a.ts', "export const a = 1;\n");
+  put('core/a.ts', 'export const a = 1;\n');
   put('train/loop.ts', "import { a } from '../core/a';\nexport const b = a;\n");
   put('model/network.ts', "import type { b } from '../train/loop';\nconst s = await import('../show/synth');\nimport '../../scripts/x';\n");
   put('misc.ts', '');
   try {
     assert.deepEqual(layerViolations(lib), [
       'lib/misc.ts: lies outside the stage folders (core, midi, tokens, data, model, store, train, generate, evaluate, show, notebook, cli)',
-      "lib/model/network.ts (model) imports ../train/loop (train): a stage may import only earlier stages",
-      "lib/model/network.ts (model) imports ../show/synth (show): a stage may import only earlier stages",
+      'lib/model/network.ts (model) imports ../train/loop (train): a stage may import only earlier stages',
+      'lib/model/network.ts (model) imports ../show/synth (show): a stage may import only earlier stages',
       'lib/model/network.ts: imports ../../scripts/x, outside lib/',
     ]);
   } finally {
@@ -94,6 +95,10 @@ test('the layering check reports an import from a later stage, from outside lib/
 });
 
 test('every stage folder in lib/ is ranked, and every ranked stage exists', () => {
-  const folders = fs.readdirSync(LIB, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const folders = fs
+    .readdirSync(LIB, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   assert.deepEqual(folders, [...rankOf.keys()].sort());
 });

@@ -11,7 +11,7 @@ const CONFIG: ModelConfig = { vocabSize: 13, embeddingDim: 6, units: 8, layers: 
 
 function randomBatch(B: number, T: number, V: number, seed: number): Batch {
   let s = seed;
-  const r = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const r = (): number => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const inputs = Int32Array.from({ length: B * T }, () => Math.floor(r() * V));
   const targets = Int32Array.from({ length: B * T }, () => Math.floor(r() * V));
   return { batchSize: B, seqLen: T, inputs, targets };
@@ -77,12 +77,26 @@ test('kernel does not leak tensors', () => {
  * network written out in tfjs ops (Keras gate order i, f, c, o), started from
  * `init`, differentiated by tfjs autograd with the state held constant.
  */
-function referenceFromState(model: ReturnType<typeof buildModel>, batch: Batch, init: { h: Float32Array; c: Float32Array }[]): { loss: number; grads: Float32Array[] } {
+function referenceFromState(
+  model: ReturnType<typeof buildModel>,
+  batch: Batch,
+  init: { h: Float32Array; c: Float32Array }[],
+): { loss: number; grads: Float32Array[] } {
   const vars = varList(model.vars);
   const { batchSize: B, seqLen: T } = batch;
   const { value, grads } = tf.variableGrads(() => {
     const v = model.vars;
-    let xs = Array.from({ length: T }, (_, t) => tf.gather(v.embedding, tf.tensor1d(Array.from({ length: B }, (_, b) => batch.inputs[b * T + t]), 'int32')) as tf.Tensor2D);
+    let xs = Array.from(
+      { length: T },
+      (_, t) =>
+        tf.gather(
+          v.embedding,
+          tf.tensor1d(
+            Array.from({ length: B }, (_, b) => batch.inputs[b * T + t]),
+            'int32',
+          ),
+        ) as tf.Tensor2D,
+    );
     v.lstm.forEach((w, l) => {
       const H = w.recurrentKernel.shape[0];
       let h = tf.tensor2d(init[l].h, [B, H]);
@@ -109,13 +123,18 @@ test('from a carried state, the kernel gives the loss and gradients of autograd,
   const B = 3;
   const T = 4;
   const first = randomBatch(B, T, CONFIG.vocabSize, 3);
-  const zeros = Array.from({ length: CONFIG.layers }, () => ({ h: new Float32Array(B * CONFIG.units), c: new Float32Array(B * CONFIG.units) }));
+  const zeros = Array.from({ length: CONFIG.layers }, () => ({
+    h: new Float32Array(B * CONFIG.units),
+    c: new Float32Array(B * CONFIG.units),
+  }));
   const a = lossAndGradients(model.vars, first, undefined, zeros);
   tf.dispose(a.grads);
   const plain = lossAndGradients(model.vars, first);
   tf.dispose(plain.grads);
   assert.ok(Math.abs(a.loss - plain.loss) < 1e-6, 'a zero start state is the same as none');
-  assert.ok(a.state && a.state.length === CONFIG.layers && a.state.every((s) => s.h.length === B * CONFIG.units && s.h.some((x) => x !== 0)));
+  assert.ok(
+    a.state && a.state.length === CONFIG.layers && a.state.every((s) => s.h.length === B * CONFIG.units && s.h.some((x) => x !== 0)),
+  );
   const second = randomBatch(B, T, CONFIG.vocabSize, 4);
   const init = a.state!.map((s) => ({ h: s.h, c: s.c }));
   const ref = referenceFromState(model, second, init);

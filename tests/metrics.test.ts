@@ -18,13 +18,23 @@ function frozen(p: Piece): Piece {
 }
 
 // A: C major scale, one beat each, beats 0–8.
-const A = frozen(makePiece('a', [60, 62, 64, 65, 67, 69, 71, 72].map((p, i) => note(p, i, 1))));
+const A = frozen(
+  makePiece(
+    'a',
+    [60, 62, 64, 65, 67, 69, 71, 72].map((p, i) => note(p, i, 1)),
+  ),
+);
 // B: a C-E-G chord (2 beats), then C5 three times (half beats), a gap (3.5–6), C5 over F#, then A#.
 const B = frozen(
   makePiece('b', [
-    note(60, 0, 2), note(64, 0, 2), note(67, 0, 2),
-    note(72, 2, 0.5), note(72, 2.5, 0.5), note(72, 3, 0.5),
-    note(72, 6, 1), note(66, 6, 1),
+    note(60, 0, 2),
+    note(64, 0, 2),
+    note(67, 0, 2),
+    note(72, 2, 0.5),
+    note(72, 2.5, 0.5),
+    note(72, 3, 0.5),
+    note(72, 6, 1),
+    note(66, 6, 1),
     note(70, 7, 1),
   ]),
 );
@@ -69,18 +79,32 @@ test('each statistic on hand-made pieces', () => {
 test('velocity spread and the share of onsets on beats, on hand-made pieces', () => {
   // A and B: every note at velocity 80 → no spread. A's onsets are all whole beats; B's are 0, 2, 2.5, 3, 6, 7 (its chords count once).
   const ab = [musicStats([A]), musicStats([B])];
-  assert.deepEqual(ab.map((s) => s.velocitySpread), [0, 0]);
+  assert.deepEqual(
+    ab.map((s) => s.velocitySpread),
+    [0, 0],
+  );
   close(ab[0].onBeatShare, 1, 'A on beats');
   close(ab[1].onBeatShare, 5 / 6, 'B on beats');
   // Velocities 40, 80, 120: mean 80, deviations ±40 and 0 → sd √(3200 / 3) (population form). The chord at 0 is one onset;
   // 1 + 1/24 is within the tolerance of a beat, 2 + 1/12 (one remi step) is not, 2.98 is; 3.5 is off the beat.
   const loud = (pitch: number, start: number, velocity: number): Note => ({ pitch, start, duration: 0.5, velocity });
-  const c = makePiece('c', [loud(60, 0, 40), loud(64, 0, 80), loud(67, 1 + 1 / 24, 120), loud(60, 2 + 1 / 12, 80), loud(62, 2.98, 80), loud(64, 3.5, 80)]);
+  const c = makePiece('c', [
+    loud(60, 0, 40),
+    loud(64, 0, 80),
+    loud(67, 1 + 1 / 24, 120),
+    loud(60, 2 + 1 / 12, 80),
+    loud(62, 2.98, 80),
+    loud(64, 3.5, 80),
+  ]);
   const sc = musicStats([c]);
   // Velocities 40, 80, 120, 80, 80, 80: mean 80, squared deviations 1600 + 1600 over 6 notes.
   close(sc.velocitySpread, Math.sqrt(3200 / 6), 'C spread');
   close(sc.onBeatShare, 3 / 5, 'C on beats'); // onsets 0, 1 + 1/24, 2.98 of 0, 1 + 1/24, 2 + 1/12, 2.98, 3.5
-  close(musicStats([makePiece('three', [loud(60, 0, 40), loud(62, 1, 80), loud(64, 2, 120)])]).velocitySpread, Math.sqrt(3200 / 3), 'three spread');
+  close(
+    musicStats([makePiece('three', [loud(60, 0, 40), loud(62, 1, 80), loud(64, 2, 120)])]).velocitySpread,
+    Math.sqrt(3200 / 3),
+    'three spread',
+  );
   // Over a set: the mean of the pieces' values (each piece weighs the same; empty pieces left out).
   const set = musicStats([A, c, EMPTY]);
   close(set.velocitySpread, Math.sqrt(3200 / 6) / 2, 'set spread');
@@ -137,7 +161,12 @@ test('Nottingham: tonal, dense, and distinguishable from random pitches and stuc
 
   // Same rhythm, random pitches: the tonal statistics must collapse, the rhythmic ones stay.
   const rng = createRng(9);
-  const random = pieces.slice(0, 300).map((p) => makePiece(p.name, p.notes.map((n) => ({ ...n, pitch: 48 + Math.floor(rng.next() * 36) }))));
+  const random = pieces.slice(0, 300).map((p) =>
+    makePiece(
+      p.name,
+      p.notes.map((n) => ({ ...n, pitch: 48 + Math.floor(rng.next() * 36) })),
+    ),
+  );
   const r = musicStats(random);
   assert.ok(r.scaleConsistency < 0.8, `random scale ${r.scaleConsistency}`);
   assert.ok(r.pitchClassEntropy > 3.3, `random entropy ${r.pitchClassEntropy}`);
@@ -145,7 +174,14 @@ test('Nottingham: tonal, dense, and distinguishable from random pitches and stuc
   close(r.emptyBeatRate, real.emptyBeatRate, 'empty beats unchanged');
 
   // A stuck note: every note is middle C → one huge run.
-  const stuck = musicStats(pieces.slice(0, 20).map((p) => makePiece(p.name, p.notes.map((n) => ({ ...n, pitch: 60 })))));
+  const stuck = musicStats(
+    pieces.slice(0, 20).map((p) =>
+      makePiece(
+        p.name,
+        p.notes.map((n) => ({ ...n, pitch: 60 })),
+      ),
+    ),
+  );
   assert.ok(stuck.repeatRunMax > 100, `stuck ${stuck.repeatRunMax}`);
   assert.equal(stuck.pitchClassEntropy, 0);
   const cmp = compareStats(r, real);
@@ -174,6 +210,9 @@ test('noteExcerpts: consecutive notes in onset order at a seeded offset, short p
   assert.deepEqual(noteExcerpts([long], 5, createRng(7))[0].notes, a[0].notes, 'same seed, same excerpt');
   const offsets = new Set(Array.from({ length: 20 }, (_, s) => noteExcerpts([long], 5, createRng(s))[0].notes[0].start));
   assert.ok(offsets.size > 3, `offsets vary with the seed (${[...offsets]})`);
-  assert.ok([...offsets].every((o) => o >= 0 && o <= 15), 'an excerpt never runs past the end');
+  assert.ok(
+    [...offsets].every((o) => o >= 0 && o <= 15),
+    'an excerpt never runs past the end',
+  );
   assert.throws(() => noteExcerpts([long], 0, createRng(1)), /count must be an integer ≥ 1 \(got 0\)/);
 });

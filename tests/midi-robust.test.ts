@@ -69,36 +69,116 @@ const EXPECTED_WARNINGS: [string, string][] = [
 /** Every good fixture and the exact notes it must give with default options. */
 const EXPECTED_NOTES: Record<string, Row[]> = {
   // Both track chunks are read although the header declares one.
-  'extra-track.mid': [[60, 0, 1, 80], [64, 0, 1, 80], [62, 1, 1, 81], [66, 1, 1, 81], [64, 2, 1, 82]],
-  'good-format0.mid': [[72, 0, 1, 80], [74, 1, 1, 81], [76, 2, 1, 82], [77, 3, 1, 83], [79, 4, 1, 84], [60, 5, 2, 64], [64, 5, 2, 64]],
+  'extra-track.mid': [
+    [60, 0, 1, 80],
+    [64, 0, 1, 80],
+    [62, 1, 1, 81],
+    [66, 1, 1, 81],
+    [64, 2, 1, 82],
+  ],
+  'good-format0.mid': [
+    [72, 0, 1, 80],
+    [74, 1, 1, 81],
+    [76, 2, 1, 82],
+    [77, 3, 1, 83],
+    [79, 4, 1, 84],
+    [60, 5, 2, 64],
+    [64, 5, 2, 64],
+  ],
   // The drum track (channel 10) is left out by default.
-  'good-format1-drums.mid': [[67, 0, 1, 80], [69, 1, 1, 81], [71, 2, 1, 82], [72, 3, 1, 83]],
-  'good-header-padded.mid': [[60, 0, 1, 80], [62, 1, 1, 81], [64, 2, 1, 82]],
+  'good-format1-drums.mid': [
+    [67, 0, 1, 80],
+    [69, 1, 1, 81],
+    [71, 2, 1, 82],
+    [72, 3, 1, 83],
+  ],
+  'good-header-padded.mid': [
+    [60, 0, 1, 80],
+    [62, 1, 1, 81],
+    [64, 2, 1, 82],
+  ],
   'good-piano-strings.mid': [
-    [48, 0, 3, 60], [60, 0, 1, 80], [62, 1, 1, 81], [64, 2, 1, 82], [55, 3, 3, 60], [65, 3, 1, 83], [67, 4, 1, 84], [69, 5, 1, 85],
+    [48, 0, 3, 60],
+    [60, 0, 1, 80],
+    [62, 1, 1, 81],
+    [64, 2, 1, 82],
+    [55, 3, 3, 60],
+    [65, 3, 1, 83],
+    [67, 4, 1, 84],
+    [69, 5, 1, 85],
   ],
   'good-running-status.mid': [
-    [60, 0, 0.5, 90], [64, 0, 0.5, 90], [67, 0, 0.5, 90], [62, 1, 0.5, 90], [65, 1, 0.5, 90], [69, 1, 0.5, 90],
-    [64, 2, 0.5, 90], [67, 2, 0.5, 90], [71, 2, 0.5, 90],
+    [60, 0, 0.5, 90],
+    [64, 0, 0.5, 90],
+    [67, 0, 0.5, 90],
+    [62, 1, 0.5, 90],
+    [65, 1, 0.5, 90],
+    [69, 1, 0.5, 90],
+    [64, 2, 0.5, 90],
+    [67, 2, 0.5, 90],
+    [71, 2, 0.5, 90],
   ],
-  'good-tempo-extremes.mid': [[60, 0, 1, 80], [62, 1, 1, 81], [64, 2, 1, 82], [65, 3, 1, 83], [67, 4, 1, 84], [69, 5, 1, 85], [71, 6, 1, 86], [72, 7, 1, 87]],
-  'good-unknown-chunk.mid': [[62, 0, 1, 80], [64, 1, 1, 81], [66, 2, 1, 82]],
+  'good-tempo-extremes.mid': [
+    [60, 0, 1, 80],
+    [62, 1, 1, 81],
+    [64, 2, 1, 82],
+    [65, 3, 1, 83],
+    [67, 4, 1, 84],
+    [69, 5, 1, 85],
+    [71, 6, 1, 86],
+    [72, 7, 1, 87],
+  ],
+  'good-unknown-chunk.mid': [
+    [62, 0, 1, 80],
+    [64, 1, 1, 81],
+    [66, 2, 1, 82],
+  ],
   // Note-on velocity 0 ends the note; pitch 60 re-struck three times pairs correctly.
-  'good-zero-padding.mid': [[60, 0, 1, 80], [62, 1, 1, 81], [64, 2, 1, 82]],
-  'good-velocity0-noteoff.mid': [[60, 0, 0.75, 70], [60, 1, 0.75, 71], [62, 2, 0.75, 72], [60, 3, 0.75, 73]],
+  'good-zero-padding.mid': [
+    [60, 0, 1, 80],
+    [62, 1, 1, 81],
+    [64, 2, 1, 82],
+  ],
+  'good-velocity0-noteoff.mid': [
+    [60, 0, 0.75, 70],
+    [60, 1, 0.75, 71],
+    [62, 2, 0.75, 72],
+    [60, 3, 0.75, 73],
+  ],
   // 72 never ends: ended at the track end (beat 4); 76 likewise (beat 3 → 4).
-  'never-end-mixed.mid': [[60, 0, 1, 80], [72, 0, 4, 100], [62, 1, 1, 81], [64, 2, 1, 82], [76, 3, 1, 100]],
+  'never-end-mixed.mid': [
+    [60, 0, 1, 80],
+    [72, 0, 4, 100],
+    [62, 1, 1, 81],
+    [64, 2, 1, 82],
+    [76, 3, 1, 100],
+  ],
   // No note-offs at all: each note ends at the next note-on of its pitch, the last ones at the track end.
-  'never-end-only.mid': [[60, 0, 1, 100], [60, 1, 1, 100], [64, 1, 2, 100], [60, 2, 1, 100]],
+  'never-end-only.mid': [
+    [60, 0, 1, 100],
+    [60, 1, 1, 100],
+    [64, 1, 2, 100],
+    [60, 2, 1, 100],
+  ],
   // on 60 @0, on 60 @0.5, off @1, off @1.5: first in, first out (as @tonejs/midi pairs them).
-  'overlap-same-pitch.mid': [[60, 0, 1, 100], [60, 0.5, 1, 90], [64, 2, 1, 80]],
+  'overlap-same-pitch.mid': [
+    [60, 0, 1, 100],
+    [60, 0.5, 1, 90],
+    [64, 2, 1, 80],
+  ],
   // The two zero-length notes (62 and 65) are dropped.
-  'zero-length-notes.mid': [[60, 0, 1, 100], [64, 1, 1, 100]],
+  'zero-length-notes.mid': [
+    [60, 0, 1, 100],
+    [64, 1, 1, 100],
+  ],
 };
 
 test('committed fixtures are exactly what make-fixtures.ts builds, and small', () => {
   const built = buildFixtures();
-  const onDisk = fs.readdirSync(MIDI_FIXTURES).filter((f) => f.endsWith('.mid')).sort();
+  const onDisk = fs
+    .readdirSync(MIDI_FIXTURES)
+    .filter((f) => f.endsWith('.mid'))
+    .sort();
   assert.deepEqual(onDisk, [...built.keys()].sort());
   let total = 0;
   for (const [name, bytes] of built) {
@@ -122,7 +202,10 @@ test('loadMidiFolder loads every good fixture and skips every bad one with the e
     Object.entries(EXPECTED_SKIPS).map(([file, reason]) => ({ file, reason })),
   );
   for (const s of report.skipped) assert.match(s.reason, /^[\x20-\x7e\u2013]+$/, `one printable line: ${s.reason}`);
-  assert.deepEqual(report.warnings.map((w) => [w.file, w.warning]), EXPECTED_WARNINGS);
+  assert.deepEqual(
+    report.warnings.map((w) => [w.file, w.warning]),
+    EXPECTED_WARNINGS,
+  );
   assert.deepEqual(
     report.pieces.map((p) => p.name),
     Object.keys(EXPECTED_NOTES).sort(),
@@ -131,13 +214,19 @@ test('loadMidiFolder loads every good fixture and skips every bad one with the e
 });
 
 test('a missing folder is a UserError naming it; a single file can be loaded as the root', () => {
-  assert.throws(() => loadMidiFolder(path.join(MIDI_FIXTURES, 'nope')), (e: unknown) => {
-    assert.ok(e instanceof UserError);
-    assert.equal(e.message, `cannot read ${path.join(MIDI_FIXTURES, 'nope')}: no such file or folder`);
-    return true;
-  });
+  assert.throws(
+    () => loadMidiFolder(path.join(MIDI_FIXTURES, 'nope')),
+    (e: unknown) => {
+      assert.ok(e instanceof UserError);
+      assert.equal(e.message, `cannot read ${path.join(MIDI_FIXTURES, 'nope')}: no such file or folder`);
+      return true;
+    },
+  );
   const one = loadMidiFolder(path.join(MIDI_FIXTURES, 'truncated.mid'));
-  assert.deepEqual([one.files, one.pieces.length, one.skipped], [1, 0, [{ file: 'truncated.mid', reason: EXPECTED_SKIPS['truncated.mid'] }]]);
+  assert.deepEqual(
+    [one.files, one.pieces.length, one.skipped],
+    [1, 0, [{ file: 'truncated.mid', reason: EXPECTED_SKIPS['truncated.mid'] }]],
+  );
 });
 
 test('metadata: tempo, time signature and program of good files', () => {
@@ -158,14 +247,24 @@ test('huge tempo changes (≈3.6 ↔ 10000 bpm every beat) leave onsets and dura
   const p = load('good-tempo-extremes.mid');
   p.notes.forEach((n, i) => assert.deepEqual([n.start, n.duration], [i, 1]));
   // The tempo map is kept (10000 bpm clamped to 1000), one change per beat.
-  assert.deepEqual(p.tempos.map((t) => t.beat), [0, 1, 2, 3, 4, 5, 6, 7]);
-  assert.deepEqual(p.tempos.map((t) => Math.round(t.bpm * 1000) / 1000), [3.576, 1000, 3.576, 1000, 3.576, 1000, 3.576, 1000]);
+  assert.deepEqual(
+    p.tempos.map((t) => t.beat),
+    [0, 1, 2, 3, 4, 5, 6, 7],
+  );
+  assert.deepEqual(
+    p.tempos.map((t) => Math.round(t.bpm * 1000) / 1000),
+    [3.576, 1000, 3.576, 1000, 3.576, 1000, 3.576, 1000],
+  );
 });
 
 test('drum-only files are skipped by default and load with includeDrums', () => {
   assert.equal(reasonOf('drums-only.mid'), EXPECTED_SKIPS['drums-only.mid']);
   const p = load('drums-only.mid', { includeDrums: true });
-  assert.deepEqual(rows(p), [[36, 0, 0.5, 100], [38, 0.5, 0.5, 100], [42, 1, 0.5, 100]]);
+  assert.deepEqual(rows(p), [
+    [36, 0, 0.5, 100],
+    [38, 0.5, 0.5, 100],
+    [42, 1, 0.5, 100],
+  ]);
   assert.equal(p.program, 0);
   const withDrums = load('good-format1-drums.mid', { includeDrums: true });
   assert.equal(withDrums.notes.length, 4 + 8);
@@ -174,8 +273,18 @@ test('drum-only files are skipped by default and load with includeDrums', () => 
 });
 
 test('tracks and programs options select notes by file track index and program', () => {
-  const piano: Row[] = [[60, 0, 1, 80], [62, 1, 1, 81], [64, 2, 1, 82], [65, 3, 1, 83], [67, 4, 1, 84], [69, 5, 1, 85]];
-  const strings: Row[] = [[48, 0, 3, 60], [55, 3, 3, 60]];
+  const piano: Row[] = [
+    [60, 0, 1, 80],
+    [62, 1, 1, 81],
+    [64, 2, 1, 82],
+    [65, 3, 1, 83],
+    [67, 4, 1, 84],
+    [69, 5, 1, 85],
+  ];
+  const strings: Row[] = [
+    [48, 0, 3, 60],
+    [55, 3, 3, 60],
+  ];
   assert.deepEqual(rows(load('good-piano-strings.mid', { tracks: [1] })), piano);
   const s = load('good-piano-strings.mid', { tracks: [2] });
   assert.deepEqual([rows(s), s.program], [strings, 48]);
@@ -197,7 +306,10 @@ test('a note-on without a note-off takes the next note-off of its pitch (first i
   // on 60 @0 (never ended), then a proper 60 @1–1.5: FIFO pairs the first on with that off;
   // the second on is then unended and ends at the track end (beat 2).
   const bytes = smf(header(0, 1, 96), track([on(0, 0, 60), on(96, 0, 60), off(144, 0, 60)], { tailTicks: 48 }));
-  assert.deepEqual(rows(parseMidi(bytes, 'x')), [[60, 0, 1.5, 100], [60, 1, 1, 100]]);
+  assert.deepEqual(rows(parseMidi(bytes, 'x')), [
+    [60, 0, 1.5, 100],
+    [60, 1, 1, 100],
+  ]);
   // A note-off with nothing sounding is ignored.
   const stray = smf(header(0, 1, 96), track([off(0, 0, 62), ...note(0, 96, 0, 62)]));
   assert.deepEqual(rows(parseMidi(stray, 'x')), [[62, 0, 1, 100]]);
@@ -264,7 +376,8 @@ test('the 32-byte file with a 268-million-beat delta is skipped at once by inspe
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'midi-huge-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const huge = path.join(dir, 'huge-delta.mid');
-  for (const f of ['huge-delta.mid', 'good-format0.mid', 'extra-track.mid']) fs.copyFileSync(path.join(MIDI_FIXTURES, f), path.join(dir, f));
+  for (const f of ['huge-delta.mid', 'good-format0.mid', 'extra-track.mid'])
+    fs.copyFileSync(path.join(MIDI_FIXTURES, f), path.join(dir, f));
   assert.equal(fs.statSync(huge).size, 32);
   for (const scheme of ['remi', 'timed']) {
     const t0 = performance.now();
@@ -272,11 +385,16 @@ test('the 32-byte file with a 268-million-beat delta is skipped at once by inspe
     assertExit0(r);
     const j = lastJson(r);
     assert.deepEqual([j.files, j.loaded, j.skipped], [3, 2, [{ file: 'huge-delta.mid', reason: EXPECTED_SKIPS['huge-delta.mid'] }]]);
-    assert.deepEqual(j.warnings, [{ file: 'extra-track.mid', warning: EXPECTED_WARNINGS[0][1] }], 'what was read differently is reported too');
+    assert.deepEqual(
+      j.warnings,
+      [{ file: 'extra-track.mid', warning: EXPECTED_WARNINGS[0][1] }],
+      'what was read differently is reported too',
+    );
     assert.ok(performance.now() - t0 < 30_000, `inspect --scheme ${scheme} took ${performance.now() - t0} ms`);
   }
   const text = Object.values(await runCli(['inspect', dir])).join('\n');
-  for (const line of [`skipped huge-delta.mid: ${EXPECTED_SKIPS['huge-delta.mid']}`, `warning extra-track.mid: ${EXPECTED_WARNINGS[0][1]}`]) assert.ok(text.includes(line), text);
+  for (const line of [`skipped huge-delta.mid: ${EXPECTED_SKIPS['huge-delta.mid']}`, `warning extra-track.mid: ${EXPECTED_WARNINGS[0][1]}`])
+    assert.ok(text.includes(line), text);
   const out = path.join(dir, 'out.mid');
   const r = await runCli(['generate', '--model', FOLK_MODEL, '--primer', huge, '--out', out, '--length', '8']);
   assert.notEqual(r.code, 0);
@@ -307,12 +425,21 @@ test('names that are not UTF-8: found and read by their bytes, shown as \\xNN; g
   fs.copyFileSync(path.join(MIDI_FIXTURES, 'good-format0.mid'), Buffer.concat([folder, bytes('/x\xff.mid')]));
   const report = loadMidiFolder(dir);
   assert.deepEqual([report.pieces.map((p) => p.name), report.skipped], [['caf\\xe9/x\\xff.mid'], []]);
-  assert.deepEqual(loadMidiFolder(folder).pieces.map((p) => p.name), ['x\\xff.mid']);
+  assert.deepEqual(
+    loadMidiFolder(folder).pieces.map((p) => p.name),
+    ['x\\xff.mid'],
+  );
   // Written by its bytes (atomically, nothing else left in the folder).
   const out = Buffer.concat([folder, bytes('/o\xff.mid')]);
   writeMidiFile(out, report.pieces[0]);
   assert.deepEqual(rows(readMidiFile(out)), rows(report.pieces[0]));
-  assert.deepEqual(fs.readdirSync(folder, { encoding: 'buffer' }).map((b) => b.toString('latin1')).sort(), ['o\xff.mid', 'x\xff.mid']);
+  assert.deepEqual(
+    fs
+      .readdirSync(folder, { encoding: 'buffer' })
+      .map((b) => b.toString('latin1'))
+      .sort(),
+    ['o\xff.mid', 'x\xff.mid'],
+  );
   // On the command line: Node decodes the bytes to U+FFFD; /proc/self/cmdline still has them (Linux).
   if (process.platform !== 'linux') return t.skip('recovering argument bytes needs /proc/self/cmdline');
   const cli = `exec "${process.execPath}" --import tsx lib/cli/main.ts`;
@@ -320,12 +447,19 @@ test('names that are not UTF-8: found and read by their bytes, shown as \\xNN; g
   const inspect = await shell(`cd "${ROOT}" && ${cli} inspect ${name.replace('%s', dir)} --json`);
   assert.equal(inspect.code, 0, inspect.stderr);
   assert.deepEqual([lastJson({ ...inspect, signal: null }).loaded, lastJson({ ...inspect, signal: null }).skipped], [2, []]);
-  const gen = await shell(`cd "${ROOT}" && ${cli} generate --model "${FOLK_MODEL}" --length 8 --seed 1 --out "$(printf '%s/g\\377.mid' "${dir}")"`);
+  const gen = await shell(
+    `cd "${ROOT}" && ${cli} generate --model "${FOLK_MODEL}" --length 8 --seed 1 --out "$(printf '%s/g\\377.mid' "${dir}")"`,
+  );
   assert.equal(gen.code, 0, gen.stderr);
-  assert.ok(fs.readdirSync(dir, { encoding: 'buffer' }).some((b) => b.equals(bytes('g\xff.mid'))), 'the name as typed');
+  assert.ok(
+    fs.readdirSync(dir, { encoding: 'buffer' }).some((b) => b.equals(bytes('g\xff.mid'))),
+    'the name as typed',
+  );
   // Into a new folder that is not UTF-8 either: that folder is made (no look-alike beside it) and the message shows the bytes.
   const before = fs.readdirSync(dir, { encoding: 'buffer' }).length;
-  const sub = await shell(`cd "${ROOT}" && ${cli} generate --model "${FOLK_MODEL}" --length 8 --seed 1 --out "$(printf '%s/sub\\376/g\\377.mid' "${dir}")"`);
+  const sub = await shell(
+    `cd "${ROOT}" && ${cli} generate --model "${FOLK_MODEL}" --length 8 --seed 1 --out "$(printf '%s/sub\\376/g\\377.mid' "${dir}")"`,
+  );
   assert.equal(sub.code, 0, sub.stderr);
   assert.equal(fs.readdirSync(dir, { encoding: 'buffer' }).length, before + 1, 'one new folder');
   assert.deepEqual(fs.readdirSync(Buffer.concat([bytes(dir), bytes('/sub\xfe')]), { encoding: 'buffer' }), [bytes('g\xff.mid')]);
@@ -346,12 +480,18 @@ test('symbolic links: linked files and folders are followed (a loop once), a bro
   fs.symlinkSync('/dev/null', path.join(dir, 'null.mid'));
   const report = loadMidiFolder(dir);
   // linked-folder and real are one folder: its file is listed once, under the name the walk meets first.
-  assert.deepEqual(report.pieces.map((p) => p.name), ['link.mid', 'linked-folder/a.mid']);
+  assert.deepEqual(
+    report.pieces.map((p) => p.name),
+    ['link.mid', 'linked-folder/a.mid'],
+  );
   assert.deepEqual(report.skipped, [
     { file: 'broken.mid', reason: 'broken symbolic link (no such file or folder)' },
     { file: 'null.mid', reason: 'not a regular file' },
   ]);
   assert.equal(report.files, report.pieces.length + report.skipped.length);
   // A link given as the root is followed too.
-  assert.deepEqual(loadMidiFolder(path.join(dir, 'link.mid')).pieces.map((p) => p.name), ['link.mid']);
+  assert.deepEqual(
+    loadMidiFolder(path.join(dir, 'link.mid')).pieces.map((p) => p.name),
+    ['link.mid'],
+  );
 });

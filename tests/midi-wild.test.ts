@@ -56,7 +56,8 @@ function wildCase(kind: (typeof KINDS)[number], base: string, bytes: Uint8Array,
 }
 
 /** Track chunks in a file. */
-const countTracks = (b: Uint8Array): number => chunkSpans(b).filter(([at]) => Buffer.from(b.subarray(at, at + 4)).toString('latin1') === 'MTrk').length;
+const countTracks = (b: Uint8Array): number =>
+  chunkSpans(b).filter(([at]) => Buffer.from(b.subarray(at, at + 4)).toString('latin1') === 'MTrk').length;
 
 /** The warning for the bytes from the end of the last chunk of `b` on, `trailer` appended (zero padding before it included). */
 function trailerWarning(b: Uint8Array, trailer: readonly number[]): string {
@@ -105,7 +106,14 @@ function checkCases(files: readonly string[], kinds: (i: number) => readonly (ty
     const want = expected.get(p.name);
     assert.ok(want, p.name);
     assert.deepEqual(content(p), content(want.piece), `${p.name}: the original's notes`);
-    assert.deepEqual(report.warnings.filter((w) => w.file === p.name).map((w) => w.warning).sort(), want.warnings, `${p.name}: warnings`);
+    assert.deepEqual(
+      report.warnings
+        .filter((w) => w.file === p.name)
+        .map((w) => w.warning)
+        .sort(),
+      want.warnings,
+      `${p.name}: warnings`,
+    );
   }
   return expected.size;
 }
@@ -121,13 +129,19 @@ test('.kar and .rmi count as MIDI files', () => {
 });
 
 test('every kind of wild case made from each file of data/ and the good fixtures loads with its notes and one warning per thing read differently', (t) => {
-  const files = [...listFiles(DATA_DIR, ['.mid']), ...listFiles(MIDI_FIXTURES, ['.mid']).filter((f) => path.basename(String(f)).startsWith('good-'))].map(String);
+  const files = [
+    ...listFiles(DATA_DIR, ['.mid']),
+    ...listFiles(MIDI_FIXTURES, ['.mid']).filter((f) => path.basename(String(f)).startsWith('good-')),
+  ].map(String);
   const n = checkCases(files, () => KINDS, tmp(t));
   t.diagnostic(`${n} cases from ${files.length} files`);
   assert.ok(n >= files.length * 5, `${n} cases`);
 });
 
-for (const [corpus, dir, skip] of [['Nottingham', NOTTINGHAM, needNottingham], ['piano-midi', PIANO_MIDI, needPianoMidi]] as const) {
+for (const [corpus, dir, skip] of [
+  ['Nottingham', NOTTINGHAM, needNottingham],
+  ['piano-midi', PIANO_MIDI, needPianoMidi],
+] as const) {
   test(`each file of the ${corpus} corpus, made into one wild case in turn, loads with exactly its notes`, { skip }, (t) => {
     const files = listFiles(dir, ['.mid']).map(String);
     const n = checkCases(files, (i) => [KINDS[i % KINDS.length]], tmp(t));
@@ -142,8 +156,16 @@ test('a mixed folder loads entirely: one warning line per thing read differently
   const cut = withoutEndOfTrack(good, 'last');
   assert.ok(cut);
   const files: Record<string, Uint8Array> = {
-    'a.mid': good, 'b.kar': good, 'c.rmi': riffWrapped(good), 'd.mid': riffWrapped(good, false), 'e.mid': withTrailer(good, [0x0a, 0x0a]), 'f.midi': cut,
-    'sub/G.KAR': good, 'notes.txt': Buffer.from('not music'), 'sub/cover.jpg': Buffer.from([0xff, 0xd8]), '.hidden.mid': good,
+    'a.mid': good,
+    'b.kar': good,
+    'c.rmi': riffWrapped(good),
+    'd.mid': riffWrapped(good, false),
+    'e.mid': withTrailer(good, [0x0a, 0x0a]),
+    'f.midi': cut,
+    'sub/G.KAR': good,
+    'notes.txt': Buffer.from('not music'),
+    'sub/cover.jpg': Buffer.from([0xff, 0xd8]),
+    '.hidden.mid': good,
   };
   fs.mkdirSync(path.join(dir, 'sub'));
   for (const [name, bytes] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), bytes);
@@ -153,9 +175,15 @@ test('a mixed folder loads entirely: one warning line per thing read differently
     `f.midi: track ${countTracks(good)} of ${countTracks(good)} has no End of Track event: read to the end of its chunk`,
   ];
   assert.deepEqual([report.files, report.passedOver, report.skipped], [7, 2, []]);
-  assert.deepEqual(report.pieces.map((p) => p.name), ['a.mid', 'b.kar', 'c.rmi', 'd.mid', 'e.mid', 'f.midi', 'sub/G.KAR']);
+  assert.deepEqual(
+    report.pieces.map((p) => p.name),
+    ['a.mid', 'b.kar', 'c.rmi', 'd.mid', 'e.mid', 'f.midi', 'sub/G.KAR'],
+  );
   for (const p of report.pieces) assert.deepEqual(content(p), content(report.pieces[0]), p.name);
-  assert.deepEqual(report.warnings.map((w) => `${w.file}: ${w.warning}`), lines);
+  assert.deepEqual(
+    report.warnings.map((w) => `${w.file}: ${w.warning}`),
+    lines,
+  );
   const r = await runCli(['inspect', dir, '--json']);
   assertExit0(r);
   const j = lastJson(r);
@@ -170,7 +198,10 @@ test('a mixed folder loads entirely: one warning line per thing read differently
   fs.mkdirSync(other);
   fs.writeFileSync(path.join(other, 'readme.txt'), 'x');
   const none = await runCli(['inspect', other]);
-  assert.match(none.stdout + none.stderr, /passed over 1 file whose name does not end in \.mid, \.midi, \.kar or \.rmi\n(.*\n)*0 MIDI files/);
+  assert.match(
+    none.stdout + none.stderr,
+    /passed over 1 file whose name does not end in \.mid, \.midi, \.kar or \.rmi\n(.*\n)*0 MIDI files/,
+  );
 });
 
 test('what may hide notes stays skipped: stray bytes after a track without End of Track, or holding a track id or an End of Track', () => {
@@ -178,7 +209,8 @@ test('what may hide notes stays skipped: stray bytes after a track without End o
   const cut = withoutEndOfTrack(good, 'last');
   assert.ok(cut);
   const at = good.length;
-  const corrupt = (n: number, p: number): string => `corrupt: ${n} bytes after the last of the 1 declared tracks (byte ${p}) are not a chunk (a wrong chunk length?)`;
+  const corrupt = (n: number, p: number): string =>
+    `corrupt: ${n} bytes after the last of the 1 declared tracks (byte ${p}) are not a chunk (a wrong chunk length?)`;
   const cases: [string, Uint8Array, string][] = [
     ['after a track without End of Track', withTrailer(cut, [0x0a, 0x0a]), corrupt(2, cut.length)],
     ['holding a track chunk id', withTrailer(good, [0x0a, ...Buffer.from('MTrk')]), corrupt(5, at)],
@@ -201,9 +233,21 @@ test('RIFF files that hold no usable MIDI are skipped with a one-line reason; wh
     ['short', Buffer.from('RIFF\x10\0\0\0'), 'truncated: the file ends inside the RIFF header'],
     ['wave', wave, 'not a MIDI file (a RIFF file of form "WAVE", not RMID)'],
     ['no data chunk', noData, 'not a MIDI file (a RIFF RMID file without a data chunk)'],
-    ['cut', riff.subarray(0, riff.length - 10), `truncated: the RIFF data chunk declares ${good.length} bytes but only ${riff.length - 10 - 20} remain`],
-    ['truncated inside', riffWrapped(truncated, false), 'in the RIFF data chunk (from byte 20): truncated: track 3 of 3 declares 77 bytes but only 37 remain'],
-    ['not MIDI inside', riffWrapped(Buffer.from('hello'), false), 'in the RIFF data chunk (from byte 20): not a MIDI file (no MThd header)'],
+    [
+      'cut',
+      riff.subarray(0, riff.length - 10),
+      `truncated: the RIFF data chunk declares ${good.length} bytes but only ${riff.length - 10 - 20} remain`,
+    ],
+    [
+      'truncated inside',
+      riffWrapped(truncated, false),
+      'in the RIFF data chunk (from byte 20): truncated: track 3 of 3 declares 77 bytes but only 37 remain',
+    ],
+    [
+      'not MIDI inside',
+      riffWrapped(Buffer.from('hello'), false),
+      'in the RIFF data chunk (from byte 20): not a MIDI file (no MThd header)',
+    ],
   ];
   for (const [what, bytes, reason] of cases) assert.equal(read(bytes, what).reason, reason, what);
   // Stray bytes inside the data chunk are reported with where they are.

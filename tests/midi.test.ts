@@ -15,7 +15,13 @@ import { createRng } from '../lib/core/rng';
 import { NOTTINGHAM, needNottingham } from './helpers';
 
 const skip = needNottingham;
-const midiFiles = (): string[] => (skip ? [] : fs.readdirSync(NOTTINGHAM).filter((f) => f.endsWith('.mid')).sort());
+const midiFiles = (): string[] =>
+  skip
+    ? []
+    : fs
+        .readdirSync(NOTTINGHAM)
+        .filter((f) => f.endsWith('.mid'))
+        .sort();
 
 let cached: readonly Piece[] | undefined;
 /** All Nottingham pieces, loaded once (by the first test that needs them). */
@@ -36,7 +42,10 @@ test('every Nottingham file loads, fast', { skip }, (t) => {
   assert.equal(files.length, 1034);
   assert.equal(report.files, files.length);
   assert.deepEqual(report.skipped, []);
-  assert.deepEqual(report.pieces.map((p) => p.name), files);
+  assert.deepEqual(
+    report.pieces.map((p) => p.name),
+    files,
+  );
   for (const p of report.pieces) assert.ok(p.notes.length >= 20, `${p.name}: ${p.notes.length} notes`);
   assert.ok(rate >= 200, `${rate.toFixed(0)} files/s (target ≥ 200)`);
   cached = report.pieces;
@@ -71,7 +80,11 @@ test('time signatures and tempo metadata are read', { skip }, () => {
   ]);
   // The corpus has no tempo events: MIDI's default 120 bpm applies.
   assert.deepEqual(a.tempos, [{ beat: 0, bpm: 120 }]);
-  assert.deepEqual(rows(a.notes.slice(0, 3)), [[76, 2, 1, 90], [43, 3, 3, 90], [47, 3, 3, 90]]);
+  assert.deepEqual(rows(a.notes.slice(0, 3)), [
+    [76, 2, 1, 90],
+    [43, 3, 3, 90],
+    [47, 3, 3, 90],
+  ]);
   const meters = new Set(corpus().flatMap((p) => p.timeSignatures.map((ts) => `${ts.numerator}/${ts.denominator}`)));
   for (const m of ['4/4', '3/4', '6/8', '2/4', '9/8']) assert.ok(meters.has(m), `no ${m} in ${[...meters]}`);
   assert.ok(corpus().every((p) => p.tempos[0].beat === 0 && p.timeSignatures[0].beat === 0));
@@ -98,12 +111,18 @@ function syntheticPiece(): Piece {
   for (let i = 0; i < 128; i++) {
     // Times are whole ticks at ppq 480 (triplets included); each pitch once: no same-pitch overlaps.
     const start = (Math.floor(rng.next() * 64 * 12) * 40 + (i % 5)) / 480;
-    notes.push({ pitch: i, start, duration: (1 + Math.floor(rng.next() * 36)) * 40 / 480, velocity: 1 + ((i * 37) % 127) });
+    notes.push({ pitch: i, start, duration: ((1 + Math.floor(rng.next() * 36)) * 40) / 480, velocity: 1 + ((i * 37) % 127) });
   }
   notes.push({ pitch: 60, start: 100, duration: 1, velocity: 10 }, { pitch: 60, start: 101, duration: 0.5, velocity: 127 });
   return makePiece('synthetic', notes, {
-    tempos: [{ beat: 0, bpm: 96 }, { beat: 50, bpm: 150 }],
-    timeSignatures: [{ beat: 0, numerator: 6, denominator: 8 }, { beat: 48, numerator: 5, denominator: 4 }],
+    tempos: [
+      { beat: 0, bpm: 96 },
+      { beat: 50, bpm: 150 },
+    ],
+    timeSignatures: [
+      { beat: 0, numerator: 6, denominator: 8 },
+      { beat: 48, numerator: 5, denominator: 4 },
+    ],
     program: 41,
   });
 }
@@ -151,10 +170,24 @@ test('reading keeps the tempo and meter changes in force: a late first tempo hol
   const midi = new Midi();
   const ppq = midi.header.ppq;
   midi.header.tempos.push({ ticks: 2 * ppq, bpm: 90 });
-  midi.header.timeSignatures.push({ ticks: 4 * ppq, timeSignature: [4, 4] }, { ticks: 8 * ppq, timeSignature: [3, 4] }, { ticks: 8 * ppq, timeSignature: [4, 4] }, { ticks: 12 * ppq, timeSignature: [6, 8] });
+  midi.header.timeSignatures.push(
+    { ticks: 4 * ppq, timeSignature: [4, 4] },
+    { ticks: 8 * ppq, timeSignature: [3, 4] },
+    { ticks: 8 * ppq, timeSignature: [4, 4] },
+    { ticks: 12 * ppq, timeSignature: [6, 8] },
+  );
   midi.header.update();
   midi.addTrack().addNote({ midi: 60, ticks: 0, durationTicks: 16 * ppq, velocity: 0.6 });
   const piece = parseMidi(midi.toArray(), 'changes.mid');
-  assert.deepEqual(piece.tempos.map((t) => [t.beat, Math.round(t.bpm)]), [[0, 90]]);
-  assert.deepEqual(piece.timeSignatures.map((t) => [t.beat, t.numerator, t.denominator]), [[0, 4, 4], [12, 6, 8]]);
+  assert.deepEqual(
+    piece.tempos.map((t) => [t.beat, Math.round(t.bpm)]),
+    [[0, 90]],
+  );
+  assert.deepEqual(
+    piece.timeSignatures.map((t) => [t.beat, t.numerator, t.denominator]),
+    [
+      [0, 4, 4],
+      [12, 6, 8],
+    ],
+  );
 });

@@ -76,11 +76,14 @@ async function loadFails(dir: string, file: string, reason: string): Promise<voi
 async function historyFails(dir: string, reason: string): Promise<void> {
   const lm = await loadModel(dir);
   lm.model.net.dispose();
-  assert.throws(() => lm.history, (e: Error) => {
-    assert.ok(e instanceof UserError, `not a UserError: ${e.stack}`);
-    assert.equal(e.message, `${path.join(dir, 'history.json')}: ${reason}`);
-    return true;
-  });
+  assert.throws(
+    () => lm.history,
+    (e: Error) => {
+      assert.ok(e instanceof UserError, `not a UserError: ${e.stack}`);
+      assert.equal(e.message, `${path.join(dir, 'history.json')}: ${reason}`);
+      return true;
+    },
+  );
 }
 
 test('models/folk loads: its config.json, history.json and model.json pass every check', async () => {
@@ -120,7 +123,11 @@ test('config.json: missing field, wrong type, out-of-range value, wrong format t
     ['dropout string', (j) => void (j.model.dropout = '0.3'), 'model.dropout must be in [0, 1) (got "0.3")'],
     ['seqLen array', (j) => void (j.dataset.seqLen = [32]), 'dataset.seqLen must be an integer in [2, 10000] (got an array)'],
     ['maxFiles 2.5', (j) => void (j.data.maxFiles = 2.5), 'data.maxFiles must be an integer (0 or less = no cap) (got 2.5)'],
-    ['format', (j) => void (j.format = 'musicgen-model/2'), 'format must be "musicgen-model/1" (is this a musicgen config.json?) (got "musicgen-model/2")'],
+    [
+      'format',
+      (j) => void (j.format = 'musicgen-model/2'),
+      'format must be "musicgen-model/1" (is this a musicgen config.json?) (got "musicgen-model/2")',
+    ],
     ['no format', (j) => void delete j.format, 'format must be "musicgen-model/1" (is this a musicgen config.json?) (got nothing)'],
     ['array', () => [], 'the file must be an object (got an array)'],
   ];
@@ -129,7 +136,9 @@ test('config.json: missing field, wrong type, out-of-range value, wrong format t
   await loadFails(truncated, 'config.json', 'not valid JSON (damaged or truncated?)');
   // --resume reads the same checks (without model.json).
   const noData = withJson('config.json', (j) => void delete j.data);
-  assert.throws(() => loadModelSettings(noData), { message: `${path.join(noData, 'config.json')}: data must be an object (got undefined)` });
+  assert.throws(() => loadModelSettings(noData), {
+    message: `${path.join(noData, 'config.json')}: data must be an object (got undefined)`,
+  });
 });
 
 test('config.json: fields older files lack stay optional (training settings added later, data.maxFiles)', async () => {
@@ -145,7 +154,7 @@ test('config.json: fields older files lack stay optional (training settings adde
   assert.equal(lm.config.data.maxFiles, 200);
 });
 
-test('config.json: the training range of random transposition saved as `transpose` (its former name) reads as transposeRange; a newer file\'s own key wins', async () => {
+test("config.json: the training range of random transposition saved as `transpose` (its former name) reads as transposeRange; a newer file's own key wins", async () => {
   const old = withJson('config.json', (j) => {
     delete j.training.transposeRange;
     j.training.transpose = 5;
@@ -159,7 +168,11 @@ test('config.json: the training range of random transposition saved as `transpos
     j.training.transposeRange = 2;
   });
   assert.equal(loadModelSettings(both).config.training.transposeRange, 2);
-  await loadFails(withJson('config.json', (j) => void (j.training.transpose = 30)), 'config.json', 'training.transposeRange must be an integer in [0, 24] (got 30)');
+  await loadFails(
+    withJson('config.json', (j) => void (j.training.transpose = 30)),
+    'config.json',
+    'training.transposeRange must be an integer in [0, 24] (got 30)',
+  );
 });
 
 test('history.json: a string loss, missing or out-of-range fields, not an array, truncated → one line naming the entry and field, when the history is read', async () => {
@@ -174,7 +187,10 @@ test('history.json: a string loss, missing or out-of-range fields, not an array,
     [(h) => ({ epochs: h }), 'the file must be an array (got object)'],
   ];
   for (const [edit, reason] of cases) await historyFails(withJson('history.json', edit), reason);
-  await historyFails(withText('history.json', (t) => t.slice(0, 500)), 'not valid JSON (damaged or truncated?)');
+  await historyFails(
+    withText('history.json', (t) => t.slice(0, 500)),
+    'not valid JSON (damaged or truncated?)',
+  );
   // Histories written before the learning rate was recorded still load.
   const old = withJson('history.json', (h: Json[]) => h.forEach((r) => delete r.learningRate));
   const lm = await loadModel(old);
@@ -189,13 +205,22 @@ test('model.json and weights: wrong format tag, bad specs, paths outside the fol
     [(j) => void delete j.modelTopology.class_name, 'modelTopology.class_name must be a string (got nothing)'],
     [(j) => void delete j.weightsManifest, 'weightsManifest must be an array (got undefined)'],
     [(j) => void (j.weightsManifest = []), 'weightsManifest must not be empty'],
-    [(j) => void (j.weightsManifest[0].weights[1].shape[1] = -4), 'weightsManifest[0].weights[1].shape[1] must be an integer in [0, 2147483647] (got -4)'],
+    [
+      (j) => void (j.weightsManifest[0].weights[1].shape[1] = -4),
+      'weightsManifest[0].weights[1].shape[1] must be an integer in [0, 2147483647] (got -4)',
+    ],
     [(j) => void (j.weightsManifest[0].weights[1].shape = '64x1024'), 'weightsManifest[0].weights[1].shape must be an array (got string)'],
     [(j) => void (j.weightsManifest[0].weights[0].shape[0] = '412'), 'weightsManifest[0].weights[0].shape[0] must be a number (got "412")'],
     [(j) => void (j.weightsManifest[0].weights[2].dtype = 'int32'), 'weightsManifest[0].weights[2].dtype must be "float32" (got "int32")'],
     [(j) => void delete j.weightsManifest[0].weights[3].name, 'weightsManifest[0].weights[3].name must be a weight name (got nothing)'],
-    [(j) => void (j.weightsManifest[0].paths = ['../../etc/passwd']), 'weightsManifest[0].paths[0] must be a file name in the model folder (got "../../etc/passwd")'],
-    [(j) => void (j.weightsManifest[0].paths = ['/etc/passwd']), 'weightsManifest[0].paths[0] must be a file name in the model folder (got "/etc/passwd")'],
+    [
+      (j) => void (j.weightsManifest[0].paths = ['../../etc/passwd']),
+      'weightsManifest[0].paths[0] must be a file name in the model folder (got "../../etc/passwd")',
+    ],
+    [
+      (j) => void (j.weightsManifest[0].paths = ['/etc/passwd']),
+      'weightsManifest[0].paths[0] must be a file name in the model folder (got "/etc/passwd")',
+    ],
     [(j) => void (j.weightsManifest[0].paths = 'weights.bin'), 'weightsManifest[0].paths must be an array (got string)'],
     [(j) => void (j.weightsManifest[0] = 'weights.bin'), 'weightsManifest[0] must be an object (got string)'],
     // Same byte count, shapes swapped: tfjs itself refuses, still as one line.
@@ -206,10 +231,17 @@ test('model.json and weights: wrong format tag, bad specs, paths outside the fol
       },
       'modelTopology and weightsManifest do not load in tfjs (Shape mismatch: [64,1024] vs. [256,1024])',
     ],
-    [(j) => void (j.modelTopology.config.layers[1].class_name = 'Bogus'), 'modelTopology and weightsManifest do not load in tfjs (Unknown layer: Bogus)'],
+    [
+      (j) => void (j.modelTopology.config.layers[1].class_name = 'Bogus'),
+      'modelTopology and weightsManifest do not load in tfjs (Unknown layer: Bogus)',
+    ],
   ];
   for (const [edit, reason] of specCases) await loadFails(withJson('model.json', edit), 'model.json', reason);
-  await loadFails(withText('model.json', (t) => t.slice(0, 100)), 'model.json', 'not valid JSON (damaged or truncated?)');
+  await loadFails(
+    withText('model.json', (t) => t.slice(0, 100)),
+    'model.json',
+    'not valid JSON (damaged or truncated?)',
+  );
 
   // Weights shorter or longer than the manifest says, or a manifest that lists more floats than the file has.
   const size = fs.statSync(path.join(FOLK_MODEL, weightsFile(FOLK_MODEL))).size;
@@ -236,9 +268,29 @@ async function makeCheckpoint(position: Partial<TrainPosition> = {}): Promise<st
   const dir = path.join(tmp, `ck${n++}`);
   fs.mkdirSync(dir);
   const rec = (JSON.parse(fs.readFileSync(path.join(FOLK_MODEL, 'history.json'), 'utf8')) as Json[])[0];
-  const pos: TrainPosition = { epoch: 1, batchesDone: 2, lossSum: 3.5, bestValLoss: rec.valLoss, badEpochs: 0, learningRate: 0.002, epochSec: 4, elapsedSec: 12, history: [rec], ...position };
-  const weights = [tf.tensor([[1, 2, 3], [4, 5, 6]]), tf.tensor([7, 8, 9])];
-  const optimizer = [{ name: 'iter', tensor: tf.scalar(3) }, { name: 'w/m', tensor: tf.fill([2, 3], 0.5) }];
+  const pos: TrainPosition = {
+    epoch: 1,
+    batchesDone: 2,
+    lossSum: 3.5,
+    bestValLoss: rec.valLoss,
+    badEpochs: 0,
+    learningRate: 0.002,
+    epochSec: 4,
+    elapsedSec: 12,
+    history: [rec],
+    ...position,
+  };
+  const weights = [
+    tf.tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]),
+    tf.tensor([7, 8, 9]),
+  ];
+  const optimizer = [
+    { name: 'iter', tensor: tf.scalar(3) },
+    { name: 'w/m', tensor: tf.fill([2, 3], 0.5) },
+  ];
   await writeCheckpoint(dir, pos, weights, optimizer);
   tf.dispose([...weights, ...optimizer.map((o) => o.tensor)]);
   return dir;
@@ -265,11 +317,14 @@ function editHeader(dir: string, edit: (h: Json) => void): void {
 
 function checkpointFails(dir: string, reason: string): void {
   const file = path.join(dir, CHECKPOINT_FILE);
-  assert.throws(() => readCheckpoint(dir), (e: Error) => {
-    assert.ok(e instanceof UserError, `not a UserError: ${e.stack}`);
-    assert.equal(e.message, `${file}: ${reason}`);
-    return true;
-  });
+  assert.throws(
+    () => readCheckpoint(dir),
+    (e: Error) => {
+      assert.ok(e instanceof UserError, `not a UserError: ${e.stack}`);
+      assert.equal(e.message, `${file}: ${reason}`);
+      return true;
+    },
+  );
 }
 
 test('a checkpoint written by writeCheckpoint reads back; older ones without learningRate/epochSec still do', async () => {
@@ -277,9 +332,18 @@ test('a checkpoint written by writeCheckpoint reads back; older ones without lea
   const ck = readCheckpoint(dir);
   assert.equal(ck.position.epoch, 1);
   assert.equal(ck.position.bestValLoss, Infinity);
-  assert.deepEqual(ck.weights.map((w) => w.shape), [[2, 3], [3]]);
+  assert.deepEqual(
+    ck.weights.map((w) => w.shape),
+    [[2, 3], [3]],
+  );
   assert.deepEqual(Array.from(ck.weights[1].dataSync()), [7, 8, 9]);
-  assert.deepEqual(ck.optimizer.map((o) => [o.name, o.tensor.shape]), [['iter', []], ['w/m', [2, 3]]]);
+  assert.deepEqual(
+    ck.optimizer.map((o) => [o.name, o.tensor.shape]),
+    [
+      ['iter', []],
+      ['w/m', [2, 3]],
+    ],
+  );
   tf.dispose([...ck.weights, ...ck.optimizer.map((o) => o.tensor)]);
   editHeader(dir, (h) => {
     delete h.position.learningRate;
@@ -358,7 +422,10 @@ test('checkpoint file truncated anywhere, damaged header JSON, wrong tag or miss
   fs.writeFileSync(file, '{"position": {}}');
   checkpointFails(dir, 'not a musicgen checkpoint (no MGCKPT01 tag)');
   fs.rmSync(file);
-  assert.throws(() => readCheckpoint(dir), { name: 'UserError', message: `cannot resume: no checkpoint at ${file} (no such file or folder)` });
+  assert.throws(() => readCheckpoint(dir), {
+    name: 'UserError',
+    message: `cannot resume: no checkpoint at ${file} (no such file or folder)`,
+  });
 });
 
 test('CLI: evaluate on a model whose config.json lacks data prints one line naming config.json and data, exit 1', async () => {

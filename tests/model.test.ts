@@ -41,11 +41,20 @@ test('windows hold seqLen tokens with the next token as target at every position
   ];
   const idx = windowIndex(pieces, 8, 4);
   // a: starts 0,4,…,40 and the tail-aligned 41; b: 0 and 1; c: too short.
-  assert.deepEqual(idx.filter((w) => w.piece === 0).map((w) => w.start), [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 41]);
-  assert.deepEqual(idx.filter((w) => w.piece === 1).map((w) => w.start), [0, 1]);
+  assert.deepEqual(
+    idx.filter((w) => w.piece === 0).map((w) => w.start),
+    [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 41],
+  );
+  assert.deepEqual(
+    idx.filter((w) => w.piece === 1).map((w) => w.start),
+    [0, 1],
+  );
   assert.equal(idx.filter((w) => w.piece === 2).length, 0);
   const all = [...batches(pieces, idx, 8, 5, { shuffle: true, seed: 3, epoch: 0 })];
-  assert.deepEqual(all.map((b) => b.batchSize), [5, 5, 4]);
+  assert.deepEqual(
+    all.map((b) => b.batchSize),
+    [5, 5, 4],
+  );
   for (const b of all) {
     assert.equal(b.inputs.length, b.batchSize * 8);
     assert.equal(b.targets.length, b.batchSize * 8);
@@ -54,26 +63,44 @@ test('windows hold seqLen tokens with the next token as target at every position
     }
   }
   const again = [...batches(pieces, idx, 8, 5, { shuffle: true, seed: 3, epoch: 0 })];
-  assert.deepEqual(again.map((b) => Array.from(b.inputs)), all.map((b) => Array.from(b.inputs)));
+  assert.deepEqual(
+    again.map((b) => Array.from(b.inputs)),
+    all.map((b) => Array.from(b.inputs)),
+  );
   const other = [...batches(pieces, idx, 8, 5, { shuffle: true, seed: 3, epoch: 1 })];
-  assert.notDeepEqual(other.map((b) => Array.from(b.inputs)), all.map((b) => Array.from(b.inputs)));
+  assert.notDeepEqual(
+    other.map((b) => Array.from(b.inputs)),
+    all.map((b) => Array.from(b.inputs)),
+  );
 });
 
 test('train/validation split is by file, seeded, and stable when files are added', { skip: needNottingham }, () => {
-  const names = fs.readdirSync(NOTTINGHAM).filter((f) => f.endsWith('.mid')).map((name) => ({ name }));
+  const names = fs
+    .readdirSync(NOTTINGHAM)
+    .filter((f) => f.endsWith('.mid'))
+    .map((name) => ({ name }));
   const { train, val } = splitByFile(names, 0.1, 1234);
   assert.equal(train.length + val.length, names.length);
   const trainSet = new Set(train.map((p) => p.name));
-  assert.ok(val.every((p) => !trainSet.has(p.name)), 'a file is in both sets');
+  assert.ok(
+    val.every((p) => !trainSet.has(p.name)),
+    'a file is in both sets',
+  );
   assert.ok(val.length > 60 && val.length < 150, `val has ${val.length} of ${names.length}`);
   assert.deepEqual(splitByFile(names, 0.1, 1234).val, val);
   assert.notDeepEqual(splitByFile(names, 0.1, 99).val, val);
   const more = splitByFile([...names, { name: 'extra1.mid' }, { name: 'extra2.mid' }], 0.1, 1234);
-  assert.deepEqual(more.val.filter((p) => !p.name.startsWith('extra')), val);
+  assert.deepEqual(
+    more.val.filter((p) => !p.name.startsWith('extra')),
+    val,
+  );
 });
 
 test('model config errors name the parameter and its range', () => {
-  assert.throws(() => validateModelConfig({ ...DEFAULT_MODEL_CONFIG, vocabSize: 10, units: -3 }), /^RangeError: units must be an integer in \[1, 4096\] \(got -3\)$/);
+  assert.throws(
+    () => validateModelConfig({ ...DEFAULT_MODEL_CONFIG, vocabSize: 10, units: -3 }),
+    /^RangeError: units must be an integer in \[1, 4096\] \(got -3\)$/,
+  );
   assert.throws(() => validateModelConfig({ ...DEFAULT_MODEL_CONFIG, vocabSize: 10, dropout: 1 }), /dropout must be in \[0, 1\) \(got 1\)/);
 });
 
@@ -81,7 +108,8 @@ test('model config errors name the parameter and its range', () => {
 function phrasePiece(name: string, repeats: number, shift = 0): ReturnType<typeof makePiece> {
   const pitches = [60, 62, 64, 65, 67, 65, 64, 62];
   const notes: Note[] = [];
-  for (let r = 0; r < repeats; r++) pitches.forEach((p, i) => notes.push({ pitch: p + shift, start: (r * 8 + i) * 0.5, duration: 0.5, velocity: 90 }));
+  for (let r = 0; r < repeats; r++)
+    pitches.forEach((p, i) => notes.push({ pitch: p + shift, start: (r * 8 + i) * 0.5, duration: 0.5, velocity: 90 }));
   return makePiece(name, notes);
 }
 
@@ -92,17 +120,33 @@ test('a tiny model overfits a repeated phrase and reproduces it at low temperatu
   const dir = tmp();
   const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 30, batchSize: 8, learningRate: 0.01, patience: 0, checkpointEverySec: 0 };
   const dataset = { seqLen: 24, stride: 4, valFraction: 0, seed: 1 };
-  const result = await trainModel({ model, vocab: data.vocab, train: data.train, val: data.val, dataset, config, outDir: dir, runConfig: runConfig(model, data, dataset, config, 'test', ['mem']) });
+  const result = await trainModel({
+    model,
+    vocab: data.vocab,
+    train: data.train,
+    val: data.val,
+    dataset,
+    config,
+    outDir: dir,
+    runConfig: runConfig(model, data, dataset, config, 'test', ['mem']),
+  });
   const first = result.history[0].trainLoss;
   const last = result.history[result.history.length - 1].trainLoss;
   assert.ok(first > 1.5, `starting loss ${first}`);
   assert.ok(last < 0.1 * first, `loss fell from ${first} to ${last}`);
   const primer = { ids: encodePiece(data.vocab, phrasePiece('p', 1)).slice(0, 9), source: 'p' };
-  const g = generateMusic(model, data.vocab, primer, { sampling: { temperature: 0.05, topK: 0, topP: 1 }, controls: {}, run: { length: 32, seed: 7 } });
+  const g = generateMusic(model, data.vocab, primer, {
+    sampling: { temperature: 0.05, topK: 0, topP: 1 },
+    controls: {},
+    run: { length: 32, seed: 7 },
+  });
   const melody = g.piece.notes.map((n) => n.pitch);
   const expected = Array.from({ length: melody.length }, (_, i) => [60, 62, 64, 65, 67, 65, 64, 62][i % 8]);
   assert.deepEqual(melody, expected);
-  assert.ok(g.piece.notes.every((n, i) => n.start === i * 0.5 && n.duration === 0.5), 'rhythm reproduced');
+  assert.ok(
+    g.piece.notes.every((n, i) => n.start === i * 0.5 && n.duration === 0.5),
+    'rhythm reproduced',
+  );
   const wild = { sampling: { temperature: 1.5, topK: 0, topP: 1 }, controls: {}, run: { length: 40, seed: 11 } };
   const g2 = generateMusic(model, data.vocab, primer, wild);
   const g3 = generateMusic(model, data.vocab, primer, wild);
@@ -156,7 +200,12 @@ test('with a context of C tokens, sampling depends only on the tokens read since
   const b = [...encodePiece(vocab, phrasePiece('b', 6, 7)).slice(0, 24), ...a.slice(24)];
   assert.notDeepEqual(a.slice(0, 24), b.slice(0, 24));
   const run = (ids: number[], context: number): number[] =>
-    generateMusic(model, vocab, { ids, source: 'p' }, { sampling: { temperature: 1.5, topP: 1 }, controls: {}, run: { length: 40, seed: 3, context } }).ids.slice(48);
+    generateMusic(
+      model,
+      vocab,
+      { ids, source: 'p' },
+      { sampling: { temperature: 1.5, topP: 1 }, controls: {}, run: { length: 40, seed: 3, context } },
+    ).ids.slice(48);
   // Context 16: the state restarts at tokens 16, 25, 34 and 43, each time from the last 8; after the primer it holds tokens 36–47, all of the shared half.
   assert.deepEqual(run(b, 16), run(a, 16));
   assert.notDeepEqual(run(b, 0), run(a, 0), 'the whole primer steers sampling when the state is carried');
@@ -172,10 +221,22 @@ test('a model folder saves and loads with everything generation needs; bad folde
   const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: data.vocab.tokens.length, units: 16, embeddingDim: 8 });
   const dir = tmp();
   const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 1, batchSize: 16, checkpointEverySec: 0 };
-  await trainModel({ model, vocab: data.vocab, train: data.train, val: data.val, dataset, config, outDir: dir, runConfig: runConfig(model, data, dataset, config, 'test', [NOTTINGHAM]) });
+  await trainModel({
+    model,
+    vocab: data.vocab,
+    train: data.train,
+    val: data.val,
+    dataset,
+    config,
+    outDir: dir,
+    runConfig: runConfig(model, data, dataset, config, 'test', [NOTTINGHAM]),
+  });
   await saveWeights(dir, model);
   const files = fs.readdirSync(dir).sort();
-  assert.deepEqual(files.filter((f) => !f.startsWith('weights-')), ['checkpoint.ckpt', 'config.json', 'history.json', 'model.json', 'vocab.json']);
+  assert.deepEqual(
+    files.filter((f) => !f.startsWith('weights-')),
+    ['checkpoint.ckpt', 'config.json', 'history.json', 'model.json', 'vocab.json'],
+  );
   assert.equal(files.filter((f) => f.startsWith('weights-')).length, 1, 'old weights files are removed');
   const loaded = await loadModel(dir);
   assert.deepEqual(loaded.vocab.keys, data.vocab.keys);
@@ -190,7 +251,10 @@ test('a model folder saves and loads with everything generation needs; bad folde
   fs.rmSync(path.join(broken, 'vocab.json'));
   await assert.rejects(loadModel(broken), (e: Error) => e.message === `model folder ${broken} is incomplete: missing vocab.json`);
   const other = buildVocabulary(pieces.slice(0, 2), TIMED);
-  fs.writeFileSync(path.join(broken, 'vocab.json'), JSON.stringify({ format: 'musicgen-vocab/1', tokenizer: other.config, tokens: other.keys, counts: other.counts }));
+  fs.writeFileSync(
+    path.join(broken, 'vocab.json'),
+    JSON.stringify({ format: 'musicgen-vocab/1', tokenizer: other.config, tokens: other.keys, counts: other.counts }),
+  );
   await assert.rejects(loadModel(broken), /vocab\.json has \d+ tokens but config\.json says vocabSize \d+/);
   await assert.rejects(loadModel(path.join(broken, 'nope')), /model folder .*nope not found/);
   model.net.dispose();
@@ -220,7 +284,8 @@ test('batched chunked scoring equals stepping through each piece, and does not l
   seqs.forEach((s, k) => {
     const ref = sequenceLogProbs(w, s);
     assert.equal(batched[k].length, Math.max(0, s.length - 1));
-    for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(batched[k][i] - ref[i]) < 1e-4, `piece ${k} position ${i}: ${batched[k][i]} vs ${ref[i]}`);
+    for (let i = 0; i < ref.length; i++)
+      assert.ok(Math.abs(batched[k][i] - ref[i]) < 1e-4, `piece ${k} position ${i}: ${batched[k][i]} vs ${ref[i]}`);
   });
   w.dispose();
   model.net.dispose();

@@ -23,7 +23,12 @@ after(() => {
 /** Bytes of a string, one byte per character: \xe9, \x9f, \xff stay single bytes. */
 const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
 /** Runs the CLI from a shell, which passes the argument bytes as written. */
-const shell = async (args: string): Promise<CliRun> => ({ ...(await startProcess('sh', ['-c', `cd "${ROOT}" && exec "${process.execPath}" --import tsx lib/cli/main.ts ${args}`], { timeoutMs: 120_000 }).done), signal: null });
+const shell = async (args: string): Promise<CliRun> => ({
+  ...(await startProcess('sh', ['-c', `cd "${ROOT}" && exec "${process.execPath}" --import tsx lib/cli/main.ts ${args}`], {
+    timeoutMs: 120_000,
+  }).done),
+  signal: null,
+});
 const TINY = '--epochs 1 --units 16 --embedding 8 --seq-len 32 --batch-size 8 --scheme timed --seed 3';
 const LINUX_ONLY = { skip: process.platform === 'linux' ? false : 'argument bytes are recovered from /proc/self/cmdline' };
 
@@ -46,51 +51,78 @@ test('a data folder named so is recorded by its bytes and found again by --resum
   assert.doesNotMatch(evaluated.stderr, /warning/);
 });
 
-test('train --out writes the model folder under the bytes given (its lock and staging folder beside it too); --resume, --force, generate and evaluate find it there', LINUX_ONLY, async () => {
-  const parent = path.join(tmp, 'out-names');
-  fs.mkdirSync(parent);
-  const out = Buffer.concat([bytes(parent), bytes('/out\xff')]);
-  const outArg = `"$(printf '%s/out\\377' "${parent}")"`;
-  const onlyTheModelFolder = (): void => assert.deepEqual(fs.readdirSync(parent, { encoding: 'buffer' }), [bytes('out\xff')], 'one folder, named by the bytes given; no lock or staging folder left');
+test(
+  'train --out writes the model folder under the bytes given (its lock and staging folder beside it too); --resume, --force, generate and evaluate find it there',
+  LINUX_ONLY,
+  async () => {
+    const parent = path.join(tmp, 'out-names');
+    fs.mkdirSync(parent);
+    const out = Buffer.concat([bytes(parent), bytes('/out\xff')]);
+    const outArg = `"$(printf '%s/out\\377' "${parent}")"`;
+    const onlyTheModelFolder = (): void =>
+      assert.deepEqual(
+        fs.readdirSync(parent, { encoding: 'buffer' }),
+        [bytes('out\xff')],
+        'one folder, named by the bytes given; no lock or staging folder left',
+      );
 
-  const trained = await shell(`train --data "${DATA_DIR}" --max-files 4 ${TINY} --out ${outArg} --json`);
-  assert.equal(trained.code, 0, trained.stderr);
-  assert.equal(lastJson(trained).model, `${parent}/out\\xff`);
-  onlyTheModelFolder();
-  const files = fs.readdirSync(out);
-  for (const f of ['config.json', 'vocab.json', 'model.json', 'history.json', 'checkpoint.ckpt']) assert.ok(files.includes(f), `${f} in ${files.join(', ')}`);
-  assert.ok(files.some((f) => /^weights-\w+\.bin$/.test(f)), files.join(', '));
+    const trained = await shell(`train --data "${DATA_DIR}" --max-files 4 ${TINY} --out ${outArg} --json`);
+    assert.equal(trained.code, 0, trained.stderr);
+    assert.equal(lastJson(trained).model, `${parent}/out\\xff`);
+    onlyTheModelFolder();
+    const files = fs.readdirSync(out);
+    for (const f of ['config.json', 'vocab.json', 'model.json', 'history.json', 'checkpoint.ckpt'])
+      assert.ok(files.includes(f), `${f} in ${files.join(', ')}`);
+    assert.ok(
+      files.some((f) => /^weights-\w+\.bin$/.test(f)),
+      files.join(', '),
+    );
 
-  // A lock held by a live process (this one), beside the folder under the same bytes: another training is refused.
-  const lock = Buffer.concat([bytes(parent), bytes('/.out\xff.lock')]);
-  fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, host: os.hostname(), started: null, since: 'now' }));
-  const locked = await shell(`train --resume --epochs 2 --out ${outArg}`);
-  fs.rmSync(lock);
-  oneLineError(locked, new RegExp(`^musicgen train: \\S+/out\\\\xff is being written by another training \\(process ${process.pid} since now\\).*lock file \\S+/\\.out\\\\xff\\.lock\\)$`));
+    // A lock held by a live process (this one), beside the folder under the same bytes: another training is refused.
+    const lock = Buffer.concat([bytes(parent), bytes('/.out\xff.lock')]);
+    fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, host: os.hostname(), started: null, since: 'now' }));
+    const locked = await shell(`train --resume --epochs 2 --out ${outArg}`);
+    fs.rmSync(lock);
+    oneLineError(
+      locked,
+      new RegExp(
+        `^musicgen train: \\S+/out\\\\xff is being written by another training \\(process ${process.pid} since now\\).*lock file \\S+/\\.out\\\\xff\\.lock\\)$`,
+      ),
+    );
 
-  const resumed = await shell(`train --resume --epochs 2 --out ${outArg} --json`);
-  assert.equal(resumed.code, 0, resumed.stderr);
-  assert.equal(lastJson(resumed).epochs, 2);
-  const mid = path.join(tmp, 'from-out-names.mid');
-  const generated = await shell(`generate --model ${outArg} --out "${mid}" --data "${DATA_DIR}" --length 20 --seed 1 --json`);
-  assert.equal(generated.code, 0, generated.stderr);
-  assert.ok(readMidiFile(mid).notes.length > 0);
-  // An --out inside that folder is refused, named by its bytes.
-  const inside = await shell(`generate --model ${outArg} --out ${outArg}/x.mid --data "${DATA_DIR}" --length 20`);
-  oneLineError(inside, /^musicgen generate: --out \S+\/out\\xff\/x\.mid is inside the --model folder \S+\/out\\xff: write it elsewhere/);
-  // Also when the model is named by a link whose name is not UTF-8 either: the link is followed by its bytes.
-  fs.symlinkSync(out, Buffer.concat([bytes(parent), bytes('/link\xfe')]));
-  const linked = await shell(`generate --model "$(printf '%s/link\\376' "${parent}")" --out ${outArg}/model.json --data "${DATA_DIR}" --length 20`);
-  fs.rmSync(Buffer.concat([bytes(parent), bytes('/link\xfe')]));
-  oneLineError(linked, /^musicgen generate: --out \S+\/out\\xff\/model\.json is inside the --model folder \S+\/link\\xfe: write it elsewhere/);
-  const evaluated = await shell(`evaluate --model ${outArg} --samples 0 --json`);
-  assert.equal(evaluated.code, 0, evaluated.stderr);
-  assert.ok(Number.isFinite(lastJson(evaluated).nll), evaluated.stdout);
+    const resumed = await shell(`train --resume --epochs 2 --out ${outArg} --json`);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(lastJson(resumed).epochs, 2);
+    const mid = path.join(tmp, 'from-out-names.mid');
+    const generated = await shell(`generate --model ${outArg} --out "${mid}" --data "${DATA_DIR}" --length 20 --seed 1 --json`);
+    assert.equal(generated.code, 0, generated.stderr);
+    assert.ok(readMidiFile(mid).notes.length > 0);
+    // An --out inside that folder is refused, named by its bytes.
+    const inside = await shell(`generate --model ${outArg} --out ${outArg}/x.mid --data "${DATA_DIR}" --length 20`);
+    oneLineError(inside, /^musicgen generate: --out \S+\/out\\xff\/x\.mid is inside the --model folder \S+\/out\\xff: write it elsewhere/);
+    // Also when the model is named by a link whose name is not UTF-8 either: the link is followed by its bytes.
+    fs.symlinkSync(out, Buffer.concat([bytes(parent), bytes('/link\xfe')]));
+    const linked = await shell(
+      `generate --model "$(printf '%s/link\\376' "${parent}")" --out ${outArg}/model.json --data "${DATA_DIR}" --length 20`,
+    );
+    fs.rmSync(Buffer.concat([bytes(parent), bytes('/link\xfe')]));
+    oneLineError(
+      linked,
+      /^musicgen generate: --out \S+\/out\\xff\/model\.json is inside the --model folder \S+\/link\\xfe: write it elsewhere/,
+    );
+    const evaluated = await shell(`evaluate --model ${outArg} --samples 0 --json`);
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    assert.ok(Number.isFinite(lastJson(evaluated).nll), evaluated.stdout);
 
-  // --force trains beside it (.out\xff.new) and swaps the new model in after its first epoch.
-  const replaced = await shell(`train --data "${DATA_DIR}" --max-files 4 ${TINY} --force --out ${outArg} --json`);
-  assert.equal(replaced.code, 0, replaced.stderr);
-  assert.match(replaced.stderr, /the new model replaced the old one in \S+\/out\\xff$/m);
-  onlyTheModelFolder();
-  assert.equal((JSON.parse(fs.readFileSync(Buffer.concat([out, bytes('/history.json')]), 'utf8')) as unknown[]).length, 1, 'the new model (1 epoch) replaced the resumed one (2)');
-});
+    // --force trains beside it (.out\xff.new) and swaps the new model in after its first epoch.
+    const replaced = await shell(`train --data "${DATA_DIR}" --max-files 4 ${TINY} --force --out ${outArg} --json`);
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.match(replaced.stderr, /the new model replaced the old one in \S+\/out\\xff$/m);
+    onlyTheModelFolder();
+    assert.equal(
+      (JSON.parse(fs.readFileSync(Buffer.concat([out, bytes('/history.json')]), 'utf8')) as unknown[]).length,
+      1,
+      'the new model (1 epoch) replaced the resumed one (2)',
+    );
+  },
+);

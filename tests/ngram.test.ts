@@ -48,7 +48,13 @@ test('hand-computed bigram Kneser-Ney probabilities on a toy corpus', () => {
   // Context 1: (1,0)=2 (1,2)=1 (1,3)=1, total 4, backoff mass 3·(2/3) = 2:
   //   P(0|1) = (2 − 2/3 + 2·1/3)/4 = 1/2; P(1|1) = (2·1/3)/4 = 1/6; P(2|1) = (1/3 + 2/6)/4 = 1/6; P(3|1) = 1/6.
   // Context 0: (0,1)=3, total 3, backoff mass 2/3: P(1|0) = (3 − 2/3 + (2/3)(1/3))/3 = 23/27; P(2|0) = (2/3)(1/6)/3 = 1/27.
-  const m = trainNgram([[0, 1, 0, 1, 2], [1, 0, 1, 3]], { order: 2, vocabSize: 4 });
+  const m = trainNgram(
+    [
+      [0, 1, 0, 1, 2],
+      [1, 0, 1, 3],
+    ],
+    { order: 2, vocabSize: 4 },
+  );
   const p = (ctx: number[], w: number): number => Math.exp(m.logProb(ctx, w));
   const close = (a: number, b: number): void => assert.ok(Math.abs(a - b) < 1e-12, `${a} ≠ ${b}`);
   close(m.discounts[1].d1, 2 / 3);
@@ -139,7 +145,13 @@ test('agrees with a naive reference implementation, orders 1–4, random corpora
 });
 
 test('n-grams never cross piece boundaries', () => {
-  const apart = trainNgram([[0, 1], [2, 3]], { order: 2, vocabSize: 4 });
+  const apart = trainNgram(
+    [
+      [0, 1],
+      [2, 3],
+    ],
+    { order: 2, vocabSize: 4 },
+  );
   const joined = trainNgram([[0, 1, 2, 3]], { order: 2, vocabSize: 4 });
   // In `apart`, 1 is never followed by anything: context [1] is unseen, like context [3].
   assert.equal(apart.logProb([1], 2), apart.logProb([3], 2));
@@ -151,7 +163,15 @@ test('probabilities sum to 1 for orders 1–5, seen and unseen contexts, unseen 
   const piece = seqs[3];
   for (let order = 1; order <= 5; order++) {
     const m = trainNgram(seqs, { order, vocabSize: 128 });
-    const contexts = [[], piece.slice(0, 1), piece.slice(0, 10), piece.slice(20, 60), [0, 127, 1, 126], [127, 127, 127, 127, 127, 127], [m.bos, 60]];
+    const contexts = [
+      [],
+      piece.slice(0, 1),
+      piece.slice(0, 10),
+      piece.slice(20, 60),
+      [0, 127, 1, 126],
+      [127, 127, 127, 127, 127, 127],
+      [m.bos, 60],
+    ];
     for (const ctx of contexts) assert.ok(Math.abs(sumProbs(m, ctx) - 1) < 1e-9, `order ${order} ctx ${ctx}`);
     assert.ok(Number.isFinite(m.logProb(piece.slice(0, 10), 0)), 'pitch 0 never occurs but has p > 0');
     assert.equal(m.ngramCounts.length, order);
@@ -178,7 +198,7 @@ test('higher orders beat the unigram on held-out tunes; evaluateNll skips first 
   let count = 0;
   for (const s of held.slice(0, 5)) {
     const lp = m.sequenceLogProbs(Int32Array.from(s));
-    for (let i = 1; i < s.length; i++) (sum -= lp[i]), count++;
+    for (let i = 1; i < s.length; i++) ((sum -= lp[i]), count++);
   }
   assert.equal(e.tokens, count);
   assert.ok(Math.abs(e.nll - sum / count) < 1e-12);

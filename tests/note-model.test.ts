@@ -33,7 +33,16 @@ const PIECES = loadMidiFolder(DATA_DIR).pieces;
 
 /** A small untrained note model; with `scale`, its weights are redrawn N(0, scale²) so that its distributions are far from uniform. */
 function noteModel(scale = 0): MusicModel {
-  const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: V, family: 'note', units: 16, embeddingDim: 8, headUnits: 8, layers: 1, dropout: 0 });
+  const model = buildModel({
+    ...DEFAULT_MODEL_CONFIG,
+    vocabSize: V,
+    family: 'note',
+    units: 16,
+    embeddingDim: 8,
+    headUnits: 8,
+    layers: 1,
+    dropout: 0,
+  });
   if (scale > 0) varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, scale, 'float32', 100 + i)));
   return model;
 }
@@ -73,7 +82,9 @@ function layersProbabilities(model: MusicModel, st: ReturnType<typeof toSteps>):
   });
   const flat = out.dataSync() as Float32Array;
   out.dispose();
-  return Array.from({ length: S }, (_, s) => Array.from({ length: STEP_SLOTS }, (_, j) => flat.slice((s * STEP_SLOTS + j) * V, (s * STEP_SLOTS + j + 1) * V)));
+  return Array.from({ length: S }, (_, s) =>
+    Array.from({ length: STEP_SLOTS }, (_, j) => flat.slice((s * STEP_SLOTS + j) * V, (s * STEP_SLOTS + j + 1) * V)),
+  );
 }
 
 /** The same probabilities from stateful inference (only the slots step s + 1 has); `blind` reads every look-back as empty and its flags as 0. */
@@ -84,7 +95,9 @@ function inferenceProbabilities(model: MusicModel, st: ReturnType<typeof toSteps
     const out: Float32Array[][] = [];
     for (let s = 0; s + 1 < st.count; s++) {
       const group = Array.from(st.groups.subarray(s * STEP_SLOTS, s * STEP_SLOTS + st.lengths[s]));
-      const lookback = blind ? new Int32Array(LOOKBACK_SLOTS).fill(padId(VOCAB)) : st.lookback.slice(s * LOOKBACK_SLOTS, (s + 1) * LOOKBACK_SLOTS);
+      const lookback = blind
+        ? new Int32Array(LOOKBACK_SLOTS).fill(padId(VOCAB))
+        : st.lookback.slice(s * LOOKBACK_SLOTS, (s + 1) * LOOKBACK_SLOTS);
       const flags = blind ? new Float32Array(LOOKBACK_FLAGS) : st.flags.slice(s * LOOKBACK_FLAGS, (s + 1) * LOOKBACK_FLAGS);
       const r = advanceStep(w, state, group, lookback, flags);
       state = r.state;
@@ -109,11 +122,14 @@ function maxDifference(inference: Float32Array[][], layers: Float32Array[][]): n
   return worst;
 }
 
-test('note inference: step by step, the probabilities of every token of a real piece equal the saved layers model\'s (1e-5), on both engines', () => {
+test("note inference: step by step, the probabilities of every token of a real piece equal the saved layers model's (1e-5), on both engines", () => {
   const model = noteModel(1);
   try {
     const st = realSteps(60);
-    assert.ok(Array.from(st.flags).some((f) => f > 0) && Array.from(st.lookback).some((id) => id !== padId(VOCAB)), 'the excerpt has a look-back');
+    assert.ok(
+      Array.from(st.flags).some((f) => f > 0) && Array.from(st.lookback).some((id) => id !== padId(VOCAB)),
+      'the excerpt has a look-back',
+    );
     const layers = layersProbabilities(model, st);
     const peak = Math.max(...layers.flat().map((p) => Math.max(...p)));
     assert.ok(peak > 10 / V, `distributions far from uniform (peak ${peak} against 1/V = ${1 / V})`);
@@ -147,7 +163,11 @@ test('note inference refuses a token model, a bad step and a bad head input', ()
 });
 
 /** Generation settings: `length` events from `seed`, the untrained model's wide distribution tempered a little. */
-const settings = (length: number, seed: number, context?: number): GenerationSettings => ({ sampling: { temperature: 0.9 }, controls: {}, run: { length, seed, context } });
+const settings = (length: number, seed: number, context?: number): GenerationSettings => ({
+  sampling: { temperature: 0.9 },
+  controls: {},
+  run: { length, seed, context },
+});
 
 /** Checks what every generation must be: the events asked, the primer kept, every token allowed by the grammar, the last note complete, a piece. */
 function checkGenerated(g: Generated, primer: Primer, length: number): void {
@@ -170,12 +190,24 @@ test('note generation from the controls and from the data: the asked events, gra
     for (const primer of primers) {
       const g = generateMusic(model, VOCAB, primer, settings(40, 1));
       checkGenerated(g, primer, 40);
-      assert.deepEqual(generateMusic(model, VOCAB, primer, settings(40, 1)).ids, g.ids, `${primer.source}: the same seed gives the same ids`);
-      assert.notDeepEqual(generateMusic(model, VOCAB, primer, settings(40, 2)).ids, g.ids, `${primer.source}: another seed gives other ids`);
+      assert.deepEqual(
+        generateMusic(model, VOCAB, primer, settings(40, 1)).ids,
+        g.ids,
+        `${primer.source}: the same seed gives the same ids`,
+      );
+      assert.notDeepEqual(
+        generateMusic(model, VOCAB, primer, settings(40, 2)).ids,
+        g.ids,
+        `${primer.source}: another seed gives other ids`,
+      );
     }
     const asked = controlsPrimer(VOCAB, { timeSignature: [3, 4], bpm: 90 });
     const g = generateMusic(model, VOCAB, asked, { ...settings(40, 4), controls: { timeSignature: [3, 4], bpm: 90 } });
-    assert.deepEqual(g.piece.timeSignatures.map((t) => [t.numerator, t.denominator]), [[3, 4]], 'the controls\' meter is kept');
+    assert.deepEqual(
+      g.piece.timeSignatures.map((t) => [t.numerator, t.denominator]),
+      [[3, 4]],
+      "the controls' meter is kept",
+    );
   } finally {
     model.net.dispose();
   }

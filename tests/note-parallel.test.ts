@@ -39,7 +39,17 @@ after(async () => {
 });
 
 const noteModel = (seed: number, dropout: number): MusicModel =>
-  buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: data.vocab.tokens.length, family: 'note', units: 12, embeddingDim: 6, headUnits: 7, layers: 2, dropout, seed });
+  buildModel({
+    ...DEFAULT_MODEL_CONFIG,
+    vocabSize: data.vocab.tokens.length,
+    family: 'note',
+    units: 12,
+    embeddingDim: 6,
+    headUnits: 7,
+    layers: 2,
+    dropout,
+    seed,
+  });
 
 /** A full shuffled batch of `rows` note windows. */
 function noteBatchOf(rows: number): NoteBatch {
@@ -50,7 +60,7 @@ function noteBatchOf(rows: number): NoteBatch {
   return batch;
 }
 
-test('a note batch\'s shares hold its rows and count their own tokens', () => {
+test("a note batch's shares hold its rows and count their own tokens", () => {
   const batch = noteBatchOf(13);
   const rows = shareRows(13, 3);
   let from = 0;
@@ -59,8 +69,14 @@ test('a note batch\'s shares hold its rows and count their own tokens', () => {
     from += r;
     return s;
   });
-  assert.equal(shares.reduce((n, s) => n + s.tokens, 0), batch.tokens);
-  assert.ok(new Set(shares.map((s) => s.tokens)).size > 1, 'precondition: the shares hold different numbers of tokens, so weighting by rows would be wrong');
+  assert.equal(
+    shares.reduce((n, s) => n + s.tokens, 0),
+    batch.tokens,
+  );
+  assert.ok(
+    new Set(shares.map((s) => s.tokens)).size > 1,
+    'precondition: the shares hold different numbers of tokens, so weighting by rows would be wrong',
+  );
   assert.deepEqual(Array.from(shares[2].group), Array.from(batch.group.slice(batch.group.length - shares[2].group.length)));
 });
 
@@ -85,7 +101,16 @@ test('training the note family on two threads with dropout: same seed, same hist
     const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 2, batchSize: 12, threads: 2, checkpointEverySec: 0, learningRate: 0.01 };
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-note-par-'));
     try {
-      return await trainModel({ model, vocab: data.vocab, train: data.train, val: data.val, dataset, config, outDir, runConfig: runConfig(model, data, dataset, config, 'wasm', [DATA_DIR]) });
+      return await trainModel({
+        model,
+        vocab: data.vocab,
+        train: data.train,
+        val: data.val,
+        dataset,
+        config,
+        outDir,
+        runConfig: runConfig(model, data, dataset, config, 'wasm', [DATA_DIR]),
+      });
     } finally {
       model.net.dispose();
       fs.rmSync(outDir, { recursive: true, force: true });

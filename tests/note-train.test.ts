@@ -35,7 +35,17 @@ before(async () => {
 });
 
 const noteModel = (seed: number): MusicModel =>
-  buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: data.vocab.tokens.length, family: 'note', units: 12, embeddingDim: 6, headUnits: 7, layers: 2, dropout: 0, seed });
+  buildModel({
+    ...DEFAULT_MODEL_CONFIG,
+    vocabSize: data.vocab.tokens.length,
+    family: 'note',
+    units: 12,
+    embeddingDim: 6,
+    headUnits: 7,
+    layers: 2,
+    dropout: 0,
+    seed,
+  });
 
 /** The reference: the saved layers model's probabilities, differentiated by tfjs autograd. */
 function reference(model: MusicModel, batch: NoteBatch): { loss: number; grads: Float32Array[] } {
@@ -58,13 +68,18 @@ function reference(model: MusicModel, batch: NoteBatch): { loss: number; grads: 
   return out;
 }
 
-test('note batches: every token after a piece\'s first step is a target once over windows of stride seqLen; prefixes are the targets shifted in behind the start id', () => {
+test("note batches: every token after a piece's first step is a target once over windows of stride seqLen; prefixes are the targets shifted in behind the start id", () => {
   const pieces = stepPieces(data.vocab, data.train);
   const index = noteWindowIndex(pieces, dataset.seqLen, dataset.seqLen);
   const p = pieces[0];
   const refs = index.filter((r) => r.piece === 0);
   const lastStart = Math.max(...refs.map((r) => r.start));
-  const b = noteBatch(data.vocab, pieces, refs.filter((r) => r.start % dataset.seqLen === 0 && r.start !== lastStart), dataset.seqLen);
+  const b = noteBatch(
+    data.vocab,
+    pieces,
+    refs.filter((r) => r.start % dataset.seqLen === 0 && r.start !== lastStart),
+    dataset.seqLen,
+  );
   const covered = refs.filter((r) => r.start % dataset.seqLen === 0 && r.start !== lastStart).length * dataset.seqLen;
   const expected = Array.from({ length: covered }, (_, s) => p.steps.lengths[s + 1]).reduce((a, n) => a + n, 0);
   assert.equal(b.tokens, expected);
@@ -113,7 +128,16 @@ test('a short run of the note family learns and is saved as a layers model that 
   const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 3, batchSize: 8, threads: 1, checkpointEverySec: 0, learningRate: 0.01 };
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-note-'));
   try {
-    const r = await trainModel({ model, vocab: data.vocab, train: data.train, val: data.val, dataset, config, outDir, runConfig: runConfig(model, data, dataset, config, 'wasm', [DATA_DIR]) });
+    const r = await trainModel({
+      model,
+      vocab: data.vocab,
+      train: data.train,
+      val: data.val,
+      dataset,
+      config,
+      outDir,
+      runConfig: runConfig(model, data, dataset, config, 'wasm', [DATA_DIR]),
+    });
     assert.ok(r.history[2].trainLoss < r.history[0].trainLoss, `it learns: ${r.history.map((h) => h.trainLoss.toFixed(3)).join(' → ')}`);
     assert.ok(r.history[2].valLoss < Math.log(data.vocab.tokens.length), 'better than uniform on validation');
     const saved = await loadModel(outDir);
@@ -128,7 +152,7 @@ test('a short run of the note family learns and is saved as a layers model that 
   }
 });
 
-test('scoring with a note model: chunked with the state carried equals one window, and every token after <s> gets the saved model\'s probability', () => {
+test("scoring with a note model: chunked with the state carried equals one window, and every token after <s> gets the saved model's probability", () => {
   const model = noteModel(7);
   varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 90 + i)));
   const ids = data.val[0].ids.slice(0, 400);
@@ -138,11 +162,15 @@ test('scoring with a note model: chunked with the state carried equals one windo
   whole.forEach((x, i) => assert.ok(Math.abs(x - chunked[i]) < 1e-4, `token ${i + 1}: ${x} vs ${chunked[i]}`));
   const steps = toSteps(data.vocab, ids);
   const batch = noteBatch(data.vocab, [{ name: 'p', steps }], [{ piece: 0, start: 0 }], steps.count - 1);
-  const p = tf.tidy(() => (model.net.predict([
-    tf.tensor3d(batch.group, [1, batch.seqLen, INPUT_SLOTS], 'int32'),
-    tf.tensor3d(batch.flags, [1, batch.seqLen, LOOKBACK_FLAGS]),
-    tf.tensor3d(batch.prefix, [1, batch.seqLen, STEP_SLOTS], 'int32'),
-  ]) as tf.Tensor).dataSync());
+  const p = tf.tidy(() =>
+    (
+      model.net.predict([
+        tf.tensor3d(batch.group, [1, batch.seqLen, INPUT_SLOTS], 'int32'),
+        tf.tensor3d(batch.flags, [1, batch.seqLen, LOOKBACK_FLAGS]),
+        tf.tensor3d(batch.prefix, [1, batch.seqLen, STEP_SLOTS], 'int32'),
+      ]) as tf.Tensor
+    ).dataSync(),
+  );
   const V = model.config.vocabSize;
   let checked = 0;
   for (let t = 0; t < batch.seqLen; t++) {

@@ -46,7 +46,6 @@ const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '
 
 // ---------------------------------------------------------------- what is needed, and whether it is here
 
-
 function chromiumPath(): string | null {
   const env = process.env.CHROMIUM_PATH;
   if (env) return fs.existsSync(env) ? env : null;
@@ -241,7 +240,8 @@ async function startServer(): Promise<void> {
   server.on('exit', (code, signal) => (exited = `exited (${signal ?? code})`));
   while (!state.base) {
     if (exited) throw new Error(`the Jupyter server ${exited} while starting:\n${state.serverLog.slice(-4000)}`);
-    if (Date.now() > deadline) throw new Error(`the Jupyter server did not start within ${SERVER_START_MS / 1000} s:\n${state.serverLog.slice(-4000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`the Jupyter server did not start within ${SERVER_START_MS / 1000} s:\n${state.serverLog.slice(-4000)}`);
     const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(state.serverLog);
     if (m) {
       try {
@@ -303,7 +303,9 @@ async function cleanUp(): Promise<string[]> {
     const server = state.server;
     if (server?.pid !== undefined) {
       const pid = server.pid;
-      const exited = new Promise<void>((r) => (server.exitCode !== null || server.signalCode !== null ? r() : server.once('exit', () => r())));
+      const exited = new Promise<void>((r) =>
+        server.exitCode !== null || server.signalCode !== null ? r() : server.once('exit', () => r()),
+      );
       if (state.base && alive(pid)) {
         // the Notebook server's own shutdown: stops its kernels, then exits
         await within(
@@ -312,14 +314,24 @@ async function cleanUp(): Promise<string[]> {
           'POST /api/shutdown',
         ).catch((e: Error) => note(`asking the server to shut down failed: ${e.message}`));
       }
-      if (!(await within(exited, SHUTDOWN_MS, 'server exit').then(() => true, () => false))) {
+      if (
+        !(await within(exited, SHUTDOWN_MS, 'server exit').then(
+          () => true,
+          () => false,
+        ))
+      ) {
         note('the Jupyter server did not exit after /api/shutdown; sending SIGTERM');
         try {
           process.kill(-pid, 'SIGTERM');
         } catch {
           // already gone
         }
-        if (!(await within(exited, SHUTDOWN_MS, 'server exit').then(() => true, () => false))) {
+        if (
+          !(await within(exited, SHUTDOWN_MS, 'server exit').then(
+            () => true,
+            () => false,
+          ))
+        ) {
           note('the Jupyter server ignored SIGTERM; sending SIGKILL');
           try {
             process.kill(-pid, 'SIGKILL');
@@ -378,194 +390,215 @@ process.on('exit', () => {
   if (state.copy) fs.rmSync(state.copy, { force: true });
 });
 
-test("the notebook's last two code cells run in a browser and show a piano roll and an audio player", { skip, timeout: TEST_MS }, async () => {
-  if (missing.length > 0) assert.fail(`CI is set but this test cannot run: ${missing.join('; ')}`);
-  const started = Date.now();
-  const before = sha(NOTEBOOK);
+test(
+  "the notebook's last two code cells run in a browser and show a piano roll and an audio player",
+  { skip, timeout: TEST_MS },
+  async () => {
+    if (missing.length > 0) assert.fail(`CI is set but this test cannot run: ${missing.join('; ')}`);
+    const started = Date.now();
+    const before = sha(NOTEBOOK);
 
-  // A copy without outputs, in the project root: only this run's outputs can pass the checks below.
-  const nb = JSON.parse(fs.readFileSync(NOTEBOOK, 'utf8')) as Notebook;
-  const code = nb.cells.map((c, i) => ({ c, i })).filter(({ c }) => c.cell_type === 'code' && joined(c.source).trim() !== '');
-  assert.ok(code.length >= 2, `${NOTEBOOK} has fewer than two code cells`);
-  const targets = code.slice(-2).map(({ i }) => i);
-  nb.cells = nb.cells.map((c) => (c.cell_type === 'code' ? { ...c, execution_count: null, outputs: [] } : c));
-  // copies left by runs that were killed before they could clean up
-  for (const f of fs.readdirSync(ROOT)) {
-    const m = /^\.notebook-browser-test-(\d+)\.ipynb$/.exec(f);
-    if (m && !alive(Number(m[1]))) fs.rmSync(path.join(ROOT, f), { force: true });
-  }
-  state.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'notebook-browser-'));
-  state.copy = path.join(ROOT, `.notebook-browser-test-${process.pid}.ipynb`);
-  fs.writeFileSync(state.copy, JSON.stringify(nb, null, 1));
-
-  let failure: unknown = null;
-  try {
-    await startServer();
-    const { chromium } = await import('playwright-core');
-    state.browser = await chromium.launch({
-      executablePath: chromiumPath()!,
-      headless: true,
-      // as root Chromium refuses to start with its sandbox
-      args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-      timeout: PAGE_LOAD_MS,
-    });
-    const context = await state.browser.newContext({ viewport: { width: 1280, height: 1400 } });
-    const page = await context.newPage();
-    state.page = page;
-    const consoleErrors: string[] = [];
-    page.on('pageerror', (e) => consoleErrors.push(e.message));
-
-    const url = `${state.base}/notebooks/${encodeURIComponent(path.basename(state.copy))}?token=${state.token}`;
-    const res = await page.goto(url, { timeout: PAGE_LOAD_MS, waitUntil: 'domcontentloaded' });
-    assert.ok(res?.ok(), `opening ${url.replace(state.token!, '<token>')} gave HTTP ${res?.status()}`);
-    // Notebook 6 (classic UI): the notebook is loaded and its kernel session is connected.
-    await page.waitForFunction(
-      () => {
-        const J = (globalThis as unknown as { Jupyter?: any }).Jupyter;
-        return !!J?.notebook?._fully_loaded && !!J.notebook.kernel?.is_connected?.();
-      },
-      undefined,
-      { timeout: KERNEL_START_MS, polling: 250 },
-    );
-    await page.evaluate(() => {
-      const J = (globalThis as unknown as { Jupyter: any }).Jupyter;
-      J.notebook.set_autosave_interval(0); // never write the copy (or a checkpoint) while we look at it
-      const hooks = { started: [] as number[], finished: [] as number[], replies: {} as Record<number, string>, dead: false };
-      (globalThis as unknown as { __nbtest: typeof hooks }).__nbtest = hooks;
-      // each cell's execute_reply status (ok / error / aborted), which the classic UI does not show
-      const CodeCell = (globalThis as unknown as { requirejs: (m: string) => any }).requirejs('notebook/js/codecell').CodeCell;
-      const handle = CodeCell.prototype._handle_execute_reply;
-      CodeCell.prototype._handle_execute_reply = function (this: unknown, msg: { content: { status: string } }) {
-        hooks.replies[J.notebook.find_cell_index(this)] = msg.content.status;
-        return handle.call(this, msg);
-      };
-      J.notebook.events.on('execute.CodeCell', (_e: unknown, d: { cell: unknown }) => hooks.started.push(J.notebook.find_cell_index(d.cell)));
-      J.notebook.events.on('finished_execute.CodeCell', (_e: unknown, d: { cell: unknown }) => hooks.finished.push(J.notebook.find_cell_index(d.cell)));
-      J.notebook.events.on('kernel_dead.Kernel kernel_killed.Kernel', () => (hooks.dead = true));
-    });
-    const cells = page.locator('#notebook-container > .cell');
-    assert.equal(await cells.count(), nb.cells.length, 'the page shows a different number of cells than the notebook has');
-    let s = await readState(page);
-    assert.equal(s.kernelName, 'tslab', `the page started kernel ${s.kernelName}, not tslab`);
-    // the fresh kernel has finished starting
-    const idleBy = Date.now() + KERNEL_START_MS;
-    while (s.kernel !== 'idle') {
-      assert.ok(!s.dead, 'the kernel died while starting');
-      assert.ok(Date.now() < idleBy, `the kernel is still "${s.kernel}" after ${KERNEL_START_MS / 1000} s`);
-      await sleep(250);
-      s = await readState(page);
+    // A copy without outputs, in the project root: only this run's outputs can pass the checks below.
+    const nb = JSON.parse(fs.readFileSync(NOTEBOOK, 'utf8')) as Notebook;
+    const code = nb.cells.map((c, i) => ({ c, i })).filter(({ c }) => c.cell_type === 'code' && joined(c.source).trim() !== '');
+    assert.ok(code.length >= 2, `${NOTEBOOK} has fewer than two code cells`);
+    const targets = code.slice(-2).map(({ i }) => i);
+    nb.cells = nb.cells.map((c) => (c.cell_type === 'code' ? { ...c, execution_count: null, outputs: [] } : c));
+    // copies left by runs that were killed before they could clean up
+    for (const f of fs.readdirSync(ROOT)) {
+      const m = /^\.notebook-browser-test-(\d+)\.ipynb$/.exec(f);
+      if (m && !alive(Number(m[1]))) fs.rmSync(path.join(ROOT, f), { force: true });
     }
-    for (const i of targets) {
-      assert.equal(await cells.nth(i).locator('.output_area').count(), 0, `code cell ${i} shows outputs before running`);
-    }
+    state.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'notebook-browser-'));
+    state.copy = path.join(ROOT, `.notebook-browser-test-${process.pid}.ipynb`);
+    fs.writeFileSync(state.copy, JSON.stringify(nb, null, 1));
 
-    // Through the UI: select each cell by its prompt (command mode) and run it with Ctrl+Enter, which runs
-    // the selected cell and stays there (Shift+Enter would move on, into a markdown cell or a new cell).
-    for (const i of targets) {
-      await cells.nth(i).locator('.input_prompt').first().click();
-      await page.waitForFunction((idx) => (globalThis as unknown as { Jupyter: any }).Jupyter.notebook.get_selected_index() === idx, i, {
-        timeout: 10_000,
+    let failure: unknown = null;
+    try {
+      await startServer();
+      const { chromium } = await import('playwright-core');
+      state.browser = await chromium.launch({
+        executablePath: chromiumPath()!,
+        headless: true,
+        // as root Chromium refuses to start with its sandbox
+        args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+        timeout: PAGE_LOAD_MS,
       });
-      await page.keyboard.press('Control+Enter');
-    }
-    const doneBy = Date.now() + CELLS_MS;
-    for (;;) {
-      s = await readState(page);
-      assert.ok(!s.dead, `the kernel died while running the cells:\n${state.serverLog.slice(-4000)}`);
-      if (targets.every((i) => s.finished.includes(i)) && s.running.length === 0 && s.kernel === 'idle') break;
-      assert.ok(
-        Date.now() < doneBy,
-        `the last two cells did not finish within ${CELLS_MS / 1000} s (started ${JSON.stringify(s.started)}, finished ${JSON.stringify(s.finished)}, kernel ${s.kernel})`,
+      const context = await state.browser.newContext({ viewport: { width: 1280, height: 1400 } });
+      const page = await context.newPage();
+      state.page = page;
+      const consoleErrors: string[] = [];
+      page.on('pageerror', (e) => consoleErrors.push(e.message));
+
+      const url = `${state.base}/notebooks/${encodeURIComponent(path.basename(state.copy))}?token=${state.token}`;
+      const res = await page.goto(url, { timeout: PAGE_LOAD_MS, waitUntil: 'domcontentloaded' });
+      assert.ok(res?.ok(), `opening ${url.replace(state.token!, '<token>')} gave HTTP ${res?.status()}`);
+      // Notebook 6 (classic UI): the notebook is loaded and its kernel session is connected.
+      await page.waitForFunction(
+        () => {
+          const J = (globalThis as unknown as { Jupyter?: any }).Jupyter;
+          return !!J?.notebook?._fully_loaded && !!J.notebook.kernel?.is_connected?.();
+        },
+        undefined,
+        { timeout: KERNEL_START_MS, polling: 250 },
       );
-      await sleep(500);
-    }
-    assert.deepEqual([...s.started].sort(), [...targets].sort(), 'cells other than the last two code cells ran');
+      await page.evaluate(() => {
+        const J = (globalThis as unknown as { Jupyter: any }).Jupyter;
+        J.notebook.set_autosave_interval(0); // never write the copy (or a checkpoint) while we look at it
+        const hooks = { started: [] as number[], finished: [] as number[], replies: {} as Record<number, string>, dead: false };
+        (globalThis as unknown as { __nbtest: typeof hooks }).__nbtest = hooks;
+        // each cell's execute_reply status (ok / error / aborted), which the classic UI does not show
+        const CodeCell = (globalThis as unknown as { requirejs: (m: string) => any }).requirejs('notebook/js/codecell').CodeCell;
+        const handle = CodeCell.prototype._handle_execute_reply;
+        CodeCell.prototype._handle_execute_reply = function (this: unknown, msg: { content: { status: string } }) {
+          hooks.replies[J.notebook.find_cell_index(this)] = msg.content.status;
+          return handle.call(this, msg);
+        };
+        J.notebook.events.on('execute.CodeCell', (_e: unknown, d: { cell: unknown }) =>
+          hooks.started.push(J.notebook.find_cell_index(d.cell)),
+        );
+        J.notebook.events.on('finished_execute.CodeCell', (_e: unknown, d: { cell: unknown }) =>
+          hooks.finished.push(J.notebook.find_cell_index(d.cell)),
+        );
+        J.notebook.events.on('kernel_dead.Kernel kernel_killed.Kernel', () => (hooks.dead = true));
+      });
+      const cells = page.locator('#notebook-container > .cell');
+      assert.equal(await cells.count(), nb.cells.length, 'the page shows a different number of cells than the notebook has');
+      let s = await readState(page);
+      assert.equal(s.kernelName, 'tslab', `the page started kernel ${s.kernelName}, not tslab`);
+      // the fresh kernel has finished starting
+      const idleBy = Date.now() + KERNEL_START_MS;
+      while (s.kernel !== 'idle') {
+        assert.ok(!s.dead, 'the kernel died while starting');
+        assert.ok(Date.now() < idleBy, `the kernel is still "${s.kernel}" after ${KERNEL_START_MS / 1000} s`);
+        await sleep(250);
+        s = await readState(page);
+      }
+      for (const i of targets) {
+        assert.equal(await cells.nth(i).locator('.output_area').count(), 0, `code cell ${i} shows outputs before running`);
+      }
 
-    // No error: no error output, no error text on stderr.
-    for (const i of targets) {
-      const cell = cells.nth(i);
-      const first = joined(nb.cells[i].source).split('\n')[0].slice(0, 60);
-      const where = `code cell ${i} (${first})`;
-      assert.equal(await cell.locator('.output_error').count(), 0, `${where} shows an error output:\n${(await cell.locator('.output_error').allInnerTexts()).join('\n')}`);
-      const stderr = (await cell.locator('.output_stderr').allInnerTexts()).join('\n');
-      assert.doesNotMatch(stderr, ERROR_TEXT, `${where} printed an error:\n${stderr}`);
-      assert.equal(s.replies[i], 'ok', `${where}: the kernel replied "${s.replies[i]}"${stderr ? `; its stderr:\n${stderr}` : ''}`);
-      assert.ok((await cell.locator('.output_area').count()) > 0, `${where} shows no output`);
-    }
+      // Through the UI: select each cell by its prompt (command mode) and run it with Ctrl+Enter, which runs
+      // the selected cell and stays there (Shift+Enter would move on, into a markdown cell or a new cell).
+      for (const i of targets) {
+        await cells.nth(i).locator('.input_prompt').first().click();
+        await page.waitForFunction((idx) => (globalThis as unknown as { Jupyter: any }).Jupyter.notebook.get_selected_index() === idx, i, {
+          timeout: 10_000,
+        });
+        await page.keyboard.press('Control+Enter');
+      }
+      const doneBy = Date.now() + CELLS_MS;
+      for (;;) {
+        s = await readState(page);
+        assert.ok(!s.dead, `the kernel died while running the cells:\n${state.serverLog.slice(-4000)}`);
+        if (targets.every((i) => s.finished.includes(i)) && s.running.length === 0 && s.kernel === 'idle') break;
+        assert.ok(
+          Date.now() < doneBy,
+          `the last two cells did not finish within ${CELLS_MS / 1000} s (started ${JSON.stringify(s.started)}, finished ${JSON.stringify(s.finished)}, kernel ${s.kernel})`,
+        );
+        await sleep(500);
+      }
+      assert.deepEqual([...s.started].sort(), [...targets].sort(), 'cells other than the last two code cells ran');
 
-    // The piano roll: a PNG image (or an SVG) that the browser decoded to a real size.
-    const ours = targets.map((i) => cells.nth(i).locator('.output_subarea'));
-    const found = await Promise.all(
-      ours.map((o) =>
-        o.evaluateAll((els) =>
-          els.flatMap((el) =>
-            [...el.querySelectorAll('img, svg')]
-              .filter((p) => !p.parentElement?.closest('svg'))
-              .map((p) => {
-                const img = p.tagName.toLowerCase() === 'img' ? (p as any) : null;
-                const box = p.getBoundingClientRect();
-                return {
-                  tag: p.tagName.toLowerCase(),
-                  src: img ? img.src.slice(0, 30) : '',
-                  width: img ? img.naturalWidth : box.width,
-                  height: img ? img.naturalHeight : box.height,
-                };
-              }),
+      // No error: no error output, no error text on stderr.
+      for (const i of targets) {
+        const cell = cells.nth(i);
+        const first = joined(nb.cells[i].source).split('\n')[0].slice(0, 60);
+        const where = `code cell ${i} (${first})`;
+        assert.equal(
+          await cell.locator('.output_error').count(),
+          0,
+          `${where} shows an error output:\n${(await cell.locator('.output_error').allInnerTexts()).join('\n')}`,
+        );
+        const stderr = (await cell.locator('.output_stderr').allInnerTexts()).join('\n');
+        assert.doesNotMatch(stderr, ERROR_TEXT, `${where} printed an error:\n${stderr}`);
+        assert.equal(s.replies[i], 'ok', `${where}: the kernel replied "${s.replies[i]}"${stderr ? `; its stderr:\n${stderr}` : ''}`);
+        assert.ok((await cell.locator('.output_area').count()) > 0, `${where} shows no output`);
+      }
+
+      // The piano roll: a PNG image (or an SVG) that the browser decoded to a real size.
+      const ours = targets.map((i) => cells.nth(i).locator('.output_subarea'));
+      const found = await Promise.all(
+        ours.map((o) =>
+          o.evaluateAll((els) =>
+            els.flatMap((el) =>
+              [...el.querySelectorAll('img, svg')]
+                .filter((p) => !p.parentElement?.closest('svg'))
+                .map((p) => {
+                  const img = p.tagName.toLowerCase() === 'img' ? (p as any) : null;
+                  const box = p.getBoundingClientRect();
+                  return {
+                    tag: p.tagName.toLowerCase(),
+                    src: img ? img.src.slice(0, 30) : '',
+                    width: img ? img.naturalWidth : box.width,
+                    height: img ? img.naturalHeight : box.height,
+                  };
+                }),
+            ),
           ),
         ),
-      ),
-    );
-    const pictures = found.flat();
-    const rolls = pictures.filter((p) => (p.tag === 'svg' || p.src.startsWith('data:image/png;base64,')) && p.width >= 100 && p.height >= 50);
-    assert.ok(rolls.length > 0, `no piano roll (a PNG image or an SVG of at least 100×50) in the outputs; pictures: ${JSON.stringify(pictures)}`);
+      );
+      const pictures = found.flat();
+      const rolls = pictures.filter(
+        (p) => (p.tag === 'svg' || p.src.startsWith('data:image/png;base64,')) && p.width >= 100 && p.height >= 50,
+      );
+      assert.ok(
+        rolls.length > 0,
+        `no piano roll (a PNG image or an SVG of at least 100×50) in the outputs; pictures: ${JSON.stringify(pictures)}`,
+      );
 
-    // The audio player: an <audio> with a data: WAV that the browser can load (a duration over 0).
-    const audio = ours[0].locator('audio').or(ours[1].locator('audio'));
-    assert.ok((await audio.count()) > 0, 'no <audio> player in the outputs');
-    // (no named functions inside page code: tsx would wrap them in a __name() helper the page lacks)
-    const player = await audio.first().evaluate((a: any) =>
-      new Promise<void>((resolve) => {
-        if (a.readyState >= 1 || a.error) return resolve();
-        a.addEventListener('loadedmetadata', () => resolve(), { once: true });
-        a.addEventListener('error', () => resolve(), { once: true });
-        a.load();
-        setTimeout(() => resolve(), 20_000);
-      }).then(() => ({
-        src: String(a.currentSrc).slice(0, 30),
-        duration: Number(a.duration),
-        error: a.error ? `code ${a.error.code}` : null,
-        controls: Boolean(a.controls),
-      })),
-    );
-    assert.ok(player.src.startsWith('data:audio/'), `the player's source is not a data: audio URL: ${player.src}`);
-    assert.equal(player.error, null, `the browser cannot play the audio (${player.error})`);
-    assert.ok(player.duration > 0 && Number.isFinite(player.duration), `the audio has no duration (${player.duration})`);
-    assert.ok(player.controls, 'the <audio> element has no controls');
-    assert.deepEqual(consoleErrors, [], 'the page threw JavaScript errors');
-  } catch (e) {
-    failure = e;
-  } finally {
-    if (state.page) {
-      // the final page, for a look (also after a failure): the two cells and their outputs
-      try {
-        fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-        await within(
-          state.page.locator('#notebook-container > .cell').nth(targets[0]).evaluate((el) => el.scrollIntoView({ block: 'start' })),
-          5_000,
-          'scrolling',
-        ).catch(() => undefined);
-        await within(state.page.screenshot({ path: SCREENSHOT }), 15_000, 'screenshot');
-      } catch {
-        // a screenshot is only a help
+      // The audio player: an <audio> with a data: WAV that the browser can load (a duration over 0).
+      const audio = ours[0].locator('audio').or(ours[1].locator('audio'));
+      assert.ok((await audio.count()) > 0, 'no <audio> player in the outputs');
+      // (no named functions inside page code: tsx would wrap them in a __name() helper the page lacks)
+      const player = await audio.first().evaluate((a: any) =>
+        new Promise<void>((resolve) => {
+          if (a.readyState >= 1 || a.error) return resolve();
+          a.addEventListener('loadedmetadata', () => resolve(), { once: true });
+          a.addEventListener('error', () => resolve(), { once: true });
+          a.load();
+          setTimeout(() => resolve(), 20_000);
+        }).then(() => ({
+          src: String(a.currentSrc).slice(0, 30),
+          duration: Number(a.duration),
+          error: a.error ? `code ${a.error.code}` : null,
+          controls: Boolean(a.controls),
+        })),
+      );
+      assert.ok(player.src.startsWith('data:audio/'), `the player's source is not a data: audio URL: ${player.src}`);
+      assert.equal(player.error, null, `the browser cannot play the audio (${player.error})`);
+      assert.ok(player.duration > 0 && Number.isFinite(player.duration), `the audio has no duration (${player.duration})`);
+      assert.ok(player.controls, 'the <audio> element has no controls');
+      assert.deepEqual(consoleErrors, [], 'the page threw JavaScript errors');
+    } catch (e) {
+      failure = e;
+    } finally {
+      if (state.page) {
+        // the final page, for a look (also after a failure): the two cells and their outputs
+        try {
+          fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+          await within(
+            state.page
+              .locator('#notebook-container > .cell')
+              .nth(targets[0])
+              .evaluate((el) => el.scrollIntoView({ block: 'start' })),
+            5_000,
+            'scrolling',
+          ).catch(() => undefined);
+          await within(state.page.screenshot({ path: SCREENSHOT }), 15_000, 'screenshot');
+        } catch {
+          // a screenshot is only a help
+        }
       }
+      const notes = await cleanUp();
+      for (const n of notes) console.error(`notebook-browser test: ${n}`);
     }
-    const notes = await cleanUp();
-    for (const n of notes) console.error(`notebook-browser test: ${n}`);
-  }
-  if (failure) {
-    if (failure instanceof Error) failure.message += `\n(screenshot: ${path.relative(ROOT, SCREENSHOT)}; the run took ${((Date.now() - started) / 1000).toFixed(0)} s)`;
-    throw failure;
-  }
-  assert.equal(sha(NOTEBOOK), before, 'the committed notebook was modified');
-  assert.ok(!fs.existsSync(state.copy), `the temporary copy ${state.copy} was not removed`);
-});
+    if (failure) {
+      if (failure instanceof Error)
+        failure.message += `\n(screenshot: ${path.relative(ROOT, SCREENSHOT)}; the run took ${((Date.now() - started) / 1000).toFixed(0)} s)`;
+      throw failure;
+    }
+    assert.equal(sha(NOTEBOOK), before, 'the committed notebook was modified');
+    assert.ok(!fs.existsSync(state.copy), `the temporary copy ${state.copy} was not removed`);
+  },
+);

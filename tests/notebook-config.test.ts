@@ -8,8 +8,23 @@ import assert from 'node:assert/strict';
 import { notebookConfig, type Hyperparameters } from '../lib/notebook/config';
 
 const CELL: Hyperparameters = {
-  dataFolder: 'data', maxFiles: 0, scheme: 'remi', seqLen: 64, embeddingDim: 64, units: 128, layers: 2, dropout: 0.1, epochs: 20, batchSize: 16,
-  learningRate: 0.003, transposeRange: 0, temperature: 0.9, topP: 1, length: 200, seed: 7, livePlot: false,
+  dataFolder: 'data',
+  maxFiles: 0,
+  scheme: 'remi',
+  seqLen: 64,
+  embeddingDim: 64,
+  units: 128,
+  layers: 2,
+  dropout: 0.1,
+  epochs: 20,
+  batchSize: 16,
+  learningRate: 0.003,
+  transposeRange: 0,
+  temperature: 0.9,
+  topP: 1,
+  length: 200,
+  seed: 7,
+  livePlot: false,
 };
 
 test('the settings cell: the token family unless asked for the note family, its window in steps, sampling and run settings', () => {
@@ -37,5 +52,7 @@ test('a quick run shrinks the settings and says so; transposition needs remi', (
   }
   assert.equal(lines.length, 1);
   assert.match(lines[0], /MUSICGEN_QUICK=1 .*maxFiles 12, units 32, epochs 1/);
-  assert.throws(() => notebookConfig({ ...CELL, scheme: 'timed', transposeRange: 2 }, {}), { message: "transposeRange needs scheme 'remi' (one pitch per token); set transposeRange: 0 for scheme 'timed'" });
+  assert.throws(() => notebookConfig({ ...CELL, scheme: 'timed', transposeRange: 2 }, {}), {
+    message: "transposeRange needs scheme 'remi' (one pitch per token); set transposeRange: 0 for scheme 'timed'",
+  });
 });

@@ -168,9 +168,13 @@ async function runAndCheck(mode: readonly string[], executedName: string, label:
   return executed;
 }
 
-test('the notebook runs headless (quick mode) without errors and exports a MIDI file', { skip, timeout: RUN_TIMEOUT_MS + 60_000 }, async () => {
-  await runAndCheck([], `${NAME}.executed.ipynb`, 'quick run');
-});
+test(
+  'the notebook runs headless (quick mode) without errors and exports a MIDI file',
+  { skip, timeout: RUN_TIMEOUT_MS + 60_000 },
+  async () => {
+    await runAndCheck([], `${NAME}.executed.ipynb`, 'quick run');
+  },
+);
 
 test("the notebook's last two code cells run alone in a fresh kernel", { skip, timeout: RUN_TIMEOUT_MS + 60_000 }, async () => {
   const executed = await runAndCheck(['--last-two'], `${NAME}.last-two.executed.ipynb`, 'last two cells');

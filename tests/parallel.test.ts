@@ -37,7 +37,8 @@ after(async () => {
   await workers?.terminate();
 });
 
-const smallModel = (seed: number) => buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: data.vocab.tokens.length, units: 24, embeddingDim: 8, dropout: 0.2, seed });
+const smallModel = (seed: number) =>
+  buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: data.vocab.tokens.length, units: 24, embeddingDim: 8, dropout: 0.2, seed });
 
 test('shareRows splits a batch into near-equal shares of at least 4 rows', () => {
   assert.deepEqual(shareRows(32, 2), [16, 16]);
@@ -45,7 +46,10 @@ test('shareRows splits a batch into near-equal shares of at least 4 rows', () =>
   assert.deepEqual(shareRows(13, 3), [5, 4, 4]);
   assert.deepEqual(shareRows(7, 2), [7]);
   assert.deepEqual(shareRows(1, 8), [1]);
-  assert.equal(shareRows(32, 8).reduce((a, b) => a + b, 0), 32);
+  assert.equal(
+    shareRows(32, 8).reduce((a, b) => a + b, 0),
+    32,
+  );
 });
 
 test('three threads give the one-thread loss and gradients (within 1e-5), without leaking tensors', async () => {
@@ -69,7 +73,16 @@ test('training on two threads with dropout: same seed, same history; the run rep
     const model = smallModel(8);
     const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 2, batchSize: 16, threads: 2, checkpointEverySec: 0 };
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-par-'));
-    const r = await trainModel({ model, vocab: data.vocab, train: data.train, val: data.val, dataset, config, outDir, runConfig: runConfig(model, data, dataset, config, 'wasm', [DATA_DIR]) });
+    const r = await trainModel({
+      model,
+      vocab: data.vocab,
+      train: data.train,
+      val: data.val,
+      dataset,
+      config,
+      outDir,
+      runConfig: runConfig(model, data, dataset, config, 'wasm', [DATA_DIR]),
+    });
     model.net.dispose();
     return r;
   };

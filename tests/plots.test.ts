@@ -26,7 +26,9 @@ interface El {
 function elements(svg: string): El[] {
   const valid = XMLValidator.validate(svg);
   assert.equal(valid, true, `SVG is not well-formed XML: ${JSON.stringify(valid)}`);
-  const tree = new XMLParser({ ignoreAttributes: false, preserveOrder: true, attributeNamePrefix: '', parseAttributeValue: false }).parse(svg) as unknown[];
+  const tree = new XMLParser({ ignoreAttributes: false, preserveOrder: true, attributeNamePrefix: '', parseAttributeValue: false }).parse(
+    svg,
+  ) as unknown[];
   const out: El[] = [];
   const walk = (nodes: unknown[]): void => {
     for (const node of nodes) {
@@ -34,7 +36,10 @@ function elements(svg: string): El[] {
       const tag = Object.keys(rec).find((k) => k !== ':@');
       if (!tag || tag === '#text') continue;
       const children = rec[tag] as unknown[];
-      const text = children.map((c) => (c as Record<string, unknown>)['#text']).filter((t) => t !== undefined).join('');
+      const text = children
+        .map((c) => (c as Record<string, unknown>)['#text'])
+        .filter((t) => t !== undefined)
+        .join('');
       out.push({ tag, attrs: (rec[':@'] as Record<string, string>) ?? {}, text: String(text) });
       walk(children);
     }
@@ -66,9 +71,18 @@ function checkPianoRoll(piece: Piece, primerBeats: number): void {
   const [divider] = byClass(els, 'primer-divider');
   assert.ok(divider, 'a primer divider is drawn');
   const dx = num(divider, 'x1');
-  assert.ok(primer.every((e) => num(e, 'x') < dx), 'primer notes lie left of the divider');
-  assert.ok(rest.every((e) => num(e, 'x') >= dx - 0.01), 'generated notes lie right of the divider');
-  assert.ok(els.some((e) => e.tag === 'text' && e.text.startsWith('← primer')), 'the divider is labelled');
+  assert.ok(
+    primer.every((e) => num(e, 'x') < dx),
+    'primer notes lie left of the divider',
+  );
+  assert.ok(
+    rest.every((e) => num(e, 'x') >= dx - 0.01),
+    'generated notes lie right of the divider',
+  );
+  assert.ok(
+    els.some((e) => e.tag === 'text' && e.text.startsWith('← primer')),
+    'the divider is labelled',
+  );
   // Note rects come in note order: higher pitch → higher row (smaller y), later start → further right.
   const rects = els.filter((e) => e.tag === 'rect' && e.attrs.class?.startsWith('note'));
   const yOf = new Map<number, number>();
@@ -78,7 +92,10 @@ function checkPianoRoll(piece: Piece, primerBeats: number): void {
     yOf.set(n.pitch, y);
   });
   const pitches = [...yOf.keys()].sort((a, b) => a - b);
-  assert.ok(pitches.every((p, i) => i === 0 || yOf.get(p)! < yOf.get(pitches[i - 1])!), 'rows go up with pitch');
+  assert.ok(
+    pitches.every((p, i) => i === 0 || yOf.get(p)! < yOf.get(pitches[i - 1])!),
+    'rows go up with pitch',
+  );
   const first = piece.notes[0];
   const last = piece.notes[piece.notes.length - 1];
   const pxPerBeat = (num(rects[rects.length - 1], 'x') - num(rects[0], 'x')) / (last.start - first.start);
@@ -215,9 +232,15 @@ test('live plot: importing does not load nodeplotlib; refuses in CI/quick/test r
   assert.equal(live.active, true);
   assert.equal(title, 'live run');
   HISTORY.slice(0, 3).forEach((r) => live.onEpoch(r));
-  assert.deepEqual(seen?.map((t) => t.name), ['train loss', 'validation loss', 'validation perplexity']);
+  assert.deepEqual(
+    seen?.map((t) => t.name),
+    ['train loss', 'validation loss', 'validation perplexity'],
+  );
   assert.deepEqual(seen?.[0].x, [1, 2, 3]);
-  assert.deepEqual(seen?.[1].y, HISTORY.slice(0, 3).map((r) => r.valLoss));
+  assert.deepEqual(
+    seen?.[1].y,
+    HISTORY.slice(0, 3).map((r) => r.valLoss),
+  );
   live.stop();
   live.onEpoch(HISTORY[3]);
   assert.deepEqual(seen?.[0].x, [1, 2, 3], 'no updates after stop');

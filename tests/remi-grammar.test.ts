@@ -118,7 +118,8 @@ function reencodedAs(tokens: readonly Token[], notes: readonly Placed[], config:
   notes.forEach((n, k) => {
     const dur = tokens[n.durAt];
     const cut = notes.slice(k + 1).find((m) => m.rank === n.rank && m.pitch === n.pitch && m.onset > n.onset);
-    if (dur.kind === 'dur' && cut && n.onset + dur.steps > cut.onset) out[n.durAt] = `d:${nearestBin(bins, (cut.onset / spb - n.onset / spb) * spb)}`;
+    if (dur.kind === 'dur' && cut && n.onset + dur.steps > cut.onset)
+      out[n.durAt] = `d:${nearestBin(bins, (cut.onset / spb - n.onset / spb) * spb)}`;
   });
   return out;
 }
@@ -129,7 +130,14 @@ function acceptsCorpus(dir: string, config: TokenizerConfig = REMI): void {
     const tokens = pieceToTokens(piece, config);
     assert.deepEqual(check(tokens, config).broken, [], piece.name);
     const at = firstRefused(vocab, encodeTokens(vocab, tokens, 'error'));
-    assert.equal(at, -1, `${piece.name}: ${tokens.slice(Math.max(0, at - 8), at + 1).map(tokenToString).join(' ')} is refused`);
+    assert.equal(
+      at,
+      -1,
+      `${piece.name}: ${tokens
+        .slice(Math.max(0, at - 8), at + 1)
+        .map(tokenToString)
+        .join(' ')} is refused`,
+    );
   }
 }
 
@@ -146,7 +154,8 @@ test('the grammar keeps positions inside the bar and after the last one, and the
     return j;
   };
   const state = (...s: string[]) => s.reduce((g, x) => g.after(id(x)), grammarStart(vocab));
-  const allowed = (g: ReturnType<typeof state>): Set<string> => new Set(vocab.tokens.filter((_, j) => g.allowed()[j] > 0).map(tokenToString));
+  const allowed = (g: ReturnType<typeof state>): Set<string> =>
+    new Set(vocab.tokens.filter((_, j) => g.allowed()[j] > 0).map(tokenToString));
   const open = ['<s>', '|', 'ts:4/4', 'p:0', 't:123', 'i:0', 'n:60', 'v:3', 'd:12'];
   let a = allowed(state(...open, 'p:40', 'n:62', 'v:3', 'd:12'));
   assert.ok(a.has('p:41') && a.has('p:47') && a.has('|'));
@@ -160,7 +169,10 @@ test('the grammar keeps positions inside the bar and after the last one, and the
   a = allowed(state(...open, 'p:5'));
   assert.ok(!a.has('t:123') && a.has('t:98') && !a.has('i:0') && a.has('i:5') && a.has('n:10'));
   // The opening: a meter, then p:0 with a tempo, an instrument before the first note.
-  assert.deepEqual([...allowed(state('<s>', '|'))].every((s) => s.startsWith('ts:')), true);
+  assert.deepEqual(
+    [...allowed(state('<s>', '|'))].every((s) => s.startsWith('ts:')),
+    true,
+  );
   assert.deepEqual([...allowed(state('<s>', '|', 'ts:4/4'))], ['p:0']);
   assert.ok([...allowed(state('<s>', '|', 'ts:4/4', 'p:0'))].every((s) => s.startsWith('t:')));
   a = allowed(state('<s>', '|', 'ts:4/4', 'p:0', 't:123'));
@@ -177,7 +189,8 @@ test('with meterEveryBar, every bar states its meter: the one in force or a new 
   assert.equal(REMI.meterEveryBar, true, 'the default');
   const id = (s: string): number => vocab.tokens.findIndex((t) => tokenToString(t) === s);
   const state = (...s: string[]) => s.reduce((g, x) => g.after(id(x)), grammarStart(vocab));
-  const allowed = (g: ReturnType<typeof state>): Set<string> => new Set(vocab.tokens.filter((_, j) => g.allowed()[j] > 0).map(tokenToString));
+  const allowed = (g: ReturnType<typeof state>): Set<string> =>
+    new Set(vocab.tokens.filter((_, j) => g.allowed()[j] > 0).map(tokenToString));
   const open = ['<s>', '|', 'ts:4/4', 'p:0', 't:123', 'i:0', 'n:60', 'v:3', 'd:12'];
   const afterBar = allowed(state(...open, '|'));
   assert.ok([...afterBar].every((s) => s.startsWith('ts:')) && afterBar.has('ts:4/4') && afterBar.has('ts:3/4'), [...afterBar].join(' '));
@@ -222,7 +235,10 @@ test('an untrained remi model writes only well-formed remi, which decodes and re
     for (let seed = 0; seed < 24; seed++) {
       // From nothing (the controls) mostly; every fourth seed continues an excerpt of the data, every eighth with controls added.
       const controls = seed % 8 === 7 ? { timeSignature: [5, 4] as const, bpm: 70 } : {};
-      const primer = seed % 4 === 3 ? primerFromPieces(pieces, vocab, 40, createRng(seed)) : controlsPrimer(vocab, seed % 2 ? { timeSignature: [7, 8] } : {});
+      const primer =
+        seed % 4 === 3
+          ? primerFromPieces(pieces, vocab, 40, createRng(seed))
+          : controlsPrimer(vocab, seed % 2 ? { timeSignature: [7, 8] } : {});
       const g = generateMusic(model, vocab, primer, { sampling: { temperature: 1.5, topP: 1 }, controls, run: { length: 120, seed } });
       const { broken, notes: placed } = check(g.tokens, REMI);
       assert.deepEqual(broken, [], `seed ${seed}`);
@@ -254,10 +270,23 @@ test('an untrained remi model writes only well-formed remi, which decodes and re
 test('a long silence across a tempo or meter event that keeps the bin in force is shortened like any other, so the grammar accepts it', () => {
   for (const config of [REMI, CHANGES_ONLY]) {
     const vocab = buildVocabulary([], config);
-    const notes = [{ pitch: 60, start: 0, duration: 1, velocity: 80 }, { pitch: 62, start: 160, duration: 1, velocity: 80 }];
+    const notes = [
+      { pitch: 60, start: 0, duration: 1, velocity: 80 },
+      { pitch: 62, start: 160, duration: 1, velocity: 80 },
+    ];
     const pieces = [
-      makePiece('same tempo bin', notes, { tempos: [{ beat: 0, bpm: 120 }, { beat: 40, bpm: 120.5 }] }),
-      makePiece('same meter', notes, { timeSignatures: [{ beat: 0, numerator: 4, denominator: 4 }, { beat: 40, numerator: 16, denominator: 16 }] }),
+      makePiece('same tempo bin', notes, {
+        tempos: [
+          { beat: 0, bpm: 120 },
+          { beat: 40, bpm: 120.5 },
+        ],
+      }),
+      makePiece('same meter', notes, {
+        timeSignatures: [
+          { beat: 0, numerator: 4, denominator: 4 },
+          { beat: 40, numerator: 16, denominator: 16 },
+        ],
+      }),
     ];
     for (const piece of pieces) {
       const tokens = pieceToTokens(piece, config);

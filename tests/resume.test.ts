@@ -19,8 +19,31 @@ import { DATA_DIR, lastJson, spawnCli, startCli, startProcess, type CliRun } fro
 const EPOCHS = 2;
 /** Tiny, but each epoch takes long enough (≈1–2 s) for a mid-epoch checkpoint every 0.5 s. (The timed scheme: fewer tokens per note than remi, so the runs stay short.) */
 const TRAIN = [
-  '--data', DATA_DIR, '--max-files', '14', '--scheme', 'timed', '--units', '16', '--embedding', '8', '--seq-len', '32', '--stride', '8', '--batch-size', '8',
-  '--epochs', String(EPOCHS), '--patience', '0', '--seed', '11', '--checkpoint-every', '0.5', '--json',
+  '--data',
+  DATA_DIR,
+  '--max-files',
+  '14',
+  '--scheme',
+  'timed',
+  '--units',
+  '16',
+  '--embedding',
+  '8',
+  '--seq-len',
+  '32',
+  '--stride',
+  '8',
+  '--batch-size',
+  '8',
+  '--epochs',
+  String(EPOCHS),
+  '--patience',
+  '0',
+  '--seed',
+  '11',
+  '--checkpoint-every',
+  '0.5',
+  '--json',
 ];
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -119,14 +142,38 @@ test('SIGINT after the first checkpoint: exit 130, checkpoint saved and loadable
   const j = lastJson(resumed);
   assert.equal(j.epochs, EPOCHS, 'the epoch count continues from the checkpoint');
   assert.equal(j.interrupted, false);
-  assert.deepEqual(history(dirs.sigint).map((h) => h.epoch), Array.from({ length: EPOCHS }, (_, i) => i + 1));
+  assert.deepEqual(
+    history(dirs.sigint).map((h) => h.epoch),
+    Array.from({ length: EPOCHS }, (_, i) => i + 1),
+  );
 });
 
 test('Ctrl-C in a terminal (SIGINT to the whole process group of `npm run musicgen`) stops with a checkpoint', async () => {
   const dir = path.join(tmp, 'group');
   // Batches of a few hundred ms: a launcher that kills a child not answering a signal within tens of ms (tsx's CLI does) would lose it.
-  const slow = ['--data', DATA_DIR, '--max-files', '14', '--scheme', 'timed', '--units', '192', '--seq-len', '64', '--batch-size', '32', '--epochs', '3', '--checkpoint-every', '0.5', '--json'];
-  const { child, done } = startProcess('npm', ['run', '-s', 'musicgen', '--', 'train', '--out', dir, ...slow], { detached: true, timeoutMs: 300_000 });
+  const slow = [
+    '--data',
+    DATA_DIR,
+    '--max-files',
+    '14',
+    '--scheme',
+    'timed',
+    '--units',
+    '192',
+    '--seq-len',
+    '64',
+    '--batch-size',
+    '32',
+    '--epochs',
+    '3',
+    '--checkpoint-every',
+    '0.5',
+    '--json',
+  ];
+  const { child, done } = startProcess('npm', ['run', '-s', 'musicgen', '--', 'train', '--out', dir, ...slow], {
+    detached: true,
+    timeoutMs: 300_000,
+  });
   const seen = await waitFor(dir, done, () => true, 'the first checkpoint');
   process.kill(-(child.pid as number), 'SIGINT');
   const r = await done;
@@ -141,38 +188,69 @@ test('Ctrl-C in a terminal (SIGINT to the whole process group of `npm run musicg
 
 /** Pids of running processes whose command line mentions `text`. */
 function processesWith(text: string): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-    try {
-      return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(text);
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(text);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
-test('SIGTERM to npm alone (a supervisor stopping `npm run musicgen`): the trainer gets it, saves a checkpoint and ends, no orphan', { skip: process.platform === 'linux' ? false : 'reads /proc' }, async () => {
-  const dir = path.join(tmp, 'npm-term');
-  // Many epochs: an orphan would go on training for minutes.
-  const slow = ['--data', DATA_DIR, '--max-files', '14', '--units', '64', '--seq-len', '64', '--batch-size', '16', '--epochs', '100', '--patience', '0', '--checkpoint-every', '0.5', '--json'];
-  const { child, done } = startProcess('npm', ['run', '-s', 'musicgen', '--', 'train', '--out', dir, ...slow], { timeoutMs: 300_000 });
-  const seen = await waitFor(dir, done, () => true, 'the first checkpoint');
-  const npmExited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  await npmExited;
-  try {
-    for (let waited = 0; processesWith(dir).length > 0; waited += 100) {
-      assert.ok(waited < 20_000, `still running 20 s after npm got SIGTERM: ${processesWith(dir).map((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8')).join('; ')}`);
-      await sleep(100);
+test(
+  'SIGTERM to npm alone (a supervisor stopping `npm run musicgen`): the trainer gets it, saves a checkpoint and ends, no orphan',
+  { skip: process.platform === 'linux' ? false : 'reads /proc' },
+  async () => {
+    const dir = path.join(tmp, 'npm-term');
+    // Many epochs: an orphan would go on training for minutes.
+    const slow = [
+      '--data',
+      DATA_DIR,
+      '--max-files',
+      '14',
+      '--units',
+      '64',
+      '--seq-len',
+      '64',
+      '--batch-size',
+      '16',
+      '--epochs',
+      '100',
+      '--patience',
+      '0',
+      '--checkpoint-every',
+      '0.5',
+      '--json',
+    ];
+    const { child, done } = startProcess('npm', ['run', '-s', 'musicgen', '--', 'train', '--out', dir, ...slow], { timeoutMs: 300_000 });
+    const seen = await waitFor(dir, done, () => true, 'the first checkpoint');
+    const npmExited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    await npmExited;
+    try {
+      for (let waited = 0; processesWith(dir).length > 0; waited += 100) {
+        assert.ok(
+          waited < 20_000,
+          `still running 20 s after npm got SIGTERM: ${processesWith(dir)
+            .map((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8'))
+            .join('; ')}`,
+        );
+        await sleep(100);
+      }
+    } finally {
+      for (const p of processesWith(dir)) process.kill(p, 'SIGKILL');
+      await done;
     }
-  } finally {
-    for (const p of processesWith(dir)) process.kill(p, 'SIGKILL');
-    await done;
-  }
-  const ck = readCheckpoint(dir);
-  tf.dispose([...ck.weights, ...ck.optimizer.map((o) => o.tensor)]);
-  assert.ok(ck.position.epoch > seen.epoch || ck.position.batchesDone > seen.batchesDone, 'no checkpoint was written on the signal');
-  assert.ok(!fs.existsSync(path.join(tmp, '.npm-term.lock')), 'the lock was not released');
-});
+    const ck = readCheckpoint(dir);
+    tf.dispose([...ck.weights, ...ck.optimizer.map((o) => o.tensor)]);
+    assert.ok(ck.position.epoch > seen.epoch || ck.position.batchesDone > seen.batchesDone, 'no checkpoint was written on the signal');
+    assert.ok(!fs.existsSync(path.join(tmp, '.npm-term.lock')), 'the lock was not released');
+  },
+);
 
 test('kill -9 mid-epoch: the last checkpoint and the saved model still load; --resume finishes', async () => {
   const run = startCli(['train', '--out', dirs.kill, ...TRAIN]);
@@ -184,7 +262,10 @@ test('kill -9 mid-epoch: the last checkpoint and the saved model still load; --r
   const ck = readCheckpoint(dirs.kill);
   const epochSecBefore = ck.position.epochSec ?? 0;
   assert.ok(epochSecBefore > 0, 'a mid-epoch checkpoint records the seconds spent in its epoch');
-  fs.writeFileSync(path.join(dirs.kill, 'resumed-at.json'), JSON.stringify({ epoch: ck.position.epoch, batchesDone: ck.position.batchesDone }));
+  fs.writeFileSync(
+    path.join(dirs.kill, 'resumed-at.json'),
+    JSON.stringify({ epoch: ck.position.epoch, batchesDone: ck.position.batchesDone }),
+  );
   tf.dispose([...ck.weights, ...ck.optimizer.map((o) => o.tensor)]);
   assert.ok(ck.position.epoch >= 1 && ck.position.history.length === ck.position.epoch);
   const lm = await loadModel(dirs.kill);
@@ -209,7 +290,9 @@ test('resumed runs end with the same weights and losses as the uninterrupted run
     const ckDiff = maxDiff(checkpointFloats(d), checkpointFloats(dirs.ref));
     const bestDiff = maxDiff(await modelFloats(d), await modelFloats(dirs.ref));
     const pos = JSON.parse(fs.readFileSync(path.join(d, 'resumed-at.json'), 'utf8')) as unknown;
-    t.diagnostic(`${path.basename(d)} resumed at ${JSON.stringify(pos)}: loss diff ${lossDiff}, checkpoint diff ${ckDiff}, best model diff ${bestDiff}`);
+    t.diagnostic(
+      `${path.basename(d)} resumed at ${JSON.stringify(pos)}: loss diff ${lossDiff}, checkpoint diff ${ckDiff}, best model diff ${bestDiff}`,
+    );
     // Float sums may round differently across processes; a resume that lost or repeated a batch is off by far more.
     assert.ok(lossDiff < 1e-4, `${path.basename(d)}: losses differ by ${lossDiff}`);
     assert.ok(ckDiff < 1e-4, `${path.basename(d)}: final weights/optimizer differ by ${ckDiff}`);

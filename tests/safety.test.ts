@@ -28,7 +28,24 @@ import { DATA_DIR, FOLK_MODEL, assertExit0, midiFilesIn, spawnCli, startCli, sta
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A small, quick training (a few seconds an epoch on a busy machine). */
-const TINY = ['--data', DATA_DIR, '--max-files', '14', '--units', '16', '--embedding', '8', '--seq-len', '32', '--batch-size', '8', '--scheme', 'timed', '--checkpoint-every', '0.5'];
+const TINY = [
+  '--data',
+  DATA_DIR,
+  '--max-files',
+  '14',
+  '--units',
+  '16',
+  '--embedding',
+  '8',
+  '--seq-len',
+  '32',
+  '--batch-size',
+  '8',
+  '--scheme',
+  'timed',
+  '--checkpoint-every',
+  '0.5',
+];
 
 let tmp = '';
 before(() => {
@@ -50,7 +67,12 @@ async function waitUntil(run: Started, ok: () => boolean, what: string): Promise
 
 /** Every file of a folder with its bytes, for before/after comparisons. */
 function snapshot(dir: string): Record<string, string> {
-  return Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('base64')]));
+  return Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .map((f) => [f, fs.readFileSync(path.join(dir, f)).toString('base64')]),
+  );
 }
 
 /** The folder's siblings that a training leaves only while it runs. */
@@ -71,7 +93,10 @@ test('two trainings into one folder at once: one trains, the other stops at once
   assert.equal(loser.code, 1, loser.stderr);
   const lines = loser.stderr.trim().split('\n');
   assert.equal(lines.length, 1, loser.stderr);
-  assert.match(lines[0], new RegExp(`${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is being written by another training \\(process ${runs[winner].child.pid} `));
+  assert.match(
+    lines[0],
+    new RegExp(`${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is being written by another training \\(process ${runs[winner].child.pid} `),
+  );
   const lm = await loadModel(dir);
   assert.equal(lm.model.config.units, 16);
   lm.model.net.dispose();
@@ -103,7 +128,10 @@ test('a folder holding a model: refused without --force; with --force the old mo
   const r = await run.done;
   assert.equal(r.code, 130, r.stderr);
   assert.ok(!fs.existsSync(path.join(staged, 'model.json')), 'precondition: interrupted before the first epoch was saved');
-  assert.match(r.stderr, /checkpoint saved in .*\.pretrained-copy\.new \(the model in .* is kept until the new one's first epoch\); continue with --resume/);
+  assert.match(
+    r.stderr,
+    /checkpoint saved in .*\.pretrained-copy\.new \(the model in .* is kept until the new one's first epoch\); continue with --resume/,
+  );
   assert.deepEqual(snapshot(dir), old, 'the old model changed before a new one existed');
 
   const resumed = await spawnCli(['train', '--out', dir, '--resume', '--json'], 240_000);
@@ -132,7 +160,11 @@ test('SIGINT and SIGTERM stop generate, inspect and evaluate within seconds: exi
   const out = path.join(tmp, 'stopped');
   fs.mkdirSync(out);
   const cases: [string, string[], RegExp][] = [
-    ['generate', ['generate', '--model', FOLK_MODEL, '--data', DATA_DIR, '--length', '100000', '--seed', '1', '--out', path.join(out, 'g.mid')], /generate \[/],
+    [
+      'generate',
+      ['generate', '--model', FOLK_MODEL, '--data', DATA_DIR, '--length', '100000', '--seed', '1', '--out', path.join(out, 'g.mid')],
+      /generate \[/,
+    ],
     ['inspect', ['inspect', many], /load +\[/],
     ['evaluate', ['evaluate', '--model', FOLK_MODEL, '--train-data', DATA_DIR, '--samples', '500', '--length', '1000'], /baseline done/],
   ];
@@ -187,25 +219,31 @@ function startsALine(text: string, message: string): void {
   assert.equal(text[at - 1], '\n', `the message continues a bar line:\n${JSON.stringify(text.slice(Math.max(0, at - 200), at + 60))}`);
 }
 
-test('in a terminal, an error or interrupt while a progress bar is drawn starts a line of its own', { skip: haveScript ? false : 'no `script` to run a terminal' }, async () => {
-  // The folder is read (and fails) while the load bar is on screen.
-  const missing = startInTerminal(['inspect', path.join(tmp, 'no-such-folder')]);
-  await missing.run.done;
-  startsALine(missing.text(), 'musicgen inspect: cannot read');
+test(
+  'in a terminal, an error or interrupt while a progress bar is drawn starts a line of its own',
+  { skip: haveScript ? false : 'no `script` to run a terminal' },
+  async () => {
+    // The folder is read (and fails) while the load bar is on screen.
+    const missing = startInTerminal(['inspect', path.join(tmp, 'no-such-folder')]);
+    await missing.run.done;
+    startsALine(missing.text(), 'musicgen inspect: cannot read');
 
-  const out = path.join(tmp, 'tty.mid');
-  const gen = startInTerminal(['generate', '--model', FOLK_MODEL, '--data', DATA_DIR, '--length', '100000', '--seed', '2', '--out', out]);
-  await waitUntil(gen.run, () => /generate \[.*\d+\/100000/.test(gen.text()), 'the bar was drawn');
-  // The node process under `script` gets the signal, as from Ctrl-C in its terminal. Depending on $SHELL, `script`
-  // runs node directly or under a shell that waits for it, so node is looked for among all descendants.
-  const node = descendants(gen.run.child.pid as number).find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0] === process.execPath);
-  assert.ok(node, 'no node process under script');
-  process.kill(node, 'SIGINT');
-  await gen.run.done;
-  startsALine(gen.text(), 'stopping on SIGINT');
-  startsALine(gen.text(), 'musicgen generate: interrupted');
-  assert.ok(!fs.existsSync(out));
-});
+    const out = path.join(tmp, 'tty.mid');
+    const gen = startInTerminal(['generate', '--model', FOLK_MODEL, '--data', DATA_DIR, '--length', '100000', '--seed', '2', '--out', out]);
+    await waitUntil(gen.run, () => /generate \[.*\d+\/100000/.test(gen.text()), 'the bar was drawn');
+    // The node process under `script` gets the signal, as from Ctrl-C in its terminal. Depending on $SHELL, `script`
+    // runs node directly or under a shell that waits for it, so node is looked for among all descendants.
+    const node = descendants(gen.run.child.pid as number).find(
+      (p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0] === process.execPath,
+    );
+    assert.ok(node, 'no node process under script');
+    process.kill(node, 'SIGINT');
+    await gen.run.done;
+    startsALine(gen.text(), 'stopping on SIGINT');
+    startsALine(gen.text(), 'musicgen generate: interrupted');
+    assert.ok(!fs.existsSync(out));
+  },
+);
 
 test('a model whose scores are not finite: generateMusic and evaluateModel stop with a one-line error instead of writing noise', async () => {
   const lm = await loadModel(FOLK_MODEL);
@@ -213,9 +251,16 @@ test('a model whose scores are not finite: generateMusic and evaluateModel stop 
     lm.model.vars.outBias.assign(tf.fill(lm.model.vars.outBias.shape, NaN));
     const pieces = encodePieces(lm.vocab, loadCorpus([DATA_DIR], { maxFiles: 4 }).pieces);
     const primer = excerptPrimer(pieces, lm.vocab, 16, createRng(1));
-    assert.throws(() => generateMusic(lm.model, lm.vocab, primer, { ...DEFAULT_GENERATION_SETTINGS, run: { ...DEFAULT_RUN_SETTINGS, length: 10 } }), /generating: the scores after token \d+ are not finite \(NaN\): the model's weights are damaged/);
+    assert.throws(
+      () => generateMusic(lm.model, lm.vocab, primer, { ...DEFAULT_GENERATION_SETTINGS, run: { ...DEFAULT_RUN_SETTINGS, length: 10 } }),
+      /generating: the scores after token \d+ are not finite \(NaN\): the model's weights are damaged/,
+    );
     await assert.rejects(
-      evaluateModel(lm.model, lm.vocab, pieces.slice(0, 2), pieces, { ...DEFAULT_EVALUATE_OPTIONS, samples: 0, generate: DEFAULT_GENERATION_SETTINGS }),
+      evaluateModel(lm.model, lm.vocab, pieces.slice(0, 2), pieces, {
+        ...DEFAULT_EVALUATE_OPTIONS,
+        samples: 0,
+        generate: DEFAULT_GENERATION_SETTINGS,
+      }),
       /scoring: the NLL of the held-out tokens is not finite/,
     );
   } finally {

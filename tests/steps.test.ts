@@ -53,10 +53,22 @@ function checkSteps(tokens: string, expected: readonly Expected[]): void {
   expected.forEach((e, s) => {
     assert.equal(groupText(st, s), e.group, `group ${s}`);
     assert.equal(st.lengths[s], ids(e.group).length, `length ${s}`);
-    assert.deepEqual([...st.groups.subarray(s * STEP_SLOTS + st.lengths[s], (s + 1) * STEP_SLOTS)], new Array<number>(STEP_SLOTS - st.lengths[s]).fill(PAD), `padding ${s}`);
+    assert.deepEqual(
+      [...st.groups.subarray(s * STEP_SLOTS + st.lengths[s], (s + 1) * STEP_SLOTS)],
+      new Array<number>(STEP_SLOTS - st.lengths[s]).fill(PAD),
+      `padding ${s}`,
+    );
     assert.equal(st.starts[s], e.start, `start ${s}`);
-    assert.deepEqual([...st.lookback.subarray(s * LOOKBACK_SLOTS, (s + 1) * LOOKBACK_SLOTS)], lookRow(...e.look), `look-back after group ${s} (${e.group})`);
-    assert.deepEqual([...st.flags.subarray(s * LOOKBACK_FLAGS, (s + 1) * LOOKBACK_FLAGS)], [...e.flags], `flags after group ${s} (${e.group})`);
+    assert.deepEqual(
+      [...st.lookback.subarray(s * LOOKBACK_SLOTS, (s + 1) * LOOKBACK_SLOTS)],
+      lookRow(...e.look),
+      `look-back after group ${s} (${e.group})`,
+    );
+    assert.deepEqual(
+      [...st.flags.subarray(s * LOOKBACK_FLAGS, (s + 1) * LOOKBACK_FLAGS)],
+      [...e.flags],
+      `flags after group ${s} (${e.group})`,
+    );
   });
 }
 
@@ -168,7 +180,8 @@ function random(seed: number): () => number {
   };
 }
 
-const pieceIds = (vocab: Vocabulary, dir: string): number[][] => loadMidiFolder(dir).pieces.map((p) => encodeTokens(vocab, pieceToTokens(p, vocab.config)));
+const pieceIds = (vocab: Vocabulary, dir: string): number[][] =>
+  loadMidiFolder(dir).pieces.map((p) => encodeTokens(vocab, pieceToTokens(p, vocab.config)));
 
 test('real pieces: groups give back the ids, end where a step ends, and are short', (t) => {
   let tokens = 0;
@@ -182,7 +195,8 @@ test('real pieces: groups give back the ids, end where a step ends, and are shor
       const group = st.groups.subarray(s * STEP_SLOTS, s * STEP_SLOTS + st.lengths[s]);
       assert.ok(!group.includes(PAD));
       back.push(...group);
-      if (s < st.count - 1) assert.ok(endsStep(VOCAB.tokens[group[group.length - 1]]), `group ${s} ends at ${VOCAB.keys[group[group.length - 1]]}`);
+      if (s < st.count - 1)
+        assert.ok(endsStep(VOCAB.tokens[group[group.length - 1]]), `group ${s} ends at ${VOCAB.keys[group[group.length - 1]]}`);
     }
     assert.deepEqual(back, seq);
     tokens += seq.length;
@@ -242,7 +256,9 @@ test('piano-midi: tokens per step, repeat flags, and time on 20,000 tokens', { s
     }
   }
   const pct = (n: number): string => `${((100 * n) / steps).toFixed(1)} %`;
-  t.diagnostic(`${pieces.length} pieces: ${(tokens / steps).toFixed(2)} tokens and ${(notes / steps).toFixed(2)} notes per step, ${split} groups split at ${STEP_SLOTS} tokens (runs of tempo-only positions); flag 1 bar back ${pct(flagged[0])}, 2 bars back ${pct(flagged[1])}, either ${pct(either)} of ${steps} steps`);
+  t.diagnostic(
+    `${pieces.length} pieces: ${(tokens / steps).toFixed(2)} tokens and ${(notes / steps).toFixed(2)} notes per step, ${split} groups split at ${STEP_SLOTS} tokens (runs of tempo-only positions); flag 1 bar back ${pct(flagged[0])}, 2 bars back ${pct(flagged[1])}, either ${pct(either)} of ${steps} steps`,
+  );
   assert.ok(tokens / steps < 4.2 && notes / steps > 0.7 && split < steps / 1000);
   // Linear time: 20,000 tokens of real piano in well under a second.
   const long = pieces.flat().slice(0, 20_000);

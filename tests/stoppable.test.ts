@@ -61,7 +61,11 @@ test('evaluateModel returns null when asked to stop while it fits the n-gram bas
     const pieces = encodePieces(lm.vocab, loadCorpus([DATA_DIR], { maxFiles: 6 }).pieces);
     const stages: string[] = [];
     const ev = await evaluateModel(
-      lm.model, lm.vocab, pieces.slice(0, 2), pieces, { ...DEFAULT_EVALUATE_OPTIONS, samples: 0, generate: DEFAULT_GENERATION_SETTINGS },
+      lm.model,
+      lm.vocab,
+      pieces.slice(0, 2),
+      pieces,
+      { ...DEFAULT_EVALUATE_OPTIONS, samples: 0, generate: DEFAULT_GENERATION_SETTINGS },
       (stage, done, total) => stages.push(`${stage} ${done}/${total}`),
       () => stages.includes('baseline 0/1'),
     );
@@ -75,7 +79,8 @@ test('evaluateModel returns null when asked to stop while it fits the n-gram bas
 /** `repeats` times the pitches as notes of `duration` beats. */
 function phrase(name: string, pitches: readonly number[], repeats: number, duration: number): ReturnType<typeof makePiece> {
   const notes: Note[] = [];
-  for (let r = 0; r < repeats; r++) pitches.forEach((p, i) => notes.push({ pitch: p, start: (r * pitches.length + i) * duration, duration, velocity: 90 }));
+  for (let r = 0; r < repeats; r++)
+    pitches.forEach((p, i) => notes.push({ pitch: p, start: (r * pitches.length + i) * duration, duration, velocity: 90 }));
   return makePiece(name, notes);
 }
 
@@ -92,7 +97,7 @@ function tinyRun(dir: string, resume = false): TrainRun {
   return { model, vocab, train: trainEnc, val: valEnc, dataset, config, outDir: dir, runConfig: info, resume };
 }
 
-test('training stopped during end-of-epoch validation: a checkpoint at the end of the epoch\'s batches; --resume validates it, to the figures of a run never stopped', async () => {
+test("training stopped during end-of-epoch validation: a checkpoint at the end of the epoch's batches; --resume validates it, to the figures of a run never stopped", async () => {
   const whole = tinyRun(path.join(tmp, 'whole'));
   const reference = await trainModel(whole);
   whole.model.net.dispose();

@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bars, makePiece, type Note, type Piece, type TimeSignature } from '../lib/core/piece';
 import { barContents, REPEAT_LOOKBACK, structureStats } from '../lib/evaluate/structure';
-import { crossValidatedAccuracy, DEFAULT_TWO_SAMPLE_OPTIONS, excerptFeatures, TWO_SAMPLE_FEATURES, twoSampleTest } from '../lib/evaluate/two-sample';
+import {
+  crossValidatedAccuracy,
+  DEFAULT_TWO_SAMPLE_OPTIONS,
+  excerptFeatures,
+  TWO_SAMPLE_FEATURES,
+  twoSampleTest,
+} from '../lib/evaluate/two-sample';
 import { musicStats, onsetOrder } from '../lib/evaluate/metrics';
 import { loadMidiFolder } from '../lib/midi/read';
 import { createRng, shuffled, type Rng } from '../lib/core/rng';
@@ -14,19 +20,36 @@ const meter = (beat: number, numerator: number, denominator: number): TimeSignat
 
 /** One 4/4 bar's figure at bar `bar`: C E G C' on the beats and a sixteenth before the last, shifted by `transpose` semitones. */
 function figure(bar: number, transpose = 0): Note[] {
-  return [[60, 0], [64, 1], [67, 2], [71, 2.75], [72, 3]].map(([p, b]) => note(p + transpose, bar * 4 + b));
+  return [
+    [60, 0],
+    [64, 1],
+    [67, 2],
+    [71, 2.75],
+    [72, 3],
+  ].map(([p, b]) => note(p + transpose, bar * 4 + b));
 }
 
 /** A 4/4 piece of the given bars' figures (null = an empty bar). */
 function piece(transposes: readonly (number | null)[]): Piece {
-  return makePiece('p', transposes.flatMap((t, bar) => (t === null ? [] : figure(bar, t))));
+  return makePiece(
+    'p',
+    transposes.flatMap((t, bar) => (t === null ? [] : figure(bar, t))),
+  );
 }
 
 test('bars: each meter repeats from its beat, the next one cuts a bar short, a meter of no length is skipped', () => {
   const b = bars([meter(6, 3, 4), meter(0, 4, 4), meter(9, 0, 4), meter(9, 6, 8)], 16);
-  assert.deepEqual(b.map((x) => [x.start, x.beats, `${x.meter.numerator}/${x.meter.denominator}`]), [
-    [0, 4, '4/4'], [4, 2, '4/4'], [6, 3, '3/4'], [9, 3, '6/8'], [12, 3, '6/8'], [15, 3, '6/8'],
-  ]);
+  assert.deepEqual(
+    b.map((x) => [x.start, x.beats, `${x.meter.numerator}/${x.meter.denominator}`]),
+    [
+      [0, 4, '4/4'],
+      [4, 2, '4/4'],
+      [6, 3, '3/4'],
+      [9, 3, '6/8'],
+      [12, 3, '6/8'],
+      [15, 3, '6/8'],
+    ],
+  );
   assert.deepEqual(bars([meter(0, 4, 4)], 0), []);
 });
 
@@ -35,9 +58,18 @@ test('barContents: onsets on a 12-per-beat grid, pitch classes, and only the bar
   const p = makePiece('p', [note(60, 8 + 1 / 3), note(73, 8.999), note(48, 16), note(64, 16)]);
   const c = barContents(p);
   assert.equal(c.length, 3, 'bars 2, 3 and 4');
-  assert.deepEqual(c.map((b) => b.onsets), [[4, 12], [], [0]]);
-  assert.deepEqual(c.map((b) => b.key), [`${4 * 12 + 0},${12 * 12 + 1}`, '', '0,4']);
-  assert.deepEqual(c.map((b) => b.steps), [48, 48, 48]);
+  assert.deepEqual(
+    c.map((b) => b.onsets),
+    [[4, 12], [], [0]],
+  );
+  assert.deepEqual(
+    c.map((b) => b.key),
+    [`${4 * 12 + 0},${12 * 12 + 1}`, '', '0,4'],
+  );
+  assert.deepEqual(
+    c.map((b) => b.steps),
+    [48, 48, 48],
+  );
   assert.deepEqual(barContents(makePiece('e', [])), []);
 });
 
@@ -69,7 +101,11 @@ test('meter changes per 100 bars, counted bar by bar within the span', () => {
   // 4/4 ×4, 3/4 ×2, 4/4 ×2, a note on each downbeat: two changes in 8 bars.
   const signatures = [meter(0, 4, 4), meter(16, 3, 4), meter(22, 4, 4)];
   const downbeats = [0, 4, 8, 12, 16, 19, 22, 26];
-  const p = makePiece('m', downbeats.map((b) => note(60, b)), { timeSignatures: signatures });
+  const p = makePiece(
+    'm',
+    downbeats.map((b) => note(60, b)),
+    { timeSignatures: signatures },
+  );
   const s = structureStats(p);
   assert.equal(s.bars, 8);
   close(s.meterChangesPer100Bars, 25, 'two in eight');
@@ -78,12 +114,24 @@ test('meter changes per 100 bars, counted bar by bar within the span', () => {
   close(structureStats({ ...p, notes: p.notes.slice(4) }).meterChangesPer100Bars, 25, 'the last four bars');
   close(structureStats({ ...p, notes: p.notes.slice(0, 4) }).meterChangesPer100Bars, 0, 'the first four bars');
   // A repeated signature is no change; one that stops mid-bar cuts the bar short and counts once.
-  close(structureStats(makePiece('r', [note(60, 0), note(60, 4), note(60, 8)], { timeSignatures: [meter(0, 4, 4), meter(4, 4, 4)] })).meterChangesPer100Bars, 0, 'repeated 4/4');
+  close(
+    structureStats(makePiece('r', [note(60, 0), note(60, 4), note(60, 8)], { timeSignatures: [meter(0, 4, 4), meter(4, 4, 4)] }))
+      .meterChangesPer100Bars,
+    0,
+    'repeated 4/4',
+  );
   const cut = makePiece('c', [note(60, 0), note(60, 4), note(60, 6), note(60, 9)], { timeSignatures: [meter(0, 4, 4), meter(6, 3, 4)] });
-  assert.deepEqual(barContents(cut).map((b) => b.steps), [48, 24, 36, 36]);
+  assert.deepEqual(
+    barContents(cut).map((b) => b.steps),
+    [48, 24, 36, 36],
+  );
   close(structureStats(cut).meterChangesPer100Bars, 25, 'cut short');
   // No signature before the first one means 4/4 until it (as in a MIDI file): a change at bar 1.
-  close(structureStats(makePiece('late', [note(60, 0), note(60, 4)], { timeSignatures: [meter(4, 3, 4)] })).meterChangesPer100Bars, 50, 'late first meter');
+  close(
+    structureStats(makePiece('late', [note(60, 0), note(60, 4)], { timeSignatures: [meter(4, 3, 4)] })).meterChangesPer100Bars,
+    50,
+    'late first meter',
+  );
 });
 
 test('groove consistency: 1 for bars of one rhythm, whatever their pitches; 1 − Hamming / grid size otherwise', () => {
@@ -117,14 +165,24 @@ test('crossValidatedAccuracy: 1 on classes apart, 0.5 on identical rows, seeded;
   const o = DEFAULT_TWO_SAMPLE_OPTIONS;
   assert.equal(crossValidatedAccuracy(cloud(0, 12), cloud(3, 12), o, createRng(1)), 1);
   const same = Array.from({ length: 10 }, () => [1, 2, 3]);
-  assert.equal(crossValidatedAccuracy(same, same, o, createRng(1)), 0.5, 'nothing to learn: every row gets 0.5 and is called the first class');
+  assert.equal(
+    crossValidatedAccuracy(same, same, o, createRng(1)),
+    0.5,
+    'nothing to learn: every row gets 0.5 and is called the first class',
+  );
   // Overlapping clouds: somewhere between, the same for the same seed, another for another.
   const [a, b] = [cloud(0, 12), cloud(0.3, 12)];
   const acc = crossValidatedAccuracy(a, b, o, createRng(1));
   assert.equal(crossValidatedAccuracy(a, b, o, createRng(1)), acc);
   assert.ok(acc > 0.2 && acc < 0.9, `overlapping: ${acc}`);
-  assert.ok([2, 3, 4, 5, 6].some((s) => crossValidatedAccuracy(a, b, o, createRng(s)) !== acc), 'the seed deals the folds');
-  assert.throws(() => crossValidatedAccuracy([[1]], [[2], [3]], o, createRng(1)), /^RangeError: each class needs at least two rows \(got 1 and 2\)$/);
+  assert.ok(
+    [2, 3, 4, 5, 6].some((s) => crossValidatedAccuracy(a, b, o, createRng(s)) !== acc),
+    'the seed deals the folds',
+  );
+  assert.throws(
+    () => crossValidatedAccuracy([[1]], [[2], [3]], o, createRng(1)),
+    /^RangeError: each class needs at least two rows \(got 1 and 2\)$/,
+  );
   const f = excerptFeatures(piece([0, 0, 1]));
   assert.equal(f.length, TWO_SAMPLE_FEATURES.length);
   close(f[TWO_SAMPLE_FEATURES.indexOf('barRepetition')], 1 / 3, 'barRepetition feature');
@@ -132,54 +190,92 @@ test('crossValidatedAccuracy: 1 on classes apart, 0.5 on identical rows, seeded;
 });
 
 /** Each tune's first `notes` notes in onset order. */
-const opening = (pieces: readonly Piece[], notes: number): Piece[] => pieces.map((p) => ({ ...p, notes: [...p.notes].sort(onsetOrder).slice(0, notes) }));
+const opening = (pieces: readonly Piece[], notes: number): Piece[] =>
+  pieces.map((p) => ({ ...p, notes: [...p.notes].sort(onsetOrder).slice(0, notes) }));
 /** The same rhythm with the tune's pitches in random order. */
 const pitchesShuffled = (p: Piece, rng: Rng): Piece => {
-  const pitches = shuffled(p.notes.map((n) => n.pitch), rng);
+  const pitches = shuffled(
+    p.notes.map((n) => n.pitch),
+    rng,
+  );
   return { ...p, notes: p.notes.map((n, i) => ({ ...n, pitch: pitches[i] })) };
 };
 
-test('Nottingham: tunes repeat half their bars (measured by hand before: 50.5 %, 1.2 meter changes per 100 bars), their pitch shuffles almost none', { skip: needNottingham }, () => {
-  const { pieces } = loadMidiFolder(NOTTINGHAM);
-  const every50 = musicStats(opening(pieces.filter((_, i) => i % 50 === 0), 1000));
-  assert.ok(every50.barRepetition > 0.4 && every50.barRepetition < 0.6, `repetition ${every50.barRepetition}`);
-  assert.ok(every50.meterChangesPer100Bars > 0.6 && every50.meterChangesPer100Bars < 2, `meter changes ${every50.meterChangesPer100Bars}`);
-  const tunes = pieces.filter((_, i) => i % 5 === 0);
-  const rng = createRng(4);
-  const real = musicStats(tunes);
-  const random = musicStats(tunes.map((p) => pitchesShuffled(p, rng)));
-  assert.ok(real.barRepetition > 0.35, `real ${real.barRepetition}`);
-  assert.ok(random.barRepetition < real.barRepetition / 10, `shuffled ${random.barRepetition} against ${real.barRepetition}`);
-  // Pitches moved, onsets and meters not: the groove and the meter changes stay exactly.
-  assert.equal(random.grooveConsistency, real.grooveConsistency);
-  assert.equal(random.meterChangesPer100Bars, real.meterChangesPer100Bars);
-  assert.ok(real.grooveConsistency > 0.9 && real.grooveConsistency < 1, `groove ${real.grooveConsistency}`);
-});
+test(
+  'Nottingham: tunes repeat half their bars (measured by hand before: 50.5 %, 1.2 meter changes per 100 bars), their pitch shuffles almost none',
+  { skip: needNottingham },
+  () => {
+    const { pieces } = loadMidiFolder(NOTTINGHAM);
+    const every50 = musicStats(
+      opening(
+        pieces.filter((_, i) => i % 50 === 0),
+        1000,
+      ),
+    );
+    assert.ok(every50.barRepetition > 0.4 && every50.barRepetition < 0.6, `repetition ${every50.barRepetition}`);
+    assert.ok(
+      every50.meterChangesPer100Bars > 0.6 && every50.meterChangesPer100Bars < 2,
+      `meter changes ${every50.meterChangesPer100Bars}`,
+    );
+    const tunes = pieces.filter((_, i) => i % 5 === 0);
+    const rng = createRng(4);
+    const real = musicStats(tunes);
+    const random = musicStats(tunes.map((p) => pitchesShuffled(p, rng)));
+    assert.ok(real.barRepetition > 0.35, `real ${real.barRepetition}`);
+    assert.ok(random.barRepetition < real.barRepetition / 10, `shuffled ${random.barRepetition} against ${real.barRepetition}`);
+    // Pitches moved, onsets and meters not: the groove and the meter changes stay exactly.
+    assert.equal(random.grooveConsistency, real.grooveConsistency);
+    assert.equal(random.meterChangesPer100Bars, real.meterChangesPer100Bars);
+    assert.ok(real.grooveConsistency > 0.9 && real.grooveConsistency < 1, `groove ${real.grooveConsistency}`);
+  },
+);
 
-test('piano-midi: the first 1,000 notes of every 20th piece repeat about 12 % of their bars and rarely change meter (measured by hand before: 12.2 %, 0.3)', { skip: needPianoMidi }, () => {
-  const s = musicStats(opening(loadMidiFolder(PIANO_MIDI).pieces.filter((_, i) => i % 20 === 0), 1000));
-  assert.ok(s.barRepetition > 0.08 && s.barRepetition < 0.18, `repetition ${s.barRepetition}`);
-  assert.ok(s.meterChangesPer100Bars < 1, `meter changes ${s.meterChangesPer100Bars}`);
-});
+test(
+  'piano-midi: the first 1,000 notes of every 20th piece repeat about 12 % of their bars and rarely change meter (measured by hand before: 12.2 %, 0.3)',
+  { skip: needPianoMidi },
+  () => {
+    const s = musicStats(
+      opening(
+        loadMidiFolder(PIANO_MIDI).pieces.filter((_, i) => i % 20 === 0),
+        1000,
+      ),
+    );
+    assert.ok(s.barRepetition > 0.08 && s.barRepetition < 0.18, `repetition ${s.barRepetition}`);
+    assert.ok(s.meterChangesPer100Bars < 1, `meter changes ${s.meterChangesPer100Bars}`);
+  },
+);
 
-test('two-sample test on Nottingham: random pitches and jittered onsets are told from data, data from data is not', { skip: needNottingham }, () => {
-  const rng = createRng(11);
-  const tunes = shuffled(loadMidiFolder(NOTTINGHAM).pieces, rng);
-  const pool = tunes.slice(0, 300);
-  const fresh = tunes.slice(300, 316);
-  const o = DEFAULT_TWO_SAMPLE_OPTIONS;
-  const data = twoSampleTest(fresh, pool, o, createRng(1));
-  assert.ok(data, 'a test');
-  assert.deepEqual([data.pieces, data.folds, data.repeats, data.draws], [16, 5, 20, 100]);
-  assert.ok(data.accuracy < 0.7, `data told from data: ${data.accuracy}`);
-  assert.ok(Math.abs(data.chanceAccuracy - 0.5) < 0.1, `chance ${data.chanceAccuracy}`);
-  assert.ok(data.chanceQuantile !== null && data.chanceQuantile > 0.5 && data.chanceQuantile < 0.8, `chance quantile ${data.chanceQuantile}`);
-  const randomPitches = fresh.map((p) => ({ ...p, notes: p.notes.map((n) => ({ ...n, pitch: 48 + Math.floor(rng.next() * 36) })) }));
-  const jittered = fresh.map((p) => ({ ...p, notes: p.notes.map((n) => ({ ...n, start: Math.max(0, n.start + (Math.floor(rng.next() * 5) - 2) / 4) })) }));
-  for (const [what, samples] of [['random pitches', randomPitches], ['onsets jittered by up to half a beat', jittered]] as const) {
-    const t = twoSampleTest(samples, pool, o, createRng(1));
-    assert.ok(t && t.accuracy > 0.9 && t.chanceQuantile !== null && t.accuracy > t.chanceQuantile, `${what}: ${t?.accuracy}`);
-  }
-  // Seeded: the same again.
-  assert.deepEqual(twoSampleTest(fresh, pool, o, createRng(1)), data);
-});
+test(
+  'two-sample test on Nottingham: random pitches and jittered onsets are told from data, data from data is not',
+  { skip: needNottingham },
+  () => {
+    const rng = createRng(11);
+    const tunes = shuffled(loadMidiFolder(NOTTINGHAM).pieces, rng);
+    const pool = tunes.slice(0, 300);
+    const fresh = tunes.slice(300, 316);
+    const o = DEFAULT_TWO_SAMPLE_OPTIONS;
+    const data = twoSampleTest(fresh, pool, o, createRng(1));
+    assert.ok(data, 'a test');
+    assert.deepEqual([data.pieces, data.folds, data.repeats, data.draws], [16, 5, 20, 100]);
+    assert.ok(data.accuracy < 0.7, `data told from data: ${data.accuracy}`);
+    assert.ok(Math.abs(data.chanceAccuracy - 0.5) < 0.1, `chance ${data.chanceAccuracy}`);
+    assert.ok(
+      data.chanceQuantile !== null && data.chanceQuantile > 0.5 && data.chanceQuantile < 0.8,
+      `chance quantile ${data.chanceQuantile}`,
+    );
+    const randomPitches = fresh.map((p) => ({ ...p, notes: p.notes.map((n) => ({ ...n, pitch: 48 + Math.floor(rng.next() * 36) })) }));
+    const jittered = fresh.map((p) => ({
+      ...p,
+      notes: p.notes.map((n) => ({ ...n, start: Math.max(0, n.start + (Math.floor(rng.next() * 5) - 2) / 4) })),
+    }));
+    for (const [what, samples] of [
+      ['random pitches', randomPitches],
+      ['onsets jittered by up to half a beat', jittered],
+    ] as const) {
+      const t = twoSampleTest(samples, pool, o, createRng(1));
+      assert.ok(t && t.accuracy > 0.9 && t.chanceQuantile !== null && t.accuracy > t.chanceQuantile, `${what}: ${t?.accuracy}`);
+    }
+    // Seeded: the same again.
+    assert.deepEqual(twoSampleTest(fresh, pool, o, createRng(1)), data);
+  },
+);

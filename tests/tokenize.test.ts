@@ -49,15 +49,20 @@ test('timed tokens group simultaneous equal-length notes into one chord event', 
 });
 
 test('token strings round-trip and malformed ones are rejected', () => {
-  for (const s of ['s:16', 'd:3', 'n:60', 'c:48.52.55', '<s>', '|', 'ts:6/8', 'p:0', 'p:143', 't:120', 'v:7', 'i:0', 'i:127', 'i:drums']) assert.equal(tokenToString(tokenFromString(s)), s);
-  for (const s of ['x:1', 'n:60.64', 'c:60', 'c:64.60', 'n:200', 's:0', 'ts:3/5', 'ts:0/4', 't:0', 'i:128', 'v:128', 'i:drum']) assert.throws(() => tokenFromString(s), /malformed token/);
+  for (const s of ['s:16', 'd:3', 'n:60', 'c:48.52.55', '<s>', '|', 'ts:6/8', 'p:0', 'p:143', 't:120', 'v:7', 'i:0', 'i:127', 'i:drums'])
+    assert.equal(tokenToString(tokenFromString(s)), s);
+  for (const s of ['x:1', 'n:60.64', 'c:60', 'c:64.60', 'n:200', 's:0', 'ts:3/5', 'ts:0/4', 't:0', 'i:128', 'v:128', 'i:drum'])
+    assert.throws(() => tokenFromString(s), /malformed token/);
 });
 
 test('vocabulary is sorted, saved and loaded identically, and encodes/decodes', { skip: needNottingham }, () => {
   const pieces = loadMidiFolder(NOTTINGHAM).pieces.slice(0, 60);
   const vocab = buildVocabulary(pieces, TIMED);
   const kinds = vocab.tokens.map((t) => t.kind);
-  assert.deepEqual(kinds, [...kinds].sort((a, b) => ['shift', 'dur', 'event'].indexOf(a) - ['shift', 'dur', 'event'].indexOf(b)));
+  assert.deepEqual(
+    kinds,
+    [...kinds].sort((a, b) => ['shift', 'dur', 'event'].indexOf(a) - ['shift', 'dur', 'event'].indexOf(b)),
+  );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vocab-'));
   saveVocabulary(path.join(dir, 'vocab.json'), vocab);
   const back = loadVocabulary(path.join(dir, 'vocab.json'));
@@ -69,12 +74,17 @@ test('vocabulary is sorted, saved and loaded identically, and encodes/decodes', 
 });
 
 test('unknown symbols follow the policy: nearest, skip, error', () => {
-  const vocab = buildVocabulary([makePiece('v', [
-    { pitch: 60, start: 0, duration: 1, velocity: 80 },
-    { pitch: 64, start: 1, duration: 2, velocity: 80 },
-    { pitch: 48, start: 3, duration: 1, velocity: 80 },
-    { pitch: 52, start: 3, duration: 1, velocity: 80 },
-  ])], TIMED);
+  const vocab = buildVocabulary(
+    [
+      makePiece('v', [
+        { pitch: 60, start: 0, duration: 1, velocity: 80 },
+        { pitch: 64, start: 1, duration: 2, velocity: 80 },
+        { pitch: 48, start: 3, duration: 1, velocity: 80 },
+        { pitch: 52, start: 3, duration: 1, velocity: 80 },
+      ]),
+    ],
+    TIMED,
+  );
   const unknown = [tokenFromString('n:61'), tokenFromString('d:4'), tokenFromString('c:48.52.57'), tokenFromString('d:3')];
   assert.deepEqual(decodeIds(vocab, encodeTokens(vocab, unknown, 'nearest')).map(tokenToString), ['n:60', 'd:4', 'c:48.52', 'd:4']);
   assert.deepEqual(encodeTokens(vocab, unknown, 'skip'), []);
@@ -85,20 +95,48 @@ test('a damaged vocabulary file is a one-line error naming the file', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vocab-'));
   const f = path.join(dir, 'vocab.json');
   const cases: [string, string][] = [
-    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed"},"tokens":["n:60","n:50"],"counts":[1,1]}', 'tokens must be sorted and distinct (tokens[1] "n:50" is out of order)'],
+    [
+      '{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed"},"tokens":["n:60","n:50"],"counts":[1,1]}',
+      'tokens must be sorted and distinct (tokens[1] "n:50" is out of order)',
+    ],
     ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed"},"tokens":["n:60"]}', 'counts must be an array (got undefined)'],
-    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed","stepsPerBeat":0},"tokens":["n:60"],"counts":[1]}', 'tokenizer.stepsPerBeat must be an integer in [1, 48] (got 0)'],
-    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed"},"tokens":["n:60","x:1"],"counts":[1,1]}', 'tokens[1]: malformed token "x:1"'],
-    ['{"format":"musicgen-vocab/2","tokenizer":{"scheme":"timed"},"tokens":["n:60"],"counts":[1]}', 'format must be "musicgen-vocab/1" (is this a musicgen vocab.json?) (got "musicgen-vocab/2")'],
-    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed"},"tokens":["n:60"],"counts":[-1]}', 'counts[0] must be an integer in [0, 9007199254740991] (got -1)'],
-    ['{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60"],"counts":[1]}', 'tokenizer.scheme must be "remi", "timed" or "classic" (got undefined)'],
-    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"remi2"},"tokens":["n:60"],"counts":[1]}', 'tokenizer.scheme must be "remi", "timed" or "classic" (got "remi2")'],
-    ['{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed","stepsPerBeat":"4"},"tokens":["n:60"],"counts":[1]}', 'tokenizer.stepsPerBeat must be an integer in [1, 48] (got "4")'],
+    [
+      '{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed","stepsPerBeat":0},"tokens":["n:60"],"counts":[1]}',
+      'tokenizer.stepsPerBeat must be an integer in [1, 48] (got 0)',
+    ],
+    [
+      '{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed"},"tokens":["n:60","x:1"],"counts":[1,1]}',
+      'tokens[1]: malformed token "x:1"',
+    ],
+    [
+      '{"format":"musicgen-vocab/2","tokenizer":{"scheme":"timed"},"tokens":["n:60"],"counts":[1]}',
+      'format must be "musicgen-vocab/1" (is this a musicgen vocab.json?) (got "musicgen-vocab/2")',
+    ],
+    [
+      '{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed"},"tokens":["n:60"],"counts":[-1]}',
+      'counts[0] must be an integer in [0, 9007199254740991] (got -1)',
+    ],
+    [
+      '{"format":"musicgen-vocab/1","tokenizer":{},"tokens":["n:60"],"counts":[1]}',
+      'tokenizer.scheme must be "remi", "timed" or "classic" (got undefined)',
+    ],
+    [
+      '{"format":"musicgen-vocab/1","tokenizer":{"scheme":"remi2"},"tokens":["n:60"],"counts":[1]}',
+      'tokenizer.scheme must be "remi", "timed" or "classic" (got "remi2")',
+    ],
+    [
+      '{"format":"musicgen-vocab/1","tokenizer":{"scheme":"timed","stepsPerBeat":"4"},"tokens":["n:60"],"counts":[1]}',
+      'tokenizer.stepsPerBeat must be an integer in [1, 48] (got "4")',
+    ],
     ['{oops', 'not valid JSON (damaged or truncated?)'],
   ];
   for (const [text, reason] of cases) {
     fs.writeFileSync(f, text);
-    assert.throws(() => loadVocabulary(f), (e: Error) => e.message === `${f}: ${reason}`, reason);
+    assert.throws(
+      () => loadVocabulary(f),
+      (e: Error) => e.message === `${f}: ${reason}`,
+      reason,
+    );
   }
 });
 
@@ -109,15 +147,38 @@ test('shared data folders are present on CI', { skip: !process.env.CI && 'only c
 
 test('a long silence costs a few tokens in every scheme: timed shortens it by whole beats, remi by whole bars', () => {
   // Notes at beat 0 and 50000.5, a tempo change at 30000 and a meter change (to 3/4) at 40000 between them.
-  const piece = makePiece('gap', [
-    { pitch: 60, start: 0, duration: 1, velocity: 80 },
-    { pitch: 62, start: 50_000.5, duration: 1, velocity: 80 },
-  ], {
-    tempos: [{ beat: 0, bpm: 120 }, { beat: 30_000, bpm: 60 }],
-    timeSignatures: [{ beat: 0, numerator: 4, denominator: 4 }, { beat: 40_000, numerator: 3, denominator: 4 }],
-  });
+  const piece = makePiece(
+    'gap',
+    [
+      { pitch: 60, start: 0, duration: 1, velocity: 80 },
+      { pitch: 62, start: 50_000.5, duration: 1, velocity: 80 },
+    ],
+    {
+      tempos: [
+        { beat: 0, bpm: 120 },
+        { beat: 30_000, bpm: 60 },
+      ],
+      timeSignatures: [
+        { beat: 0, numerator: 4, denominator: 4 },
+        { beat: 40_000, numerator: 3, denominator: 4 },
+      ],
+    },
+  );
   const timed = pieceToTokens(piece, TIMED);
-  assert.deepEqual(timed.map(tokenToString), ['n:60', 'd:4', 's:16', 's:16', 's:16', 's:16', 's:16', 's:16', 's:16', 's:14', 'n:62', 'd:4']);
+  assert.deepEqual(timed.map(tokenToString), [
+    'n:60',
+    'd:4',
+    's:16',
+    's:16',
+    's:16',
+    's:16',
+    's:16',
+    's:16',
+    's:16',
+    's:14',
+    'n:62',
+    'd:4',
+  ]);
   const back = tokensToPiece(timed, TIMED).notes;
   assert.equal(back[1].start, 31.5, 'the onset keeps its place in the beat');
   const remi = defaultTokenizerConfig('remi');
@@ -129,12 +190,19 @@ test('a long silence costs a few tokens in every scheme: timed shortens it by wh
   const meter = decoded.timeSignatures[decoded.timeSignatures.length - 1];
   assert.deepEqual([meter.numerator, meter.denominator], [3, 4]);
   assert.equal((decoded.notes[1].start - meter.beat) % 3, 1.5, 'the onset keeps its place in the 3/4 bar');
-  assert.deepEqual(decoded.tempos.map((t) => t.bpm), [123, 59], 'the tempo bins nearest 120 and 60');
+  assert.deepEqual(
+    decoded.tempos.map((t) => t.bpm),
+    [123, 59],
+    'the tempo bins nearest 120 and 60',
+  );
 });
 
 test('maxSilenceBeats: a vocab.json saved before it loads with the default, and it is checked', () => {
   const old = loadVocabulary(path.join(FOLK_MODEL, 'vocab.json'));
   assert.equal(old.config.scheme, 'timed');
   assert.equal(old.config.maxSilenceBeats, 32);
-  assert.throws(() => validateTokenizerConfig({ ...TIMED, maxSilenceBeats: 0 }), /maxSilenceBeats must be an integer in \[1, 4096\] \(got 0\)/);
+  assert.throws(
+    () => validateTokenizerConfig({ ...TIMED, maxSilenceBeats: 0 }),
+    /maxSilenceBeats must be an integer in \[1, 4096\] \(got 0\)/,
+  );
 });

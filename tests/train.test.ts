@@ -27,7 +27,8 @@ before(async () => {
 /** `repeats` bars of the given pitches as eighth notes. */
 function piece(name: string, pitches: readonly number[], repeats: number, duration = 0.5): ReturnType<typeof makePiece> {
   const notes: Note[] = [];
-  for (let r = 0; r < repeats; r++) pitches.forEach((p, i) => notes.push({ pitch: p, start: (r * pitches.length + i) * duration, duration, velocity: 90 }));
+  for (let r = 0; r < repeats; r++)
+    pitches.forEach((p, i) => notes.push({ pitch: p, start: (r * pitches.length + i) * duration, duration, velocity: 90 }));
   return makePiece(name, notes);
 }
 
@@ -67,7 +68,10 @@ test('lrDecay halves the learning rate after each epoch without a better validat
 });
 
 test('lrDecay outside (0, 1] is an error naming it', () => {
-  assert.throws(() => validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, lrDecay: 0 }), /^RangeError: lrDecay must be in \(0, 1\] \(1 = constant learning rate\) \(got 0\)$/);
+  assert.throws(
+    () => validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, lrDecay: 0 }),
+    /^RangeError: lrDecay must be in \(0, 1\] \(1 = constant learning rate\) \(got 0\)$/,
+  );
   assert.throws(() => validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, lrDecay: 1.5 }), /lrDecay/);
   assert.equal(validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, lrDecay: 1 }).lrDecay, 1);
 });

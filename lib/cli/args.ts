@@ -112,7 +112,8 @@ export function intAtLeast(a: ParsedArgs, name: string, min: number): number | u
  * name that says it holds something else.
  */
 export function checkExtension(flag: string, file: string, exts: readonly string[]): void {
-  if (!exts.includes(path.extname(file).toLowerCase())) throw new UserError(`--${flag} must name a ${exts.join(' or ')} file (got ${JSON.stringify(file)})`);
+  if (!exts.includes(path.extname(file).toLowerCase()))
+    throw new UserError(`--${flag} must name a ${exts.join(' or ')} file (got ${JSON.stringify(file)})`);
 }
 
 /**

@@ -23,9 +23,12 @@ import { modelArg, openRecordedFolders } from './paths';
 
 export const EVALUATE_FLAGS: FlagSpecs = {
   model: { type: 'string', help: 'DIR model folder' },
-  data: { type: 'string', multiple: true, help: 'DIR held-out MIDI files to score (default: the model\'s own validation files)' },
-  'train-data': { type: 'string', multiple: true, help: 'DIR the model\'s training folders (default: as recorded in its config.json)' },
-  samples: { type: 'string', help: `N generated pieces for the music statistics and the copy check, 0-1000; 0 = none, only the scores (default ${DEFAULT_EVALUATE_OPTIONS.samples})` },
+  data: { type: 'string', multiple: true, help: "DIR held-out MIDI files to score (default: the model's own validation files)" },
+  'train-data': { type: 'string', multiple: true, help: "DIR the model's training folders (default: as recorded in its config.json)" },
+  samples: {
+    type: 'string',
+    help: `N generated pieces for the music statistics and the copy check, 0-1000; 0 = none, only the scores (default ${DEFAULT_EVALUATE_OPTIONS.samples})`,
+  },
   length: GENERATE_FLAGS.length,
   temperature: GENERATE_FLAGS.temperature,
   'top-p': GENERATE_FLAGS['top-p'],
@@ -42,7 +45,10 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
     generate = {
       sampling: validateSamplingConfig(defined({ temperature: num(a, 'temperature'), topP: num(a, 'top-p') })),
       controls: {},
-      run: validateRunSettings({ ...DEFAULT_RUN_SETTINGS, ...defined({ length: num(a, 'length', 'int'), context: num(a, 'context', 'int'), seed: num(a, 'seed', 'int') }) }),
+      run: validateRunSettings({
+        ...DEFAULT_RUN_SETTINGS,
+        ...defined({ length: num(a, 'length', 'int'), context: num(a, 'context', 'int'), seed: num(a, 'seed', 'int') }),
+      }),
     };
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
@@ -54,23 +60,43 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   await initBackend();
   const lm = await loadModel(modelArg(modelDir));
   try {
-    return await evaluateWith(lm, showPath(lm.dir), heldFolders, { ...DEFAULT_EVALUATE_OPTIONS, samples, generate, ngramOrder: order }, a, io);
+    return await evaluateWith(
+      lm,
+      showPath(lm.dir),
+      heldFolders,
+      { ...DEFAULT_EVALUATE_OPTIONS, samples, generate, ngramOrder: order },
+      a,
+      io,
+    );
   } finally {
     lm.model.net.dispose();
   }
 }
 
 /** The evaluation proper, once the model is loaded. */
-async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: readonly string[], options: EvaluateOptions, a: ParsedArgs, io: Io): Promise<JsonResult> {
+async function evaluateWith(
+  lm: LoadedModel,
+  modelDir: string,
+  heldFolders: readonly string[],
+  options: EvaluateOptions,
+  a: ParsedArgs,
+  io: Io,
+): Promise<JsonResult> {
   const order = options.ngramOrder;
   const folders = lm.config.data.folders;
   const given = strs(a, 'train-data');
   const opened = given.length > 0 ? null : openRecordedFolders(folders);
-  if (given.length === 0 && !opened) throw new UserError(`one of the model's training folders (${folders.join(', ')}) has a name that is not UTF-8: give them with --train-data DIR`);
+  if (given.length === 0 && !opened)
+    throw new UserError(
+      `one of the model's training folders (${folders.join(', ')}) has a name that is not UTF-8: give them with --train-data DIR`,
+    );
   const missing = folders.filter((f, i) => !fs.existsSync(opened ? opened.paths[i] : f));
   const trainFolders = opened ? opened.paths.filter((f) => fs.existsSync(f)) : given;
-  if (trainFolders.length === 0) throw new UserError(`the model's training folders (${folders.join(', ')}) are not here: give --train-data DIR`);
-  const trainCorpus = await encodeCorpusStoppable(io, trainFolders, { maxFiles: lm.config.data.maxFiles }, lm.vocab).finally(() => opened?.close());
+  if (trainFolders.length === 0)
+    throw new UserError(`the model's training folders (${folders.join(', ')}) are not here: give --train-data DIR`);
+  const trainCorpus = await encodeCorpusStoppable(io, trainFolders, { maxFiles: lm.config.data.maxFiles }, lm.vocab).finally(() =>
+    opened?.close(),
+  );
   logLoadReport(io, trainCorpus.corpus, false);
   const recorded = lm.config.data.trainFiles + lm.config.data.valFiles;
   const here = trainCorpus.corpus.loaded;
@@ -92,21 +118,47 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
     io.log(`no --data given: scoring the model's own ${heldOut.length} validation files`);
   }
   const bar = startBar('evaluate', heldOut.length, io.quiet);
-  const ev = await evaluateModel(lm.model, lm.vocab, heldOut, split.train, options, (stage, d, t) => {
-    if (stage === 'model') bar.update(d);
-    else if (d === t) io.log(`${stage} done`);
-  }, io.interrupted).catch((e: unknown) => {
+  const ev = await evaluateModel(
+    lm.model,
+    lm.vocab,
+    heldOut,
+    split.train,
+    options,
+    (stage, d, t) => {
+      if (stage === 'model') bar.update(d);
+      else if (d === t) io.log(`${stage} done`);
+    },
+    io.interrupted,
+  ).catch((e: unknown) => {
     throw e instanceof NonFiniteOutput ? new UserError(`${modelDir}: ${e.message}`) : e;
   });
   bar.stop();
   if (!ev) throw new Interrupted('interrupted');
-  io.log(`${ev.files} files, ${ev.tokens} tokens: model NLL ${ev.nll.toFixed(4)} (perplexity ${ev.perplexity.toFixed(2)}); ${order}-gram Kneser-Ney baseline NLL ${ev.baselineNll.toFixed(4)} (perplexity ${ev.baselinePerplexity.toFixed(2)}); ${(ev.nllImprovement * 100).toFixed(1)} % lower`);
+  io.log(
+    `${ev.files} files, ${ev.tokens} tokens: model NLL ${ev.nll.toFixed(4)} (perplexity ${ev.perplexity.toFixed(2)}); ` +
+      `${order}-gram Kneser-Ney baseline NLL ${ev.baselineNll.toFixed(4)} (perplexity ${ev.baselinePerplexity.toFixed(2)}); ` +
+      `${(ev.nllImprovement * 100).toFixed(1)} % lower`,
+  );
   if (ev.generated) {
-    const shown: readonly ChanceStat[] = ['pitchClassEntropy', 'scaleConsistency', 'polyphony', 'noteDensity', 'velocitySpread', 'onBeatShare', 'durationMean', 'repeatRunMax', 'meterChangesPer100Bars', 'barRepetition', 'grooveConsistency'];
+    const shown: readonly ChanceStat[] = [
+      'pitchClassEntropy',
+      'scaleConsistency',
+      'polyphony',
+      'noteDensity',
+      'velocitySpread',
+      'onBeatShare',
+      'durationMean',
+      'repeatRunMax',
+      'meterChangesPer100Bars',
+      'barRepetition',
+      'grooveConsistency',
+    ];
     const pct = (r: number | null): string => (r === null ? 'n/a' : `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)} %`);
     const versus = (label: string, data: MusicStats): ReturnType<typeof compareStats> => {
       const c = compareStats(ev.generated ?? data, data);
-      io.log(`generated vs ${label}: ${shown.map((k) => `${k} ${round(c[k].generated, 3)} vs ${round(c[k].data, 3)} (${pct(c[k].relative)})`).join(', ')}`);
+      io.log(
+        `generated vs ${label}: ${shown.map((k) => `${k} ${round(c[k].generated, 3)} vs ${round(c[k].data, 3)} (${pct(c[k].relative)})`).join(', ')}`,
+      );
       return c;
     };
     const c = ev.dataExcerpts && versus(`data excerpts of ${ev.excerptNotes} notes`, ev.dataExcerpts);
@@ -119,7 +171,8 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
         return `${k} ${r === null ? 'n/a' : `±${(r * 100).toFixed(1)} %`}${beyond ? ' *' : ''}`;
       };
       io.log(
-        `by chance, sets of ${ch.samples} random data excerpts of ${ch.notes} notes stray from those excerpts by up to (${Math.round(ch.quantile * 100)}th percentile of ${ch.draws} sets): ` +
+        `by chance, sets of ${ch.samples} random data excerpts of ${ch.notes} notes stray from those excerpts ` +
+          `by up to (${Math.round(ch.quantile * 100)}th percentile of ${ch.draws} sets): ` +
           `${shown.map(spread).join(', ')} (* the samples stray further)`,
       );
     }
@@ -127,20 +180,50 @@ async function evaluateWith(lm: LoadedModel, modelDir: string, heldFolders: read
     const t = ev.twoSample;
     if (t) {
       io.log(
-        `two-sample test: a logistic regression on ${t.features.length} statistics per piece tells ${t.pieces} samples from ${t.pieces} data excerpts with cross-validated accuracy ${t.accuracy.toFixed(3)} ` +
+        `two-sample test: a logistic regression on ${t.features.length} statistics per piece tells ${t.pieces} ` +
+          `samples from ${t.pieces} data excerpts with cross-validated accuracy ${t.accuracy.toFixed(3)} ` +
           `(${t.folds} folds, mean of ${t.repeats} draws; 0.5 = cannot tell them apart); data from data: ${t.chanceAccuracy.toFixed(3)} on average, ` +
           `up to ${t.chanceQuantile === null ? 'n/a' : t.chanceQuantile.toFixed(3)} (${Math.round(t.quantile * 100)}th percentile of ${t.draws} draws)` +
           `${t.chanceQuantile !== null && t.accuracy > t.chanceQuantile ? ': the samples are told apart better than data from data by chance' : ''}`,
       );
     }
-    io.log(`longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies) ?? 'n/a'}; held-out pieces of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`);
+    io.log(
+      `longest copy of training tokens ${ev.longestCopy} (per sample: median ${median(ev.sampleCopies) ?? 'n/a'}; ` +
+        `held-out pieces of that length: median ${ev.heldOutCopyMedian ?? 'n/a'})`,
+    );
   }
   return {
-    files: ev.files, tokens: ev.tokens, nll: ev.nll, perplexity: ev.perplexity, baselineNll: ev.baselineNll, baselinePerplexity: ev.baselinePerplexity,
-    baselineOrder: ev.baselineOrder, nllImprovement: ev.nllImprovement, notes: ev.notes, beats: ev.beats, nllPerNote: ev.nllPerNote, nllPerBeat: ev.nllPerBeat,
-    baselineNllPerNote: ev.baselineNllPerNote, generated: ev.generated, data: ev.data, dataExcerpts: ev.dataExcerpts, excerptNotes: ev.excerptNotes, chance: ev.chance, twoSample: ev.twoSample, longestCopy: ev.longestCopy,
-    sampleCopies: ev.sampleCopies, heldOutCopyMedian: ev.heldOutCopyMedian, baselineTrainFiles: split.train.length, backend: currentBackend()?.name,
-    sampling: { samples: options.samples, length: options.generate.run.length, seed: options.generate.run.seed, temperature: ev.sampling.temperature, topP: ev.sampling.topP, context: options.generate.run.context ?? 0 },
+    files: ev.files,
+    tokens: ev.tokens,
+    nll: ev.nll,
+    perplexity: ev.perplexity,
+    baselineNll: ev.baselineNll,
+    baselinePerplexity: ev.baselinePerplexity,
+    baselineOrder: ev.baselineOrder,
+    nllImprovement: ev.nllImprovement,
+    notes: ev.notes,
+    beats: ev.beats,
+    nllPerNote: ev.nllPerNote,
+    nllPerBeat: ev.nllPerBeat,
+    baselineNllPerNote: ev.baselineNllPerNote,
+    generated: ev.generated,
+    data: ev.data,
+    dataExcerpts: ev.dataExcerpts,
+    excerptNotes: ev.excerptNotes,
+    chance: ev.chance,
+    twoSample: ev.twoSample,
+    longestCopy: ev.longestCopy,
+    sampleCopies: ev.sampleCopies,
+    heldOutCopyMedian: ev.heldOutCopyMedian,
+    baselineTrainFiles: split.train.length,
+    backend: currentBackend()?.name,
+    sampling: {
+      samples: options.samples,
+      length: options.generate.run.length,
+      seed: options.generate.run.seed,
+      temperature: ev.sampling.temperature,
+      topP: ev.sampling.topP,
+      context: options.generate.run.context ?? 0,
+    },
   };
 }
-

@@ -22,6 +22,19 @@ export async function inspectCommand(a: ParsedArgs, io: Io): Promise<JsonResult>
   });
   bar.stop();
   logLoadReport(io, corpus, true);
-  io.log(`${st.files} MIDI files: ${st.loaded} loaded, ${st.skipped.length} skipped; ${st.notes} notes, ${st.events} events, ${st.tokens} tokens, vocabulary ${st.vocabSize}`);
-  return { files: st.files, passedOver: corpus.passedOver, loaded: st.loaded, skipped: st.skipped, warnings: corpus.warnings, notes: st.notes, events: st.events, tokens: st.tokens, vocabSize: st.vocabSize };
+  io.log(
+    `${st.files} MIDI files: ${st.loaded} loaded, ${st.skipped.length} skipped; ${st.notes} notes, ${st.events} ` +
+      `events, ${st.tokens} tokens, vocabulary ${st.vocabSize}`,
+  );
+  return {
+    files: st.files,
+    passedOver: corpus.passedOver,
+    loaded: st.loaded,
+    skipped: st.skipped,
+    warnings: corpus.warnings,
+    notes: st.notes,
+    events: st.events,
+    tokens: st.tokens,
+    vocabSize: st.vocabSize,
+  };
 }

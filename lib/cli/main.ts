@@ -22,10 +22,34 @@ interface Command {
 }
 
 const COMMANDS: Readonly<Record<string, Command>> = {
-  inspect: { usage: 'inspect <file|dir> [--json]', summary: 'load MIDI files and report what would be used (and what is skipped, and why)', flags: INSPECT_FLAGS, positionals: 1, run: inspectCommand },
-  train: { usage: 'train --data DIR --out DIR [hyperparameters] [--resume | --force]', summary: 'train a model on a folder of MIDI files', flags: TRAIN_FLAGS, positionals: 0, run: trainCommand },
-  generate: { usage: 'generate --model DIR --out FILE.mid [--length N --temperature T --top-k K --top-p P --seed S --primer FILE.mid]', summary: 'write a new piece with a trained model', flags: GENERATE_FLAGS, positionals: 0, run: generateCommand },
-  evaluate: { usage: 'evaluate --model DIR --data DIR', summary: 'score a model on held-out MIDI against an n-gram baseline; music statistics of its output', flags: EVALUATE_FLAGS, positionals: 0, run: evaluateCommand },
+  inspect: {
+    usage: 'inspect <file|dir> [--json]',
+    summary: 'load MIDI files and report what would be used (and what is skipped, and why)',
+    flags: INSPECT_FLAGS,
+    positionals: 1,
+    run: inspectCommand,
+  },
+  train: {
+    usage: 'train --data DIR --out DIR [hyperparameters] [--resume | --force]',
+    summary: 'train a model on a folder of MIDI files',
+    flags: TRAIN_FLAGS,
+    positionals: 0,
+    run: trainCommand,
+  },
+  generate: {
+    usage: 'generate --model DIR --out FILE.mid [--length N --temperature T --top-k K --top-p P --seed S --primer FILE.mid]',
+    summary: 'write a new piece with a trained model',
+    flags: GENERATE_FLAGS,
+    positionals: 0,
+    run: generateCommand,
+  },
+  evaluate: {
+    usage: 'evaluate --model DIR --data DIR',
+    summary: 'score a model on held-out MIDI against an n-gram baseline; music statistics of its output',
+    flags: EVALUATE_FLAGS,
+    positionals: 0,
+    run: evaluateCommand,
+  },
 };
 
 /** The exit status of a command stopped by a signal: 128 + the signal number, as a shell reports it. */
@@ -84,7 +108,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const extra = args.positionals.slice(cmd.positionals);
     if (extra.length > 0) {
-      throw new UserError(`unexpected argument "${extra[0]}": ${name} takes ${cmd.positionals === 0 ? 'only flags' : `one ${cmd.usage.split(' ')[1]}`} (usage: musicgen ${cmd.usage})`);
+      throw new UserError(
+        `unexpected argument "${extra[0]}": ${name} takes ${cmd.positionals === 0 ? 'only flags' : `one ${cmd.usage.split(' ')[1]}`} ` +
+          `(usage: musicgen ${cmd.usage})`,
+      );
     }
     const io: Io = {
       log: (line) => process.stderr.write(line + '\n'),

@@ -34,7 +34,14 @@ type Task =
   | { readonly kind: 'midi'; readonly file: string; readonly piece: Piece }
   | { readonly kind: 'corpus'; readonly folders: readonly string[]; readonly options: LoadOptions }
   | { readonly kind: 'stats'; readonly folders: readonly string[]; readonly options: LoadOptions; readonly tokenizer: TokenizerConfig }
-  | { readonly kind: 'prepare'; readonly folders: readonly string[]; readonly options: LoadOptions; readonly tokenizer: TokenizerConfig; readonly dataset: DatasetConfig; readonly vocab?: Vocabulary }
+  | {
+      readonly kind: 'prepare';
+      readonly folders: readonly string[];
+      readonly options: LoadOptions;
+      readonly tokenizer: TokenizerConfig;
+      readonly dataset: DatasetConfig;
+      readonly vocab?: Vocabulary;
+    }
   | { readonly kind: 'encode'; readonly folders: readonly string[]; readonly options: LoadOptions; readonly vocab: Vocabulary };
 
 /** A corpus without its pieces (what is reported about the files). */
@@ -62,7 +69,13 @@ export function loadCorpusStoppable(io: Io, folders: readonly string[], options:
 }
 
 /** Loads a corpus and counts its notes, events and tokens, in a worker thread. */
-export function corpusStatsStoppable(io: Io, folders: readonly string[], options: LoadOptions, tokenizer: TokenizerConfig, onFile?: OnFile): Promise<Results['stats']> {
+export function corpusStatsStoppable(
+  io: Io,
+  folders: readonly string[],
+  options: LoadOptions,
+  tokenizer: TokenizerConfig,
+  onFile?: OnFile,
+): Promise<Results['stats']> {
   return offload(io, { kind: 'stats', folders, options, tokenizer }, onFile);
 }
 
@@ -80,7 +93,12 @@ export function prepareDataStoppable(
 }
 
 /** Loads a corpus and encodes it with `vocab`, in a worker thread. */
-export function encodeCorpusStoppable(io: Io, folders: readonly string[], options: LoadOptions, vocab: Vocabulary): Promise<Results['encode']> {
+export function encodeCorpusStoppable(
+  io: Io,
+  folders: readonly string[],
+  options: LoadOptions,
+  vocab: Vocabulary,
+): Promise<Results['encode']> {
   return offload(io, { kind: 'encode', folders, options, vocab });
 }
 

@@ -67,7 +67,9 @@ function realTarget(p: string, byBytes: boolean): string {
   const real = byBytes
     ? (h: string): string => latin1(fs.realpathSync.native(Buffer.from(h, 'latin1'), { encoding: 'buffer' }))
     : (h: string): string => fs.realpathSync(h);
-  let head = byBytes ? path.resolve(latin1(fs.realpathSync.native('.', { encoding: 'buffer' })), latin1(Buffer.from(argPath(p)))) : path.resolve(p);
+  let head = byBytes
+    ? path.resolve(latin1(fs.realpathSync.native('.', { encoding: 'buffer' })), latin1(Buffer.from(argPath(p))))
+    : path.resolve(p);
   const rest: string[] = [];
   for (;;) {
     try {
@@ -116,15 +118,21 @@ export function checkOutputs(outputs: readonly Named[], inputFiles: readonly Nam
   const shown = (p: string): string => showPath(argPath(p));
   outputs.forEach((o, i) => {
     for (const f of inputFiles) {
-      if (sameFile(o.path, f.path)) throw new UserError(`--${o.flag} ${shown(o.path)} is the --${f.flag} file: writing it would destroy it (choose another --${o.flag})`);
+      if (sameFile(o.path, f.path))
+        throw new UserError(
+          `--${o.flag} ${shown(o.path)} is the --${f.flag} file: writing it would destroy it (choose another --${o.flag})`,
+        );
     }
     for (const d of inputFolders) {
       if (sameFile(o.path, d.path) || isInside(o.path, d.path)) {
-        throw new UserError(`--${o.flag} ${shown(o.path)} is inside the --${d.flag} folder ${shown(d.path)}: write it elsewhere (the folder's files belong to the model)`);
+        throw new UserError(
+          `--${o.flag} ${shown(o.path)} is inside the --${d.flag} folder ${shown(d.path)}: write it elsewhere (the folder's files belong to the model)`,
+        );
       }
     }
     for (const other of outputs.slice(i + 1)) {
-      if (sameFile(o.path, other.path)) throw new UserError(`--${o.flag} and --${other.flag} are the same file (${shown(o.path)}): give them different names`);
+      if (sameFile(o.path, other.path))
+        throw new UserError(`--${o.flag} and --${other.flag} are the same file (${shown(o.path)}): give them different names`);
     }
   });
 }

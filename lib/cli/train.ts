@@ -22,26 +22,45 @@ import { prepareDataStoppable } from './offload';
 import { startBar } from './progress';
 import { argPath, modelArg, openRecordedFolders, recordedFolder } from './paths';
 import { openModelOutput, type ModelOutput } from '../store/output';
-import { FLAG_NAMES, logLoadReport, midiOptions, round, tokenizerFrom, MIDI_FLAGS, TOKENIZER_FLAGS, type Io, type JsonResult } from './shared';
+import {
+  FLAG_NAMES,
+  logLoadReport,
+  midiOptions,
+  round,
+  tokenizerFrom,
+  MIDI_FLAGS,
+  TOKENIZER_FLAGS,
+  type Io,
+  type JsonResult,
+} from './shared';
 
 export const TRAIN_FLAGS: FlagSpecs = {
   data: { type: 'string', multiple: true, help: 'DIR folder of MIDI files (repeat for several)' },
   out: { type: 'string', help: 'DIR model folder to write (e.g. models/mine)' },
   resume: { type: 'boolean', help: 'continue from the checkpoint in --out' },
-  force: { type: 'boolean', help: 'replace the model in --out (kept until the new one\'s first epoch is saved)' },
-  'init-from': { type: 'string', help: 'DIR start from the weights of the model in DIR (fine-tuning, e.g. on your own --data): its vocabulary and network shape are kept, and its window settings unless given; --meter may change where remi writes the time signature' },
+  force: { type: 'boolean', help: "replace the model in --out (kept until the new one's first epoch is saved)" },
+  'init-from': {
+    type: 'string',
+    help: 'DIR start from the weights of the model in DIR (fine-tuning, e.g. on your own --data): its vocabulary and network shape are kept, and its window settings unless given; --meter may change where remi writes the time signature',
+  },
   epochs: { type: 'string', help: `N maximum epochs (default ${DEFAULT_TRAIN_CONFIG.epochs})` },
   'batch-size': { type: 'string', help: `N windows per batch (default ${DEFAULT_TRAIN_CONFIG.batchSize})` },
   lr: { type: 'string', help: `X Adam learning rate (default ${DEFAULT_TRAIN_CONFIG.learningRate})` },
-  'lr-decay': { type: 'string', help: `X learning-rate factor after an epoch without a better validation loss, 1 = constant (default ${DEFAULT_TRAIN_CONFIG.lrDecay})` },
+  'lr-decay': {
+    type: 'string',
+    help: `X learning-rate factor after an epoch without a better validation loss, 1 = constant (default ${DEFAULT_TRAIN_CONFIG.lrDecay})`,
+  },
   'clip-norm': { type: 'string', help: `X gradient clipping norm, 0 = off (default ${DEFAULT_TRAIN_CONFIG.clipNorm})` },
   patience: { type: 'string', help: `N early-stopping patience in epochs (default ${DEFAULT_TRAIN_CONFIG.patience})` },
   seed: { type: 'string', help: 'N random seed' },
   'seq-len': { type: 'string', help: `N tokens per training window (default ${DEFAULT_DATASET_CONFIG.seqLen})` },
   stride: { type: 'string', help: `N tokens between window starts (default ${DEFAULT_DATASET_CONFIG.stride})` },
   'val-fraction': { type: 'string', help: `X fraction of files held out (default ${DEFAULT_DATASET_CONFIG.valFraction})` },
-  family: { type: 'string', help: 'NAME token (default: the LSTM steps once per token) or note (once per note or bar, a head writes its tokens; remi only)' },
-  'head-units': { type: 'string', help: 'N units of the note family\'s head (default 128)' },
+  family: {
+    type: 'string',
+    help: 'NAME token (default: the LSTM steps once per token) or note (once per note or bar, a head writes its tokens; remi only)',
+  },
+  'head-units': { type: 'string', help: "N units of the note family's head (default 128)" },
   units: { type: 'string', help: `N LSTM units per layer (default ${DEFAULT_MODEL_CONFIG.units})` },
   layers: { type: 'string', help: `N stacked LSTM layers (default ${DEFAULT_MODEL_CONFIG.layers})` },
   embedding: { type: 'string', help: `N embedding width (default ${DEFAULT_MODEL_CONFIG.embeddingDim})` },
@@ -51,12 +70,26 @@ export const TRAIN_FLAGS: FlagSpecs = {
   ...MIDI_FLAGS,
   'max-files': { type: 'string', help: 'N use at most N files, N ≥ 1 (quick runs)' },
   'max-val-windows': { type: 'string', help: `N validation windows per epoch, 0 = all (default ${DEFAULT_TRAIN_CONFIG.maxValWindows})` },
-  'checkpoint-every': { type: 'string', help: `S seconds between mid-epoch checkpoints (default ${DEFAULT_TRAIN_CONFIG.checkpointEverySec})` },
-  'max-minutes': { type: 'string', help: `M stop after M minutes of training in all (resumes included): the epoch under way is validated and saved first, 0 = no limit (default ${DEFAULT_TRAIN_CONFIG.maxMinutes})` },
-  'transpose-range': { type: 'string', help: `N transpose each training window by a random shift of up to N semitones, 0 = off (remi only; default ${DEFAULT_TRAIN_CONFIG.transposeRange})` },
+  'checkpoint-every': {
+    type: 'string',
+    help: `S seconds between mid-epoch checkpoints (default ${DEFAULT_TRAIN_CONFIG.checkpointEverySec})`,
+  },
+  'max-minutes': {
+    type: 'string',
+    help:
+      `M stop after M minutes of training in all (resumes included): the epoch under way is validated and saved ` +
+      `first, 0 = no limit (default ${DEFAULT_TRAIN_CONFIG.maxMinutes})`,
+  },
+  'transpose-range': {
+    type: 'string',
+    help: `N transpose each training window by a random shift of up to N semitones, 0 = off (remi only; default ${DEFAULT_TRAIN_CONFIG.transposeRange})`,
+  },
   transpose: { type: 'string', help: 'N the same as --transpose-range (its former name)' },
   threads: { type: 'string', help: 'N threads computing gradients on the JS backends, 0 = one per core (default 0)' },
-  'carry-state': { type: 'boolean', help: 'carry the LSTM state from each window to the next of its piece (windows then consecutive; validation still from zeros)' },
+  'carry-state': {
+    type: 'boolean',
+    help: 'carry the LSTM state from each window to the next of its piece (windows then consecutive; validation still from zeros)',
+  },
 };
 
 export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
@@ -65,7 +98,8 @@ export async function trainCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
   const force = a.values.force === true;
   const maxFiles = intAtLeast(a, 'max-files', 1);
   const initFrom = str(a, 'init-from');
-  if (initFrom !== undefined && resume) throw new UserError('--init-from cannot be used with --resume: --resume continues the model in --out from its checkpoint');
+  if (initFrom !== undefined && resume)
+    throw new UserError('--init-from cannot be used with --resume: --resume continues the model in --out from its checkpoint');
   // A new run's flags are checked before the folder is locked (its parent created); a resumed run's need the saved settings.
   const init = initFrom === undefined ? null : await loadInitModel(a, initFrom);
   try {
@@ -116,23 +150,66 @@ interface Settings {
 /** The settings from the flags (and the saved ones on --resume); a bad value is a one-line error naming its flag. */
 function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | null): Settings {
   try {
-    const training = validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...saved?.config.training, ...defined({
-      epochs: num(a, 'epochs', 'int'), batchSize: num(a, 'batch-size', 'int'), learningRate: num(a, 'lr'), lrDecay: num(a, 'lr-decay'), clipNorm: num(a, 'clip-norm'),
-      patience: num(a, 'patience', 'int'), seed: num(a, 'seed', 'int'), maxValWindows: num(a, 'max-val-windows', 'int'),
-      checkpointEverySec: num(a, 'checkpoint-every'), threads: num(a, 'threads', 'int'), transposeRange: transposeRangeFlag(a), carryState: a.values['carry-state'] === true ? true : undefined,
-      maxMinutes: num(a, 'max-minutes'),
-    }) });
+    const training = validateTrainConfig({
+      ...DEFAULT_TRAIN_CONFIG,
+      ...saved?.config.training,
+      ...defined({
+        epochs: num(a, 'epochs', 'int'),
+        batchSize: num(a, 'batch-size', 'int'),
+        learningRate: num(a, 'lr'),
+        lrDecay: num(a, 'lr-decay'),
+        clipNorm: num(a, 'clip-norm'),
+        patience: num(a, 'patience', 'int'),
+        seed: num(a, 'seed', 'int'),
+        maxValWindows: num(a, 'max-val-windows', 'int'),
+        checkpointEverySec: num(a, 'checkpoint-every'),
+        threads: num(a, 'threads', 'int'),
+        transposeRange: transposeRangeFlag(a),
+        carryState: a.values['carry-state'] === true ? true : undefined,
+        maxMinutes: num(a, 'max-minutes'),
+      }),
+    });
     const folders = strs(a, 'data');
     const midi = midiOptions(a);
     if (saved) {
       const recorded = folders.length === 0;
-      return { folders: recorded ? saved.config.data.folders : folders, recorded, midi, tokenizer: saved.vocab.config, dataset: saved.config.dataset, modelCfg: saved.config.model, training };
+      return {
+        folders: recorded ? saved.config.data.folders : folders,
+        recorded,
+        midi,
+        tokenizer: saved.vocab.config,
+        dataset: saved.config.dataset,
+        modelCfg: saved.config.model,
+        training,
+      };
     }
     const meter = init && str(a, 'meter') !== undefined ? { meterEveryBar: tokenizerFrom(a).meterEveryBar } : {};
     const tokenizer = init ? validateTokenizerConfig({ ...init.vocab.config, ...meter }) : tokenizerFrom(a);
-    const dataset = { ...DEFAULT_DATASET_CONFIG, ...init?.config.dataset, ...defined({ seqLen: num(a, 'seq-len', 'int'), stride: num(a, 'stride', 'int'), valFraction: num(a, 'val-fraction'), seed: num(a, 'seed', 'int') }) };
+    const dataset = {
+      ...DEFAULT_DATASET_CONFIG,
+      ...init?.config.dataset,
+      ...defined({
+        seqLen: num(a, 'seq-len', 'int'),
+        stride: num(a, 'stride', 'int'),
+        valFraction: num(a, 'val-fraction'),
+        seed: num(a, 'seed', 'int'),
+      }),
+    };
     validateDatasetConfig(dataset);
-    const modelCfg = { ...DEFAULT_MODEL_CONFIG, ...init?.config.model, ...defined({ units: num(a, 'units', 'int'), layers: num(a, 'layers', 'int'), embeddingDim: num(a, 'embedding', 'int'), family: str(a, 'family') as ModelConfig['family'], headUnits: num(a, 'head-units', 'int'), dropout: num(a, 'dropout'), recurrentDropout: num(a, 'recurrent-dropout'), seed: num(a, 'seed', 'int') }) };
+    const modelCfg = {
+      ...DEFAULT_MODEL_CONFIG,
+      ...init?.config.model,
+      ...defined({
+        units: num(a, 'units', 'int'),
+        layers: num(a, 'layers', 'int'),
+        embeddingDim: num(a, 'embedding', 'int'),
+        family: str(a, 'family') as ModelConfig['family'],
+        headUnits: num(a, 'head-units', 'int'),
+        dropout: num(a, 'dropout'),
+        recurrentDropout: num(a, 'recurrent-dropout'),
+        seed: num(a, 'seed', 'int'),
+      }),
+    };
     validateModelConfig({ ...DEFAULT_MODEL_CONFIG, ...modelCfg, vocabSize: 2 });
     if (folders.length === 0) throw new UserError('--data is required');
     return { folders, recorded: false, midi, tokenizer, dataset, modelCfg, training };
@@ -142,13 +219,25 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
 }
 
 /** The training run, with the output folder locked. */
-async function trainInto(output: ModelOutput, out: FilePath, saved: Saved | null, settings: Settings, maxFilesFlag: number | undefined, init: LoadedModel | null, io: Io): Promise<JsonResult> {
+async function trainInto(
+  output: ModelOutput,
+  out: FilePath,
+  saved: Saved | null,
+  settings: Settings,
+  maxFilesFlag: number | undefined,
+  init: LoadedModel | null,
+  io: Io,
+): Promise<JsonResult> {
   const { folders, midi, tokenizer, dataset, modelCfg, training } = settings;
   const backend = await initBackend();
   // On --resume the file cap defaults to the one the run started with, so the same windows are trained on.
   const maxFiles = maxFilesFlag ?? saved?.config.data.maxFiles;
   const load = settings.recorded ? openRecordedFolders(folders) : { paths: folders, close: () => undefined };
-  if (!load) throw new UserError(`cannot resume ${showPath(out)} without --data: one of its data folders (${folders.join(', ')}) has a name that is not UTF-8; give them again with --data`);
+  if (!load)
+    throw new UserError(
+      `cannot resume ${showPath(out)} without --data: one of its data folders (${folders.join(', ')}) has a ` +
+        `name that is not UTF-8; give them again with --data`,
+    );
   const loadBar = startBar('load ', 1, io.quiet);
   // A fine-tuned model keeps the vocabulary it starts from (with the tokenizer settings of this run).
   const given = saved?.vocab ?? (init ? makeVocabulary(tokenizer, init.vocab.tokens, init.vocab.counts) : undefined);
@@ -161,15 +250,32 @@ async function trainInto(output: ModelOutput, out: FilePath, saved: Saved | null
   if (saved) checkSameData(showPath(out), saved.config.data, data);
   const model = newModel(data.vocab, modelCfg);
   if (init) model.net.setWeights(init.model.net.getWeights());
-  io.log(`backend ${backend.name}; ${data.train.length} training files, ${data.val.length} validation files; vocabulary ${data.vocab.tokens.length}; ${parameterCount(model)} parameters`);
+  io.log(
+    `backend ${backend.name}; ${data.train.length} training files, ${data.val.length} validation files; vocabulary ` +
+      `${data.vocab.tokens.length}; ${parameterCount(model)} parameters`,
+  );
   const base = runConfig(model, data, dataset, training, backend.name, settings.recorded ? folders : folders.map(recordedFolder));
   const initFrom = saved ? saved.config.initFrom : init ? recordedFolder(showPath(init.dir)) : undefined;
-  const config = { ...base, ...(maxFiles === undefined ? {} : { data: { ...base.data, maxFiles } }), ...(initFrom === undefined ? {} : { initFrom }) };
+  const config = {
+    ...base,
+    ...(maxFiles === undefined ? {} : { data: { ...base.data, maxFiles } }),
+    ...(initFrom === undefined ? {} : { initFrom }),
+  };
   makeDirs(output.dir(), out);
   let bar = startBar('epoch 1', 1, io.quiet);
   let barEpoch = 0;
   const result = await trainModel(
-    { model, vocab: data.vocab, train: data.train, val: data.val, dataset, config: training, outDir: output, runConfig: config, resume: saved !== null },
+    {
+      model,
+      vocab: data.vocab,
+      train: data.train,
+      val: data.val,
+      dataset,
+      config: training,
+      outDir: output,
+      runConfig: config,
+      resume: saved !== null,
+    },
     {
       onBatch: (p) => {
         if (p.epoch !== barEpoch) {
@@ -181,7 +287,10 @@ async function trainInto(output: ModelOutput, out: FilePath, saved: Saved | null
       },
       onEpoch: (r, isBest) => {
         bar.stop();
-        io.log(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, val loss ${r.valLoss.toFixed(4)}, val perplexity ${r.valPerplexity.toFixed(2)}, ${Math.round(r.tokensPerSec)} tokens/s${isBest ? ' (best, saved)' : ''}`);
+        io.log(
+          `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, val loss ${r.valLoss.toFixed(4)}, val perplexity ` +
+            `${r.valPerplexity.toFixed(2)}, ${Math.round(r.tokensPerSec)} tokens/s${isBest ? ' (best, saved)' : ''}`,
+        );
       },
       onNote: (line) => io.log(line),
       shouldStop: io.interrupted,
@@ -193,13 +302,26 @@ async function trainInto(output: ModelOutput, out: FilePath, saved: Saved | null
     const kept = output.dir() === out ? '' : ` (the model in ${showPath(out)} is kept until the new one's first epoch)`;
     io.log(`interrupted: checkpoint saved in ${showPath(output.dir())}${kept}; continue with --resume`);
   } else if (result.stoppedEarly) io.log(`stopped early: no better validation loss for ${training.patience} epochs`);
-  else if (result.outOfTime) io.log(`stopped after ${training.maxMinutes} minutes (--max-minutes): the last epoch was cut short; continue with --resume --max-minutes M`);
+  else if (result.outOfTime)
+    io.log(
+      `stopped after ${training.maxMinutes} minutes (--max-minutes): the last epoch was cut short; continue with --resume --max-minutes M`,
+    );
   const last = result.history[result.history.length - 1];
-  const best = result.history.reduce((b, r) => (r.valLoss < b.valLoss ? r : b), last ?? { valLoss: NaN, valPerplexity: NaN, trainLoss: NaN });
+  const best = result.history.reduce(
+    (b, r) => (r.valLoss < b.valLoss ? r : b),
+    last ?? { valLoss: NaN, valPerplexity: NaN, trainLoss: NaN },
+  );
   model.net.dispose();
   return {
-    model: showPath(out), epochs: result.history.length, trainLoss: last?.trainLoss ?? null, valLoss: best?.valLoss ?? null,
-    valPerplexity: best?.valPerplexity ?? null, backend: backend.name, threads: result.threads, tokensPerSec: Math.round(result.tokensPerSec), interrupted: result.interrupted,
+    model: showPath(out),
+    epochs: result.history.length,
+    trainLoss: last?.trainLoss ?? null,
+    valLoss: best?.valLoss ?? null,
+    valPerplexity: best?.valPerplexity ?? null,
+    backend: backend.name,
+    threads: result.threads,
+    tokensPerSec: Math.round(result.tokensPerSec),
+    interrupted: result.interrupted,
   };
 }
 
@@ -208,7 +330,9 @@ function checkSameData(out: string, was: RunConfig['data'], data: PreparedData):
   const now = { trainFiles: data.train.length, valFiles: data.val.length, trainTokens: data.train.reduce((s, p) => s + p.ids.length, 0) };
   if (now.trainFiles !== was.trainFiles || now.valFiles !== was.valFiles || now.trainTokens !== was.trainTokens) {
     throw new UserError(
-      `cannot resume ${out}: the data differs from the checkpoint's (${was.trainFiles}+${was.valFiles} files, ${was.trainTokens} training tokens then; ${now.trainFiles}+${now.valFiles} files, ${now.trainTokens} now): give the same --data and --max-files`,
+      `cannot resume ${out}: the data differs from the checkpoint's (${was.trainFiles}+${was.valFiles} files, ` +
+        `${was.trainTokens} training tokens then; ${now.trainFiles}+${now.valFiles} files, ${now.trainTokens} ` +
+        `now): give the same --data and --max-files`,
     );
   }
 }
@@ -225,4 +349,3 @@ async function loadSavedForResume(dir: FilePath): Promise<Saved> {
 
 /** A model folder's saved settings. */
 type Saved = ReturnType<typeof loadModelSettings>;
-

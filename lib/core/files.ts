@@ -15,7 +15,10 @@ import { errCode, UserError } from './errors';
  */
 export function writeFileAtomic(file: FilePath, data: string | Uint8Array): void {
   const dir = parentPath(file);
-  const tmp = joinPath(dir, onBytes((f) => `.${path.basename(f)}.${process.pid}.${Date.now().toString(36)}.tmp`, file));
+  const tmp = joinPath(
+    dir,
+    onBytes((f) => `.${path.basename(f)}.${process.pid}.${Date.now().toString(36)}.tmp`, file),
+  );
   makeDirs(dir, file);
   try {
     fs.writeFileSync(tmp, data);
@@ -123,7 +126,8 @@ export function makeDirs(dir: FilePath, target: FilePath): void {
     missing.unshift(d);
     d = parentPath(d);
   }
-  if (fs.existsSync(d) && !fs.statSync(d).isDirectory()) throw new UserError(`cannot write ${showPath(target)}: ${showPath(d)} is not a folder`);
+  if (fs.existsSync(d) && !fs.statSync(d).isDirectory())
+    throw new UserError(`cannot write ${showPath(target)}: ${showPath(d)} is not a folder`);
   for (const m of missing) {
     try {
       fs.mkdirSync(m);
@@ -169,7 +173,12 @@ export interface UnusableEntry {
  * is not in `exts` are passed over and go to `passedOver` (so a caller can
  * say how many: a folder of .txt files is then not just "0 files").
  */
-export function listFiles(root: FilePath, exts: readonly string[], unusable: UnusableEntry[] = [], passedOver: FilePath[] = []): FilePath[] {
+export function listFiles(
+  root: FilePath,
+  exts: readonly string[],
+  unusable: UnusableEntry[] = [],
+  passedOver: FilePath[] = [],
+): FilePath[] {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(root);

@@ -125,7 +125,9 @@ export function bars(signatures: readonly TimeSignature[], end: number): Bar[] {
 
 /** Sort notes by start, then pitch, then duration (a new array). */
 function sortNotes(notes: readonly Note[]): Note[] {
-  return [...notes].sort((a, b) => a.start - b.start || a.pitch - b.pitch || a.duration - b.duration || (a.program ?? -1) - (b.program ?? -1));
+  return [...notes].sort(
+    (a, b) => a.start - b.start || a.pitch - b.pitch || a.duration - b.duration || (a.program ?? -1) - (b.program ?? -1),
+  );
 }
 
 /** Creates a Piece with sorted notes and sensible metadata defaults. */
@@ -139,9 +141,7 @@ export function makePiece(
     notes: sortNotes(notes),
     tempos: meta.tempos && meta.tempos.length > 0 ? meta.tempos : [{ beat: 0, bpm: DEFAULT_BPM }],
     timeSignatures:
-      meta.timeSignatures && meta.timeSignatures.length > 0
-        ? meta.timeSignatures
-        : [{ beat: 0, numerator: 4, denominator: 4 }],
+      meta.timeSignatures && meta.timeSignatures.length > 0 ? meta.timeSignatures : [{ beat: 0, numerator: 4, denominator: 4 }],
     program: meta.program ?? 0,
   };
 }

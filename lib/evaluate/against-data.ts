@@ -22,7 +22,14 @@ export interface AgainstData {
 
 /** The statistics compared, structure first: what a listener hears first. */
 export const AGAINST_DATA_STATS: readonly ChanceStat[] = [
-  'barRepetition', 'meterChangesPer100Bars', 'grooveConsistency', 'pitchClassEntropy', 'polyphony', 'noteDensity', 'velocitySpread', 'onBeatShare',
+  'barRepetition',
+  'meterChangesPer100Bars',
+  'grooveConsistency',
+  'pitchClassEntropy',
+  'polyphony',
+  'noteDensity',
+  'velocitySpread',
+  'onBeatShare',
 ];
 
 /**
@@ -38,7 +45,10 @@ export function againstData(piece: Piece, data: readonly Piece[], rng: Rng, exce
   const stats = noteExcerpts(drawn, notes, rng).map((e) => musicStats([e]));
   const own = musicStats([piece]);
   return AGAINST_DATA_STATS.map((stat) => {
-    const values = stats.map((s) => s[stat]).filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+    const values = stats
+      .map((s) => s[stat])
+      .filter((v) => Number.isFinite(v))
+      .sort((a, b) => a - b);
     const at = (q: number): number => (values.length === 0 ? NaN : values[Math.min(values.length - 1, Math.floor(q * values.length))]);
     return { stat, piece: own[stat], low: at(0.1), median: at(0.5), high: at(0.9) };
   });

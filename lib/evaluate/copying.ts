@@ -44,7 +44,8 @@ export function buildCopyIndex(training: readonly ArrayLike<number>[]): CopyInde
   training.forEach((seq, p) => {
     for (let i = 0; i < seq.length; i++) {
       const s = seq[i];
-      if (!Number.isInteger(s) || s < 0 || s >= 2 ** 30) throw new RangeError(`token ${s} at position ${i} of training piece ${p} is not an integer in [0, 2^30)`);
+      if (!Number.isInteger(s) || s < 0 || s >= 2 ** 30)
+        throw new RangeError(`token ${s} at position ${i} of training piece ${p} is not an integer in [0, 2^30)`);
       if (s > maxSym) maxSym = s;
     }
     n += seq.length;

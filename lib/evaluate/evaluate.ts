@@ -39,7 +39,11 @@ export interface EvaluateOptions {
   readonly ngramOrder: number;
 }
 
-export const DEFAULT_EVALUATE_OPTIONS: Omit<EvaluateOptions, 'generate'> = { samples: 8, primerLength: DEFAULT_PRIMER_LENGTH, ngramOrder: DEFAULT_NGRAM_ORDER };
+export const DEFAULT_EVALUATE_OPTIONS: Omit<EvaluateOptions, 'generate'> = {
+  samples: 8,
+  primerLength: DEFAULT_PRIMER_LENGTH,
+  ngramOrder: DEFAULT_NGRAM_ORDER,
+};
 
 /** The figures `musicgen evaluate --json` prints. */
 export interface Evaluation {
@@ -127,7 +131,13 @@ export async function evaluateModel(
   const sampling = resolveSampling(options.generate.sampling, vocab.config.scheme);
   const usable = heldOut.filter((p) => p.ids.length >= 2);
   if (usable.length === 0) throw new UserError('nothing to score: every held-out piece has fewer than 2 tokens');
-  const scores = await scoreStoppable(model, vocab, usable.map((p) => p.ids), (d, t) => onProgress?.('model', d, t), shouldStop);
+  const scores = await scoreStoppable(
+    model,
+    vocab,
+    usable.map((p) => p.ids),
+    (d, t) => onProgress?.('model', d, t),
+    shouldStop,
+  );
   if (!scores) return null;
   let nllSum = 0;
   let tokens = 0;
@@ -146,8 +156,18 @@ export async function evaluateModel(
     beats += scheme.beatsAfter(t, vocab.config);
   }
   onProgress?.('baseline', 0, 1);
-  const ngram = await trainNgramAsync(training.map((p) => p.ids), { order: options.ngramOrder, vocabSize: vocab.tokens.length }, shouldStop);
-  const base = ngram && (await evaluateNllAsync(ngram, usable.map((p) => p.ids), shouldStop));
+  const ngram = await trainNgramAsync(
+    training.map((p) => p.ids),
+    { order: options.ngramOrder, vocabSize: vocab.tokens.length },
+    shouldStop,
+  );
+  const base =
+    ngram &&
+    (await evaluateNllAsync(
+      ngram,
+      usable.map((p) => p.ids),
+      shouldStop,
+    ));
   if (!base) return null;
   onProgress?.('baseline', 1, 1);
   const generatedPieces: Piece[] = [];
@@ -161,7 +181,13 @@ export async function evaluateModel(
     for (let s = 0; s < options.samples; s++) {
       const seed = deriveSeed(options.generate.run.seed, s);
       const primer = excerptPrimer(training, vocab, options.primerLength, createRng(seed));
-      const g = await generateMusicAsync(model, vocab, primer, { ...options.generate, run: { ...options.generate.run, seed } }, { name: `sample ${s + 1}`, shouldStop });
+      const g = await generateMusicAsync(
+        model,
+        vocab,
+        primer,
+        { ...options.generate, run: { ...options.generate.run, seed } },
+        { name: `sample ${s + 1}`, shouldStop },
+      );
       if (!g) return null;
       const fresh = g.ids.slice(g.primerLength);
       generatedPieces.push({ ...g.piece, name: `sample ${s + 1}`, notes: [...g.continuation] });
@@ -177,8 +203,12 @@ export async function evaluateModel(
   // The data as the model sees it (quantized), so both sides are on the same grid.
   const dataPieces = await runStepsStoppable(decodedPieces(training, vocab), shouldStop);
   if (!dataPieces) return null;
-  const excerptNotes = generatedPieces.length > 0 ? Math.max(1, Math.round(generatedPieces.reduce((a, p) => a + p.notes.length, 0) / generatedPieces.length)) : null;
-  const excerpts = excerptNotes === null ? null : noteExcerpts(dataPieces, excerptNotes, createRng(deriveSeed(options.generate.run.seed, EXCERPT_LABEL)));
+  const excerptNotes =
+    generatedPieces.length > 0
+      ? Math.max(1, Math.round(generatedPieces.reduce((a, p) => a + p.notes.length, 0) / generatedPieces.length))
+      : null;
+  const excerpts =
+    excerptNotes === null ? null : noteExcerpts(dataPieces, excerptNotes, createRng(deriveSeed(options.generate.run.seed, EXCERPT_LABEL)));
   const dataExcerpts = excerpts && musicStats(excerpts);
   const chance =
     excerptNotes === null || dataExcerpts === null || dataPieces.length === 0
@@ -188,7 +218,14 @@ export async function evaluateModel(
           { ...DEFAULT_CHANCE_OPTIONS, samples: generatedPieces.length, notes: excerptNotes, reference: dataExcerpts },
           createRng(deriveSeed(options.generate.run.seed, CHANCE_LABEL)),
         );
-  const twoSample = excerpts && twoSampleTest(generatedPieces, excerpts, DEFAULT_TWO_SAMPLE_OPTIONS, createRng(deriveSeed(options.generate.run.seed, TWO_SAMPLE_LABEL)));
+  const twoSample =
+    excerpts &&
+    twoSampleTest(
+      generatedPieces,
+      excerpts,
+      DEFAULT_TWO_SAMPLE_OPTIONS,
+      createRng(deriveSeed(options.generate.run.seed, TWO_SAMPLE_LABEL)),
+    );
   return {
     files: usable.length,
     tokens,
@@ -251,7 +288,18 @@ async function scoreStoppable(
   const { batchSize } = DEFAULT_SCORE_OPTIONS;
   for (let start = 0; start < order.length; start += batchSize) {
     const group = order.slice(start, start + batchSize);
-    const scored = model.config.family === 'note' ? scoreNotePieces(model, vocab, group.map((k) => seqs[k])) : scorePieces(model, group.map((k) => seqs[k]), DEFAULT_SCORE_OPTIONS);
+    const scored =
+      model.config.family === 'note'
+        ? scoreNotePieces(
+            model,
+            vocab,
+            group.map((k) => seqs[k]),
+          )
+        : scorePieces(
+            model,
+            group.map((k) => seqs[k]),
+            DEFAULT_SCORE_OPTIONS,
+          );
     scored.forEach((lp, j) => (out[group[j]] = lp));
     onProgress(Math.min(order.length, start + batchSize), order.length);
     if (await turnAndCheck(shouldStop)) return null;

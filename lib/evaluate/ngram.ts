@@ -136,12 +136,19 @@ export function trainNgramAsync(
  * `model.evaluateNll(seqs)` that lets the event loop turn about every 50 ms
  * and returns null once `shouldStop()` is true; the same figures otherwise.
  */
-export function evaluateNllAsync(model: NgramModel, seqs: readonly ArrayLike<number>[], shouldStop: () => boolean): Promise<NgramEvaluation | null> {
+export function evaluateNllAsync(
+  model: NgramModel,
+  seqs: readonly ArrayLike<number>[],
+  shouldStop: () => boolean,
+): Promise<NgramEvaluation | null> {
   return runStepsStoppable(model.evaluateNllSteps(seqs), shouldStop);
 }
 
 /** The training, as steps of about {@link STEP_TOKENS} tokens (or n-grams); the model at the end. */
-function* training(seqs: readonly ArrayLike<number>[], config: Partial<NgramConfig> & Pick<NgramConfig, 'vocabSize'>): Generator<void, NgramModel, void> {
+function* training(
+  seqs: readonly ArrayLike<number>[],
+  config: Partial<NgramConfig> & Pick<NgramConfig, 'vocabSize'>,
+): Generator<void, NgramModel, void> {
   const order = config.order ?? DEFAULT_NGRAM_CONFIG.order;
   const V = config.vocabSize;
   if (!Number.isInteger(order) || order < 1 || order > 10) throw new RangeError(`order must be an integer in [1, 10] (got ${order})`);

@@ -21,12 +21,20 @@ const CHUNK_STEPS = 256;
  * step holds more than `<s>` cannot be scored (the model has no step before
  * it to predict from): a RangeError says so.
  */
-export function scoreNotePieces(model: MusicModel, vocab: Vocabulary, seqs: readonly ArrayLike<number>[], chunk = CHUNK_STEPS): Float64Array[] {
+export function scoreNotePieces(
+  model: MusicModel,
+  vocab: Vocabulary,
+  seqs: readonly ArrayLike<number>[],
+  chunk = CHUNK_STEPS,
+): Float64Array[] {
   return seqs.map((ids, k) => {
     const out = new Float64Array(Math.max(0, ids.length - 1));
     if (ids.length < 2) return out;
     const steps = toSteps(vocab, ids);
-    if (steps.lengths[0] !== 1) throw new RangeError(`sequence ${k + 1}: a note model scores pieces that start with <s> alone (its first step holds ${steps.lengths[0]} tokens)`);
+    if (steps.lengths[0] !== 1)
+      throw new RangeError(
+        `sequence ${k + 1}: a note model scores pieces that start with <s> alone (its first step holds ${steps.lengths[0]} tokens)`,
+      );
     const piece = [{ name: `piece ${k + 1}`, steps }];
     const V = model.config.vocabSize;
     let state: LayerState<tf.Tensor2D>[] | undefined;

@@ -31,7 +31,10 @@ export function scorePieces(
 ): Float64Array[] {
   const out = seqs.map((s) => new Float64Array(Math.max(0, s.length - 1)));
   // Longest first, so each batch holds pieces of similar length.
-  const order = seqs.map((_, i) => i).filter((i) => seqs[i].length >= 2).sort((a, b) => seqs[b].length - seqs[a].length);
+  const order = seqs
+    .map((_, i) => i)
+    .filter((i) => seqs[i].length >= 2)
+    .sort((a, b) => seqs[b].length - seqs[a].length);
   let done = seqs.length - order.length;
   for (let start = 0; start < order.length; start += options.batchSize) {
     const group = order.slice(start, start + options.batchSize);

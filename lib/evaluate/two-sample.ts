@@ -24,8 +24,19 @@ import { musicStats, type MusicStats } from './metrics';
  * beats, the pitch range and the longest repeated-note run.
  */
 export const TWO_SAMPLE_FEATURES = [
-  'pitchMean', 'pitchClassEntropy', 'scaleConsistency', 'polyphony', 'noteDensity', 'onsetDensity', 'durationMean',
-  'emptyBeatRate', 'velocitySpread', 'onBeatShare', 'meterChangesPer100Bars', 'barRepetition', 'grooveConsistency',
+  'pitchMean',
+  'pitchClassEntropy',
+  'scaleConsistency',
+  'polyphony',
+  'noteDensity',
+  'onsetDensity',
+  'durationMean',
+  'emptyBeatRate',
+  'velocitySpread',
+  'onBeatShare',
+  'meterChangesPer100Bars',
+  'barRepetition',
+  'grooveConsistency',
 ] as const satisfies readonly (keyof MusicStats)[];
 
 /** Settings of {@link twoSampleTest}. */
@@ -45,7 +56,15 @@ export interface TwoSampleOptions {
 }
 
 /** Defaults: 5 folds, 20 repeats, 100 chance draws, the 90th percentile; 300 steps of 0.3 with a penalty of 0.1. */
-export const DEFAULT_TWO_SAMPLE_OPTIONS: TwoSampleOptions = { folds: 5, repeats: 20, draws: 100, quantile: 0.9, steps: 300, learningRate: 0.3, l2: 0.1 };
+export const DEFAULT_TWO_SAMPLE_OPTIONS: TwoSampleOptions = {
+  folds: 5,
+  repeats: 20,
+  draws: 100,
+  quantile: 0.9,
+  steps: 300,
+  learningRate: 0.3,
+  l2: 0.1,
+};
 
 /** The result of {@link twoSampleTest}. */
 export interface TwoSampleTest {
@@ -78,7 +97,12 @@ export function excerptFeatures(piece: Piece): number[] {
  * `rng`; the inputs are not modified. Null when either side has fewer than two
  * pieces with notes.
  */
-export function twoSampleTest(samples: readonly Piece[], data: readonly Piece[], options: TwoSampleOptions, rng: Rng): TwoSampleTest | null {
+export function twoSampleTest(
+  samples: readonly Piece[],
+  data: readonly Piece[],
+  options: TwoSampleOptions,
+  rng: Rng,
+): TwoSampleTest | null {
   const gen = samples.filter((p) => p.notes.length > 0).map(excerptFeatures);
   const pool = data.filter((p) => p.notes.length > 0).map(excerptFeatures);
   const k = Math.min(gen.length, pool.length);
@@ -125,11 +149,20 @@ export function crossValidatedAccuracy(
   if (folds < 2) throw new RangeError(`each class needs at least two rows (got ${a.length} and ${b.length})`);
   const rows = [...a.map((x) => ({ x, y: 1 })), ...b.map((x) => ({ x, y: 0 }))];
   const fold = new Array<number>(rows.length);
-  shuffled(a.map((_, i) => i), rng).forEach((i, j) => (fold[i] = j % folds));
-  shuffled(b.map((_, i) => a.length + i), rng).forEach((i, j) => (fold[i] = j % folds));
+  shuffled(
+    a.map((_, i) => i),
+    rng,
+  ).forEach((i, j) => (fold[i] = j % folds));
+  shuffled(
+    b.map((_, i) => a.length + i),
+    rng,
+  ).forEach((i, j) => (fold[i] = j % folds));
   let right = 0;
   for (let f = 0; f < folds; f++) {
-    const model = fitLogistic(rows.filter((_, i) => fold[i] !== f), options);
+    const model = fitLogistic(
+      rows.filter((_, i) => fold[i] !== f),
+      options,
+    );
     rows.forEach((r, i) => {
       if (fold[i] === f && (model(r.x) >= 0.5 ? 1 : 0) === r.y) right++;
     });
@@ -142,7 +175,10 @@ export function crossValidatedAccuracy(
  * feature's NaN is replaced by its training mean, a constant feature is
  * ignored); returns the fitted probability of class 1 for a row.
  */
-function fitLogistic(rows: readonly { readonly x: readonly number[]; readonly y: number }[], o: Pick<TwoSampleOptions, 'steps' | 'learningRate' | 'l2'>): (x: readonly number[]) => number {
+function fitLogistic(
+  rows: readonly { readonly x: readonly number[]; readonly y: number }[],
+  o: Pick<TwoSampleOptions, 'steps' | 'learningRate' | 'l2'>,
+): (x: readonly number[]) => number {
   const d = rows[0]?.x.length ?? 0;
   const mean = new Array<number>(d).fill(0);
   const sd = new Array<number>(d).fill(0);
@@ -151,7 +187,8 @@ function fitLogistic(rows: readonly { readonly x: readonly number[]; readonly y:
     mean[j] = xs.length > 0 ? xs.reduce((s, v) => s + v, 0) / xs.length : 0;
     sd[j] = xs.length > 0 ? Math.sqrt(xs.reduce((s, v) => s + (v - mean[j]) ** 2, 0) / xs.length) : 0;
   }
-  const scale = (x: readonly number[]): Float64Array => Float64Array.from(x, (v, j) => (Number.isNaN(v) || !(sd[j] > 1e-12) ? 0 : (v - mean[j]) / sd[j]));
+  const scale = (x: readonly number[]): Float64Array =>
+    Float64Array.from(x, (v, j) => (Number.isNaN(v) || !(sd[j] > 1e-12) ? 0 : (v - mean[j]) / sd[j]));
   const z = rows.map((r) => scale(r.x));
   const w = new Float64Array(d);
   let bias = 0;

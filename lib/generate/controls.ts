@@ -54,7 +54,8 @@ export function validateControls(c: GenerationControls): GenerationControls {
   }
   if (c.transpose !== undefined) checkInt('transpose', c.transpose, -24, 24);
   for (const flag of ['meterChanges', 'newInstruments'] as const) {
-    if (c[flag] !== undefined && typeof c[flag] !== 'boolean') throw new RangeError(`${flag} must be true or false (got ${JSON.stringify(c[flag])})`);
+    if (c[flag] !== undefined && typeof c[flag] !== 'boolean')
+      throw new RangeError(`${flag} must be true or false (got ${JSON.stringify(c[flag])})`);
   }
   return c;
 }
@@ -93,8 +94,10 @@ export function controlMask(vocab: Vocabulary, c: GenerationControls): Float32Ar
  * that meter (./keep.ts).
  */
 export function controlsPrimer(vocab: Vocabulary, c: GenerationControls): Primer {
-  if (vocab.config.scheme !== 'remi') throw new RangeError(`a piece from nothing needs a remi model (this one uses ${vocab.config.scheme}): give a primer or a data folder`);
-  if (!c.timeSignature) return { ids: encodeTokens(vocab, [{ kind: 'bos' }, { kind: 'bar' }], 'error'), source: CONTROLS_SOURCE, bpm: c.bpm };
+  if (vocab.config.scheme !== 'remi')
+    throw new RangeError(`a piece from nothing needs a remi model (this one uses ${vocab.config.scheme}): give a primer or a data folder`);
+  if (!c.timeSignature)
+    return { ids: encodeTokens(vocab, [{ kind: 'bos' }, { kind: 'bar' }], 'error'), source: CONTROLS_SOURCE, bpm: c.bpm };
   const [numerator, denominator] = c.timeSignature;
   const bpm = nearestTempo(tempoBins(vocab.config), c.bpm ?? 120);
   const tokens: Token[] = [

@@ -30,7 +30,12 @@ export interface Draw {
  * returns the primer and new ids, and the events written. Yields after every
  * token.
  */
-export type Sampler = (vocab: Vocabulary, primer: readonly number[], draw: Draw, onProgress?: GenerateProgress) => Generator<void, { ids: number[]; events: number }, void>;
+export type Sampler = (
+  vocab: Vocabulary,
+  primer: readonly number[],
+  draw: Draw,
+  onProgress?: GenerateProgress,
+) => Generator<void, { ids: number[]; events: number }, void>;
 
 /**
  * The grammar's mask with the control and keeping masks applied, where that

@@ -95,7 +95,13 @@ export interface GenerateOptions {
  * out and freed here. Throws a RangeError naming a bad setting, and a
  * {@link NonFiniteOutput} when the model's scores are not finite (damaged weights).
  */
-export function generateMusic(model: MusicModel, vocab: Vocabulary, primer: Primer, settings: GenerationSettings, options: GenerateOptions = {}): Generated {
+export function generateMusic(
+  model: MusicModel,
+  vocab: Vocabulary,
+  primer: Primer,
+  settings: GenerationSettings,
+  options: GenerateOptions = {},
+): Generated {
   return runSteps(generation(model, vocab, primer, settings, options));
 }
 
@@ -121,7 +127,13 @@ export function generateMusicAsync(
 }
 
 /** The one generation path: a step per sampled token (see {@link generateMusic}); the value at the end is the piece. */
-function* generation(model: MusicModel, vocab: Vocabulary, primer: Primer, settings: GenerationSettings, options: GenerateOptions): Generator<void, Generated, void> {
+function* generation(
+  model: MusicModel,
+  vocab: Vocabulary,
+  primer: Primer,
+  settings: GenerationSettings,
+  options: GenerateOptions,
+): Generator<void, Generated, void> {
   const sampling = resolveSampling(settings.sampling, vocab.config.scheme);
   const controls = validateControls(settings.controls);
   const run = validateRunSettings(settings.run);
@@ -162,7 +174,10 @@ function samplerFor(model: MusicModel): { readonly sample: Sampler; readonly dis
     return { sample: noteSampler(weights), dispose: () => weights.dispose() };
   }
   const weights = readInferenceWeights(model);
-  return { sample: (vocab, primer, draw, onProgress) => sampleTokens(weights, vocab, primer, draw, onProgress), dispose: () => weights.dispose() };
+  return {
+    sample: (vocab, primer, draw, onProgress) => sampleTokens(weights, vocab, primer, draw, onProgress),
+    dispose: () => weights.dispose(),
+  };
 }
 
 /**

@@ -50,7 +50,13 @@ export function noteSampler(weights: NoteInferenceWeights): Sampler {
 }
 
 /** {@link noteSampler}'s loop. */
-function* sampleNoteSteps(weights: NoteInferenceWeights, vocab: Vocabulary, primer: readonly number[], draw: Draw, onProgress?: GenerateProgress): ReturnType<Sampler> {
+function* sampleNoteSteps(
+  weights: NoteInferenceWeights,
+  vocab: Vocabulary,
+  primer: readonly number[],
+  draw: Draw,
+  onProgress?: GenerateProgress,
+): ReturnType<Sampler> {
   const { sampling, run, rng, control, keeper } = draw;
   if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
   const reader = stepReader(vocab);
@@ -77,7 +83,7 @@ function* sampleNoteSteps(weights: NoteInferenceWeights, vocab: Vocabulary, prim
     group = [];
     yield;
   }
-  if (h === null) throw new RangeError('a note model\'s primer needs a complete first step (it opens with <s>)');
+  if (h === null) throw new RangeError("a note model's primer needs a complete first step (it opens with <s>)");
   /** The head from a step's start after `top` through its `forced` tokens (the last of `ids`): the scores of its next token. */
   const headThrough = (top: Float32Array, forced: readonly number[]): HeadPrediction => {
     const first = ids.length - forced.length;

@@ -22,7 +22,13 @@ export interface Opening {
  * `dataFolders` is chosen with `seed`; a folder without usable MIDI files is
  * a one-line error.
  */
-export function openingFor(vocab: Vocabulary, controls: GenerationControls, dataFolders: readonly string[], seed: number, primerLength = DEFAULT_PRIMER_LENGTH): Opening {
+export function openingFor(
+  vocab: Vocabulary,
+  controls: GenerationControls,
+  dataFolders: readonly string[],
+  seed: number,
+  primerLength = DEFAULT_PRIMER_LENGTH,
+): Opening {
   if (vocab.config.scheme === 'remi') return { primer: controlsPrimer(vocab, controls), controls };
   const pieces = loadCorpus(dataFolders).pieces;
   if (pieces.length === 0) throw new RangeError(`no MIDI files to take an opening from in ${dataFolders.join(', ')}`);

@@ -69,7 +69,8 @@ export function primerFromPiece(piece: Piece, vocab: Vocabulary, length: number,
   validatePrimerLength(length);
   const tokens = pieceToTokens(piece, vocab.config);
   const ids = encodeTokens(vocab, schemeOf(vocab.config).excerpt(tokens, Math.max(0, tokens.length - length), tokens.length), policy);
-  if (!ids.some((id) => vocab.tokens[id].kind === 'event')) throw new UserError(`primer ${piece.name}: no notes left after applying --unknown ${policy}`);
+  if (!ids.some((id) => vocab.tokens[id].kind === 'event'))
+    throw new UserError(`primer ${piece.name}: no notes left after applying --unknown ${policy}`);
   return { ids, source: piece.name, ...metaOf(piece) };
 }
 

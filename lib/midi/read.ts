@@ -9,7 +9,17 @@ import { errCode } from '../core/errors';
 import { listFiles, showPath, type FilePath, type UnusableEntry } from '../core/files';
 import { decodeSmf, MidiFileError, type SmfNote, type SmfTempo, type SmfTimeSignature } from './smf';
 import { DRUM_CHANNEL, sustainedEnds } from './sustain';
-import { changesInForce, DEFAULT_BPM, makePiece, sameMeter, sameTempo, type Note, type Piece, type TempoChange, type TimeSignature } from '../core/piece';
+import {
+  changesInForce,
+  DEFAULT_BPM,
+  makePiece,
+  sameMeter,
+  sameTempo,
+  type Note,
+  type Piece,
+  type TempoChange,
+  type TimeSignature,
+} from '../core/piece';
 
 /** Options for reading MIDI files. */
 export interface MidiReadOptions {
@@ -87,7 +97,6 @@ export interface LoadReport {
   readonly warnings: readonly FileWarning[];
 }
 
-
 /**
  * MIDI file extensions recognised when walking a folder: karaoke files (.kar)
  * are Standard MIDI Files with lyrics, and .rmi files RIFF-wrapped ones
@@ -155,13 +164,21 @@ export function parseMidi(bytes: Uint8Array, name: string, options: MidiReadOpti
     if (n.unended) unended++;
     const endTick = ends?.get(n) ?? n.startTick + n.durationTicks;
     lastEnd = Math.max(lastEnd, endTick / ppq);
-    const note: Note = { pitch: n.pitch, start: n.startTick / ppq, duration: (endTick - n.startTick) / ppq, velocity: n.velocity, program: drum ? 0 : n.program };
+    const note: Note = {
+      pitch: n.pitch,
+      start: n.startTick / ppq,
+      duration: (endTick - n.startTick) / ppq,
+      velocity: n.velocity,
+      program: drum ? 0 : n.program,
+    };
     notes.push(drum ? { ...note, drum: true } : note);
     if (program === undefined) program = drum ? 0 : n.program;
   }
   if (notes.length === 0) throw new MidiFileError(emptyReason(smf.notes, opts.includeDrums, { drums, unselected, zero, zeroUnended }));
   if (lastEnd > opts.maxBeats) {
-    throw new MidiFileError(`too long: notes reach beat ${Math.round(lastEnd)}, past the limit of ${opts.maxBeats} beats (a damaged delta time?)`);
+    throw new MidiFileError(
+      `too long: notes reach beat ${Math.round(lastEnd)}, past the limit of ${opts.maxBeats} beats (a damaged delta time?)`,
+    );
   }
   // Tempo and meter changes past the limit come after every note: they change nothing loaded.
   const inRange = (e: { readonly tick: number }): boolean => e.tick / ppq <= opts.maxBeats;

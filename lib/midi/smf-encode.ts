@@ -16,7 +16,13 @@ export type SmfOutEvent =
   | { readonly kind: 'tempo'; readonly tick: number; readonly microsPerBeat: number }
   | { readonly kind: 'timeSignature'; readonly tick: number; readonly numerator: number; readonly denominator: number }
   | { readonly kind: 'program'; readonly tick: number; readonly channel: number; readonly program: number }
-  | { readonly kind: 'noteOn' | 'noteOff'; readonly tick: number; readonly channel: number; readonly pitch: number; readonly velocity: number };
+  | {
+      readonly kind: 'noteOn' | 'noteOff';
+      readonly tick: number;
+      readonly channel: number;
+      readonly pitch: number;
+      readonly velocity: number;
+    };
 
 /** A growable byte buffer (doubling), so that appending is amortised O(1). */
 class Bytes {
@@ -100,7 +106,8 @@ function writeEvent(out: Bytes, e: SmfOutEvent): void {
     }
     case 'timeSignature': {
       const den = Math.log2(e.denominator);
-      if (!Number.isInteger(den)) throw new RangeError(`cannot write MIDI: time-signature denominator ${e.denominator} is not a power of 2`);
+      if (!Number.isInteger(den))
+        throw new RangeError(`cannot write MIDI: time-signature denominator ${e.denominator} is not a power of 2`);
       // Metronome click every 24 MIDI clocks (a quarter note), 8 thirty-second notes per quarter.
       out.bytes([0xff, 0x58, 4, int(e.numerator, 1, 255, 'time-signature numerator'), int(den, 0, 255, 'denominator power'), 24, 8]);
       return;
@@ -110,7 +117,11 @@ function writeEvent(out: Bytes, e: SmfOutEvent): void {
       return;
     case 'noteOn':
     case 'noteOff':
-      out.bytes([(e.kind === 'noteOn' ? 0x90 : 0x80) | int(e.channel, 0, 15, 'channel'), int(e.pitch, 0, 127, 'pitch'), int(e.velocity, 0, 127, 'velocity')]);
+      out.bytes([
+        (e.kind === 'noteOn' ? 0x90 : 0x80) | int(e.channel, 0, 15, 'channel'),
+        int(e.pitch, 0, 127, 'pitch'),
+        int(e.velocity, 0, 127, 'velocity'),
+      ]);
       return;
   }
 }

@@ -74,7 +74,6 @@ export interface SmfPedal {
   readonly down: boolean;
 }
 
-
 /** A note while its track is decoded; `next` is the tick of the next note-on of the same channel and pitch, or -1. */
 type MutableNote = { -readonly [K in keyof SmfNote]: SmfNote[K] } & { next: number };
 
@@ -152,7 +151,9 @@ export function decodeTrack(b: Uint8Array, start: number, end: number, ctx: Trac
       if (type === 0x2f) {
         // End of Track: only zero padding may follow it in the chunk.
         if (!isZero(b, p + len, end)) {
-          throw new MidiFileError(`corrupt track ${track + 1} of ${trackCount}: ${end - p - len} bytes follow End of Track at byte ${p + len} (a wrong chunk length?)`);
+          throw new MidiFileError(
+            `corrupt track ${track + 1} of ${trackCount}: ${end - p - len} bytes follow End of Track at byte ${p + len} (a wrong chunk length?)`,
+          );
         }
         ended = true;
         break;
@@ -203,7 +204,15 @@ export function decodeTrack(b: Uint8Array, start: number, end: number, ctx: Trac
       if (notes.length >= maxNotes) throw new MidiFileError(`too many notes (more than ${maxNotes} note-ons)`);
       const key = channel * 128 + d1;
       const n: MutableNote = {
-        track, channel, program: programs[channel], pitch: d1, velocity: d2, startTick: tick, durationTicks: -1, unended: false, next: -1,
+        track,
+        channel,
+        program: programs[channel],
+        pitch: d1,
+        velocity: d2,
+        startTick: tick,
+        durationTicks: -1,
+        unended: false,
+        next: -1,
       };
       notes.push(n);
       const prev = lastOn[key];

@@ -31,7 +31,17 @@
  *   warning.
  */
 import { unwrapRiff } from './riff';
-import { decodeTrack, hex, isZero, MidiFileError, type SmfNote, type SmfPedal, type SmfTempo, type SmfTimeSignature, type TrackContext } from './smf-track';
+import {
+  decodeTrack,
+  hex,
+  isZero,
+  MidiFileError,
+  type SmfNote,
+  type SmfPedal,
+  type SmfTempo,
+  type SmfTimeSignature,
+  type TrackContext,
+} from './smf-track';
 
 export { MidiFileError } from './smf-track';
 export type { SmfNote, SmfTempo, SmfTimeSignature } from './smf-track';
@@ -187,5 +197,5 @@ function mayHoldTrack(b: Uint8Array, p: number): boolean {
 const TRACK_ID = Buffer.from('MTrk', 'latin1');
 const END_OF_TRACK = Buffer.from([0xff, 0x2f, 0x00]);
 
-const isTrackId = (b: Uint8Array, p: number): boolean => p + 4 <= b.length && b[p] === 0x4d && b[p + 1] === 0x54 && b[p + 2] === 0x72 && b[p + 3] === 0x6b;
-
+const isTrackId = (b: Uint8Array, p: number): boolean =>
+  p + 4 <= b.length && b[p] === 0x4d && b[p + 1] === 0x54 && b[p + 2] === 0x72 && b[p + 3] === 0x6b;

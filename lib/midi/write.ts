@@ -43,8 +43,17 @@ export function pieceToMidiBytes(piece: Piece, options: MidiWriteOptions = {}): 
   const conductor: SmfOutEvent[] = [
     { kind: 'trackName', tick: 0, text: piece.name },
     // Tempos are clamped to what 3 bytes of µs per beat hold (3.6 bpm and up).
-    ...piece.tempos.map((t): SmfOutEvent => ({ kind: 'tempo', tick: tick(t.beat), microsPerBeat: Math.min(0xffffff, Math.max(1, Math.floor(60_000_000 / t.bpm))) })),
-    ...piece.timeSignatures.map((t): SmfOutEvent => ({ kind: 'timeSignature', tick: tick(t.beat), numerator: t.numerator, denominator: t.denominator })),
+    ...piece.tempos.map((t): SmfOutEvent => ({
+      kind: 'tempo',
+      tick: tick(t.beat),
+      microsPerBeat: Math.min(0xffffff, Math.max(1, Math.floor(60_000_000 / t.bpm))),
+    })),
+    ...piece.timeSignatures.map((t): SmfOutEvent => ({
+      kind: 'timeSignature',
+      tick: tick(t.beat),
+      numerator: t.numerator,
+      denominator: t.denominator,
+    })),
   ];
   const groups = new Map<string, { program: number; drum: boolean; notes: Note[] }>();
   for (const n of piece.notes) {
@@ -71,7 +80,10 @@ export function pieceToMidiBytes(piece: Piece, options: MidiWriteOptions = {}): 
   parts.forEach((g, k) => {
     const { channel, program } = g;
     const text = groups.size === 1 ? (options.trackName ?? piece.name) : g.drum ? 'drums' : `program ${program}`;
-    const events: SmfOutEvent[] = [{ kind: 'trackName', tick: 0, text }, { kind: 'program', tick: 0, channel, program }];
+    const events: SmfOutEvent[] = [
+      { kind: 'trackName', tick: 0, text },
+      { kind: 'program', tick: 0, channel, program },
+    ];
     // Notes are sorted by onset, and a note ends after it starts: at any tick the note-offs (of earlier notes) come first.
     const ons: SmfOutEvent[] = [];
     const offs: SmfOutEvent[] = [];
@@ -111,7 +123,10 @@ function programChangesBefore(parts: readonly ChannelPart[]): Set<number>[] {
   for (const shared of byChannel.values()) {
     if (shared.length < 2) continue;
     // [tick, part, note index (-1: the part's program change at tick 0)], in the order a player meets them.
-    const events: [number, number, number][] = shared.flatMap((k) => [[0, k, -1] as [number, number, number], ...parts[k].starts.map((t, i): [number, number, number] => [t, k, i])]);
+    const events: [number, number, number][] = shared.flatMap((k) => [
+      [0, k, -1] as [number, number, number],
+      ...parts[k].starts.map((t, i): [number, number, number] => [t, k, i]),
+    ]);
     events.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
     let current = -1;
     for (const [, k, i] of events) {

@@ -84,7 +84,14 @@ export function layerForward(
   const [bi, bf, bg, bo] = colBlocks(w.bias, 4) as tf.Tensor1D[];
   let h: tf.Tensor2D = init ? init.h : tf.zeros([B, H]);
   let c: tf.Tensor2D = init ? init.c : tf.zeros([B, H]);
-  const tape = { cat: [] as tf.Tensor2D[], i: [] as tf.Tensor2D[], f: [] as tf.Tensor2D[], g: [] as tf.Tensor2D[], o: [] as tf.Tensor2D[], c: [] as tf.Tensor2D[] };
+  const tape = {
+    cat: [] as tf.Tensor2D[],
+    i: [] as tf.Tensor2D[],
+    f: [] as tf.Tensor2D[],
+    g: [] as tf.Tensor2D[],
+    o: [] as tf.Tensor2D[],
+    c: [] as tf.Tensor2D[],
+  };
   const hs: tf.Tensor2D[] = [];
   for (let t = 0; t < T; t++) {
     const x = inMask ? tf.mul(xs[t], inMask) : xs[t];
@@ -134,7 +141,10 @@ export function batchLoss(vars: ModelVars, batch: Batch): number {
     for (const w of vars.lstm) xs = layerForward(xs, w, null, null, false).hs;
     const logp = tf.logSoftmax(tf.add(tf.matMul(tf.concat(xs, 0) as tf.Tensor2D, vars.outKernel as tf.Tensor2D), vars.outBias));
     const V = logp.shape[1] as number;
-    const flat = tf.tensor1d(Int32Array.from(targets, (tg, i) => i * V + tg), 'int32');
+    const flat = tf.tensor1d(
+      Int32Array.from(targets, (tg, i) => i * V + tg),
+      'int32',
+    );
     return -tf.mean(tf.gather(logp.reshape([-1]), flat)).dataSync()[0];
   });
 }
@@ -145,7 +155,13 @@ export function batchLoss(vars: ModelVars, batch: Batch): number {
  * [T·B, V] and the state after the chunk, for scoring long sequences in
  * batches while carrying the state across chunks. Tensors belong to the caller.
  */
-export function forwardChunk(vars: ModelVars, ids: Int32Array, T: number, B: number, state: readonly BatchState[] | null): { logp: tf.Tensor2D; state: BatchState[] } {
+export function forwardChunk(
+  vars: ModelVars,
+  ids: Int32Array,
+  T: number,
+  B: number,
+  state: readonly BatchState[] | null,
+): { logp: tf.Tensor2D; state: BatchState[] } {
   const out = tf.tidy(() => {
     let xs = rowBlocks(tf.gather(vars.embedding, tf.tensor1d(ids, 'int32')) as tf.Tensor2D, T);
     const next: BatchState[] = [];
@@ -154,7 +170,9 @@ export function forwardChunk(vars: ModelVars, ids: Int32Array, T: number, B: num
       next.push(r.last);
       xs = r.hs;
     });
-    const logp = tf.logSoftmax(tf.add(tf.matMul(tf.concat(xs, 0) as tf.Tensor2D, vars.outKernel as tf.Tensor2D), vars.outBias)) as tf.Tensor2D;
+    const logp = tf.logSoftmax(
+      tf.add(tf.matMul(tf.concat(xs, 0) as tf.Tensor2D, vars.outKernel as tf.Tensor2D), vars.outBias),
+    ) as tf.Tensor2D;
     return [logp, ...next.flatMap((st) => [st.h, st.c])];
   });
   const [logp, ...hc] = out as tf.Tensor2D[];

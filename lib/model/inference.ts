@@ -126,7 +126,11 @@ export function gemvMaker(use: GemvEngine, held: tf.Tensor[]): GemvMaker {
 /** One LSTM layer's weights for inference: its kernel and recurrent kernel stacked into one product over [x; h]. */
 export function inferenceLayer(l: LstmVars, gemv: GemvMaker): InferenceLayer {
   const stacked = tf.tidy(() => tf.concat([l.kernel, l.recurrentKernel], 0) as tf.Tensor2D);
-  const layer: InferenceLayer = { inDim: l.kernel.shape[0], units: l.recurrentKernel.shape[0], gates: gemv(stacked, l.bias as tf.Tensor1D) };
+  const layer: InferenceLayer = {
+    inDim: l.kernel.shape[0],
+    units: l.recurrentKernel.shape[0],
+    gates: gemv(stacked, l.bias as tf.Tensor1D),
+  };
   stacked.dispose();
   return layer;
 }

@@ -57,7 +57,8 @@ export function validateModelConfig(c: ModelConfig): ModelConfig {
   checkInt('seed', c.seed, 0, 2 ** 31 - 1);
   checkNumber('dropout', c.dropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
   checkNumber('recurrentDropout', c.recurrentDropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
-  if (c.family !== undefined && c.family !== 'token' && c.family !== 'note') throw new RangeError(`family must be "token" or "note" (got ${JSON.stringify(c.family)})`);
+  if (c.family !== undefined && c.family !== 'token' && c.family !== 'note')
+    throw new RangeError(`family must be "token" or "note" (got ${JSON.stringify(c.family)})`);
   if (c.headUnits !== undefined) checkInt('headUnits', c.headUnits, 1, 4096);
   return c;
 }

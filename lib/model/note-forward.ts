@@ -38,7 +38,7 @@ export interface NoteForward {
 }
 
 /** What the backward pass needs. */
-export interface NoteTape {
+interface NoteTape {
   /** [N·INPUT_SLOTS] the step slots' ids, time-major. */
   readonly groupIds: Int32Array;
   /** [N, INPUT_SLOTS·E] their embeddings side by side. */
@@ -74,7 +74,13 @@ function slotMajor(x: Int32Array, N: number, S: number): Int32Array {
  * dropout (training only); `init` the main layers' state before the first
  * step (zeros when absent).
  */
-export function noteForward(vars: ModelVars, batch: NoteBatch, keepTape: boolean, masks?: readonly LayerMasks[], init?: readonly LayerState<tf.Tensor2D>[]): NoteForward {
+export function noteForward(
+  vars: ModelVars,
+  batch: NoteBatch,
+  keepTape: boolean,
+  masks?: readonly LayerMasks[],
+  init?: readonly LayerState<tf.Tensor2D>[],
+): NoteForward {
   const note = vars.note;
   if (!note) throw new RangeError('noteForward needs a model of the note family');
   const B = batch.batchSize;
@@ -95,19 +101,34 @@ export function noteForward(vars: ModelVars, batch: NoteBatch, keepTape: boolean
     xs = r.hs;
   });
   const top = tf.concat(xs, 0) as tf.Tensor2D;
-  const allTargets = slotMajor(timeMajorRows(batch.targets, B, T, STEP_SLOTS, (n) => new Int32Array(n)), N, STEP_SLOTS);
+  const allTargets = slotMajor(
+    timeMajorRows(batch.targets, B, T, STEP_SLOTS, (n) => new Int32Array(n)),
+    N,
+    STEP_SLOTS,
+  );
   let used = 1;
   allTargets.forEach((t, row) => {
     if (t >= 0) used = Math.max(used, Math.floor(row / N) + 1);
   });
-  const prefixIds = slotMajor(timeMajorRows(batch.prefix, B, T, STEP_SLOTS, (n) => new Int32Array(n)), N, STEP_SLOTS).slice(0, used * N);
+  const prefixIds = slotMajor(
+    timeMajorRows(batch.prefix, B, T, STEP_SLOTS, (n) => new Int32Array(n)),
+    N,
+    STEP_SLOTS,
+  ).slice(0, used * N);
   const prefixEmb = rowBlocks(tf.gather(vars.embedding, tf.tensor1d(prefixIds, 'int32')) as tf.Tensor2D, used);
-  const head = layerForward(prefixEmb.map((e) => tf.concat([top, e], 1) as tf.Tensor2D), note.head, null, null, keepTape);
+  const head = layerForward(
+    prefixEmb.map((e) => tf.concat([top, e], 1) as tf.Tensor2D),
+    note.head,
+    null,
+    null,
+    keepTape,
+  );
   const rows = Int32Array.from(allTargets.keys()).filter((row) => allTargets[row] >= 0);
   const targets = Int32Array.from(rows, (row) => allTargets[row]);
   const headOut = tf.gather(tf.concat(head.hs, 0), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
   const logp = tf.logSoftmax(tf.add(tf.matMul(headOut, vars.outKernel as tf.Tensor2D), vars.outBias)) as tf.Tensor2D;
-  const tape = keepTape && head.tape ? { groupIds, slotEmbeddings: slots, main, top, prefixIds, slots: used, head: head.tape, headOut } : null;
+  const tape =
+    keepTape && head.tape ? { groupIds, slotEmbeddings: slots, main, top, prefixIds, slots: used, head: head.tape, headOut } : null;
   return { logp, targets, rows, tokens: batch.tokens, tape, last };
 }
 
@@ -115,7 +136,17 @@ export function noteForward(vars: ModelVars, batch: NoteBatch, keepTape: boolean
 export function targetNll(f: NoteForward): number {
   if (f.targets.length === 0) return 0;
   const V = f.logp.shape[1];
-  return -tf.sum(tf.gather(tf.reshape(f.logp, [-1]), tf.tensor1d(Int32Array.from(f.targets, (t, m) => m * V + t), 'int32'))).dataSync()[0];
+  return -tf
+    .sum(
+      tf.gather(
+        tf.reshape(f.logp, [-1]),
+        tf.tensor1d(
+          Int32Array.from(f.targets, (t, m) => m * V + t),
+          'int32',
+        ),
+      ),
+    )
+    .dataSync()[0];
 }
 
 /** Mean next-token loss (nats per token) over a batch of step windows, without dropout or gradients. */

@@ -77,7 +77,8 @@ export interface HeadPrediction {
 export function readNoteInferenceWeights(model: MusicModel, engine: GemvEngine | 'auto' = 'auto'): NoteInferenceWeights {
   const c = model.config;
   const note = model.vars.note;
-  if (c.family !== 'note' || !note) throw new RangeError(`note-step inference needs a model of the "note" family (this one is of the "${c.family ?? 'token'}" family)`);
+  if (c.family !== 'note' || !note)
+    throw new RangeError(`note-step inference needs a model of the "note" family (this one is of the "${c.family ?? 'token'}" family)`);
   const use = resolveEngine(engine);
   const held: tf.Tensor[] = [];
   const gemv = gemvMaker(use, held);
@@ -128,7 +129,9 @@ export function advanceStep(
 ): { readonly h: Float32Array; readonly state: LstmState } {
   if (group.length < 1 || group.length > STEP_SLOTS) throw new RangeError(`a step has 1 to ${STEP_SLOTS} tokens (got ${group.length})`);
   if (lookback.length !== LOOKBACK_SLOTS || flags.length !== LOOKBACK_FLAGS) {
-    throw new RangeError(`a step's look-back has ${LOOKBACK_SLOTS} ids and ${LOOKBACK_FLAGS} flags (got ${lookback.length} and ${flags.length})`);
+    throw new RangeError(
+      `a step's look-back has ${LOOKBACK_SLOTS} ids and ${LOOKBACK_FLAGS} flags (got ${lookback.length} and ${flags.length})`,
+    );
   }
   const V = w.vocabSize;
   const E = w.embeddingDim;

@@ -43,7 +43,7 @@ export interface NoteVars {
 }
 
 /** Input width of the main LSTM stack's first layer: the step vector and the look-back flags. */
-export function stepInputDim(c: NoteNetConfig): number {
+function stepInputDim(c: NoteNetConfig): number {
   return c.embeddingDim + LOOKBACK_FLAGS;
 }
 
@@ -57,25 +57,50 @@ export function buildNoteNet(c: NoteNetConfig): tf.LayersModel {
   const flagsIn = tf.input({ shape: [null, LOOKBACK_FLAGS], name: 'flags' });
   const prefixIn = tf.input({ shape: [null, STEP_SLOTS], dtype: 'int32', name: 'prefix' });
   // Two extra rows: the empty slot and the head's start.
-  const embedding = tf.layers.embedding({ inputDim: V + 2, outputDim: E, embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: s }), name: 'embedding' });
-  const slots = tf.layers.reshape({ targetShape: [-1, (STEP_SLOTS + LOOKBACK_SLOTS) * E], name: 'step_slots' }).apply(embedding.apply(groupIn)) as tf.SymbolicTensor;
+  const embedding = tf.layers.embedding({
+    inputDim: V + 2,
+    outputDim: E,
+    embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: s }),
+    name: 'embedding',
+  });
+  const slots = tf.layers
+    .reshape({ targetShape: [-1, (STEP_SLOTS + LOOKBACK_SLOTS) * E], name: 'step_slots' })
+    .apply(embedding.apply(groupIn)) as tf.SymbolicTensor;
   const step = tf.layers.dense({ units: E, kernelInitializer: glorot(50), name: 'step_in' }).apply(slots) as tf.SymbolicTensor;
   let x = tf.layers.concatenate({ name: 'step_input' }).apply([step, flagsIn]) as tf.SymbolicTensor;
   for (let l = 0; l < c.layers; l++) {
     const lstm = tf.layers.lstm({
-      units: c.units, returnSequences: true, recurrentActivation: 'sigmoid', dropout: c.dropout, recurrentDropout: c.recurrentDropout,
-      kernelInitializer: glorot(1 + 2 * l), recurrentInitializer: glorot(2 + 2 * l), unitForgetBias: true, name: `lstm_${l + 1}`,
+      units: c.units,
+      returnSequences: true,
+      recurrentActivation: 'sigmoid',
+      dropout: c.dropout,
+      recurrentDropout: c.recurrentDropout,
+      kernelInitializer: glorot(1 + 2 * l),
+      recurrentInitializer: glorot(2 + 2 * l),
+      unitForgetBias: true,
+      name: `lstm_${l + 1}`,
     });
     x = lstm.apply(x) as tf.SymbolicTensor;
   }
-  const repeated = tf.layers.timeDistributed({ layer: tf.layers.repeatVector({ n: STEP_SLOTS }), name: 'head_repeat' }).apply(x) as tf.SymbolicTensor;
-  const headIn = tf.layers.concatenate({ axis: -1, name: 'head_input' }).apply([repeated, embedding.apply(prefixIn) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+  const repeated = tf.layers
+    .timeDistributed({ layer: tf.layers.repeatVector({ n: STEP_SLOTS }), name: 'head_repeat' })
+    .apply(x) as tf.SymbolicTensor;
+  const headIn = tf.layers
+    .concatenate({ axis: -1, name: 'head_input' })
+    .apply([repeated, embedding.apply(prefixIn) as tf.SymbolicTensor]) as tf.SymbolicTensor;
   const headLstm = tf.layers.lstm({
-    units: c.headUnits ?? DEFAULT_HEAD_UNITS, returnSequences: true, recurrentActivation: 'sigmoid',
-    kernelInitializer: glorot(60), recurrentInitializer: glorot(61), unitForgetBias: true, name: 'head_lstm',
+    units: c.headUnits ?? DEFAULT_HEAD_UNITS,
+    returnSequences: true,
+    recurrentActivation: 'sigmoid',
+    kernelInitializer: glorot(60),
+    recurrentInitializer: glorot(61),
+    unitForgetBias: true,
+    name: 'head_lstm',
   });
   const head = tf.layers.timeDistributed({ layer: headLstm, name: 'head' }).apply(headIn) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: V, activation: 'softmax', kernelInitializer: glorot(100), name: 'output' }).apply(head) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units: V, activation: 'softmax', kernelInitializer: glorot(100), name: 'output' })
+    .apply(head) as tf.SymbolicTensor;
   return tf.model({ inputs: [groupIn, flagsIn, prefixIn], outputs: out, name: 'music_note_lstm' });
 }
 

@@ -58,7 +58,8 @@ const plural = (n: number, noun: string): string => `${n.toLocaleString('en')} $
 /** Which tfjs backend runs the model, and how to get the native one when it is not. */
 export function backendInfo(info: BackendInfo): void {
   console.log(`tfjs backend: ${describeBackend(info)}`);
-  if (!info.native) console.log('(install @tensorflow/tfjs-node where it can be installed for native speed: npm install @tensorflow/tfjs-node)');
+  if (!info.native)
+    console.log('(install @tensorflow/tfjs-node where it can be installed for native speed: npm install @tensorflow/tfjs-node)');
 }
 
 /** What each tokenization scheme writes, in a few words. */
@@ -72,7 +73,8 @@ const SCHEME_WORDS: Readonly<Record<TokenizerConfig['scheme'], string>> = {
 const schemeLabel = (t: TokenizerConfig): string => `${t.scheme} tokens (${SCHEME_WORDS[t.scheme]}, ${t.stepsPerBeat} steps per beat)`;
 
 /** "windows transposed at random by up to ±N semitones", or nothing when transposition is off. */
-const transposeLabel = (semitones: number): string => (semitones > 0 ? `, windows transposed at random by up to ±${semitones} semitones` : '');
+const transposeLabel = (semitones: number): string =>
+  semitones > 0 ? `, windows transposed at random by up to ±${semitones} semitones` : '';
 
 /** The settings every stage will use, one line per stage (after any quick-run overrides). */
 export function settings(config: NotebookConfig): void {
@@ -80,17 +82,28 @@ export function settings(config: NotebookConfig): void {
   const files = config.maxFiles > 0 ? `at most ${config.maxFiles} files` : 'all files';
   console.log(`data: ${config.dataFolders.join(', ')} (${files}); windows of ${d.seqLen} tokens, stride ${d.stride}`);
   console.log(`tokens: ${schemeLabel(config.tokenizer)}`);
-  const steps = m.family === 'note' ? `one step per note or bar: its tokens embedded → ${m.layers} × LSTM ${m.units} → a head LSTM ${m.headUnits ?? 128} writing the next note's tokens → softmax` : `embedding ${m.embeddingDim} → ${m.layers} × LSTM ${m.units} → softmax`;
+  const steps =
+    m.family === 'note'
+      ? `one step per note or bar: its tokens embedded → ${m.layers} × LSTM ${m.units} → a head LSTM ${m.headUnits ?? 128} ` +
+        `writing the next note's tokens → softmax`
+      : `embedding ${m.embeddingDim} → ${m.layers} × LSTM ${m.units} → softmax`;
   console.log(`model: ${steps}; dropout ${m.dropout}`);
-  console.log(`training: up to ${plural(t.epochs, 'epoch')}, batches of ${t.batchSize}, learning rate ${t.learningRate}${transposeLabel(t.transposeRange)}, seed ${t.seed} → ${config.modelDir}/`);
-  console.log(`generation: ${g.run.length} events after a ${config.primerLength}-token primer, temperature ${g.sampling.temperature}, top-p ${g.sampling.topP}`);
+  console.log(
+    `training: up to ${plural(t.epochs, 'epoch')}, batches of ${t.batchSize}, learning rate ${t.learningRate}${transposeLabel(t.transposeRange)}, ` +
+      `seed ${t.seed} → ${config.modelDir}/`,
+  );
+  console.log(
+    `generation: ${g.run.length} events after a ${config.primerLength}-token primer, temperature ${g.sampling.temperature}, top-p ${g.sampling.topP}`,
+  );
 }
 
 /** Files found, used and skipped (with the reason), what was dropped from files that loaded, and the number of notes. */
 export function corpusReport(corpus: Corpus): void {
   const notes = corpus.pieces.reduce((a, p) => a + p.notes.length, 0);
   const warned = corpus.warnings.length > 0 ? ` (${corpus.warnings.length} with a warning)` : '';
-  console.log(`${corpus.files} MIDI files in ${corpus.folders.join(', ')}: ${corpus.pieces.length} used${warned}, ${corpus.skipped.length} skipped; ${notes} notes`);
+  console.log(
+    `${corpus.files} MIDI files in ${corpus.folders.join(', ')}: ${corpus.pieces.length} used${warned}, ${corpus.skipped.length} skipped; ${notes} notes`,
+  );
   for (const s of corpus.skipped) console.log(`  skipped ${s.file}: ${s.reason}`);
   for (const w of corpus.warnings) console.log(`  ${w.file}: ${w.warning}`);
 }
@@ -111,7 +124,9 @@ const KIND_NAMES: Readonly<Record<Token['kind'], string>> = {
 
 /** What the event tokens of a scheme are: single pitches (remi) or notes and chords. */
 const kindName = (kind: Token['kind'], vocab: Vocabulary): string =>
-  kind === 'event' && vocab.tokens.some((t) => t.kind === 'event' && t.pitches.length > 1) ? 'notes and chords ("C4", "[C3 E3 G3]")' : KIND_NAMES[kind];
+  kind === 'event' && vocab.tokens.some((t) => t.kind === 'event' && t.pitches.length > 1)
+    ? 'notes and chords ("C4", "[C3 E3 G3]")'
+    : KIND_NAMES[kind];
 
 /**
  * The vocabulary by kind of token (for a fixed vocabulary, how many of each
@@ -126,7 +141,9 @@ export function dataReport(data: PreparedData): void {
     kinds.set(t.kind, { all: k.all + 1, used: k.used + (vocab.counts[i] > 0 ? 1 : 0) });
   });
   const used = vocab.counts.filter((c) => c > 0).length;
-  const how = fixed ? `fixed by the ${vocab.config.scheme} settings, the same for any corpus; ${used} of them occur in this data` : 'the ones this data uses';
+  const how = fixed
+    ? `fixed by the ${vocab.config.scheme} settings, the same for any corpus; ${used} of them occur in this data`
+    : 'the ones this data uses';
   console.log(`vocabulary: ${vocab.tokens.length} ${vocab.config.scheme} tokens (${how})`);
   const order = Object.keys(KIND_NAMES) as Token['kind'][];
   for (const kind of order) {
@@ -214,11 +231,18 @@ export function trainingProgress(livePlot: boolean): TrainingProgress {
       drawn = Date.now();
       const filled = Math.round((p.batch / p.batches) * 20);
       const bar = `[${'█'.repeat(filled)}${'░'.repeat(20 - filled)}]`;
-      put(`epoch ${p.epoch}/${p.epochs} ${bar} ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)} · ${Math.round(p.tokensPerSec)} tokens/s · ETA ${Math.round(p.etaSec)} s`, false);
+      put(
+        `epoch ${p.epoch}/${p.epochs} ${bar} ${p.batch}/${p.batches} loss ${p.loss.toFixed(3)} · ${Math.round(p.tokensPerSec)} ` +
+          `tokens/s · ETA ${Math.round(p.etaSec)} s`,
+        false,
+      );
     },
     onEpoch: (r, best) => {
       live?.onEpoch(r);
-      put(`epoch ${r.epoch}: train ${r.trainLoss.toFixed(3)}, validation ${r.valLoss.toFixed(3)} (perplexity ${r.valPerplexity.toFixed(2)})${best ? ' ✓ best, saved' : ''}`, true);
+      put(
+        `epoch ${r.epoch}: train ${r.trainLoss.toFixed(3)}, validation ${r.valLoss.toFixed(3)} (perplexity ${r.valPerplexity.toFixed(2)})${best ? ' ✓ best, saved' : ''}`,
+        true,
+      );
     },
     onNote: (line) => put(line, true),
     endLine: () => {
@@ -233,14 +257,22 @@ export function trainingReport(result: TrainResult, modelDir: string, progress: 
   progress.live?.stop();
   showChart(lossCurveSvg(result.history, { title: 'Training history' }), 720);
   if (result.threadsNote) console.log(result.threadsNote);
-  const how = result.interrupted ? 'interrupted' : result.stoppedEarly ? 'stopped early (no better validation loss)' : result.outOfTime ? 'stopped at its time limit' : 'done';
+  const how = result.interrupted
+    ? 'interrupted'
+    : result.stoppedEarly
+      ? 'stopped early (no better validation loss)'
+      : result.outOfTime
+        ? 'stopped at its time limit'
+        : 'done';
   const threads = plural(result.threads, 'thread');
   console.log(`training ${how}: best validation loss ${result.bestValLoss.toFixed(3)}; model saved in ${modelDir}/ (${threads})`);
 }
 
 /** One line on what was generated, and its piano roll (the primer in grey). */
 export function generated(g: Generated, primer: Primer): void {
-  console.log(`${g.events} new events, ${g.newNotes} new notes in ${g.seconds.toFixed(2)} s after a primer of ${g.primerLength} tokens from ${primer.source}`);
+  console.log(
+    `${g.events} new events, ${g.newNotes} new notes in ${g.seconds.toFixed(2)} s after a primer of ${g.primerLength} tokens from ${primer.source}`,
+  );
   showChart(pianoRollSvg(g.piece, { primerBeats: g.primerBeats, title: 'Generated piece (primer in grey)' }));
 }
 
@@ -267,7 +299,9 @@ export function againstDataReport(g: Generated, data: readonly Piece[], seed: nu
   console.log(`the ${g.newNotes} new notes against 64 excerpts of the data as long (10th–90th percentile):`);
   for (const r of rows) {
     const outside = r.piece < r.low || r.piece > r.high ? '  ← outside' : '';
-    console.log(`  ${STAT_WORDS[r.stat].padEnd(48)} ${f(r.piece).padStart(7)}   data ${f(r.low)}–${f(r.high)} (median ${f(r.median)})${outside}`);
+    console.log(
+      `  ${STAT_WORDS[r.stat].padEnd(48)} ${f(r.piece).padStart(7)}   data ${f(r.low)}–${f(r.high)} (median ${f(r.median)})${outside}`,
+    );
   }
 }
 
@@ -321,7 +355,9 @@ function modelTokens(dir: string): string {
  */
 export function modelFolder(name: string, root = 'models'): string {
   const names = modelNames(root);
-  console.log(`models in ${root}/: ${names.length > 0 ? names.map((n) => `${n} (${modelTokens(path.join(root, n))})`).join('; ') : 'none'}`);
+  console.log(
+    `models in ${root}/: ${names.length > 0 ? names.map((n) => `${n} (${modelTokens(path.join(root, n))})`).join('; ') : 'none'}`,
+  );
   const dir = findModelFolder(name, root);
   if (name.includes('/') || name.includes(path.sep) || isModelFolder(dir)) return dir;
   throw new UserError(`no model "${name}" in ${root}/: set modelName to one of ${names.join(', ') || '(none found)'}`);
@@ -334,15 +370,21 @@ export function modelFolder(name: string, root = 'models'): string {
 export function modelCard(m: LoadedModel): void {
   const { model, data, dataset, training } = m.config;
   const family = model.family === 'note' ? ' stepping once per note (note family)' : '';
-  console.log(`loaded ${showPath(m.dir)}: ${model.layers}×${model.units} LSTM${family}, ${parameterCount(m.model).toLocaleString('en')} parameters`);
+  console.log(
+    `loaded ${showPath(m.dir)}: ${model.layers}×${model.units} LSTM${family}, ${parameterCount(m.model).toLocaleString('en')} parameters`,
+  );
   console.log(`  ${schemeLabel(m.vocab.config)}; vocabulary ${m.vocab.tokens.length} tokens`);
   console.log(
-    `trained on ${plural(data.trainFiles, 'file')} (${data.trainTokens.toLocaleString('en')} tokens)${transposeLabel(training.transposeRange)}, ${plural(m.history.length, 'epoch')}${m.config.initFrom === undefined ? '' : ` from the weights of the model then in ${m.config.initFrom}`}; validated on ${data.valFiles} other file${data.valFiles === 1 ? '' : 's'}`,
+    `trained on ${plural(data.trainFiles, 'file')} (${data.trainTokens.toLocaleString('en')} tokens)${transposeLabel(training.transposeRange)}, ` +
+      `${plural(m.history.length, 'epoch')}${m.config.initFrom === undefined ? '' : ` from the weights of the model then in ${m.config.initFrom}`}; ` +
+      `validated on ${data.valFiles} other file${data.valFiles === 1 ? '' : 's'}`,
   );
   if (m.history.length === 0) return;
   const best = m.history.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
   const windows = `${training.maxValWindows > 0 ? `up to ${training.maxValWindows.toLocaleString('en')} ` : ''}windows of ${dataset.seqLen} tokens`;
-  console.log(`best epoch ${best.epoch}: validation loss ${best.valLoss.toFixed(3)} nats/token, perplexity ${best.valPerplexity.toFixed(2)}`);
+  console.log(
+    `best epoch ${best.epoch}: validation loss ${best.valLoss.toFixed(3)} nats/token, perplexity ${best.valPerplexity.toFixed(2)}`,
+  );
   console.log(`  measured as training does: ${windows} of the validation files, each read from a fresh LSTM state`);
   console.log(`  (\`musicgen evaluate --model ${showPath(m.dir)}\` measures whole files instead, carrying the state through each)`);
 }

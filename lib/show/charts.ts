@@ -72,7 +72,10 @@ function linePanel(box: Box, series: readonly Series[], xLabel: string, yLabel: 
   const [y0, y1] = yDomain(series.flatMap((s) => s.points));
   const [x0, x1] = xDomain;
   const sx = linear(x0, x1, box.x, box.x + box.w);
-  const sy = panelY(box, series.flatMap((s) => s.points));
+  const sy = panelY(
+    box,
+    series.flatMap((s) => s.points),
+  );
   const out: string[] = [];
   const yTicks = niceTicks(y0, y1, 5).filter((v) => v >= y0 && v <= y1);
   const xTicks = niceTicks(x0, x1, Math.min(10, Math.max(1, Math.floor(box.w / 60))), true).filter((v) => v >= x0 && v <= x1);
@@ -105,7 +108,10 @@ function linePanel(box: Box, series: readonly Series[], xLabel: string, yLabel: 
   // Legend, top-right inside the panel.
   const lw = Math.max(...series.map((s) => s.name.length)) * 6.8 + 34;
   const lx = box.x + box.w - lw - 6;
-  out.push(`<rect class="legend" x="${r2(lx)}" y="${box.y + 6}" width="${r2(lw)}" height="${series.length * 18 + 8}" fill="#ffffff" fill-opacity="0.85" stroke="${THEME.grid}"/>`);
+  out.push(
+    `<rect class="legend" x="${r2(lx)}" y="${box.y + 6}" width="${r2(lw)}" height="${series.length * 18 + 8}" ` +
+      `fill="#ffffff" fill-opacity="0.85" stroke="${THEME.grid}"/>`,
+  );
   series.forEach((s, i) => {
     const y = box.y + 20 + i * 18;
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
@@ -157,12 +163,20 @@ export function lossCurveSvg(history: readonly LossHistoryPoint[], options: Loss
     const note = `best validation loss ${fmt(best[1])} at epoch ${fmt(best[0])}; last train loss ${train.length > 0 ? fmt(train[train.length - 1][1]) : '–'}`;
     out.push(text(o.width / 2, 46, note, { size: 12, anchor: 'middle', fill: THEME.mutedText, cls: 'best' }));
     const [bx, by] = [linear(xDomain[0], xDomain[1], box.x, box.x + box.w)(best[0]), panelY(box, val.concat(train))(best[1])];
-    out.push(`<circle class="best-marker" cx="${r2(bx)}" cy="${r2(by)}" r="7" fill="none" stroke="${THEME.validation}" stroke-width="1.5"/>`);
+    out.push(
+      `<circle class="best-marker" cx="${r2(bx)}" cy="${r2(by)}" r="7" fill="none" stroke="${THEME.validation}" stroke-width="1.5"/>`,
+    );
   }
   if (showPpl) {
     const box2: Box = { ...box, y: box.y + o.panelHeight + margin.gap };
     out.push(
-      linePanel(box2, [{ name: 'validation perplexity', cls: 'ppl', color: THEME.perplexity, points: ppl }], 'epoch', 'perplexity', xDomain),
+      linePanel(
+        box2,
+        [{ name: 'validation perplexity', cls: 'ppl', color: THEME.perplexity, points: ppl }],
+        'epoch',
+        'perplexity',
+        xDomain,
+      ),
     );
   }
   return out.join('\n') + '\n</svg>\n';
@@ -200,7 +214,8 @@ const DEFAULT_HISTOGRAM: Required<Omit<HistogramOptions, 'topN'>> = {
 export function histogramSvg(items: readonly HistogramItem[], options: HistogramOptions = {}): string {
   const o = { ...DEFAULT_HISTOGRAM, ...options };
   for (const it of items) {
-    if (!Number.isFinite(it.count) || it.count < 0) throw new RangeError(`histogram count for "${it.label}" must be a finite number ≥ 0 (got ${it.count})`);
+    if (!Number.isFinite(it.count) || it.count < 0)
+      throw new RangeError(`histogram count for "${it.label}" must be a finite number ≥ 0 (got ${it.count})`);
   }
   if (options.topN !== undefined && !(Number.isInteger(options.topN) && options.topN > 0)) {
     throw new RangeError(`topN must be a positive integer (got ${options.topN})`);

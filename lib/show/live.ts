@@ -79,7 +79,14 @@ export function liveTraces(history: readonly LossHistoryPoint[]): Plot[] {
   ];
   const ppl = series((r) => r.valPerplexity);
   if (ppl.x.length > 0) {
-    traces.push({ ...ppl, type: 'scatter', mode: 'lines+markers', name: 'validation perplexity', yaxis: 'y2', line: { color: '#2ca02c', dash: 'dot' } });
+    traces.push({
+      ...ppl,
+      type: 'scatter',
+      mode: 'lines+markers',
+      name: 'validation perplexity',
+      yaxis: 'y2',
+      line: { color: '#2ca02c', dash: 'dot' },
+    });
   }
   return traces;
 }

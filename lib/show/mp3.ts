@@ -35,7 +35,9 @@ export async function encodeMp3(audio: PcmAudio, bitrate: Mp3Bitrate = 48): Prom
   }
   const mpeg1 = audio.sampleRate >= 32000;
   if (mpeg1 ? bitrate < 32 : bitrate > 160) {
-    throw new UserError(`MP3 at ${audio.sampleRate} Hz needs a bitrate ${mpeg1 ? 'of at least 32' : 'of at most 160'} kbit/s (got ${bitrate})`);
+    throw new UserError(
+      `MP3 at ${audio.sampleRate} Hz needs a bitrate ${mpeg1 ? 'of at least 32' : 'of at most 160'} kbit/s (got ${bitrate})`,
+    );
   }
   const encoder = await createMp3Encoder();
   encoder.configure({ sampleRate: audio.sampleRate, channels, bitrate });

@@ -54,7 +54,8 @@ function clock(seconds: number): string {
 export function pianoRollSvg(piece: Piece, options: PianoRollOptions = {}): string {
   const o = { ...DEFAULT_PIANO_ROLL, ...options };
   const primerBeats = options.primerBeats ?? 0;
-  if (!Number.isFinite(primerBeats) || primerBeats < 0) throw new RangeError(`primerBeats must be a number ≥ 0 (got ${options.primerBeats})`);
+  if (!Number.isFinite(primerBeats) || primerBeats < 0)
+    throw new RangeError(`primerBeats must be a number ≥ 0 (got ${options.primerBeats})`);
   const title = options.title ?? piece.name;
   const notes = piece.notes;
   const width = o.width;
@@ -107,8 +108,10 @@ export function pianoRollSvg(piece: Piece, options: PianoRollOptions = {}): stri
   const labelAll = rowH >= 11;
   for (let p = lo; p <= hi; p++) {
     const y = rowY(p);
-    if (BLACK.has(p % 12)) out.push(`<rect class="row" x="${m.left}" y="${y}" width="${plotW}" height="${rowH}" fill="${THEME.blackKeyRow}"/>`);
-    if (p % 12 === 0) out.push(`<line class="octave" x1="${m.left}" x2="${m.left + plotW}" y1="${y + rowH}" y2="${y + rowH}" stroke="${THEME.beatLine}"/>`);
+    if (BLACK.has(p % 12))
+      out.push(`<rect class="row" x="${m.left}" y="${y}" width="${plotW}" height="${rowH}" fill="${THEME.blackKeyRow}"/>`);
+    if (p % 12 === 0)
+      out.push(`<line class="octave" x1="${m.left}" x2="${m.left + plotW}" y1="${y + rowH}" y2="${y + rowH}" stroke="${THEME.beatLine}"/>`);
     const pc = p % 12;
     if (pc === 0) {
       out.push(text(m.left - 6, y + rowH / 2 + 4, pitchName(p), { size: 11, anchor: 'end', weight: 'bold' }));
@@ -157,15 +160,22 @@ export function pianoRollSvg(piece: Piece, options: PianoRollOptions = {}): stri
   // Seed divider and legend.
   if (primerBeats > 0) {
     const x = r2(sx(primerBeats));
-    out.push(`<line class="primer-divider" x1="${x}" x2="${x}" y1="${m.top - 4}" y2="${m.top + plotH}" stroke="${THEME.divider}" stroke-width="2" stroke-dasharray="6 3"/>`);
+    out.push(
+      `<line class="primer-divider" x1="${x}" x2="${x}" y1="${m.top - 4}" y2="${m.top + plotH}" stroke="${THEME.divider}" ` +
+        `stroke-width="2" stroke-dasharray="6 3"/>`,
+    );
     const room = m.left + plotW - x;
-    if (x - m.left > 50) out.push(text(x - 5, m.top - 8, `← ${o.primerLabel}`, { size: 11, anchor: 'end', fill: THEME.divider, weight: 'bold' }));
+    if (x - m.left > 50)
+      out.push(text(x - 5, m.top - 8, `← ${o.primerLabel}`, { size: 11, anchor: 'end', fill: THEME.divider, weight: 'bold' }));
     if (room > 80) out.push(text(x + 5, m.top - 8, `${o.generatedLabel} →`, { size: 11, fill: THEME.divider, weight: 'bold' }));
     let lx = m.left + plotW;
     const parts: string[] = [];
     for (const [color, label] of [...legend].reverse()) {
       lx -= textW(label) + 26;
-      parts.push(`<rect x="${r2(lx)}" y="${legendY - 10}" width="12" height="12" rx="2" fill="${color}"/>`, text(lx + 16, legendY, label, { size: 12 }));
+      parts.push(
+        `<rect x="${r2(lx)}" y="${legendY - 10}" width="12" height="12" rx="2" fill="${color}"/>`,
+        text(lx + 16, legendY, label, { size: 12 }),
+      );
     }
     out.push(`<g class="legend">${parts.join('')}</g>`);
   }

@@ -100,7 +100,10 @@ function search(where: SynthSearch): { synth: SynthInfo | null; problem: string 
   }
   const found = SOUNDFONT_CANDIDATES.find((f) => fs.existsSync(f));
   if (!found) {
-    return { synth: null, problem: `audio needs a General-MIDI SoundFont (none found in /usr/share/sounds/sf2); install it with: ${install}` };
+    return {
+      synth: null,
+      problem: `audio needs a General-MIDI SoundFont (none found in /usr/share/sounds/sf2); install it with: ${install}`,
+    };
   }
   return { synth: { fluidsynth, soundfont: fs.realpathSync(found) }, problem: '' };
 }
@@ -172,7 +175,12 @@ function run(exe: string, args: readonly string[], timeoutMs: number): Promise<v
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) return resolve();
-      const last = output.split('\n').map((l) => l.trim()).filter((l) => /error|fail|cannot|invalid/i.test(l)).pop() ?? '';
+      const last =
+        output
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => /error|fail|cannot|invalid/i.test(l))
+          .pop() ?? '';
       const why = signal ? `killed (${signal}${signal === 'SIGKILL' ? `, over ${timeoutMs} ms` : ''})` : `exit code ${code}`;
       reject(new UserError(`fluidsynth failed (${why})${last ? `: ${last}` : ''}`));
     });
@@ -218,7 +226,8 @@ export async function renderPcm(input: Uint8Array | Piece, options: RenderOption
   if (!synth) throw new UserError(problem);
   const piece = input instanceof Uint8Array ? parseMidi(input, 'input.mid') : input;
   if (piece.notes.length === 0) throw new UserError(`cannot render audio for "${piece.name}": it has no notes`);
-  const midi = input instanceof Uint8Array ? input : pieceToMidiBytes(piece, options.program === undefined ? {} : { program: options.program });
+  const midi =
+    input instanceof Uint8Array ? input : pieceToMidiBytes(piece, options.program === undefined ? {} : { program: options.program });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-audio-'));
   try {
     const midFile = path.join(dir, 'in.mid');

@@ -19,7 +19,7 @@ export function decodeWav(bytes: Uint8Array): PcmAudio {
   if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new UserError('not a WAV file (no RIFF/WAVE header)');
   let fmt: { format: number; channels: number; rate: number; bits: number } | undefined;
   let data: Uint8Array | undefined;
-  for (let at = 12; at + 8 <= bytes.length; ) {
+  for (let at = 12; at + 8 <= bytes.length;) {
     const id = tag(at);
     const size = dv.getUint32(at + 4, true);
     const body = at + 8;

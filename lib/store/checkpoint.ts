@@ -58,7 +58,12 @@ interface Header {
 }
 
 /** Writes a checkpoint atomically. */
-export async function writeCheckpoint(dir: FilePath, position: TrainPosition, weights: readonly tf.Tensor[], optimizer: readonly NamedTensor[]): Promise<FilePath> {
+export async function writeCheckpoint(
+  dir: FilePath,
+  position: TrainPosition,
+  weights: readonly tf.Tensor[],
+  optimizer: readonly NamedTensor[],
+): Promise<FilePath> {
   const header: Header = {
     position: { ...position, bestValLoss: Number.isFinite(position.bestValLoss) ? position.bestValLoss : -1 },
     weights: weights.map((w) => ({ shape: w.shape })),
@@ -94,19 +99,23 @@ function validateTrainPosition(p: TrainPosition): TrainPosition {
   checkNumber('lossSum', checkIsNumber('lossSum', p.lossSum), (v) => v >= 0, '≥ 0');
   checkNumber('bestValLoss', checkIsNumber('bestValLoss', p.bestValLoss), (v) => v >= 0 || v === -1, '≥ 0 (or -1 for none yet)');
   checkInt('badEpochs', checkIsNumber('badEpochs', p.badEpochs), 0, 100_000);
-  if (p.learningRate !== undefined) checkNumber('learningRate', checkIsNumber('learningRate', p.learningRate), (v) => v > 0 && v <= 1, 'in (0, 1]');
+  if (p.learningRate !== undefined)
+    checkNumber('learningRate', checkIsNumber('learningRate', p.learningRate), (v) => v > 0 && v <= 1, 'in (0, 1]');
   if (p.epochSec !== undefined) checkNumber('epochSec', checkIsNumber('epochSec', p.epochSec), (v) => v >= 0, '≥ 0');
   checkNumber('elapsedSec', checkIsNumber('elapsedSec', p.elapsedSec), (v) => v >= 0, '≥ 0');
   const history = checkArray('history', p.history);
   history.forEach((r, i) => inField(`history[${i}]`, () => validateEpochRecord(checkObject(`history[${i}]`, r) as unknown as EpochRecord)));
-  if (history.length !== p.epoch) throw new RangeError(`history must have one entry per finished epoch (${p.epoch}, got ${history.length})`);
+  if (history.length !== p.epoch)
+    throw new RangeError(`history must have one entry per finished epoch (${p.epoch}, got ${history.length})`);
   return p;
 }
 
 /** Checks the JSON header field by field; errors are one-line UserErrors naming `file` and the field. */
 function headerFromJson(json: unknown, file: string): Header {
   const h = checkField(file, '', () => checkObject('header', json));
-  const position = checkField(file, 'position', () => validateTrainPosition(checkObject('position', h.position) as unknown as TrainPosition));
+  const position = checkField(file, 'position', () =>
+    validateTrainPosition(checkObject('position', h.position) as unknown as TrainPosition),
+  );
   const weights = checkField(file, '', () => checkArray('weights', h.weights)).map((w, i) =>
     checkField(file, `weights[${i}]`, () => ({ shape: checkShape('shape', checkObject(`weights[${i}]`, w).shape) })),
   );
@@ -134,7 +143,8 @@ export function readCheckpoint(dir: FilePath): Checkpoint {
   if (tag !== MAGIC.slice(0, tag.length)) throw new UserError(`${file}: not a musicgen checkpoint (no ${MAGIC} tag)`);
   if (buf.length < 12) throw new UserError(`${file}: truncated checkpoint (${buf.length} bytes)`);
   const hlen = buf.readUInt32LE(8);
-  if (12 + hlen > buf.length) throw new UserError(`${file}: truncated checkpoint (the header needs ${hlen} bytes, ${buf.length - 12} are there)`);
+  if (12 + hlen > buf.length)
+    throw new UserError(`${file}: truncated checkpoint (the header needs ${hlen} bytes, ${buf.length - 12} are there)`);
   let json: unknown;
   try {
     json = JSON.parse(buf.toString('utf8', 12, 12 + hlen));
@@ -146,7 +156,9 @@ export function readCheckpoint(dir: FilePath): Checkpoint {
   const expected = sizes.reduce((a, n) => a + n * 4, 0);
   const got = buf.length - 12 - hlen;
   if (got !== expected) {
-    throw new UserError(`${file}: ${got < expected ? 'truncated' : 'damaged'} checkpoint (the header lists ${expected} bytes of tensors, ${got} are there)`);
+    throw new UserError(
+      `${file}: ${got < expected ? 'truncated' : 'damaged'} checkpoint (the header lists ${expected} bytes of tensors, ${got} are there)`,
+    );
   }
   const data = new Float32Array(buf.buffer.slice(buf.byteOffset + 12 + hlen, buf.byteOffset + buf.length));
   let off = 0;

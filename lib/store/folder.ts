@@ -28,7 +28,9 @@ export function isWeightsFile(name: string): boolean {
 
 /** Whether `name` is a file that training writes into a model folder (a temporary one too); anything else there is the user's and is kept. */
 export function isTrainingFile(name: string): boolean {
-  return [MODEL_JSON, VOCAB_JSON, CONFIG_JSON, HISTORY_JSON, CHECKPOINT_FILE].includes(name) || isWeightsFile(name) || /^\..*\.tmp$/.test(name);
+  return (
+    [MODEL_JSON, VOCAB_JSON, CONFIG_JSON, HISTORY_JSON, CHECKPOINT_FILE].includes(name) || isWeightsFile(name) || /^\..*\.tmp$/.test(name)
+  );
 }
 
 /** Whether `dir` holds a trained model (its model.json). */

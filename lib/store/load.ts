@@ -17,16 +17,6 @@ import { type Vocabulary } from '../tokens/vocabulary';
 import { CONFIG_JSON, HISTORY_JSON, MODEL_FILES, MODEL_JSON, VOCAB_JSON } from './folder';
 import { loadRunConfig, type RunConfig } from './run-config';
 
-
-
-
-
-
-
-
-
-
-
 /** A model loaded from its folder. */
 export interface LoadedModel {
   readonly dir: FilePath;
@@ -77,7 +67,9 @@ function isFolderFile(p: string): boolean {
  */
 function modelJsonFromJson(json: unknown, source = MODEL_JSON): ModelJson {
   const j = checkField(source, '', () => checkObject('the file', json));
-  checkField(source, '', () => checkString('format', j.format, (f) => f === TFJS_LAYERS_FORMAT, `"${TFJS_LAYERS_FORMAT}" (is this a tfjs layers model?)`));
+  checkField(source, '', () =>
+    checkString('format', j.format, (f) => f === TFJS_LAYERS_FORMAT, `"${TFJS_LAYERS_FORMAT}" (is this a tfjs layers model?)`),
+  );
   const modelTopology = checkField(source, 'modelTopology', () => {
     const t = checkObject('modelTopology', j.modelTopology);
     checkString('class_name', t.class_name);
@@ -91,7 +83,9 @@ function modelJsonFromJson(json: unknown, source = MODEL_JSON): ModelJson {
   groups.forEach((g, gi) =>
     checkField(source, `weightsManifest[${gi}]`, () => {
       const group = checkObject(`weightsManifest[${gi}]`, g);
-      checkArray('paths', group.paths).forEach((p, i) => paths.push(checkString(`paths[${i}]`, p, isFolderFile, 'a file name in the model folder')));
+      checkArray('paths', group.paths).forEach((p, i) =>
+        paths.push(checkString(`paths[${i}]`, p, isFolderFile, 'a file name in the model folder')),
+      );
       checkArray('weights', group.weights).forEach((w, i) => {
         const e = checkObject(`weights[${i}]`, w);
         const name = checkString(`weights[${i}].name`, e.name, (s) => s.length > 0, 'a weight name');
@@ -110,7 +104,10 @@ function modelJsonFromJson(json: unknown, source = MODEL_JSON): ModelJson {
  * `files` exist): what --resume needs when training stopped before the first
  * weights were saved. Errors are one line naming the file and what is wrong.
  */
-export function loadModelSettings(dir: FilePath, files: readonly string[] = [VOCAB_JSON, CONFIG_JSON]): { readonly vocab: Vocabulary; readonly config: RunConfig } {
+export function loadModelSettings(
+  dir: FilePath,
+  files: readonly string[] = [VOCAB_JSON, CONFIG_JSON],
+): { readonly vocab: Vocabulary; readonly config: RunConfig } {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`model folder ${showPath(dir)} not found`);
   const missing = files.filter((f) => !fs.existsSync(joinPath(dir, f)));
   if (missing.length > 0) throw new UserError(`model folder ${showPath(dir)} is incomplete: missing ${missing.join(', ')}`);
@@ -118,7 +115,8 @@ export function loadModelSettings(dir: FilePath, files: readonly string[] = [VOC
   const vocab = loadVocabulary(joinPath(dir, VOCAB_JSON));
   if (vocab.tokens.length !== config.model.vocabSize) {
     throw new UserError(
-      `model folder ${showPath(dir)}: vocab.json has ${vocab.tokens.length} tokens but config.json says vocabSize ${config.model.vocabSize} (files from different models?)`,
+      `model folder ${showPath(dir)}: vocab.json has ${vocab.tokens.length} tokens but config.json says vocabSize ` +
+        `${config.model.vocabSize} (files from different models?)`,
     );
   }
   return { vocab, config };
@@ -157,7 +155,9 @@ export async function loadModel(dir: FilePath): Promise<LoadedModel> {
   checkWeightValues(new Float32Array(joined.buffer, 0, total / 4), mj, buffers, dir);
   let net: tf.LayersModel;
   try {
-    net = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: [...mj.specs], weightData: joined.buffer }));
+    net = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs: [...mj.specs], weightData: joined.buffer }),
+    );
   } catch (e) {
     // tfjs's first line may end by introducing a list of possible reasons ("Unknown layer: X. This may be due to …:").
     const reason = (e as Error).message.split('\n')[0].replace(/\.\s[^.]*:$/, '');
@@ -174,7 +174,10 @@ export async function loadModel(dir: FilePath): Promise<LoadedModel> {
   const histFile = joinPath(dir, HISTORY_JSON);
   let history: readonly EpochRecord[] | undefined;
   return {
-    dir, model, vocab, config,
+    dir,
+    model,
+    vocab,
+    config,
     get history() {
       history ??= fs.existsSync(histFile) ? loadHistory(histFile) : [];
       return history;
@@ -207,7 +210,8 @@ function checkWeightValues(values: Float32Array, mj: ModelJson, buffers: readonl
       if (i < first + size) break;
     }
     const what = Number.isFinite(v) ? `${v} (beyond ±${MAX_WEIGHT})` : String(v);
-    throw new UserError(`${showPath(joinPath(dir, mj.paths[file]))}: weight ${mj.specs[spec].name}[${i - first}] is ${what}: the weights are damaged`);
+    throw new UserError(
+      `${showPath(joinPath(dir, mj.paths[file]))}: weight ${mj.specs[spec].name}[${i - first}] is ${what}: the weights are damaged`,
+    );
   }
 }
-

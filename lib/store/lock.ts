@@ -55,7 +55,9 @@ function mayBeAlive(owner: LockOwner): boolean {
 function readOwner(text: string): LockOwner | null {
   try {
     const o = JSON.parse(text) as Partial<LockOwner>;
-    return typeof o.pid === 'number' && typeof o.host === 'string' ? { pid: o.pid, host: o.host, started: o.started ?? null, since: String(o.since) } : null;
+    return typeof o.pid === 'number' && typeof o.host === 'string'
+      ? { pid: o.pid, host: o.host, started: o.started ?? null, since: String(o.since) }
+      : null;
   } catch {
     return null;
   }
@@ -90,8 +92,12 @@ export function lockModelFolder(dir: FilePath): () => void {
     }
     const owner = readOwner(held);
     if (owner ? mayBeAlive(owner) : age < UNREADABLE_GRACE_MS) {
-      const who = owner ? `process ${owner.pid}${owner.host === me.host ? '' : ` on ${owner.host}`} since ${owner.since}` : 'another process';
-      throw new UserError(`${showPath(dir)} is being written by another training (${who}): wait for it to end or stop it (lock file ${showPath(file)})`);
+      const who = owner
+        ? `process ${owner.pid}${owner.host === me.host ? '' : ` on ${owner.host}`} since ${owner.since}`
+        : 'another process';
+      throw new UserError(
+        `${showPath(dir)} is being written by another training (${who}): wait for it to end or stop it (lock file ${showPath(file)})`,
+      );
     }
     // Left behind by a process that is gone: remove it, unless it changed since it was read (another run took it over).
     try {

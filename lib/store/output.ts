@@ -39,7 +39,11 @@ function attempt<T>(what: string, step: () => T): T {
 
 /** Whether `dir` holds (part of) a trained model. */
 function holdsModel(dir: FilePath): boolean {
-  return attempt(`cannot read ${showPath(dir)}`, () => fs.existsSync(dir) && fs.statSync(dir).isDirectory() && fs.readdirSync(dir).some((f) => isTrainingFile(f) && f !== CHECKPOINT_FILE));
+  return attempt(
+    `cannot read ${showPath(dir)}`,
+    () =>
+      fs.existsSync(dir) && fs.statSync(dir).isDirectory() && fs.readdirSync(dir).some((f) => isTrainingFile(f) && f !== CHECKPOINT_FILE),
+  );
 }
 
 /** Removes a folder that this module made: its model files, then the folder; files of the user's are moved to `keepIn` first. */
@@ -48,12 +52,15 @@ function removeModelFolder(dir: FilePath, keepIn?: FilePath): void {
   for (const f of attempt(`cannot read ${showPath(dir)}`, () => fs.readdirSync(dir, { encoding: 'buffer' }))) {
     const file = joinPath(dir, f);
     if (isTrainingFile(f.toString())) attempt(`cannot remove ${showPath(file)}`, () => fs.rmSync(file, { force: true }));
-    else if (keepIn && !fs.existsSync(joinPath(keepIn, f))) attempt(`cannot move ${showPath(file)} to ${showPath(keepIn)}`, () => fs.renameSync(file, joinPath(keepIn, f)));
+    else if (keepIn && !fs.existsSync(joinPath(keepIn, f)))
+      attempt(`cannot move ${showPath(file)} to ${showPath(keepIn)}`, () => fs.renameSync(file, joinPath(keepIn, f)));
   }
   try {
     fs.rmdirSync(dir);
   } catch (e) {
-    throw new UserError(`cannot remove ${showPath(dir)} (${errCode(e)}): it holds files that are not a model's; move them and delete the folder`);
+    throw new UserError(
+      `cannot remove ${showPath(dir)} (${errCode(e)}): it holds files that are not a model's; move them and delete the folder`,
+    );
   }
 }
 
@@ -61,7 +68,8 @@ function removeModelFolder(dir: FilePath, keepIn?: FilePath): void {
 function recoverSwap(out: FilePath, staged: FilePath, old: FilePath): void {
   if (!fs.existsSync(old)) return;
   const from = isModelFolder(staged) ? staged : old;
-  if (!fs.existsSync(out)) attempt(`cannot finish the swap a stopped training left: move ${showPath(from)} to ${showPath(out)}`, () => fs.renameSync(from, out));
+  if (!fs.existsSync(out))
+    attempt(`cannot finish the swap a stopped training left: move ${showPath(from)} to ${showPath(out)}`, () => fs.renameSync(from, out));
   removeModelFolder(old, out);
 }
 
@@ -70,13 +78,18 @@ function swapIn(out: FilePath, staged: FilePath, old: FilePath): void {
   try {
     fs.renameSync(out, old);
   } catch (e) {
-    throw new UserError(`cannot move ${showPath(out)} aside to put the new model there (${errCode(e)}): the new model is in ${showPath(staged)}`);
+    throw new UserError(
+      `cannot move ${showPath(out)} aside to put the new model there (${errCode(e)}): the new model is in ${showPath(staged)}`,
+    );
   }
   try {
     fs.renameSync(staged, out);
   } catch (e) {
     const code = errCode(e);
-    attempt(`cannot move the new model from ${showPath(staged)} to ${showPath(out)} (${code}), nor the old one back: it is in ${showPath(old)}`, () => fs.renameSync(old, out));
+    attempt(
+      `cannot move the new model from ${showPath(staged)} to ${showPath(out)} (${code}), nor the old one back: it is in ${showPath(old)}`,
+      () => fs.renameSync(old, out),
+    );
     throw new UserError(`cannot move the new model from ${showPath(staged)} to ${showPath(out)} (${code})`);
   }
 }
@@ -97,7 +110,11 @@ const OPTION_NAMES: OutputWording = { resume: 'resume', replace: 'replace', out:
  * folder is in use, holds a model or a checkpoint without `replace` or
  * `resume`, or has nothing to resume; messages name the options as `words` spells them.
  */
-export function openModelOutput(out: FilePath, opts: { readonly resume: boolean; readonly replace: boolean }, words: OutputWording = OPTION_NAMES): ModelOutput {
+export function openModelOutput(
+  out: FilePath,
+  opts: { readonly resume: boolean; readonly replace: boolean },
+  words: OutputWording = OPTION_NAMES,
+): ModelOutput {
   if (opts.resume && opts.replace) throw new UserError(`give ${words.resume} or ${words.replace}, not both`);
   const shown = showPath(out);
   if (path.basename(path.resolve(shown)) === '') throw new UserError(`${words.out} ${shown} cannot be a model folder: name a folder`);
@@ -112,9 +129,15 @@ export function openModelOutput(out: FilePath, opts: { readonly resume: boolean;
       if (!hasCheckpoint(out) && hasCheckpoint(staged)) dir = staged;
       else if (!hasCheckpoint(out)) throw new UserError(`cannot resume: no checkpoint in ${shown}`);
     } else if (hasCheckpoint(out) && !opts.replace) {
-      throw new UserError(`${shown} already has a training checkpoint: add ${words.resume} to continue it, ${words.replace} to start over (the model stays until the new one's first epoch), or choose another ${words.out}`);
+      throw new UserError(
+        `${shown} already has a training checkpoint: add ${words.resume} to continue it, ${words.replace} to start ` +
+          `over (the model stays until the new one's first epoch), or choose another ${words.out}`,
+      );
     } else if (holdsModel(out) && !opts.replace) {
-      throw new UserError(`${shown} already holds a model: add ${words.replace} to replace it (it stays until the new model's first epoch is saved), or choose another ${words.out}`);
+      throw new UserError(
+        `${shown} already holds a model: add ${words.replace} to replace it (it stays until the new model's first ` +
+          `epoch is saved), or choose another ${words.out}`,
+      );
     } else if (opts.replace && (hasCheckpoint(out) || holdsModel(out))) {
       removeModelFolder(staged);
       dir = staged;

@@ -35,7 +35,14 @@ export interface RunConfig {
 }
 
 /** The config.json contents for a run. */
-export function runConfig(model: MusicModel, data: PreparedData, dataset: DatasetConfig, training: TrainConfig, backend: string, folders: readonly string[]): RunConfig {
+export function runConfig(
+  model: MusicModel,
+  data: PreparedData,
+  dataset: DatasetConfig,
+  training: TrainConfig,
+  backend: string,
+  folders: readonly string[],
+): RunConfig {
   return {
     format: RUN_CONFIG_FORMAT,
     model: model.config,
@@ -60,10 +67,14 @@ export function runConfig(model: MusicModel, data: PreparedData, dataset: Datase
  */
 function runConfigFromJson(json: unknown, source = 'config.json'): RunConfig {
   const j = checkField(source, '', () => checkObject('the file', json));
-  checkField(source, '', () => checkString('format', j.format, (f) => f === RUN_CONFIG_FORMAT, `"${RUN_CONFIG_FORMAT}" (is this a musicgen config.json?)`));
+  checkField(source, '', () =>
+    checkString('format', j.format, (f) => f === RUN_CONFIG_FORMAT, `"${RUN_CONFIG_FORMAT}" (is this a musicgen config.json?)`),
+  );
   const model = checkField(source, 'model', () => validateModelConfig(checkObject('model', j.model) as unknown as ModelConfig));
   const dataset = checkField(source, 'dataset', () => validateDatasetConfig(checkObject('dataset', j.dataset) as unknown as DatasetConfig));
-  const training = checkField(source, 'training', () => validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...renamedTrainingKeys(checkObject('training', j.training)) } as TrainConfig));
+  const training = checkField(source, 'training', () =>
+    validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, ...renamedTrainingKeys(checkObject('training', j.training)) } as TrainConfig),
+  );
   const backend = checkField(source, '', () => checkString('backend', j.backend));
   const data = checkField(source, 'data', () => {
     const d = checkObject('data', j.data);

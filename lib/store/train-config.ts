@@ -118,6 +118,7 @@ export function validateEpochRecord(r: EpochRecord): EpochRecord {
   checkNumber('valPerplexity', checkIsNumber('valPerplexity', r.valPerplexity), (v) => v >= 1, '≥ 1');
   checkNumber('seconds', checkIsNumber('seconds', r.seconds), (v) => v >= 0, '≥ 0');
   checkNumber('tokensPerSec', checkIsNumber('tokensPerSec', r.tokensPerSec), (v) => v >= 0, '≥ 0');
-  if (r.learningRate !== undefined) checkNumber('learningRate', checkIsNumber('learningRate', r.learningRate), (v) => v > 0 && v <= 1, 'in (0, 1]');
+  if (r.learningRate !== undefined)
+    checkNumber('learningRate', checkIsNumber('learningRate', r.learningRate), (v) => v > 0 && v <= 1, 'in (0, 1]');
   return r;
 }

@@ -82,6 +82,7 @@ export function validateTokenizerConfig(c: TokenizerConfig): TokenizerConfig {
   checkInt('maxBpm', c.maxBpm, c.minBpm + 1, 1000);
   checkInt('maxBarBeats', c.maxBarBeats, 1, 32);
   checkInt('maxEmptyBars', c.maxEmptyBars, 1, 1000);
-  if (typeof c.meterEveryBar !== 'boolean') throw new RangeError(`meterEveryBar must be true or false (got ${JSON.stringify(c.meterEveryBar)})`);
+  if (typeof c.meterEveryBar !== 'boolean')
+    throw new RangeError(`meterEveryBar must be true or false (got ${JSON.stringify(c.meterEveryBar)})`);
   return c;
 }

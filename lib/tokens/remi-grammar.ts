@@ -220,5 +220,16 @@ export function remiGrammar(tokens: readonly Token[], config: TokenizerConfig): 
   const t = cached?.config === config ? cached.tables : tables(tokens, config);
   if (cached?.tables !== t) TABLES.set(tokens, { config, tables: t });
   const meter44 = barSteps(config, [4, 4]);
-  return new RemiGrammarState(t, { prev: NONE, meter: -1, barLength: meter44, bars: 0, filled: false, quiet: 0, position: -1, tempo: -1, rank: -1, pitch: -1 });
+  return new RemiGrammarState(t, {
+    prev: NONE,
+    meter: -1,
+    barLength: meter44,
+    bars: 0,
+    filled: false,
+    quiet: 0,
+    position: -1,
+    tempo: -1,
+    rank: -1,
+    pitch: -1,
+  });
 }

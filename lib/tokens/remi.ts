@@ -15,7 +15,19 @@
  * symbols. Decoding gives back each note's pitch, grid onset, duration bin,
  * velocity bin and instrument, and the tempo and meter changes.
  */
-import { changesInForce, DEFAULT_BPM, instrumentOf, makePiece, sameMeter, sameTempo, withoutOverlaps, type Note, type Piece, type TempoChange, type TimeSignature } from '../core/piece';
+import {
+  changesInForce,
+  DEFAULT_BPM,
+  instrumentOf,
+  makePiece,
+  sameMeter,
+  sameTempo,
+  withoutOverlaps,
+  type Note,
+  type Piece,
+  type TempoChange,
+  type TimeSignature,
+} from '../core/piece';
 import type { TokenizerConfig } from './config';
 import {
   barSteps,
@@ -73,9 +85,15 @@ function encode(piece: Piece, config: TokenizerConfig): Token[] {
   const spb = config.stepsPerBeat;
   const tBins = tempoBins(config);
   // Changes that land in the bin already in force are dropped: they write no token, so they must not end a long silence either.
-  const tempos = changesOnly(piece.tempos.map((t) => ({ at: Math.max(0, Math.round(t.beat * spb)), bpm: nearestTempo(tBins, t.bpm) })), (a, b) => a.bpm === b.bpm);
+  const tempos = changesOnly(
+    piece.tempos.map((t) => ({ at: Math.max(0, Math.round(t.beat * spb)), bpm: nearestTempo(tBins, t.bpm) })),
+    (a, b) => a.bpm === b.bpm,
+  );
   const signatures = changesOnly(
-    piece.timeSignatures.map((t) => ({ at: Math.max(0, Math.round(t.beat * spb)), meter: nearestMeter(config, [t.numerator, t.denominator]) })),
+    piece.timeSignatures.map((t) => ({
+      at: Math.max(0, Math.round(t.beat * spb)),
+      meter: nearestMeter(config, [t.numerator, t.denominator]),
+    })),
     (a, b) => a.meter[0] === b.meter[0] && a.meter[1] === b.meter[1],
   );
   const tokens: Token[] = [{ kind: 'bos' }];
@@ -100,7 +118,8 @@ function encode(piece: Piece, config: TokenizerConfig): Token[] {
     const emptyBars = Math.floor((Math.min(nextAt, nextMeterAt) - barStart) / len);
     if (emptyBars > config.maxEmptyBars) cut += (emptyBars - config.maxEmptyBars) * len;
     tokens.push({ kind: 'bar' });
-    if (config.meterEveryBar || !lastMeter || lastMeter[0] !== meter[0] || lastMeter[1] !== meter[1]) tokens.push({ kind: 'ts', numerator: meter[0], denominator: meter[1] });
+    if (config.meterEveryBar || !lastMeter || lastMeter[0] !== meter[0] || lastMeter[1] !== meter[1])
+      tokens.push({ kind: 'ts', numerator: meter[0], denominator: meter[1] });
     lastMeter = meter;
     for (;;) {
       const noteAt = ni < notes.length ? notes[ni].onset - cut : Infinity;
@@ -200,8 +219,13 @@ function decode(tokens: readonly Token[], config: TokenizerConfig, options: Deco
   const first = notes.find((n) => !n.drum);
   const meter = options.timeSignature;
   return makePiece(options.name ?? 'generated', withoutOverlaps(notes), {
-    tempos: options.bpm !== undefined ? [{ beat: 0, bpm: options.bpm }] : changesInForce(tempos, sameTempo, (f) => f ?? { beat: 0, bpm: DEFAULT_BPM }),
-    timeSignatures: meter ? [{ beat: 0, numerator: meter[0], denominator: meter[1] }] : changesInForce(signatures, sameMeter, (f) => f ?? { beat: 0, numerator: 4, denominator: 4 }),
+    tempos:
+      options.bpm !== undefined
+        ? [{ beat: 0, bpm: options.bpm }]
+        : changesInForce(tempos, sameTempo, (f) => f ?? { beat: 0, bpm: DEFAULT_BPM }),
+    timeSignatures: meter
+      ? [{ beat: 0, numerator: meter[0], denominator: meter[1] }]
+      : changesInForce(signatures, sameMeter, (f) => f ?? { beat: 0, numerator: 4, denominator: 4 }),
     program: options.program ?? first?.program ?? 0,
   });
 }

@@ -79,7 +79,8 @@ const DUR = 5;
 function kindsOf(vocab: Vocabulary): Uint8Array {
   const { scheme, meterEveryBar } = vocab.config;
   if (scheme !== 'remi') throw new RangeError(`steps need a remi vocabulary (got the "${scheme}" scheme)`);
-  if (!meterEveryBar) throw new RangeError('steps need a remi vocabulary with meterEveryBar (a time signature after every bar ends the bar\'s step)');
+  if (!meterEveryBar)
+    throw new RangeError("steps need a remi vocabulary with meterEveryBar (a time signature after every bar ends the bar's step)");
   const of: Partial<Record<Token['kind'], number>> = { bos: BOS, bar: BAR, pos: POS, event: PITCH, dur: DUR };
   return Uint8Array.from(vocab.tokens, (t) => of[t.kind] ?? 0);
 }

@@ -80,16 +80,7 @@ interface ProgramToken {
 }
 
 export type Token =
-  | EventToken
-  | DurToken
-  | ShiftToken
-  | BosToken
-  | BarToken
-  | TimeSignatureToken
-  | PositionToken
-  | TempoToken
-  | VelocityToken
-  | ProgramToken;
+  EventToken | DurToken | ShiftToken | BosToken | BarToken | TimeSignatureToken | PositionToken | TempoToken | VelocityToken | ProgramToken;
 
 /** The last token of `kind` among `tokens` (the one in force at their end), or undefined. */
 export function lastOfKind<K extends Token['kind']>(tokens: readonly Token[], kind: K): Extract<Token, { kind: K }> | undefined {

@@ -23,6 +23,10 @@ export function pieceToTokens(piece: Piece, config: TokenizerConfig = DEFAULT_TO
 }
 
 /** Converts tokens back to a piece under the config's scheme (tolerant of ill-formed sequences). */
-export function tokensToPiece(tokens: readonly Token[], config: TokenizerConfig = DEFAULT_TOKENIZER_CONFIG, options: DecodeOptions = {}): Piece {
+export function tokensToPiece(
+  tokens: readonly Token[],
+  config: TokenizerConfig = DEFAULT_TOKENIZER_CONFIG,
+  options: DecodeOptions = {},
+): Piece {
   return schemeOf(config).decode(tokens, config, options);
 }

@@ -30,7 +30,9 @@ function vocabularyToJson(v: Vocabulary): VocabularyFile {
  */
 function vocabularyFromJson(json: unknown, source = 'vocabulary'): Vocabulary {
   const j = checkField(source, '', () => checkObject('the file', json));
-  checkField(source, '', () => checkString('format', j.format, (f) => f === VOCAB_FORMAT, `"${VOCAB_FORMAT}" (is this a musicgen vocab.json?)`));
+  checkField(source, '', () =>
+    checkString('format', j.format, (f) => f === VOCAB_FORMAT, `"${VOCAB_FORMAT}" (is this a musicgen vocab.json?)`),
+  );
   const config = checkField(source, 'tokenizer', () => withDefaults(checkObject('tokenizer', j.tokenizer)));
   const strings = checkField(source, '', () => checkArray('tokens', j.tokens));
   if (strings.length === 0) throw new UserError(`${source}: tokens must not be empty`);
@@ -50,7 +52,8 @@ function vocabularyFromJson(json: unknown, source = 'vocabulary'): Vocabulary {
     return c as number[];
   });
   for (let i = 1; i < tokens.length; i++) {
-    if (compareTokens(tokens[i - 1], tokens[i]) >= 0) throw new UserError(`${source}: tokens must be sorted and distinct (tokens[${i}] ${JSON.stringify(strings[i])} is out of order)`);
+    if (compareTokens(tokens[i - 1], tokens[i]) >= 0)
+      throw new UserError(`${source}: tokens must be sorted and distinct (tokens[${i}] ${JSON.stringify(strings[i])} is out of order)`);
   }
   return makeVocabulary(config, tokens, counts);
 }

@@ -49,7 +49,11 @@ export function buildVocabulary(pieces: readonly Piece[], config: TokenizerConfi
     }
   }
   const tokens = (fixed ?? [...byKey.values()]).sort(compareTokens);
-  return makeVocabulary(config, tokens, tokens.map((t) => counts.get(tokenToString(t)) ?? 0));
+  return makeVocabulary(
+    config,
+    tokens,
+    tokens.map((t) => counts.get(tokenToString(t)) ?? 0),
+  );
 }
 
 /** A vocabulary from its sorted tokens and their training counts. */
@@ -112,7 +116,8 @@ function nearestToken(vocab: Vocabulary, t: Token): number | undefined {
     if (c.kind === 'event' && t.kind === 'event') {
       const shared = c.pitches.filter((p) => t.pitches.includes(p)).length;
       const samePc = c.pitches.filter((p) => t.pitches.some((q) => q % 12 === p % 12)).length;
-      score = -shared * 1e6 - samePc * 1e4 + Math.abs(mean(c.pitches) - mean(t.pitches)) * 10 + Math.abs(c.pitches.length - t.pitches.length);
+      score =
+        -shared * 1e6 - samePc * 1e4 + Math.abs(mean(c.pitches) - mean(t.pitches)) * 10 + Math.abs(c.pitches.length - t.pitches.length);
     } else {
       // Other kinds: the nearest by their numbers (step counts, positions, tempo, …).
       const a = sortKeyOf(c);

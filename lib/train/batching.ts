@@ -7,7 +7,17 @@
  */
 import { UserError } from '../core/errors';
 import { createRng, shuffled } from '../core/rng';
-import { batches, streamBatchCount, streamBatches, windowIndex, type Batch, type DatasetConfig, type EncodedPiece, type StreamBatch, type WindowRef } from '../data/dataset';
+import {
+  batches,
+  streamBatchCount,
+  streamBatches,
+  windowIndex,
+  type Batch,
+  type DatasetConfig,
+  type EncodedPiece,
+  type StreamBatch,
+  type WindowRef,
+} from '../data/dataset';
 import { noteBatches, noteWindowIndex, stepPieces, type NoteBatch } from '../data/note-dataset';
 import type { Transposer } from '../data/transpose';
 import { batchLoss } from '../model/forward';
@@ -20,7 +30,8 @@ import { noteLossAndGradients } from './note-bptt';
 import type { GradientWorkers } from './parallel';
 
 /** One batch of either family. */
-export type TrainingBatch = { readonly family: 'token'; readonly batch: Batch | StreamBatch } | { readonly family: 'note'; readonly batch: NoteBatch };
+export type TrainingBatch =
+  { readonly family: 'token'; readonly batch: Batch | StreamBatch } | { readonly family: 'note'; readonly batch: NoteBatch };
 
 /** An epoch's and the validation's batches of one run. */
 export interface RunBatches {
@@ -58,13 +69,23 @@ export function runBatches(src: BatchSource, cfg: TrainConfig, transposer?: Tran
   const { seqLen, stride } = src.dataset;
   const seed = cfg.seed;
   if (src.config.family === 'note') {
-    if (src.vocab.config.scheme !== 'remi' || !src.vocab.config.meterEveryBar) throw new UserError(`the note family needs remi tokens with a meter after every bar (--scheme remi --meter every-bar; got ${src.vocab.config.scheme}${src.vocab.config.scheme === 'remi' ? ' with the meter only where it changes' : ''})`);
-    if (cfg.carryState) throw new UserError('carryState is not available for the note family yet: its windows are already about 3.5 times longer than the token family\'s');
+    if (src.vocab.config.scheme !== 'remi' || !src.vocab.config.meterEveryBar)
+      throw new UserError(
+        `the note family needs remi tokens with a meter after every bar (--scheme remi --meter every-bar; got ` +
+          `${src.vocab.config.scheme}${src.vocab.config.scheme === 'remi' ? ' with the meter only where it changes' : ''})`,
+      );
+    if (cfg.carryState)
+      throw new UserError(
+        "carryState is not available for the note family yet: its windows are already about 3.5 times longer than the token family's",
+      );
     if (transposer) throw new UserError('transposeRange is not available for the note family yet');
     const train = stepPieces(src.vocab, src.train);
     const val = stepPieces(src.vocab, src.val);
     const index = noteWindowIndex(train, seqLen, stride);
-    if (index.length === 0) throw new UserError(`seqLen ${seqLen} is too long: the longest training piece has ${Math.max(0, ...train.map((p) => p.steps.count))} steps (need seqLen + 1)`);
+    if (index.length === 0)
+      throw new UserError(
+        `seqLen ${seqLen} is too long: the longest training piece has ${Math.max(0, ...train.map((p) => p.steps.count))} steps (need seqLen + 1)`,
+      );
     const valIndex = limitWindows(noteWindowIndex(val, seqLen, seqLen), cfg.maxValWindows, seed);
     return {
       perEpoch: Math.ceil(index.length / cfg.batchSize),
@@ -81,12 +102,20 @@ export function runBatches(src: BatchSource, cfg: TrainConfig, transposer?: Tran
   }
   const valIndex = limitWindows(windowIndex(src.val, seqLen, seqLen), cfg.maxValWindows, seed);
   const perEpoch = cfg.carryState ? streamBatchCount(src.train, seqLen, cfg.batchSize) : Math.ceil(index.length / cfg.batchSize);
-  if (perEpoch === 0) throw new UserError(`carryState: the training pieces hold fewer windows of ${seqLen} tokens than a batch of ${cfg.batchSize} streams: lower the batch size or seqLen`);
+  if (perEpoch === 0)
+    throw new UserError(
+      `carryState: the training pieces hold fewer windows of ${seqLen} tokens than a batch of ${cfg.batchSize} streams: lower the batch size or seqLen`,
+    );
   return {
     perEpoch,
     batchTokens: cfg.batchSize * seqLen,
     train: (epoch) =>
-      tagged('token', cfg.carryState ? streamBatches(src.train, seqLen, cfg.batchSize, { seed, epoch, transposer }) : batches(src.train, index, seqLen, cfg.batchSize, { shuffle: true, seed, epoch, transposer })),
+      tagged(
+        'token',
+        cfg.carryState
+          ? streamBatches(src.train, seqLen, cfg.batchSize, { seed, epoch, transposer })
+          : batches(src.train, index, seqLen, cfg.batchSize, { shuffle: true, seed, epoch, transposer }),
+      ),
     valWindows: valIndex.length,
     val: () => tagged('token', batches(src.val, valIndex, seqLen, cfg.batchSize, { shuffle: false, seed: 0, epoch: 0 })),
   };
@@ -99,7 +128,11 @@ export function batchTokenCount(b: TrainingBatch): number {
 
 /** Loss and gradients of a batch, on the worker threads when there are some (either family), from `init` when the token family's state is carried. */
 export async function batchGradients(
-  vars: ModelVars, b: TrainingBatch, drop: DropoutSpec, workers: GradientWorkers | null, init?: BatchStateArrays,
+  vars: ModelVars,
+  b: TrainingBatch,
+  drop: DropoutSpec,
+  workers: GradientWorkers | null,
+  init?: BatchStateArrays,
 ): Promise<BatchGradients> {
   if (b.family === 'note') return workers ? workers.noteLossAndGradients(vars, b.batch, drop) : noteLossAndGradients(vars, b.batch, drop);
   return workers ? workers.lossAndGradients(vars, b.batch, drop, init) : lossAndGradients(vars, b.batch, drop, init);

@@ -160,4 +160,3 @@ export function lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSp
   });
   return init ? { loss: lossValue, grads, state: ends } : { loss: lossValue, grads };
 }
-

@@ -67,15 +67,25 @@ function serve(port: NonNullable<typeof parentPort>): void {
         if (!vars) throw new Error('step before init');
         const list = varList(vars);
         tf.tidy(() => m.weights.forEach((w, i) => list[i].assign(tf.tensor(w, list[i].shape))));
-        const drop = m.dropout ? { dropout: m.dropout.dropout, recurrentDropout: m.dropout.recurrentDropout, rng: createRng(m.dropout.seed) } : undefined;
+        const drop = m.dropout
+          ? { dropout: m.dropout.dropout, recurrentDropout: m.dropout.recurrentDropout, rng: createRng(m.dropout.seed) }
+          : undefined;
         const { loss, grads, state }: BatchGradients =
           m.type === 'note-step'
             ? noteLossAndGradients(vars, m.batch, drop)
-            : lossAndGradients(vars, { batchSize: m.batchSize, seqLen: m.seqLen, inputs: m.inputs, targets: m.targets }, drop, m.state ?? undefined);
+            : lossAndGradients(
+                vars,
+                { batchSize: m.batchSize, seqLen: m.seqLen, inputs: m.inputs, targets: m.targets },
+                drop,
+                m.state ?? undefined,
+              );
         // Copies: on the cpu backend dataSync returns the tensor's own array.
         const arrays = grads.map((g) => (g.dataSync() as Float32Array).slice());
         tf.dispose(grads);
-        reply({ type: 'grads', loss, grads: arrays, state: state ?? null }, arrays.map((a) => a.buffer as ArrayBuffer));
+        reply(
+          { type: 'grads', loss, grads: arrays, state: state ?? null },
+          arrays.map((a) => a.buffer as ArrayBuffer),
+        );
       } catch (e) {
         reply({ type: 'error', message: e instanceof Error ? e.message : String(e) });
       }

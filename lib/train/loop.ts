@@ -108,9 +108,22 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
   const cfg = validateTrainConfig(run.config);
   const { seqLen } = run.dataset;
   const transposer = cfg.transposeRange > 0 ? makeTransposer(run.vocab, cfg.transposeRange) : undefined;
-  const data = runBatches({ config: run.model.config, vocab: run.vocab, train: run.train, val: run.val, dataset: run.dataset }, cfg, transposer);
+  const data = runBatches(
+    { config: run.model.config, vocab: run.vocab, train: run.train, val: run.val, dataset: run.dataset },
+    cfg,
+    transposer,
+  );
   const vars = varList(run.model.vars);
-  let pos: TrainPosition = { epoch: 0, batchesDone: 0, lossSum: 0, bestValLoss: Infinity, badEpochs: 0, learningRate: cfg.learningRate, elapsedSec: 0, history: [] };
+  let pos: TrainPosition = {
+    epoch: 0,
+    batchesDone: 0,
+    lossSum: 0,
+    bestValLoss: Infinity,
+    badEpochs: 0,
+    learningRate: cfg.learningRate,
+    elapsedSec: 0,
+    history: [],
+  };
   let optimizer: tf.Optimizer;
   if (!run.resume) optimizer = tf.train.adam(cfg.learningRate);
   else {
@@ -139,7 +152,12 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
   /** Wall seconds of the whole run so far, resumes included. */
   const runSeconds = (): number => pos.elapsedSec + (Date.now() - started) / 1000;
   const checkpoint = async (p: TrainPosition): Promise<void> => {
-    const file = await writeCheckpoint(output.dir(), { ...p, elapsedSec: p.elapsedSec + (Date.now() - started) / 1000 }, vars, await optimizer.getWeights());
+    const file = await writeCheckpoint(
+      output.dir(),
+      { ...p, elapsedSec: p.elapsedSec + (Date.now() - started) / 1000 },
+      vars,
+      await optimizer.getWeights(),
+    );
     lastCkpt = Date.now();
     cb.onCheckpoint?.(file);
   };
@@ -180,7 +198,15 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
         lossSum += loss;
         b++;
         const tps = tokensDone / Math.max(1e-3, trainMs / 1000);
-        cb.onBatch?.({ epoch: epoch + 1, epochs: cfg.epochs, batch: b, batches: nBatches, loss, tokensPerSec: tps, etaSec: ((nBatches - b) * data.batchTokens) / tps });
+        cb.onBatch?.({
+          epoch: epoch + 1,
+          epochs: cfg.epochs,
+          batch: b,
+          batches: nBatches,
+          loss,
+          tokensPerSec: tps,
+          etaSec: ((nBatches - b) * data.batchTokens) / tps,
+        });
         const stop = await turnAndCheck(() => cb.shouldStop?.() === true);
         const here: TrainPosition = { ...pos, epoch, batchesDone: b, lossSum, epochSec: (Date.now() - epochStart) / 1000 };
         if (stop) {
@@ -219,8 +245,15 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
         old.dispose();
       }
       pos = {
-        epoch: epoch + 1, batchesDone: 0, lossSum: 0, bestValLoss: isBest ? valLoss : pos.bestValLoss, badEpochs: isBest ? 0 : pos.badEpochs + 1,
-        learningRate: nextLr, epochSec: 0, elapsedSec: pos.elapsedSec, history,
+        epoch: epoch + 1,
+        batchesDone: 0,
+        lossSum: 0,
+        bestValLoss: isBest ? valLoss : pos.bestValLoss,
+        badEpochs: isBest ? 0 : pos.badEpochs + 1,
+        learningRate: nextLr,
+        epochSec: 0,
+        elapsedSec: pos.elapsedSec,
+        history,
       };
       if (isBest) {
         await saveWeights(output.dir(), run.model);
@@ -260,8 +293,14 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
       best = null;
     }
     return {
-      history: pos.history, bestValLoss: pos.bestValLoss, stoppedEarly, outOfTime, interrupted, tokensPerSec: tokensDone / Math.max(1e-3, trainMs / 1000),
-      threads: workers?.threads ?? 1, threadsNote,
+      history: pos.history,
+      bestValLoss: pos.bestValLoss,
+      stoppedEarly,
+      outOfTime,
+      interrupted,
+      tokensPerSec: tokensDone / Math.max(1e-3, trainMs / 1000),
+      threads: workers?.threads ?? 1,
+      threadsNote,
     };
   }
 }
@@ -276,19 +315,27 @@ function outOfMemory(e: unknown, batchSize: number, seqLen: number, vocabSize: n
   if (!/memory access out of bounds|out of memory|Array buffer allocation failed|OOM/i.test(msg)) return null;
   const gb = (batchSize * seqLen * vocabSize * 4) / 2 ** 30;
   return new UserError(
-    `out of memory in a training batch (${msg.split('\n')[0]}): ${batchSize} windows × ${seqLen} tokens × a vocabulary of ${vocabSize} is ${gb.toFixed(2)} GB per copy of the output layer; lower --batch-size or --seq-len, or use the remi scheme (a fixed vocabulary of about 500)`,
+    `out of memory in a training batch (${msg.split('\n')[0]}): ${batchSize} windows × ${seqLen} tokens × ` +
+      `a vocabulary of ${vocabSize} is ${gb.toFixed(2)} GB per copy of the output layer; lower --batch-size ` +
+      `or --seq-len, or use the remi scheme (a fixed vocabulary of about 500)`,
   );
 }
 
 /** Worker threads for the gradients when the config and the backend call for them (see lib/train/parallel.ts). */
-async function gradientWorkers(model: MusicModel, cfg: TrainConfig): Promise<{ workers: GradientWorkers | null; threadsNote: string | null }> {
+async function gradientWorkers(
+  model: MusicModel,
+  cfg: TrainConfig,
+): Promise<{ workers: GradientWorkers | null; threadsNote: string | null }> {
   const threads = cfg.threads === 0 ? autoThreads() : cfg.threads;
   const backend = currentBackend();
   if (threads <= 1 || !backend || backend.native) return { workers: null, threadsNote: null };
   try {
     return { workers: await startGradientWorkers(model.config, threads, backend.name), threadsNote: null };
   } catch (e) {
-    return { workers: null, threadsNote: `gradient worker threads could not start (${e instanceof Error ? e.message : String(e)}): training on one thread` };
+    return {
+      workers: null,
+      threadsNote: `gradient worker threads could not start (${e instanceof Error ? e.message : String(e)}): training on one thread`,
+    };
   }
 }
 

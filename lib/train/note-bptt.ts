@@ -63,7 +63,14 @@ export function noteLossAndGradients(vars: ModelVars, batch: NoteBatch, drop?: D
     // Each slot's input is [top; prefix embedding]: its gradient splits into the two.
     const parts = head.dxs.map((d) => splitColumns(d, H));
     const dTop = parts.reduce((sum, [dt]) => tf.add(sum, dt), tf.zerosLike(tape.top)) as tf.Tensor2D;
-    const dPrefix = tf.unsortedSegmentSum(tf.concat(parts.map(([, de]) => de), 0), tf.tensor1d(tape.prefixIds, 'int32'), vars.embedding.shape[0]);
+    const dPrefix = tf.unsortedSegmentSum(
+      tf.concat(
+        parts.map(([, de]) => de),
+        0,
+      ),
+      tf.tensor1d(tape.prefixIds, 'int32'),
+      vars.embedding.shape[0],
+    );
     let dhs = rowBlocks(dTop, T);
     const layerGrads: tf.Tensor[][] = [];
     for (let l = vars.lstm.length - 1; l >= 0; l--) {

@@ -121,7 +121,16 @@ export async function startGradientWorkers(config: ModelConfig, threads: number,
       const replies = post(
         rows.slice(1).map((_, j): ToWorker => {
           const s = share(j + 1);
-          return { type: 'step', weights, batchSize: s.batchSize, seqLen: T, inputs: s.inputs, targets: s.targets, dropout: d.remote(j + 1), state: shareState(j + 1) ?? null };
+          return {
+            type: 'step',
+            weights,
+            batchSize: s.batchSize,
+            seqLen: T,
+            inputs: s.inputs,
+            targets: s.targets,
+            dropout: d.remote(j + 1),
+            state: shareState(j + 1) ?? null,
+          };
         }),
       );
       // Each share's loss and gradients are means over its rows: weight them by rows.
@@ -134,11 +143,21 @@ export async function startGradientWorkers(config: ModelConfig, threads: number,
       const rows = shareRows(batch.batchSize, threads);
       const d = shareDropouts(drop);
       if (rows.length === 1) return noteLossAndGradients(vars, batch, d.local(0));
-      const shares = rows.map((r, k) => noteBatchRows(batch, rows.slice(0, k).reduce((a, n) => a + n, 0), r));
+      const shares = rows.map((r, k) =>
+        noteBatchRows(
+          batch,
+          rows.slice(0, k).reduce((a, n) => a + n, 0),
+          r,
+        ),
+      );
       const weights = weightArrays(vars);
       const replies = post(shares.slice(1).map((s, j): ToWorker => ({ type: 'note-step', weights, batch: s, dropout: d.remote(j + 1) })));
       // The note loss is a mean over target tokens: weight the shares by their tokens.
-      const { loss, grads } = await combineShares(() => noteLossAndGradients(vars, shares[0], d.local(0)), replies, shares.map((s) => s.tokens));
+      const { loss, grads } = await combineShares(
+        () => noteLossAndGradients(vars, shares[0], d.local(0)),
+        replies,
+        shares.map((s) => s.tokens),
+      );
       return { loss, grads };
     },
   };
@@ -150,7 +169,10 @@ function weightArrays(vars: ModelVars): Float32Array[] {
 }
 
 /** Each share's dropout: its masks drawn from a seed derived from one draw of the step's generator (none without dropout). */
-function shareDropouts(drop: DropoutSpec | undefined): { local: (k: number) => DropoutSpec | undefined; remote: (k: number) => WorkerDropout | null } {
+function shareDropouts(drop: DropoutSpec | undefined): {
+  local: (k: number) => DropoutSpec | undefined;
+  remote: (k: number) => WorkerDropout | null;
+} {
   const seed = drop ? Math.floor(drop.rng.next() * 2 ** 32) : 0;
   return {
     local: (k) => (drop ? { ...drop, rng: createRng(deriveSeed(seed, k)) } : undefined),
@@ -165,7 +187,9 @@ function shareDropouts(drop: DropoutSpec | undefined): { local: (k: number) => D
  * nothing). Gradients belong to the caller; on an error none are left.
  */
 async function combineShares(
-  mine: () => BatchGradients, replies: readonly Promise<FromWorker>[], weights: readonly number[],
+  mine: () => BatchGradients,
+  replies: readonly Promise<FromWorker>[],
+  weights: readonly number[],
 ): Promise<{ loss: number; grads: tf.Tensor[]; states: (BatchStateArrays | null | undefined)[] }> {
   let own: BatchGradients;
   try {
@@ -187,7 +211,9 @@ async function combineShares(
   const total = weights.reduce((a, x) => a + x, 0) || 1;
   const w = weights.map((x) => x / total);
   const loss = others.reduce((sum, o, j) => sum + o.loss * w[j + 1], own.loss * w[0]);
-  const grads = tf.tidy(() => own.grads.map((g, i) => others.reduce((sum, o, j) => tf.add(sum, tf.mul(tf.tensor(o.grads[i], g.shape), w[j + 1])), tf.mul(g, w[0]))));
+  const grads = tf.tidy(() =>
+    own.grads.map((g, i) => others.reduce((sum, o, j) => tf.add(sum, tf.mul(tf.tensor(o.grads[i], g.shape), w[j + 1])), tf.mul(g, w[0]))),
+  );
   tf.dispose(own.grads);
   return { loss, grads, states: [own.state, ...others.map((o) => o.state)] };
 }
