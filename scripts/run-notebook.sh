@@ -184,11 +184,19 @@ node -e '
   const nb = JSON.parse(fs.readFileSync(file, "utf8"));
   const text = (t) => (Array.isArray(t) ? t.join("") : t);
   for (const cell of nb.cells) {
+    // Streams written in pieces (a redraw, then the line that replaces it) are one text, as the page shows them.
+    const merged = [];
     for (const o of cell.outputs ?? []) {
-      if (o.output_type !== "stream" || !text(o.text).includes("\r")) continue;
+      const last = merged[merged.length - 1];
+      if (o.output_type === "stream" && last && last.output_type === "stream" && last.name === o.name) last.text = text(last.text) + text(o.text);
+      else merged.push(o);
+    }
+    for (const o of merged) {
+      if (o.output_type !== "stream") continue;
       const kept = text(o.text).replace(/\r+\n/g, "\n").replace(/[^\n]*\r(?=[^\n])/g, "").replace(/ +\n/g, "\n");
       o.text = kept.split(/(?<=\n)/);
     }
+    if (cell.outputs) cell.outputs = merged;
   }
   fs.writeFileSync(file, JSON.stringify(nb, null, 1) + "\n");
 ' "$OUTPUT"
