@@ -20,6 +20,8 @@ import { loadMidiFolder } from '../lib/midi/read';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
 import { LOOKBACK_FLAGS, STEP_SLOTS, toSteps } from '../lib/tokens/steps';
 import { scoreNotePieces } from '../lib/evaluate/note-score';
+import { generateMusic } from '../lib/generate/generate';
+import { controlsPrimer } from '../lib/generate/controls';
 import { trainModel } from '../lib/train/loop';
 import { DEFAULT_TRAIN_CONFIG } from '../lib/store/train-config';
 import { runConfig } from '../lib/store/run-config';
@@ -184,5 +186,29 @@ test("scoring with a note model: chunked with the state carried equals one windo
   }
   assert.equal(checked, ids.length - 1, 'every token after <s> is scored');
   assert.throws(() => scoreNotePieces(model, data.vocab, [ids.slice(5)]), /starts? with <s>/);
+  model.net.dispose();
+});
+
+test('a note model without its look-back reads every step with an empty look-back, in training, scoring and generation alike', async () => {
+  const ids = data.val[0].ids.slice(0, 300);
+  const withIt = toSteps(data.vocab, ids);
+  const without = toSteps(data.vocab, ids, false);
+  assert.deepEqual(without.groups, withIt.groups);
+  assert.ok(
+    withIt.flags.some((f) => f > 0) || withIt.lookback.some((id) => id !== data.vocab.tokens.length),
+    'precondition: the piece has a look-back',
+  );
+  assert.ok(without.lookback.every((id) => id === data.vocab.tokens.length));
+  assert.ok(without.flags.every((f) => f === 0));
+  const model = buildModel({ ...noteModel(11).config, lookback: false });
+  varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 120 + i)));
+  const [scored] = scoreNotePieces(model, data.vocab, [ids]);
+  const batch = noteBatch(data.vocab, [{ name: 'p', steps: without }], [{ piece: 0, start: 0 }], without.count - 1);
+  assert.ok(
+    Math.abs(-scored.reduce((a, x) => a + x, 0) / batch.tokens - noteBatchLoss(model.vars, batch)) < 1e-4,
+    'scoring reads the empty look-back',
+  );
+  const g = generateMusic(model, data.vocab, controlsPrimer(data.vocab, {}), { sampling: {}, controls: {}, run: { length: 30, seed: 2 } });
+  assert.equal(g.events, 30);
   model.net.dispose();
 });

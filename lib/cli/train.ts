@@ -60,6 +60,10 @@ export const TRAIN_FLAGS: FlagSpecs = {
     type: 'string',
     help: 'NAME token (default: the LSTM steps once per token) or note (once per note or bar, a head writes its tokens; remi only)',
   },
+  'no-lookback': {
+    type: 'boolean',
+    help: 'train a note-family model without its look-back (the notes 1 and 2 bars back), to measure what it brings',
+  },
   'head-units': { type: 'string', help: "N units of the note family's head (default 128)" },
   units: { type: 'string', help: `N LSTM units per layer (default ${DEFAULT_MODEL_CONFIG.units})` },
   layers: { type: 'string', help: `N stacked LSTM layers (default ${DEFAULT_MODEL_CONFIG.layers})` },
@@ -125,7 +129,7 @@ function transposeRangeFlag(a: ParsedArgs): number | undefined {
 }
 
 /** Flags an --init-from run may not give: the model it starts from fixes them. */
-const FIXED_BY_INIT = ['scheme', 'grid', 'velocity-bins', 'units', 'layers', 'embedding', 'family', 'head-units'] as const;
+const FIXED_BY_INIT = ['scheme', 'grid', 'velocity-bins', 'units', 'layers', 'embedding', 'family', 'head-units', 'no-lookback'] as const;
 
 /** The model --init-from names, loaded and checked; flags it fixes are refused by name. */
 async function loadInitModel(a: ParsedArgs, dir: string): Promise<LoadedModel> {
@@ -205,6 +209,7 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
         embeddingDim: num(a, 'embedding', 'int'),
         family: str(a, 'family') as ModelConfig['family'],
         headUnits: num(a, 'head-units', 'int'),
+        lookback: a.values['no-lookback'] === true ? false : undefined,
         dropout: num(a, 'dropout'),
         recurrentDropout: num(a, 'recurrent-dropout'),
         seed: num(a, 'seed', 'int'),

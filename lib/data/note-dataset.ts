@@ -38,9 +38,9 @@ export interface NoteBatch {
   readonly tokens: number;
 }
 
-/** Cuts encoded remi pieces into steps (once, for every epoch). */
-export function stepPieces(vocab: Vocabulary, pieces: readonly EncodedPiece[]): SteppedPiece[] {
-  return pieces.map((p) => ({ name: p.name, steps: toSteps(vocab, p.ids) }));
+/** Cuts encoded remi pieces into steps (once, for every epoch), with their look-back unless `withLookback` is false. */
+export function stepPieces(vocab: Vocabulary, pieces: readonly EncodedPiece[], withLookback = true): SteppedPiece[] {
+  return pieces.map((p) => ({ name: p.name, steps: toSteps(vocab, p.ids, withLookback) }));
 }
 
 /**

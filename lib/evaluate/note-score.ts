@@ -30,7 +30,7 @@ export function scoreNotePieces(
   return seqs.map((ids, k) => {
     const out = new Float64Array(Math.max(0, ids.length - 1));
     if (ids.length < 2) return out;
-    const steps = toSteps(vocab, ids);
+    const steps = toSteps(vocab, ids, model.config.lookback !== false);
     if (steps.lengths[0] !== 1)
       throw new RangeError(
         `sequence ${k + 1}: a note model scores pieces that start with <s> alone (its first step holds ${steps.lengths[0]} tokens)`,

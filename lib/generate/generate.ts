@@ -171,7 +171,7 @@ function* generation(
 function samplerFor(model: MusicModel): { readonly sample: Sampler; readonly dispose: () => void } {
   if (model.config.family === 'note') {
     const weights = readNoteInferenceWeights(model);
-    return { sample: noteSampler(weights), dispose: () => weights.dispose() };
+    return { sample: noteSampler(weights, model.config.lookback !== false), dispose: () => weights.dispose() };
   }
   const weights = readInferenceWeights(model);
   return {

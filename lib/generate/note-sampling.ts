@@ -45,8 +45,8 @@ interface Step {
  * with the meter after every bar only), and a NonFiniteOutput when the
  * model's scores are not finite.
  */
-export function noteSampler(weights: NoteInferenceWeights): Sampler {
-  return (vocab, primer, draw, onProgress) => sampleNoteSteps(weights, vocab, primer, draw, onProgress);
+export function noteSampler(weights: NoteInferenceWeights, withLookback = true): Sampler {
+  return (vocab, primer, draw, onProgress) => sampleNoteSteps(weights, vocab, primer, draw, withLookback, onProgress);
 }
 
 /** {@link noteSampler}'s loop. */
@@ -55,11 +55,12 @@ function* sampleNoteSteps(
   vocab: Vocabulary,
   primer: readonly number[],
   draw: Draw,
+  withLookback: boolean,
   onProgress?: GenerateProgress,
 ): ReturnType<Sampler> {
   const { sampling, run, rng, control, keeper } = draw;
   if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
-  const reader = stepReader(vocab);
+  const reader = stepReader(vocab, withLookback);
   const read = stepContext(weights, run.context ?? 0);
   const start = startId(vocab);
   const scheme = schemeOf(vocab.config);
@@ -72,7 +73,7 @@ function* sampleNoteSteps(
     keeper.read(id);
   };
   // The primer's complete steps into the main state; its last incomplete group (if any) is the next step's start.
-  const cut = toSteps(vocab, primer);
+  const cut = toSteps(vocab, primer, withLookback);
   let h: Float32Array | null = null;
   let group: number[] = [];
   for (let s = 0; s < cut.count; s++) {

@@ -33,6 +33,8 @@ export interface ModelConfig {
   readonly family?: ModelFamily;
   /** Units of the note family's head (default 128). */
   readonly headUnits?: number;
+  /** The note family's look-back (the notes 1 and 2 bars back, lib/tokens/steps.ts): false leaves it empty, to measure what it brings (default true). */
+  readonly lookback?: boolean;
 }
 
 /** How the LSTM steps through a piece: once per token, or once per note. */
@@ -60,6 +62,8 @@ export function validateModelConfig(c: ModelConfig): ModelConfig {
   if (c.family !== undefined && c.family !== 'token' && c.family !== 'note')
     throw new RangeError(`family must be "token" or "note" (got ${JSON.stringify(c.family)})`);
   if (c.headUnits !== undefined) checkInt('headUnits', c.headUnits, 1, 4096);
+  if (c.lookback !== undefined && typeof c.lookback !== 'boolean')
+    throw new RangeError(`lookback must be true or false (got ${JSON.stringify(c.lookback)})`);
   return c;
 }
 

@@ -91,9 +91,11 @@ function kindsOf(vocab: Vocabulary): Uint8Array {
  * are kept. A `bar` token starts a new bar (notes before the first bar belong
  * to bar 0); `<s>` starts a new piece, with no bars before it. A note is
  * counted at its dur token when a pitch came since the last note; its pos is
- * the last pos token read in the bar (padId when none).
+ * the last pos token read in the bar (padId when none). With `withLookback`
+ * false every step's look-back is empty (padId) and its flags 0: a model
+ * trained so, to measure what the look-back brings.
  */
-export function stepReader(vocab: Vocabulary): StepReader {
+export function stepReader(vocab: Vocabulary, withLookback = true): StepReader {
   const kinds = kindsOf(vocab);
   const pad = padId(vocab);
   /** Notes of the current bar and of 1 and 2 bars back, flat (pos, pitch, dur: note n at 3n); null: no such bar. */
@@ -137,12 +139,16 @@ export function stepReader(vocab: Vocabulary): StepReader {
     }
     return { lookback, flags };
   };
+  if (!withLookback)
+    return {
+      read: (group) => (read(group), { lookback: new Int32Array(LOOKBACK_SLOTS).fill(pad), flags: new Float32Array(LOOKBACK_FLAGS) }),
+    };
   return { read };
 }
 
 /** Cuts token ids into steps and computes each step's look-back (with {@link stepReader}, so the two agree). */
-export function toSteps(vocab: Vocabulary, ids: ArrayLike<number>): Steps {
-  const reader = stepReader(vocab);
+export function toSteps(vocab: Vocabulary, ids: ArrayLike<number>, withLookback = true): Steps {
+  const reader = stepReader(vocab, withLookback);
   const pad = padId(vocab);
   const ends = Uint8Array.from(vocab.tokens, (t) => (endsStep(t) ? 1 : 0));
   // Group boundaries first (so the arrays are allocated once).

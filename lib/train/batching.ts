@@ -79,8 +79,9 @@ export function runBatches(src: BatchSource, cfg: TrainConfig, transposer?: Tran
         "carryState is not available for the note family yet: its windows are already about 3.5 times longer than the token family's",
       );
     if (transposer) throw new UserError('transposeRange is not available for the note family yet');
-    const train = stepPieces(src.vocab, src.train);
-    const val = stepPieces(src.vocab, src.val);
+    const lookback = src.config.lookback !== false;
+    const train = stepPieces(src.vocab, src.train, lookback);
+    const val = stepPieces(src.vocab, src.val, lookback);
     const index = noteWindowIndex(train, seqLen, stride);
     if (index.length === 0)
       throw new UserError(
