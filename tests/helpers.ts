@@ -220,3 +220,30 @@ export function midiFilesIn(dir: string): string[] {
     .filter((f) => /\.midi?$/i.test(f))
     .sort();
 }
+
+/**
+ * Asserts that a kernel's gradients equal a reference's (tfjs autograd) array
+ * by array: every value within 1e-5 + `relative` × the array's largest
+ * magnitude, and (with `nonZero`) no reference array all zeros.
+ */
+export function assertGradientsClose(
+  mine: readonly { dataSync(): ArrayLike<number> }[],
+  ref: readonly ArrayLike<number>[],
+  relative: number,
+  nonZero = false,
+): void {
+  assert.equal(mine.length, ref.length, 'gradient count');
+  mine.forEach((g, k) => {
+    const a = g.dataSync();
+    const b = ref[k];
+    assert.equal(a.length, b.length, `grad ${k} size`);
+    let maxDiff = 0;
+    let maxAbs = 0;
+    for (let i = 0; i < a.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+      maxAbs = Math.max(maxAbs, Math.abs(b[i]));
+    }
+    if (nonZero) assert.ok(maxAbs > 1e-6, `precondition: gradient ${k} is not zero`);
+    assert.ok(maxDiff < 1e-5 + relative * maxAbs, `grad ${k}: max diff ${maxDiff} (max ${maxAbs})`);
+  });
+}

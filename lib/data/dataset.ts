@@ -98,11 +98,20 @@ function hashName(name: string, seed: number): number {
  * of a piece is aligned to its end so no tail is lost.
  */
 export function windowIndex(pieces: readonly EncodedPiece[], seqLen: number, stride: number): WindowRef[] {
+  return windowsOver(pieces.map((p) => p.ids.length), seqLen, stride);
+}
+
+/**
+ * Window starts over sequences of the given lengths (tokens, or the note
+ * family's steps): windows of seqLen inputs, each with its next-item target,
+ * `stride` apart, the last one aligned to the sequence's end.
+ */
+export function windowsOver(lengths: readonly number[], seqLen: number, stride: number): WindowRef[] {
   if (!Number.isInteger(seqLen) || seqLen < 2) throw new RangeError(`seqLen must be an integer ≥ 2 (got ${seqLen})`);
   if (!Number.isInteger(stride) || stride < 1) throw new RangeError(`stride must be an integer ≥ 1 (got ${stride})`);
   const out: WindowRef[] = [];
-  pieces.forEach((p, piece) => {
-    const last = p.ids.length - seqLen - 1;
+  lengths.forEach((length, piece) => {
+    const last = length - seqLen - 1;
     if (last < 0) return;
     let start = 0;
     for (; start <= last; start += stride) out.push({ piece, start });

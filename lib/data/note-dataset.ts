@@ -10,7 +10,7 @@
 import { createRng, deriveSeed, shuffled } from '../core/rng';
 import { LOOKBACK_FLAGS, LOOKBACK_SLOTS, padId, startId, STEP_SLOTS, toSteps, type Steps } from '../tokens/steps';
 import type { Vocabulary } from '../tokens/vocabulary';
-import type { EncodedPiece, WindowRef } from './dataset';
+import { windowsOver, type EncodedPiece, type WindowRef } from './dataset';
 
 /** Slots of a step's input: its tokens, then its look-back. */
 export const INPUT_SLOTS = STEP_SLOTS + LOOKBACK_SLOTS;
@@ -49,15 +49,7 @@ export function stepPieces(vocab: Vocabulary, pieces: readonly EncodedPiece[], w
  * aligned to its end.
  */
 export function noteWindowIndex(pieces: readonly SteppedPiece[], seqLen: number, stride: number): WindowRef[] {
-  const out: WindowRef[] = [];
-  pieces.forEach((p, piece) => {
-    const last = p.steps.count - seqLen - 1;
-    if (last < 0) return;
-    let start = 0;
-    for (; start <= last; start += stride) out.push({ piece, start });
-    if (start - stride < last) out.push({ piece, start: last });
-  });
-  return out;
+  return windowsOver(pieces.map((p) => p.steps.count), seqLen, stride);
 }
 
 /** Builds the batch of the windows `refs` (see {@link NoteBatch}). */

@@ -5,67 +5,11 @@
  * stateful step generator (lib/model/inference.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkInt, checkNumber } from '../core/check';
 import type { Vocabulary } from '../tokens/vocabulary';
 import { buildNoteNet, noteWeightShapes, type NoteVars } from './note-network';
+import { validateModelConfig, DEFAULT_MODEL_CONFIG, type ModelConfig } from './config';
 
-/** Model hyperparameters; saved with the weights. */
-export interface ModelConfig {
-  /** Number of tokens (set from the vocabulary). */
-  readonly vocabSize: number;
-  /** Embedding width. */
-  readonly embeddingDim: number;
-  /** LSTM units per layer. */
-  readonly units: number;
-  /** Number of stacked LSTM layers. */
-  readonly layers: number;
-  /** Dropout on each LSTM layer's inputs, in [0, 1). */
-  readonly dropout: number;
-  /** Dropout on each LSTM layer's recurrent state, in [0, 1). */
-  readonly recurrentDropout: number;
-  /** Seed for the initial weights. */
-  readonly seed: number;
-  /**
-   * `token` (absent in older model folders): the LSTM advances once per
-   * token. `note`: once per note or bar, with a head writing the next note's
-   * tokens (./note-network.ts; remi with a meter after every bar only).
-   */
-  readonly family?: ModelFamily;
-  /** Units of the note family's head (default 128). */
-  readonly headUnits?: number;
-  /** The note family's look-back (the notes 1 and 2 bars back, lib/tokens/steps.ts): false leaves it empty, to measure what it brings (default true). */
-  readonly lookback?: boolean;
-}
-
-/** How the LSTM steps through a piece: once per token, or once per note. */
-export type ModelFamily = 'token' | 'note';
-
-export const DEFAULT_MODEL_CONFIG: ModelConfig = {
-  vocabSize: 0,
-  embeddingDim: 64,
-  units: 256,
-  layers: 2,
-  dropout: 0.1,
-  recurrentDropout: 0,
-  seed: 42,
-};
-
-/** Throws a RangeError naming the bad parameter and its allowed range. */
-export function validateModelConfig(c: ModelConfig): ModelConfig {
-  checkInt('vocabSize', c.vocabSize, 2, 100_000);
-  checkInt('embeddingDim', c.embeddingDim, 1, 4096);
-  checkInt('units', c.units, 1, 4096);
-  checkInt('layers', c.layers, 1, 8);
-  checkInt('seed', c.seed, 0, 2 ** 31 - 1);
-  checkNumber('dropout', c.dropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
-  checkNumber('recurrentDropout', c.recurrentDropout, (v) => v >= 0 && v < 1, 'in [0, 1)');
-  if (c.family !== undefined && c.family !== 'token' && c.family !== 'note')
-    throw new RangeError(`family must be "token" or "note" (got ${JSON.stringify(c.family)})`);
-  if (c.headUnits !== undefined) checkInt('headUnits', c.headUnits, 1, 4096);
-  if (c.lookback !== undefined && typeof c.lookback !== 'boolean')
-    throw new RangeError(`lookback must be true or false (got ${JSON.stringify(c.lookback)})`);
-  return c;
-}
+export { DEFAULT_MODEL_CONFIG, validateModelConfig, type ModelConfig, type ModelFamily } from './config';
 
 /**
  * One LSTM layer's recurrent state: the output h and the cell c. `T` is a

@@ -16,18 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LOOKBACK_FLAGS, LOOKBACK_SLOTS, STEP_SLOTS } from '../tokens/steps';
-
-/** The sizes a note-step model is built from (a ModelConfig of family 'note'). */
-interface NoteNetConfig {
-  readonly vocabSize: number;
-  readonly embeddingDim: number;
-  readonly units: number;
-  readonly layers: number;
-  readonly dropout: number;
-  readonly recurrentDropout: number;
-  readonly seed: number;
-  readonly headUnits?: number;
-}
+import type { ModelConfig } from './config';
 
 /** Units of the head's LSTM when the config does not say. */
 export const DEFAULT_HEAD_UNITS = 128;
@@ -43,12 +32,12 @@ export interface NoteVars {
 }
 
 /** Input width of the main LSTM stack's first layer: the step vector and the look-back flags. */
-function stepInputDim(c: NoteNetConfig): number {
+function stepInputDim(c: ModelConfig): number {
   return c.embeddingDim + LOOKBACK_FLAGS;
 }
 
 /** The tfjs layers model of the note-step family (see the file comment), with seeded initial weights. */
-export function buildNoteNet(c: NoteNetConfig): tf.LayersModel {
+export function buildNoteNet(c: ModelConfig): tf.LayersModel {
   const V = c.vocabSize;
   const E = c.embeddingDim;
   const s = c.seed;
@@ -105,7 +94,7 @@ export function buildNoteNet(c: NoteNetConfig): tf.LayersModel {
 }
 
 /** The weight shapes of a note-step model of config `c`, in the layers model's order (embedding, step_in, each LSTM, head, output). */
-export function noteWeightShapes(c: NoteNetConfig): number[][] {
+export function noteWeightShapes(c: ModelConfig): number[][] {
   const E = c.embeddingDim;
   const Hh = c.headUnits ?? DEFAULT_HEAD_UNITS;
   const shapes: number[][] = [[c.vocabSize + 2, E], [(STEP_SLOTS + LOOKBACK_SLOTS) * E, E], [E]];
