@@ -120,11 +120,6 @@ export function windowsOver(lengths: readonly number[], seqLen: number, stride: 
   return out;
 }
 
-/** Number of supervised tokens (targets) in a window index. */
-export function windowTokens(index: readonly WindowRef[], seqLen: number): number {
-  return index.length * seqLen;
-}
-
 /**
  * Yields batches over the windows, shuffled by (seed, epoch) when `shuffle`
  * is set, each window transposed when a `transposer` is given. The last batch

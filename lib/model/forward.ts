@@ -27,10 +27,20 @@ export interface LayerTape {
   readonly c0: tf.Tensor2D | null; // [B, H] the cell state the window started from (null = zeros)
 }
 
-/** Converts batch-major ids [B, T] into time-major [T·B]. */
-export function timeMajor(ids: Int32Array, B: number, T: number): Int32Array {
-  const out = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out[t * B + b] = ids[b * T + t];
+/** Dropout masks of one LSTM layer ([B, in] on its input and [B, units] on its recurrent state; null = none). */
+export interface LayerMasks {
+  readonly inMask: tf.Tensor2D | null;
+  readonly recMask: tf.Tensor2D | null;
+}
+
+/**
+ * Swaps the first two axes of a row-major array: [B][T][S] → [T][B][S], S
+ * values per cell (1 by default). Batch-major ids become time-major (row
+ * t·B + b), and [N][slots] becomes slot-major. A new array of the same type.
+ */
+export function timeMajor<A extends Int32Array | Float32Array>(x: A, B: number, T: number, S = 1): A {
+  const out = x.slice() as A;
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let j = 0; j < S; j++) out[(t * B + b) * S + j] = x[(b * T + t) * S + j];
   return out;
 }
 

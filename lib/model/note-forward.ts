@@ -13,14 +13,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { NoteBatch } from '../data/note-dataset';
 import { INPUT_SLOTS } from '../data/note-dataset';
 import { LOOKBACK_FLAGS, STEP_SLOTS } from '../tokens/steps';
-import { layerForward, rowBlocks, type LayerTape } from './forward';
+import { layerForward, rowBlocks, timeMajor, type LayerMasks, type LayerTape } from './forward';
 import type { LayerState, ModelVars } from './network';
-
-/** Dropout masks of one main-stack layer ([B, in] and [B, units]; null = none). */
-export interface LayerMasks {
-  readonly inMask: tf.Tensor2D | null;
-  readonly recMask: tf.Tensor2D | null;
-}
 
 /** What the forward pass computed; the tapes and inputs only when asked for. */
 export interface NoteForward {
@@ -55,20 +49,6 @@ interface NoteTape {
   readonly headOut: tf.Tensor2D;
 }
 
-/** Row-major [B][T][S] values → time-major [T][B][S]. */
-function timeMajorRows<A extends Int32Array | Float32Array>(x: A, B: number, T: number, S: number, make: (n: number) => A): A {
-  const out = make(x.length);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out.set(x.subarray((b * T + t) * S, (b * T + t + 1) * S), (t * B + b) * S);
-  return out;
-}
-
-/** [N][S] values → slot-major [S][N]. */
-function slotMajor(x: Int32Array, N: number, S: number): Int32Array {
-  const out = new Int32Array(x.length);
-  for (let n = 0; n < N; n++) for (let j = 0; j < S; j++) out[j * N + n] = x[n * S + j];
-  return out;
-}
-
 /**
  * The forward pass (see the file comment). `masks` gives each main layer's
  * dropout (training only); `init` the main layers' state before the first
@@ -87,8 +67,8 @@ export function noteForward(
   const T = batch.seqLen;
   const N = B * T;
   const E = vars.embedding.shape[1] as number;
-  const groupIds = timeMajorRows(batch.group, B, T, INPUT_SLOTS, (n) => new Int32Array(n));
-  const flags = timeMajorRows(batch.flags, B, T, LOOKBACK_FLAGS, (n) => new Float32Array(n));
+  const groupIds = timeMajor(batch.group, B, T, INPUT_SLOTS);
+  const flags = timeMajor(batch.flags, B, T, LOOKBACK_FLAGS);
   const slots = tf.reshape(tf.gather(vars.embedding, tf.tensor1d(groupIds, 'int32')), [N, INPUT_SLOTS * E]) as tf.Tensor2D;
   const step = tf.add(tf.matMul(slots, note.stepKernel as tf.Tensor2D), note.stepBias) as tf.Tensor2D;
   let xs = rowBlocks(tf.concat([step, tf.tensor2d(flags, [N, LOOKBACK_FLAGS])], 1) as tf.Tensor2D, T);
@@ -101,20 +81,12 @@ export function noteForward(
     xs = r.hs;
   });
   const top = tf.concat(xs, 0) as tf.Tensor2D;
-  const allTargets = slotMajor(
-    timeMajorRows(batch.targets, B, T, STEP_SLOTS, (n) => new Int32Array(n)),
-    N,
-    STEP_SLOTS,
-  );
+  const allTargets = timeMajor(timeMajor(batch.targets, B, T, STEP_SLOTS), N, STEP_SLOTS);
   let used = 1;
   allTargets.forEach((t, row) => {
     if (t >= 0) used = Math.max(used, Math.floor(row / N) + 1);
   });
-  const prefixIds = slotMajor(
-    timeMajorRows(batch.prefix, B, T, STEP_SLOTS, (n) => new Int32Array(n)),
-    N,
-    STEP_SLOTS,
-  ).slice(0, used * N);
+  const prefixIds = timeMajor(timeMajor(batch.prefix, B, T, STEP_SLOTS), N, STEP_SLOTS).slice(0, used * N);
   const prefixEmb = rowBlocks(tf.gather(vars.embedding, tf.tensor1d(prefixIds, 'int32')) as tf.Tensor2D, used);
   const head = layerForward(
     prefixEmb.map((e) => tf.concat([top, e], 1) as tf.Tensor2D),

@@ -88,9 +88,16 @@ export function runBatches(src: BatchSource, cfg: TrainConfig, transposer?: Tran
         `seqLen ${seqLen} is too long: the longest training piece has ${Math.max(0, ...train.map((p) => p.steps.count))} steps (need seqLen + 1)`,
       );
     const valIndex = limitWindows(noteWindowIndex(val, seqLen, seqLen), cfg.maxValWindows, seed);
+    // A step holds about 3.5 tokens on piano-midi: the training data's own mean sets the time estimates.
+    const tokensPerStep =
+      src.train.reduce((n, p) => n + p.ids.length, 0) /
+      Math.max(
+        1,
+        train.reduce((n, p) => n + p.steps.count, 0),
+      );
     return {
       perEpoch: Math.ceil(index.length / cfg.batchSize),
-      batchTokens: cfg.batchSize * seqLen * 3.5,
+      batchTokens: cfg.batchSize * seqLen * tokensPerStep,
       train: (epoch) => tagged('note', noteBatches(src.vocab, train, index, seqLen, cfg.batchSize, { shuffle: true, seed, epoch })),
       valWindows: valIndex.length,
       val: () => tagged('note', noteBatches(src.vocab, val, valIndex, seqLen, cfg.batchSize, { shuffle: false, seed: 0, epoch: 0 })),

@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../data/dataset';
 import type { LayerState, LstmVars, ModelVars } from '../model/network';
-import { layerForward, rowBlocks, timeMajor, type LayerTape } from '../model/forward';
+import { layerForward, rowBlocks, timeMajor, type LayerMasks, type LayerTape } from '../model/forward';
 import type { Rng } from '../core/rng';
 
 /** Dropout settings for one batch (masks drawn from `rng`). */
@@ -24,12 +24,20 @@ export interface DropoutSpec {
   readonly rng: Rng;
 }
 
-export function dropoutMask(rows: number, cols: number, rate: number, rng: Rng): tf.Tensor2D | null {
+function dropoutMask(rows: number, cols: number, rate: number, rng: Rng): tf.Tensor2D | null {
   if (rate <= 0) return null;
   const keep = 1 - rate;
   const m = new Float32Array(rows * cols);
   for (let i = 0; i < m.length; i++) m[i] = rng.next() < keep ? 1 / keep : 0;
   return tf.tensor2d(m, [rows, cols]);
+}
+
+/** Each LSTM layer's dropout masks for a batch of `B` rows, drawn from `drop.rng` layer by layer (input, then recurrent); none without `drop`. */
+export function layerDropoutMasks(lstm: readonly LstmVars[], B: number, drop?: DropoutSpec): LayerMasks[] {
+  return lstm.map((w) => ({
+    inMask: drop ? dropoutMask(B, w.kernel.shape[0], drop.dropout, drop.rng) : null,
+    recMask: drop ? dropoutMask(B, w.recurrentKernel.shape[0], drop.recurrentDropout, drop.rng) : null,
+  }));
 }
 
 /** Backward pass of one layer: given dL/dh_t for all t, returns per-step dL/dx_t and the weight gradients. */
@@ -131,12 +139,11 @@ export function lossAndGradients(vars: ModelVars, batch: Batch, drop?: DropoutSp
     const idT = tf.tensor1d(ids, 'int32');
     let xs = rowBlocks(tf.gather(vars.embedding, idT) as tf.Tensor2D, T);
     const tapes: LayerTape[] = [];
+    const masks = layerDropoutMasks(vars.lstm, B, drop);
     vars.lstm.forEach((w, l) => {
-      const inMask = drop ? dropoutMask(B, w.kernel.shape[0], drop.dropout, drop.rng) : null;
-      const recMask = drop ? dropoutMask(B, w.recurrentKernel.shape[0], drop.recurrentDropout, drop.rng) : null;
       const H = w.recurrentKernel.shape[0];
       const start = init ? { h: tf.tensor2d(init[l].h, [B, H]), c: tf.tensor2d(init[l].c, [B, H]) } : null;
-      const r = layerForward(xs, w, inMask, recMask, true, start);
+      const r = layerForward(xs, w, masks[l].inMask, masks[l].recMask, true, start);
       if (init) ends.push({ h: (r.last.h.dataSync() as Float32Array).slice(), c: (r.last.c.dataSync() as Float32Array).slice() });
       tapes.push(r.tape as LayerTape);
       xs = r.hs;

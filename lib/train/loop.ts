@@ -9,7 +9,7 @@ import { readCheckpoint, writeCheckpoint, type NamedTensor, type TrainPosition }
 import { validateTrainConfig, type EpochRecord, type TrainConfig } from '../store/train-config';
 import { openModelOutput, type ModelOutput } from '../store/output';
 import { makeTransposer } from '../data/transpose';
-import { windowIndex, windowTokens, type DatasetConfig, type EncodedPiece, type StreamBatch } from '../data/dataset';
+import type { DatasetConfig, EncodedPiece, StreamBatch } from '../data/dataset';
 import { UserError } from '../core/errors';
 import { turnAndCheck } from '../core/steps';
 import { showPath, type FilePath } from '../core/files';
@@ -391,9 +391,4 @@ export function applyClipped(opt: tf.Optimizer, vars: readonly tf.Variable[], gr
     opt.applyGradients(named);
   });
   tf.dispose(grads);
-}
-
-/** Supervised tokens per epoch for a dataset (for planning). */
-function epochTokens(pieces: readonly EncodedPiece[], dataset: DatasetConfig): number {
-  return windowTokens(windowIndex(pieces, dataset.seqLen, dataset.stride), dataset.seqLen);
 }

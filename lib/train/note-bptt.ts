@@ -11,9 +11,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { NoteBatch } from '../data/note-dataset';
 import { INPUT_SLOTS } from '../data/note-dataset';
 import { rowBlocks } from '../model/forward';
-import { noteForward, targetNll, type LayerMasks } from '../model/note-forward';
+import { noteForward, targetNll } from '../model/note-forward';
 import type { ModelVars } from '../model/network';
-import { dropoutMask, layerBackward, type BatchGradients, type DropoutSpec } from './bptt';
+import { layerBackward, layerDropoutMasks, type BatchGradients, type DropoutSpec } from './bptt';
 
 /** Columns [0, a) and [a, end) of a [r, c] matrix (host copy). */
 function splitColumns(x: tf.Tensor2D, a: number): [tf.Tensor2D, tf.Tensor2D] {
@@ -43,11 +43,7 @@ export function noteLossAndGradients(vars: ModelVars, batch: NoteBatch, drop?: D
   const H = vars.lstm[vars.lstm.length - 1].recurrentKernel.shape[0];
   let lossValue = 0;
   const grads = tf.tidy(() => {
-    const masks: LayerMasks[] = vars.lstm.map((w) => ({
-      inMask: drop ? dropoutMask(B, w.kernel.shape[0], drop.dropout, drop.rng) : null,
-      recMask: drop ? dropoutMask(B, w.recurrentKernel.shape[0], drop.recurrentDropout, drop.rng) : null,
-    }));
-    const f = noteForward(vars, batch, true, masks);
+    const f = noteForward(vars, batch, true, layerDropoutMasks(vars.lstm, B, drop));
     const tape = f.tape;
     if (!tape) throw new Error('the forward pass kept no tape');
     const count = Math.max(1, f.tokens);
