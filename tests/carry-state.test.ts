@@ -19,12 +19,10 @@ import { loadMidiFolder } from '../lib/midi/read';
 import { buildModel, DEFAULT_MODEL_CONFIG, varList } from '../lib/model/network';
 import { lossAndGradients } from '../lib/train/bptt';
 import { startGradientWorkers } from '../lib/train/parallel';
-import { trainModel } from '../lib/train/loop';
 import { DEFAULT_TRAIN_CONFIG } from '../lib/store/train-config';
-import { runConfig } from '../lib/store/run-config';
 import { loadModelSettings } from '../lib/store/load';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
-import { DATA_DIR } from './helpers';
+import { DATA_DIR, trainPrepared } from './helpers';
 
 const dataset = { seqLen: 16, stride: 16, valFraction: 0.2, seed: 4 };
 let data: ReturnType<typeof prepareData>;
@@ -169,16 +167,7 @@ test('a run with carryState learns, records it in config.json, and a carried sta
   };
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-carry-'));
   try {
-    const r = await trainModel({
-      model,
-      vocab: data.vocab,
-      train: data.train,
-      val: data.val,
-      dataset,
-      config,
-      outDir,
-      runConfig: runConfig(model, data, dataset, config, 'wasm', [DATA_DIR]),
-    });
+    const r = await trainPrepared(model, data, dataset, config, outDir);
     assert.equal(r.history.length, 3);
     assert.ok(r.history[2].trainLoss < r.history[0].trainLoss, `it learns: ${r.history.map((h) => h.trainLoss.toFixed(3)).join(' → ')}`);
     assert.equal(loadModelSettings(outDir).config.training.carryState, true);

@@ -11,6 +11,12 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { format } from 'node:util';
 import assert from 'node:assert/strict';
+import type { DatasetConfig } from '../lib/data/dataset';
+import type { PreparedData } from '../lib/data/prepare';
+import type { MusicModel } from '../lib/model/network';
+import { runConfig } from '../lib/store/run-config';
+import type { TrainConfig } from '../lib/store/train-config';
+import { trainModel, type TrainResult } from '../lib/train/loop';
 
 // ---------------------------------------------------------------- paths
 
@@ -245,5 +251,32 @@ export function assertGradientsClose(
     }
     if (nonZero) assert.ok(maxAbs > 1e-6, `precondition: gradient ${k} is not zero`);
     assert.ok(maxDiff < 1e-5 + relative * maxAbs, `grad ${k}: max diff ${maxDiff} (max ${maxAbs})`);
+  });
+}
+
+// ---------------------------------------------------------------- training
+
+/**
+ * Trains `model` on prepared data into `outDir` with trainModel, recording the
+ * run's config.json as the CLI does (`backend` and `folders` as given).
+ */
+export function trainPrepared(
+  model: MusicModel,
+  data: Pick<PreparedData, 'vocab' | 'train' | 'val'>,
+  dataset: DatasetConfig,
+  config: TrainConfig,
+  outDir: string,
+  folders: readonly string[] = [DATA_DIR],
+  backend = 'wasm',
+): Promise<TrainResult> {
+  return trainModel({
+    model,
+    vocab: data.vocab,
+    train: data.train,
+    val: data.val,
+    dataset,
+    config,
+    outDir,
+    runConfig: runConfig(model, data, dataset, config, backend, folders),
   });
 }

@@ -13,7 +13,6 @@ import { createRng } from '../lib/core/rng';
 import { loadMidiFolder } from '../lib/midi/read';
 import { buildModel, validateModelConfig, DEFAULT_MODEL_CONFIG, varList } from '../lib/model/network';
 import { makePiece, type Note } from '../lib/core/piece';
-import { runConfig } from '../lib/store/run-config';
 import { prepareData } from '../lib/data/prepare';
 import { advance, advanceThrough, readInferenceWeights, type InferenceWeights } from '../lib/model/inference';
 import { scorePieces } from '../lib/evaluate/score';
@@ -23,9 +22,8 @@ import { defaultTokenizerConfig } from '../lib/tokens/config';
 
 /** The timed scheme: short sequences for the tiny models here. */
 const TIMED = defaultTokenizerConfig('timed');
-import { trainModel } from '../lib/train/loop';
 import { buildVocabulary, encodePiece } from '../lib/tokens/vocabulary';
-import { NOTTINGHAM, needNottingham } from './helpers';
+import { NOTTINGHAM, needNottingham, trainPrepared } from './helpers';
 
 before(async () => {
   await initBackend();
@@ -120,16 +118,7 @@ test('a tiny model overfits a repeated phrase and reproduces it at low temperatu
   const dir = tmp();
   const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 30, batchSize: 8, learningRate: 0.01, patience: 0, checkpointEverySec: 0 };
   const dataset = { seqLen: 24, stride: 4, valFraction: 0, seed: 1 };
-  const result = await trainModel({
-    model,
-    vocab: data.vocab,
-    train: data.train,
-    val: data.val,
-    dataset,
-    config,
-    outDir: dir,
-    runConfig: runConfig(model, data, dataset, config, 'test', ['mem']),
-  });
+  const result = await trainPrepared(model, data, dataset, config, dir, ['mem'], 'test');
   const first = result.history[0].trainLoss;
   const last = result.history[result.history.length - 1].trainLoss;
   assert.ok(first > 1.5, `starting loss ${first}`);
@@ -221,16 +210,7 @@ test('a model folder saves and loads with everything generation needs; bad folde
   const model = buildModel({ ...DEFAULT_MODEL_CONFIG, vocabSize: data.vocab.tokens.length, units: 16, embeddingDim: 8 });
   const dir = tmp();
   const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 1, batchSize: 16, checkpointEverySec: 0 };
-  await trainModel({
-    model,
-    vocab: data.vocab,
-    train: data.train,
-    val: data.val,
-    dataset,
-    config,
-    outDir: dir,
-    runConfig: runConfig(model, data, dataset, config, 'test', [NOTTINGHAM]),
-  });
+  await trainPrepared(model, data, dataset, config, dir, [NOTTINGHAM], 'test');
   await saveWeights(dir, model);
   const files = fs.readdirSync(dir).sort();
   assert.deepEqual(

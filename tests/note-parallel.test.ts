@@ -19,10 +19,8 @@ import { shareRows, startGradientWorkers, type GradientWorkers } from '../lib/tr
 import { prepareData } from '../lib/data/prepare';
 import { loadMidiFolder } from '../lib/midi/read';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
-import { trainModel } from '../lib/train/loop';
 import { DEFAULT_TRAIN_CONFIG } from '../lib/store/train-config';
-import { runConfig } from '../lib/store/run-config';
-import { DATA_DIR } from './helpers';
+import { DATA_DIR, trainPrepared } from './helpers';
 import { assertReproducibleRuns, assertSplitMatches } from './parallel-checks';
 
 const dataset = { seqLen: 12, stride: 6, valFraction: 0.2, seed: 4 };
@@ -101,16 +99,7 @@ test('training the note family on two threads with dropout: same seed, same hist
     const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 2, batchSize: 12, threads: 2, checkpointEverySec: 0, learningRate: 0.01 };
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-note-par-'));
     try {
-      return await trainModel({
-        model,
-        vocab: data.vocab,
-        train: data.train,
-        val: data.val,
-        dataset,
-        config,
-        outDir,
-        runConfig: runConfig(model, data, dataset, config, 'wasm', [DATA_DIR]),
-      });
+      return await trainPrepared(model, data, dataset, config, outDir);
     } finally {
       model.net.dispose();
       fs.rmSync(outDir, { recursive: true, force: true });

@@ -22,11 +22,9 @@ import { LOOKBACK_FLAGS, STEP_SLOTS, toSteps } from '../lib/tokens/steps';
 import { scoreNotePieces } from '../lib/evaluate/note-score';
 import { generateMusic } from '../lib/generate/generate';
 import { controlsPrimer } from '../lib/generate/controls';
-import { trainModel } from '../lib/train/loop';
 import { DEFAULT_TRAIN_CONFIG } from '../lib/store/train-config';
-import { runConfig } from '../lib/store/run-config';
 import { loadModel } from '../lib/store/load';
-import { assertGradientsClose, DATA_DIR } from './helpers';
+import { assertGradientsClose, DATA_DIR, trainPrepared } from './helpers';
 
 const dataset = { seqLen: 12, stride: 12, valFraction: 0.2, seed: 4 };
 let data: ReturnType<typeof prepareData>;
@@ -117,16 +115,7 @@ test('a short run of the note family learns and is saved as a layers model that 
   const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 3, batchSize: 8, threads: 1, checkpointEverySec: 0, learningRate: 0.01 };
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-note-'));
   try {
-    const r = await trainModel({
-      model,
-      vocab: data.vocab,
-      train: data.train,
-      val: data.val,
-      dataset,
-      config,
-      outDir,
-      runConfig: runConfig(model, data, dataset, config, 'wasm', [DATA_DIR]),
-    });
+    const r = await trainPrepared(model, data, dataset, config, outDir);
     assert.ok(r.history[2].trainLoss < r.history[0].trainLoss, `it learns: ${r.history.map((h) => h.trainLoss.toFixed(3)).join(' → ')}`);
     assert.ok(r.history[2].valLoss < Math.log(data.vocab.tokens.length), 'better than uniform on validation');
     const saved = await loadModel(outDir);

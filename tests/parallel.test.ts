@@ -17,11 +17,9 @@ import { lossAndGradients } from '../lib/train/bptt';
 import { loadMidiFolder } from '../lib/midi/read';
 import { buildModel, DEFAULT_MODEL_CONFIG, varList } from '../lib/model/network';
 import { shareRows, startGradientWorkers, type GradientWorkers } from '../lib/train/parallel';
-import { runConfig } from '../lib/store/run-config';
 import { prepareData } from '../lib/data/prepare';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
-import { trainModel } from '../lib/train/loop';
-import { DATA_DIR } from './helpers';
+import { DATA_DIR, trainPrepared } from './helpers';
 import { assertReproducibleRuns, assertSplitMatches } from './parallel-checks';
 
 const dataset = { seqLen: 24, stride: 12, valFraction: 0.2, seed: 4 };
@@ -73,16 +71,7 @@ test('training on two threads with dropout: same seed, same history; the run rep
     const model = smallModel(8);
     const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 2, batchSize: 16, threads: 2, checkpointEverySec: 0 };
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-par-'));
-    const r = await trainModel({
-      model,
-      vocab: data.vocab,
-      train: data.train,
-      val: data.val,
-      dataset,
-      config,
-      outDir,
-      runConfig: runConfig(model, data, dataset, config, 'wasm', [DATA_DIR]),
-    });
+    const r = await trainPrepared(model, data, dataset, config, outDir);
     model.net.dispose();
     return r;
   };
