@@ -13,7 +13,7 @@ import { format } from 'node:util';
 import assert from 'node:assert/strict';
 import type { DatasetConfig } from '../lib/data/dataset';
 import type { PreparedData } from '../lib/data/prepare';
-import type { MusicModel } from '../lib/model/network';
+import { buildModel, DEFAULT_MODEL_CONFIG, type MusicModel } from '../lib/model/network';
 import { runConfig } from '../lib/store/run-config';
 import type { TrainConfig } from '../lib/store/train-config';
 import { trainModel, type TrainResult } from '../lib/train/loop';
@@ -278,5 +278,20 @@ export function trainPrepared(
     config,
     outDir,
     runConfig: runConfig(model, data, dataset, config, backend, folders),
+  });
+}
+
+/** A tiny note-family model (2 × 12 units, head 7) for a vocabulary of `vocabSize` tokens: trains and steps in milliseconds. */
+export function tinyNoteModel(vocabSize: number, seed: number, dropout = 0): MusicModel {
+  return buildModel({
+    ...DEFAULT_MODEL_CONFIG,
+    vocabSize,
+    family: 'note',
+    units: 12,
+    embeddingDim: 6,
+    headUnits: 7,
+    layers: 2,
+    dropout,
+    seed,
   });
 }

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/model/backend';
-import { buildModel, DEFAULT_MODEL_CONFIG, varList, type MusicModel } from '../lib/model/network';
+import { varList, type MusicModel } from '../lib/model/network';
 import { noteBatches, noteBatchRows, noteWindowIndex, stepPieces, type NoteBatch } from '../lib/data/note-dataset';
 import { noteLossAndGradients } from '../lib/train/note-bptt';
 import { shareRows, startGradientWorkers, type GradientWorkers } from '../lib/train/parallel';
@@ -20,7 +20,7 @@ import { prepareData } from '../lib/data/prepare';
 import { loadMidiFolder } from '../lib/midi/read';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
 import { DEFAULT_TRAIN_CONFIG } from '../lib/store/train-config';
-import { DATA_DIR, trainPrepared } from './helpers';
+import { DATA_DIR, trainPrepared, tinyNoteModel } from './helpers';
 import { assertReproducibleRuns, assertSplitMatches } from './parallel-checks';
 
 const dataset = { seqLen: 12, stride: 6, valFraction: 0.2, seed: 4 };
@@ -36,18 +36,7 @@ after(async () => {
   await workers?.terminate();
 });
 
-const noteModel = (seed: number, dropout: number): MusicModel =>
-  buildModel({
-    ...DEFAULT_MODEL_CONFIG,
-    vocabSize: data.vocab.tokens.length,
-    family: 'note',
-    units: 12,
-    embeddingDim: 6,
-    headUnits: 7,
-    layers: 2,
-    dropout,
-    seed,
-  });
+const noteModel = (seed: number, dropout: number): MusicModel => tinyNoteModel(data.vocab.tokens.length, seed, dropout);
 
 /** A full shuffled batch of `rows` note windows. */
 function noteBatchOf(rows: number): NoteBatch {

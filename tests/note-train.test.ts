@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/model/backend';
-import { buildModel, DEFAULT_MODEL_CONFIG, varList, type MusicModel } from '../lib/model/network';
+import { buildModel, varList, type MusicModel } from '../lib/model/network';
 import { noteBatch, noteBatches, noteWindowIndex, stepPieces, INPUT_SLOTS, type NoteBatch } from '../lib/data/note-dataset';
 import { noteBatchLoss } from '../lib/model/note-forward';
 import { noteLossAndGradients } from '../lib/train/note-bptt';
@@ -24,7 +24,7 @@ import { generateMusic } from '../lib/generate/generate';
 import { controlsPrimer } from '../lib/generate/controls';
 import { DEFAULT_TRAIN_CONFIG } from '../lib/store/train-config';
 import { loadModel } from '../lib/store/load';
-import { assertGradientsClose, DATA_DIR, trainPrepared } from './helpers';
+import { assertGradientsClose, DATA_DIR, trainPrepared, tinyNoteModel } from './helpers';
 
 const dataset = { seqLen: 12, stride: 12, valFraction: 0.2, seed: 4 };
 let data: ReturnType<typeof prepareData>;
@@ -34,18 +34,7 @@ before(async () => {
   data = prepareData(loadMidiFolder(DATA_DIR).pieces.slice(0, 10), DEFAULT_TOKENIZER_CONFIG, dataset);
 });
 
-const noteModel = (seed: number): MusicModel =>
-  buildModel({
-    ...DEFAULT_MODEL_CONFIG,
-    vocabSize: data.vocab.tokens.length,
-    family: 'note',
-    units: 12,
-    embeddingDim: 6,
-    headUnits: 7,
-    layers: 2,
-    dropout: 0,
-    seed,
-  });
+const noteModel = (seed: number): MusicModel => tinyNoteModel(data.vocab.tokens.length, seed);
 
 /** The reference: the saved layers model's probabilities, differentiated by tfjs autograd. */
 function reference(model: MusicModel, batch: NoteBatch): { loss: number; grads: Float32Array[] } {
