@@ -65,3 +65,42 @@ export function checkFinite(logits: Float32Array, where: string): void {
     if (!Number.isFinite(logits[j])) throw new NonFiniteOutput(`generating: the scores ${where} are not finite (${logits[j]})`);
   }
 }
+
+/**
+ * Reads a sequence into a recurrent state one item at a time (a token, or a
+ * note family's step) and returns the output after each new item. With
+ * `context` C > 0, once the state holds C items, the next call starts from
+ * `start()` again and reads the last C/2 items, the new one included, so the
+ * state always holds between C/2 and C (see RunSettings.context).
+ */
+export function contextWindow<I, S, O>(
+  context: number,
+  start: () => S,
+  advance: (state: S, item: I) => { readonly state: S; readonly out: O },
+): (item: I) => O {
+  let state = start();
+  let held = 0;
+  const keep = Math.floor(context / 2);
+  /** The last items read (at least `keep` of them, when there were that many; trimmed now and then). */
+  let recent: I[] = [];
+  return (item) => {
+    let todo = [item];
+    if (context > 0) {
+      recent.push(item);
+      if (recent.length > 2 * keep) recent = recent.slice(recent.length - keep);
+      if (held >= context) {
+        todo = recent.slice(recent.length - keep);
+        state = start();
+        held = 0;
+      }
+    }
+    let out: O | undefined;
+    for (const x of todo) {
+      const r = advance(state, x);
+      state = r.state;
+      out = r.out;
+      held++;
+    }
+    return out as O;
+  };
+}

@@ -27,7 +27,7 @@ import { schemeOf, tokensToPiece } from '../tokens/tokenize';
 import type { Token } from '../tokens/token';
 import { decodeIds, type Vocabulary } from '../tokens/vocabulary';
 import { controlMask, transposePrimer, validateControls, withControls } from './controls';
-import { allowedNext, checkFinite, type Draw, type GenerateProgress, type Sampler } from './draw';
+import { allowedNext, checkFinite, contextWindow, type Draw, type GenerateProgress, type Sampler } from './draw';
 import { startKeeping } from './keep';
 import { noteSampler } from './note-sampling';
 import type { Primer } from './primer';
@@ -198,27 +198,34 @@ function* sampleTokens(
 ): Generator<void, { ids: number[]; events: number }, void> {
   if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
   const scheme = schemeOf(vocab.config);
-  const read = contextReader(weights, run.context ?? 0);
-  // The grammar reads the primer too, so it starts where the primer ends.
-  let grammar: GrammarState = grammarStart(vocab).after(primer[0]);
-  keeper.read(primer[0]);
-  const ids = [primer[0]];
-  let r = read(ids);
+  let grammar: GrammarState = grammarStart(vocab);
+  const ids: number[] = [];
+  // The token at `at` into the state (restarted on a window with run.context): the scores after it.
+  const advanceTo = contextWindow(
+    run.context ?? 0,
+    () => initialState(weights),
+    (state: LstmState, at: number) => {
+      const r = checkedAdvance(weights, state, ids[at], at);
+      return { state: r.state, out: r };
+    },
+  );
+  /** `id` as the piece's next token: the grammar, the keeper and the state read it (the primer too, so all start where it ends). */
+  const take = (id: number): Prediction => {
+    ids.push(id);
+    grammar = grammar.after(id);
+    keeper.read(id);
+    return advanceTo(ids.length - 1);
+  };
+  let r = take(primer[0]);
   for (let i = 1; i < primer.length; i++) {
-    grammar = grammar.after(primer[i]);
-    keeper.read(primer[i]);
-    ids.push(primer[i]);
-    r = read(ids);
+    r = take(primer[i]);
     yield;
   }
   let events = 0;
   const maxTokens = primer.length + run.length * 16 + 64;
   while (events < run.length && ids.length < maxTokens) {
     const next = sampleToken(r.logits, sampling, rng, allowedNext(grammar.allowed(), control, keeper.mask()));
-    ids.push(next);
-    grammar = grammar.after(next);
-    keeper.read(next);
-    r = read(ids);
+    r = take(next);
     if (vocab.tokens[next].kind === 'event') {
       events++;
       if (onProgress && (events % 25 === 0 || events === run.length)) onProgress(events, run.length);
@@ -227,41 +234,9 @@ function* sampleTokens(
   }
   // Finish the last note (its velocity and duration) with the most likely tokens.
   for (let k = 0; k < 4 && scheme.needsMore(vocab.tokens[ids[ids.length - 1]]); k++) {
-    const next = mostLikelyToken(r.logits, allowedNext(grammar.allowed(), control, keeper.mask()));
-    ids.push(next);
-    grammar = grammar.after(next);
-    keeper.read(next);
-    r = read(ids);
+    r = take(mostLikelyToken(r.logits, allowedNext(grammar.allowed(), control, keeper.mask())));
   }
   return { ids, events };
-}
-
-/**
- * Reads a growing token sequence into the LSTM state, one call per new token
- * (the last of `ids`), and returns the prediction after it. With `context` C
- * > 0, once the state holds C tokens, the next call starts from zeros again
- * and reads the last C/2 tokens, the new one included (see
- * {@link RunSettings.context}).
- */
-function contextReader(weights: InferenceWeights, context: number): (ids: readonly number[]) => Prediction {
-  let state = initialState(weights);
-  let read = 0;
-  return (ids) => {
-    let from = ids.length - 1;
-    if (context > 0 && read >= context) {
-      from = ids.length - Math.floor(context / 2);
-      state = initialState(weights);
-      read = 0;
-    }
-    let r: Prediction | null = null;
-    for (let i = from; i < ids.length; i++) {
-      r = checkedAdvance(weights, state, ids[i], i);
-      state = r.state;
-      read++;
-    }
-    if (!r) throw new RangeError(`context ${context}: no token to read`);
-    return r;
-  };
 }
 
 /** {@link advance}, failing when the scores it gives are not finite (the weights are damaged: sampling would pick garbage). */

@@ -27,7 +27,7 @@ import type { GrammarState } from '../tokens/scheme';
 import { endsStep, STEP_SLOTS, startId, stepReader, toSteps } from '../tokens/steps';
 import { schemeOf } from '../tokens/tokenize';
 import type { Vocabulary } from '../tokens/vocabulary';
-import { allowedNext, checkFinite, type Draw, type GenerateProgress, type Sampler } from './draw';
+import { allowedNext, checkFinite, contextWindow, type Draw, type GenerateProgress, type Sampler } from './draw';
 import { mostLikelyToken, sampleToken } from './sample';
 
 /** One step as the main stack reads it. */
@@ -61,7 +61,15 @@ function* sampleNoteSteps(
   const { sampling, run, rng, control, keeper } = draw;
   if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
   const reader = stepReader(vocab, withLookback);
-  const read = stepContext(weights, run.context ?? 0);
+  // A step into the main state (restarted on a window of steps with run.context): the top output after it.
+  const read = contextWindow(
+    run.context ?? 0,
+    () => initialState(weights),
+    (state: LstmState, s: Step) => {
+      const r = advanceStep(weights, state, s.group, s.lookback, s.flags);
+      return { state: r.state, out: r.h };
+    },
+  );
   const start = startId(vocab);
   const scheme = schemeOf(vocab.config);
   const closes = (group: readonly number[]): boolean => group.length === STEP_SLOTS || endsStep(vocab.tokens[group[group.length - 1]]);
@@ -121,38 +129,4 @@ function* sampleNoteSteps(
 function checked(p: HeadPrediction, position: number): HeadPrediction {
   checkFinite(p.logits, `for token ${position + 1}`);
   return p;
-}
-
-/**
- * Reads steps into the main stack's state, one call per new step, and
- * returns the top output after it. With `context` C > 0, once the state
- * holds C steps, the next call starts from zeros again and reads the last
- * C/2 steps, the new one included (see the file comment).
- */
-function stepContext(weights: NoteInferenceWeights, context: number): (step: Step) => Float32Array {
-  let state: LstmState = initialState(weights);
-  let held = 0;
-  const keep = Math.floor(context / 2);
-  /** The last steps read (at least `keep` of them, when there were that many; trimmed now and then). */
-  let recent: Step[] = [];
-  return (step) => {
-    let todo = [step];
-    if (context > 0) {
-      recent.push(step);
-      if (recent.length > 2 * keep) recent = recent.slice(recent.length - keep);
-      if (held >= context) {
-        todo = recent.slice(recent.length - keep);
-        state = initialState(weights);
-        held = 0;
-      }
-    }
-    let h = new Float32Array(0);
-    for (const s of todo) {
-      const r = advanceStep(weights, state, s.group, s.lookback, s.flags);
-      state = r.state;
-      h = r.h;
-      held++;
-    }
-    return h;
-  };
 }
