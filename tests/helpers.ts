@@ -289,6 +289,7 @@ export function tinyNoteModel(vocabSize: number, seed: number, dropout = 0): Mus
     family: 'note',
     units: 12,
     embeddingDim: 6,
+    stepUnits: 9,
     headUnits: 7,
     layers: 2,
     dropout,

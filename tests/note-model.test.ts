@@ -39,6 +39,7 @@ function noteModel(scale = 0): MusicModel {
     family: 'note',
     units: 16,
     embeddingDim: 8,
+    stepUnits: 20,
     headUnits: 8,
     layers: 1,
     dropout: 0,

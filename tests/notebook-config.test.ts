@@ -35,7 +35,12 @@ test('the settings cell: the token family unless asked for the note family, its 
   assert.deepEqual(token.generation.run, { length: 200, seed: 7 });
   const note = notebookConfig({ ...CELL, family: 'note' }, {});
   assert.equal(note.model.family, 'note');
-  assert.deepEqual({ ...note.model, family: 'token' }, token.model, 'only the family differs');
+  assert.equal(note.model.stepUnits, note.model.units, "the note family's step vector is as wide as its LSTM");
+  assert.deepEqual(
+    { ...note.model, family: 'token', stepUnits: undefined },
+    { ...token.model, stepUnits: undefined },
+    'only the family differs',
+  );
 });
 
 test('a quick run shrinks the settings and says so; transposition needs remi', () => {

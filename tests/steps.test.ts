@@ -111,6 +111,21 @@ test('bars, notes with pos tempo program, chords, a repeated bar, an empty bar, 
   ]);
 });
 
+test('the look-back is aligned by position: a chord in one bar does not shift what comes next from the other', () => {
+  checkSteps('| ts:4/4 p:0 n:60 v:5 d:12 n:64 v:5 d:12 p:12 n:62 v:5 d:6 | ts:4/4 p:0 n:60 v:5 d:12 p:12 n:62 v:5 d:6 p:24 n:65 v:5 d:6', [
+    { group: '| ts:4/4', start: 0, look: NONE, flags: [0, 0] },
+    { group: 'p:0 n:60 v:5 d:12', start: 2, look: NONE, flags: [0, 0] },
+    { group: 'n:64 v:5 d:12', start: 6, look: NONE, flags: [0, 0] },
+    { group: 'p:12 n:62 v:5 d:6', start: 9, look: NONE, flags: [0, 0] },
+    { group: '| ts:4/4', start: 13, look: ['p:0 n:60 d:12', '-'], flags: [0, 0] },
+    // The chord's second note is what bar 1 played next at p:0.
+    { group: 'p:0 n:60 v:5 d:12', start: 15, look: ['p:0 n:64 d:12', '-'], flags: [1, 0] },
+    // Bar 2 skipped it: after p:12 bar 1 has nothing more (by note index this would be bar 1's p:12 n:62 again).
+    { group: 'p:12 n:62 v:5 d:6', start: 19, look: NONE, flags: [0, 0] },
+    { group: 'p:24 n:65 v:5 d:6', start: 23, look: NONE, flags: [0, 0] },
+  ]);
+});
+
 test('a group longer than STEP_SLOTS tokens is split; a new piece (<s>) forgets the bars before it', () => {
   const st = toSteps(VOCAB, ids('p:0 p:1 p:2 p:3 p:4 p:5 p:6 p:7 p:8 p:9 d:1'));
   assert.deepEqual([...st.lengths], [8, 3]);
@@ -160,7 +175,17 @@ function plainLookback(vocab: Vocabulary, seq: readonly number[], ends: readonly
     }
     const b = bars.length - 1;
     const n = bars[b].length;
-    for (let k = 1; k <= 2; k++) lookback.push(...(bars[b - k]?.[n] ?? [pad, pad, pad]));
+    // Aligned by position: after c notes at the position in force, the (c+1)-th note there one and two bars back, or their first note after it.
+    const at = (id: number): number => {
+      const t = vocab.tokens[id];
+      return t !== undefined && t.kind === 'pos' ? t.position : -1;
+    };
+    const c = bars[b].filter((note) => note[0] === pos).length;
+    for (let k = 1; k <= 2; k++) {
+      const back = bars[b - k] ?? [];
+      const there = back.filter((note) => at(note[0]) === at(pos));
+      lookback.push(...(there[c] ?? back.find((note) => at(note[0]) > at(pos)) ?? [pad, pad, pad]));
+    }
     for (let k = 1; k <= 2; k++) {
       const back = bars[b - k] ?? [];
       flags.push(n > 0 && back.length >= n && bars[b].every((note, j) => note.join() === back[j].join()) ? 1 : 0);

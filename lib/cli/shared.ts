@@ -36,6 +36,7 @@ export const FLAG_NAMES: Record<string, string> = {
   layers: 'layers',
   family: 'family',
   headUnits: 'head-units',
+  stepUnits: 'step-units',
   embeddingDim: 'embedding',
   dropout: 'dropout',
   recurrentDropout: 'recurrent-dropout',

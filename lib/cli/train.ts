@@ -8,7 +8,7 @@ import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from '../
 import { DEFAULT_DATASET_CONFIG, validateDatasetConfig, type DatasetConfig } from '../data/dataset';
 import { UserError } from '../core/errors';
 import { makeDirs, showPath, type FilePath } from '../core/files';
-import { DEFAULT_MODEL_CONFIG, parameterCount, validateModelConfig, type ModelConfig } from '../model/network';
+import { DEFAULT_MODEL_CONFIG, parameterCount, validateModelConfig, withFamilyDefaults, type ModelConfig } from '../model/network';
 import type { PreparedData } from '../data/prepare';
 import { loadModel, loadModelSettings, type LoadedModel } from '../store/load';
 import { runConfig, type RunConfig } from '../store/run-config';
@@ -65,6 +65,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
     help: 'train a note-family model without its look-back (the notes 1 and 2 bars back), to measure what it brings',
   },
   'head-units': { type: 'string', help: "N units of the note family's head (default 128)" },
+  'step-units': { type: 'string', help: "N width of the note family's step vector, which its LSTM reads (default: --units)" },
   units: { type: 'string', help: `N LSTM units per layer (default ${DEFAULT_MODEL_CONFIG.units})` },
   layers: { type: 'string', help: `N stacked LSTM layers (default ${DEFAULT_MODEL_CONFIG.layers})` },
   embedding: { type: 'string', help: `N embedding width (default ${DEFAULT_MODEL_CONFIG.embeddingDim})` },
@@ -129,7 +130,18 @@ function transposeRangeFlag(a: ParsedArgs): number | undefined {
 }
 
 /** Flags an --init-from run may not give: the model it starts from fixes them. */
-const FIXED_BY_INIT = ['scheme', 'grid', 'velocity-bins', 'units', 'layers', 'embedding', 'family', 'head-units', 'no-lookback'] as const;
+const FIXED_BY_INIT = [
+  'scheme',
+  'grid',
+  'velocity-bins',
+  'units',
+  'layers',
+  'embedding',
+  'family',
+  'head-units',
+  'step-units',
+  'no-lookback',
+] as const;
 
 /** The model --init-from names, loaded and checked; flags it fixes are refused by name. */
 async function loadInitModel(a: ParsedArgs, dir: string): Promise<LoadedModel> {
@@ -200,7 +212,7 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
       }),
     };
     validateDatasetConfig(dataset);
-    const modelCfg = {
+    const chosen: ModelConfig = {
       ...DEFAULT_MODEL_CONFIG,
       ...init?.config.model,
       ...defined({
@@ -209,13 +221,16 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
         embeddingDim: num(a, 'embedding', 'int'),
         family: str(a, 'family') as ModelConfig['family'],
         headUnits: num(a, 'head-units', 'int'),
+        stepUnits: num(a, 'step-units', 'int'),
         lookback: a.values['no-lookback'] === true ? false : undefined,
         dropout: num(a, 'dropout'),
         recurrentDropout: num(a, 'recurrent-dropout'),
         seed: num(a, 'seed', 'int'),
       }),
     };
-    validateModelConfig({ ...DEFAULT_MODEL_CONFIG, ...modelCfg, vocabSize: 2 });
+    // A model started from another keeps its shapes; a new one gets its family's defaults.
+    const modelCfg = init ? chosen : withFamilyDefaults(chosen);
+    validateModelConfig({ ...modelCfg, vocabSize: 2 });
     if (folders.length === 0) throw new UserError('--data is required');
     return { folders, recorded: false, midi, tokenizer, dataset, modelCfg, training };
   } catch (e) {

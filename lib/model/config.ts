@@ -28,6 +28,13 @@ export interface ModelConfig {
   readonly family?: ModelFamily;
   /** Units of the note family's head (default 128). */
   readonly headUnits?: number;
+  /**
+   * Width of the note family's step vector, the projection of a step's slot
+   * embeddings that the LSTM stack reads. Absent in the first note-family
+   * folders, which used the embedding width; new models default to the
+   * LSTM units ({@link withFamilyDefaults}).
+   */
+  readonly stepUnits?: number;
   /** The note family's look-back (the notes 1 and 2 bars back, lib/tokens/steps.ts): false leaves it empty, to measure what it brings (default true). */
   readonly lookback?: boolean;
 }
@@ -57,7 +64,18 @@ export function validateModelConfig(c: ModelConfig): ModelConfig {
   if (c.family !== undefined && c.family !== 'token' && c.family !== 'note')
     throw new RangeError(`family must be "token" or "note" (got ${JSON.stringify(c.family)})`);
   if (c.headUnits !== undefined) checkInt('headUnits', c.headUnits, 1, 4096);
+  if (c.stepUnits !== undefined) checkInt('stepUnits', c.stepUnits, 1, 4096);
   if (c.lookback !== undefined && typeof c.lookback !== 'boolean')
     throw new RangeError(`lookback must be true or false (got ${JSON.stringify(c.lookback)})`);
   return c;
+}
+
+/** The width of a note-family model's step vector: `stepUnits`, or the embedding width in folders that predate it. */
+export function stepUnitsOf(c: ModelConfig): number {
+  return c.stepUnits ?? c.embeddingDim;
+}
+
+/** A new model's config with its family's defaults filled in: a note-family model's step vector is as wide as its LSTM. */
+export function withFamilyDefaults(c: ModelConfig): ModelConfig {
+  return c.family === 'note' && c.stepUnits === undefined ? { ...c, stepUnits: c.units } : c;
 }

@@ -9,7 +9,7 @@ import type { Vocabulary } from '../tokens/vocabulary';
 import { buildNoteNet, noteWeightShapes, type NoteVars } from './note-network';
 import { validateModelConfig, DEFAULT_MODEL_CONFIG, type ModelConfig } from './config';
 
-export { DEFAULT_MODEL_CONFIG, validateModelConfig, type ModelConfig, type ModelFamily } from './config';
+export { DEFAULT_MODEL_CONFIG, validateModelConfig, withFamilyDefaults, type ModelConfig, type ModelFamily } from './config';
 
 /**
  * One LSTM layer's recurrent state: the output h and the cell c. `T` is a

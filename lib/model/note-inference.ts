@@ -41,7 +41,7 @@ export interface NoteInferenceWeights {
   readonly engine: GemvEngine;
   /** [V + 2, embeddingDim] */
   readonly embedding: Float32Array;
-  /** The concatenated slot embeddings ((STEP_SLOTS + LOOKBACK_SLOTS)·embeddingDim) → the step vector x (embeddingDim). */
+  /** The concatenated slot embeddings ((STEP_SLOTS + LOOKBACK_SLOTS)·embeddingDim) → the step vector x (stepUnits). */
   readonly step: Gemv;
   /** The main stack; the first layer reads [x; flags]. */
   readonly layers: readonly InferenceLayer[];
@@ -147,9 +147,10 @@ export function advanceStep(
     }
     slots.set(w.embedding.subarray(id * E, (id + 1) * E), k * E);
   }
-  const x0 = new Float32Array(E + LOOKBACK_FLAGS);
-  x0.set(w.step(slots), 0);
-  x0.set(flags, E);
+  const step = w.step(slots);
+  const x0 = new Float32Array(step.length + LOOKBACK_FLAGS);
+  x0.set(step, 0);
+  x0.set(flags, step.length);
   let x = x0;
   const next: LayerState<Float32Array>[] = [];
   w.layers.forEach((layer, l) => {

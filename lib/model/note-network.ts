@@ -16,16 +16,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LOOKBACK_FLAGS, LOOKBACK_SLOTS, STEP_SLOTS } from '../tokens/steps';
-import type { ModelConfig } from './config';
+import { stepUnitsOf, type ModelConfig } from './config';
 
 /** Units of the head's LSTM when the config does not say. */
 export const DEFAULT_HEAD_UNITS = 128;
 
 /** The note-step model's variables beyond the token model's (embedding, main LSTM stack, output layer). */
 export interface NoteVars {
-  /** [(STEP_SLOTS + LOOKBACK_SLOTS)·embeddingDim, embeddingDim]: a step's slot embeddings → its input vector. */
+  /** [(STEP_SLOTS + LOOKBACK_SLOTS)·embeddingDim, stepUnits]: a step's slot embeddings → its input vector. */
   readonly stepKernel: tf.Variable;
-  /** [embeddingDim] */
+  /** [stepUnits] */
   readonly stepBias: tf.Variable;
   /** The head's LSTM (Keras layout, as the stack's layers): input [units + embeddingDim], `headUnits` units. */
   readonly head: { readonly kernel: tf.Variable; readonly recurrentKernel: tf.Variable; readonly bias: tf.Variable };
@@ -33,7 +33,7 @@ export interface NoteVars {
 
 /** Input width of the main LSTM stack's first layer: the step vector and the look-back flags. */
 function stepInputDim(c: ModelConfig): number {
-  return c.embeddingDim + LOOKBACK_FLAGS;
+  return stepUnitsOf(c) + LOOKBACK_FLAGS;
 }
 
 /** The tfjs layers model of the note-step family (see the file comment), with seeded initial weights. */
@@ -55,7 +55,7 @@ export function buildNoteNet(c: ModelConfig): tf.LayersModel {
   const slots = tf.layers
     .reshape({ targetShape: [-1, (STEP_SLOTS + LOOKBACK_SLOTS) * E], name: 'step_slots' })
     .apply(embedding.apply(groupIn)) as tf.SymbolicTensor;
-  const step = tf.layers.dense({ units: E, kernelInitializer: glorot(50), name: 'step_in' }).apply(slots) as tf.SymbolicTensor;
+  const step = tf.layers.dense({ units: stepUnitsOf(c), kernelInitializer: glorot(50), name: 'step_in' }).apply(slots) as tf.SymbolicTensor;
   let x = tf.layers.concatenate({ name: 'step_input' }).apply([step, flagsIn]) as tf.SymbolicTensor;
   for (let l = 0; l < c.layers; l++) {
     const lstm = tf.layers.lstm({
@@ -97,7 +97,7 @@ export function buildNoteNet(c: ModelConfig): tf.LayersModel {
 export function noteWeightShapes(c: ModelConfig): number[][] {
   const E = c.embeddingDim;
   const Hh = c.headUnits ?? DEFAULT_HEAD_UNITS;
-  const shapes: number[][] = [[c.vocabSize + 2, E], [(STEP_SLOTS + LOOKBACK_SLOTS) * E, E], [E]];
+  const shapes: number[][] = [[c.vocabSize + 2, E], [(STEP_SLOTS + LOOKBACK_SLOTS) * E, stepUnitsOf(c)], [stepUnitsOf(c)]];
   for (let l = 0; l < c.layers; l++) shapes.push([l === 0 ? stepInputDim(c) : c.units, 4 * c.units], [c.units, 4 * c.units], [4 * c.units]);
   shapes.push([c.units + E, 4 * Hh], [Hh, 4 * Hh], [4 * Hh], [Hh, c.vocabSize], [c.vocabSize]);
   return shapes;

@@ -12,7 +12,7 @@ import { DEFAULT_DATASET_CONFIG, type DatasetConfig } from '../data/dataset';
 import { DEFAULT_PRIMER_LENGTH } from '../generate/primer';
 import { DEFAULT_SAMPLING_CONFIG, type SamplingConfig } from '../generate/sample';
 import { DEFAULT_RUN_SETTINGS, type GenerationSettings } from '../generate/settings';
-import { DEFAULT_MODEL_CONFIG, type ModelConfig, type ModelFamily } from '../model/network';
+import { DEFAULT_MODEL_CONFIG, withFamilyDefaults, type ModelConfig, type ModelFamily } from '../model/network';
 import { defaultTokenizerConfig, type TokenizerConfig } from '../tokens/config';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../store/train-config';
 
@@ -93,7 +93,7 @@ export function notebookConfig(hyperparameters: Hyperparameters, env: NodeJS.Pro
     maxFiles: hp.maxFiles,
     tokenizer: defaultTokenizerConfig(hp.scheme),
     dataset: { ...DEFAULT_DATASET_CONFIG, seqLen: hp.seqLen, stride: Math.max(1, Math.floor(hp.seqLen / 2)), seed: hp.seed },
-    model: {
+    model: withFamilyDefaults({
       ...DEFAULT_MODEL_CONFIG,
       family: hp.family ?? 'token',
       embeddingDim: hp.embeddingDim,
@@ -101,7 +101,7 @@ export function notebookConfig(hyperparameters: Hyperparameters, env: NodeJS.Pro
       layers: hp.layers,
       dropout: hp.dropout,
       seed: hp.seed,
-    },
+    }),
     training: {
       ...DEFAULT_TRAIN_CONFIG,
       epochs: hp.epochs,

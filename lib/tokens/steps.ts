@@ -12,8 +12,9 @@
  * a tempo change join the group that follows them (`p:35 t:73 | ts:3/4`).
  *
  * With each step goes a look-back, as Magenta's Lookback RNN gives its LSTM
- * so that it can repeat bars: the note with the same index one and two bars
- * earlier (its position, pitch and duration tokens), and whether the bar so
+ * so that it can repeat bars: what one and two bars earlier came next from
+ * the same place in the bar (the position, pitch and duration tokens of that
+ * bar's next note at or after the position in force), and whether the bar so
  * far repeats those bars note for note. Only remi vocabularies that write the
  * meter after every bar are supported: there a bar's step always ends at its
  * time signature.
@@ -26,7 +27,7 @@ import type { Vocabulary } from './vocabulary';
  * dur) unless several tempo-only positions precede it (tempo ramps: 112 of piano-midi's 843,529 steps are split).
  */
 export const STEP_SLOTS = 8;
-/** Look-back token slots: for 1 and 2 bars back, the pos, pitch (event) and dur tokens of the note with the same index in that bar. */
+/** Look-back token slots: for 1 and 2 bars back, the pos, pitch (event) and dur tokens of that bar's next note from the same place (see {@link stepReader}). */
 export const LOOKBACK_SLOTS = 6;
 /** Look-back flags: the current bar so far repeats bar −1 / bar −2. */
 export const LOOKBACK_FLAGS = 2;
@@ -91,13 +92,26 @@ function kindsOf(vocab: Vocabulary): Uint8Array {
  * are kept. A `bar` token starts a new bar (notes before the first bar belong
  * to bar 0); `<s>` starts a new piece, with no bars before it. A note is
  * counted at its dur token when a pitch came since the last note; its pos is
- * the last pos token read in the bar (padId when none). With `withLookback`
- * false every step's look-back is empty (padId) and its flags 0: a model
- * trained so, to measure what the look-back brings.
+ * the last pos token read in the bar (padId when none).
+ *
+ * The look-back is aligned by position, not by note index, so that a chord
+ * in one bar does not shift what the other bars are compared with: when the
+ * current bar has c notes at the position p in force, the look-back note of
+ * bar −k is its (c+1)-th note at p, or else its first note after p (none: pad).
+ * Before any position in the bar, that is bar −k's first note. The flags say
+ * whether the current bar's notes so far equal bar −k's first ones.
+ *
+ * With `withLookback` false every step's look-back is empty (padId) and its
+ * flags 0: a model trained so, to measure what the look-back brings.
  */
 export function stepReader(vocab: Vocabulary, withLookback = true): StepReader {
   const kinds = kindsOf(vocab);
   const pad = padId(vocab);
+  /** Each id's position in the bar (pos tokens), −1 for the others and for pad (no position yet). */
+  const place = Int32Array.from({ length: pad + 1 }, (_, id) => {
+    const t = vocab.tokens[id];
+    return t !== undefined && t.kind === 'pos' ? t.position : -1;
+  });
   /** Notes of the current bar and of 1 and 2 bars back, flat (pos, pitch, dur: note n at 3n); null: no such bar. */
   let bars: [number[], number[] | null, number[] | null] = [[], null, null];
   /** Whether the current bar's notes so far equal the first ones of bar −1 / bar −2. */
@@ -120,6 +134,17 @@ export function stepReader(vocab: Vocabulary, withLookback = true): StepReader {
     }
     pitch = -1;
   };
+  /** Where bar −k's next note from the current place starts in its flat list, or −1. */
+  const nextFrom = (back: readonly number[]): number => {
+    const p = place[pos];
+    let c = 0;
+    for (let i = bars[0].length - 3; i >= 0 && bars[0][i] === pos; i -= 3) c++;
+    for (let i = 0; i < back.length; i += 3) {
+      const q = place[back[i]];
+      if (q > p || (q === p && c-- === 0)) return i;
+    }
+    return -1;
+  };
   const read = (group: readonly number[]): { lookback: Int32Array; flags: Float32Array } => {
     for (const id of group) {
       if (!Number.isInteger(id) || id < 0 || id >= pad) throw new RangeError(`token id ${id} is outside the vocabulary (size ${pad})`);
@@ -131,11 +156,13 @@ export function stepReader(vocab: Vocabulary, withLookback = true): StepReader {
     }
     const lookback = new Int32Array(LOOKBACK_SLOTS).fill(pad);
     const flags = new Float32Array(LOOKBACK_FLAGS);
-    const i = bars[0].length;
+    const n = bars[0].length;
     for (const k of [1, 2] as const) {
       const back = bars[k];
-      if (back !== null && back.length > i) lookback.set(back.slice(i, i + 3), 3 * (k - 1));
-      flags[k - 1] = i > 0 && same[k - 1] ? 1 : 0;
+      if (back === null) continue;
+      const i = nextFrom(back);
+      if (i >= 0) lookback.set(back.slice(i, i + 3), 3 * (k - 1));
+      flags[k - 1] = n > 0 && same[k - 1] ? 1 : 0;
     }
     return { lookback, flags };
   };

@@ -75,7 +75,7 @@ export function noteLossAndGradients(vars: ModelVars, batch: NoteBatch, drop?: D
       dhs = g.dxs;
     }
     // The first layer's input is [step vector; flags]: the flags are data.
-    const [dStep] = splitColumns(tf.concat(dhs, 0) as tf.Tensor2D, E);
+    const [dStep] = splitColumns(tf.concat(dhs, 0) as tf.Tensor2D, note.stepBias.shape[0]);
     const dStepKernel = tf.matMul(tf.transpose(tape.slotEmbeddings), dStep);
     const dStepBias = tf.sum(dStep, 0);
     const dSlots = tf.reshape(tf.matMul(dStep, tf.transpose(note.stepKernel) as tf.Tensor2D), [N * INPUT_SLOTS, E]);
