@@ -8,6 +8,7 @@ import { flagHelp, parseFlags, type FlagSpecs, type ParsedArgs } from './args';
 import { EVALUATE_FLAGS, evaluateCommand } from './evaluate';
 import { GENERATE_FLAGS, generateCommand } from './generate';
 import { INSPECT_FLAGS, inspectCommand } from './inspect';
+import { PREPARE_FLAGS, prepareCommand } from './prepare';
 import { stopBars } from './progress';
 import { Interrupted, type Io, type JsonResult } from './shared';
 import { TRAIN_FLAGS, trainCommand } from './train';
@@ -29,9 +30,16 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     positionals: 1,
     run: inspectCommand,
   },
+  prepare: {
+    usage: 'prepare --data DIR... --out DIR [tokenizer and MIDI flags] [--threads N]',
+    summary: 'tokenize MIDI folders once into binary shards that train and evaluate read (--data DIR)',
+    flags: PREPARE_FLAGS,
+    positionals: 0,
+    run: prepareCommand,
+  },
   train: {
     usage: 'train --data DIR --out DIR [hyperparameters] [--resume | --force]',
-    summary: 'train a model on a folder of MIDI files',
+    summary: 'train a model on a folder of MIDI files or a prepared folder',
     flags: TRAIN_FLAGS,
     positionals: 0,
     run: trainCommand,

@@ -18,8 +18,8 @@ import { makeVocabulary } from '../tokens/vocabulary';
 import type { MidiReadOptions } from '../midi/read';
 import { trainModel } from '../train/loop';
 import { asFlagError, defined, intAtLeast, num, required, str, strs, type FlagSpecs, type ParsedArgs } from './args';
-import { prepareDataStoppable } from './offload';
 import { startBar } from './progress';
+import { loadTrainingData, type TrainingData } from './train-data';
 import { argPath, modelArg, openRecordedFolders, recordedFolder } from './paths';
 import { openModelOutput, type ModelOutput } from '../store/output';
 import {
@@ -161,6 +161,8 @@ interface Settings {
   readonly dataset: DatasetConfig;
   readonly modelCfg: Partial<ModelConfig>;
   readonly training: TrainConfig;
+  /** Tokenizer flags were given (a prepared folder made with other settings is refused). */
+  readonly tokenizerGiven: boolean;
 }
 
 /** The settings from the flags (and the saved ones on --resume); a bad value is a one-line error naming its flag. */
@@ -197,6 +199,7 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
         dataset: saved.config.dataset,
         modelCfg: saved.config.model,
         training,
+        tokenizerGiven: false,
       };
     }
     const meter = init && str(a, 'meter') !== undefined ? { meterEveryBar: tokenizerFrom(a).meterEveryBar } : {};
@@ -232,7 +235,8 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
     const modelCfg = init ? chosen : withFamilyDefaults(chosen);
     validateModelConfig({ ...modelCfg, vocabSize: 2 });
     if (folders.length === 0) throw new UserError('--data is required');
-    return { folders, recorded: false, midi, tokenizer, dataset, modelCfg, training };
+    const tokenizerGiven = TOKENIZER_FLAG_NAMES.some((f) => a.values[f] !== undefined);
+    return { folders, recorded: false, midi, tokenizer, dataset, modelCfg, training, tokenizerGiven };
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }
@@ -249,7 +253,6 @@ async function trainInto(
   io: Io,
 ): Promise<JsonResult> {
   const { folders, midi, tokenizer, dataset, modelCfg, training } = settings;
-  const backend = await initBackend();
   // On --resume the file cap defaults to the one the run started with, so the same windows are trained on.
   const maxFiles = maxFilesFlag ?? saved?.config.data.maxFiles;
   const load = settings.recorded ? openRecordedFolders(folders) : { paths: folders, close: () => undefined };
@@ -258,27 +261,55 @@ async function trainInto(
       `cannot resume ${showPath(out)} without --data: one of its data folders (${folders.join(', ')}) has a ` +
         `name that is not UTF-8; give them again with --data`,
     );
-  const loadBar = startBar('load ', 1, io.quiet);
   // A fine-tuned model keeps the vocabulary it starts from (with the tokenizer settings of this run).
   const given = saved?.vocab ?? (init ? makeVocabulary(tokenizer, init.vocab.tokens, init.vocab.counts) : undefined);
-  const { corpus, data } = await prepareDataStoppable(io, load.paths, { ...midi, maxFiles }, tokenizer, dataset, given, (d, t) => {
-    loadBar.setTotal(t);
-    loadBar.update(d);
+  const data = await loadTrainingData(io, {
+    paths: load.paths,
+    shown: folders,
+    midi,
+    maxFiles,
+    tokenizer,
+    tokenizerGiven: settings.tokenizerGiven,
+    dataset,
+    given,
+    streamable: (modelCfg.family ?? 'token') === 'token' && !training.carryState,
   }).finally(load.close);
-  loadBar.stop();
-  logLoadReport(io, corpus, false);
+  try {
+    return await trainOn(output, out, saved, settings, maxFiles, init, io, data);
+  } finally {
+    data.close();
+  }
+}
+
+/** Flags that choose the tokenizer. */
+const TOKENIZER_FLAG_NAMES = ['scheme', 'grid', 'velocity-bins', 'meter'] as const;
+
+/** The training run proper, on its data. */
+async function trainOn(
+  output: ModelOutput,
+  out: FilePath,
+  saved: Saved | null,
+  settings: Settings,
+  maxFiles: number | undefined,
+  init: LoadedModel | null,
+  io: Io,
+  data: TrainingData,
+): Promise<JsonResult> {
+  const { folders, dataset, modelCfg, training } = settings;
+  const backend = await initBackend();
   if (saved) checkSameData(showPath(out), saved.config.data, data);
   const model = newModel(data.vocab, modelCfg);
   if (init) model.net.setWeights(init.model.net.getWeights());
   io.log(
-    `backend ${backend.name}; ${data.train.length} training files, ${data.val.length} validation files; vocabulary ` +
+    `backend ${backend.name}; ${data.trainFiles} training files, ${data.valFiles} validation files; vocabulary ` +
       `${data.vocab.tokens.length}; ${parameterCount(model)} parameters`,
   );
   const base = runConfig(model, data, dataset, training, backend.name, settings.recorded ? folders : folders.map(recordedFolder));
+  const counted = { ...base, data: { ...base.data, trainFiles: data.trainFiles, valFiles: data.valFiles, trainTokens: data.trainTokens } };
   const initFrom = saved ? saved.config.initFrom : init ? recordedFolder(showPath(init.dir)) : undefined;
   const config = {
-    ...base,
-    ...(maxFiles === undefined ? {} : { data: { ...base.data, maxFiles } }),
+    ...counted,
+    ...(maxFiles === undefined ? {} : { data: { ...counted.data, maxFiles } }),
     ...(initFrom === undefined ? {} : { initFrom }),
   };
   makeDirs(output.dir(), out);
@@ -290,6 +321,7 @@ async function trainInto(
       vocab: data.vocab,
       train: data.train,
       val: data.val,
+      streamed: data.streamed,
       dataset,
       config: training,
       outDir: output,
@@ -346,8 +378,7 @@ async function trainInto(
 }
 
 /** A resumed run must see the data its checkpoint was trained on (same files, same split), or its batch positions mean nothing. */
-function checkSameData(out: string, was: RunConfig['data'], data: PreparedData): void {
-  const now = { trainFiles: data.train.length, valFiles: data.val.length, trainTokens: data.train.reduce((s, p) => s + p.ids.length, 0) };
+function checkSameData(out: string, was: RunConfig['data'], now: TrainingData): void {
   if (now.trainFiles !== was.trainFiles || now.valFiles !== was.valFiles || now.trainTokens !== was.trainTokens) {
     throw new UserError(
       `cannot resume ${out}: the data differs from the checkpoint's (${was.trainFiles}+${was.valFiles} files, ` +

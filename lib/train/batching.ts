@@ -18,6 +18,7 @@ import {
   type StreamBatch,
   type WindowRef,
 } from '../data/dataset';
+import { epochOrder, limitedOrder, streamedBatches, windowTable, type StreamPieces } from '../data/stream-windows';
 import { noteBatches, noteWindowIndex, stepPieces, type NoteBatch } from '../data/note-dataset';
 import type { Transposer } from '../data/transpose';
 import { batchLoss } from '../model/forward';
@@ -52,6 +53,15 @@ interface BatchSource {
   readonly train: readonly EncodedPiece[];
   readonly val: readonly EncodedPiece[];
   readonly dataset: DatasetConfig;
+  /** The token family's windows read from a prepared folder's shards (then `train` and `val` are empty). */
+  readonly streamed?: StreamedData;
+}
+
+/** Training and validation pieces in a prepared folder's shards, and which ids transposition may move (lib/data/stream-windows.ts). */
+export interface StreamedData {
+  readonly train: StreamPieces;
+  readonly val: StreamPieces;
+  readonly pitched: Uint8Array;
 }
 
 const tagged = function* <B>(family: 'token' | 'note', items: Iterable<B>): Generator<TrainingBatch> {
@@ -103,6 +113,7 @@ export function runBatches(src: BatchSource, cfg: TrainConfig, transposer?: Tran
       val: () => tagged('note', noteBatches(src.vocab, val, valIndex, seqLen, cfg.batchSize, { shuffle: false, seed: 0, epoch: 0 })),
     };
   }
+  if (src.streamed) return streamedRunBatches(src.streamed, src.dataset, cfg, transposer);
   const index = windowIndex(src.train, seqLen, stride);
   if (index.length === 0) {
     const longest = Math.max(0, ...src.train.map((p) => p.ids.length));
@@ -126,6 +137,31 @@ export function runBatches(src: BatchSource, cfg: TrainConfig, transposer?: Tran
       ),
     valWindows: valIndex.length,
     val: () => tagged('token', batches(src.val, valIndex, seqLen, cfg.batchSize, { shuffle: false, seed: 0, epoch: 0 })),
+  };
+}
+
+/** The token family's batches read from the shards: the same windows, shuffles and transpositions as in memory. */
+function streamedRunBatches(s: StreamedData, dataset: DatasetConfig, cfg: TrainConfig, transposer?: Transposer): RunBatches {
+  const { seqLen, stride } = dataset;
+  if (cfg.carryState) throw new UserError('carryState reads whole pieces in order: load the prepared pieces in memory for it');
+  const table = windowTable(s.train, seqLen, stride);
+  if (table.count === 0)
+    throw new UserError(
+      `seqLen ${seqLen} is too long: the longest training piece has ${Math.max(0, ...s.train.length)} tokens (need seqLen + 1)`,
+    );
+  const valTable = windowTable(s.val, seqLen, seqLen);
+  const valOrder = limitedOrder(valTable.count, cfg.maxValWindows, cfg.seed);
+  const pitched = s.pitched;
+  return {
+    perEpoch: Math.ceil(table.count / cfg.batchSize),
+    batchTokens: cfg.batchSize * seqLen,
+    train: (epoch) =>
+      tagged(
+        'token',
+        streamedBatches(table, epochOrder(table.count, cfg.seed, epoch), cfg.batchSize, { seed: cfg.seed, epoch, transposer, pitched }),
+      ),
+    valWindows: valOrder.length,
+    val: () => tagged('token', streamedBatches(valTable, valOrder, cfg.batchSize, { seed: 0, epoch: 0 })),
   };
 }
 

@@ -15,7 +15,7 @@ import { turnAndCheck } from '../core/steps';
 import { showPath, type FilePath } from '../core/files';
 import { currentBackend } from '../model/backend';
 import type { BatchGradients, BatchStateArrays } from './bptt';
-import { batchGradients, batchLossAndWeight, batchTokenCount, runBatches, type TrainingBatch } from './batching';
+import { batchGradients, batchLossAndWeight, batchTokenCount, runBatches, type StreamedData, type TrainingBatch } from './batching';
 import { autoThreads, startGradientWorkers, type GradientWorkers } from './parallel';
 import { varList, type ModelConfig, type MusicModel } from '../model/network';
 import { createRng, deriveSeed } from '../core/rng';
@@ -59,6 +59,8 @@ export interface TrainRun {
   readonly train: readonly EncodedPiece[];
   readonly val: readonly EncodedPiece[];
   readonly dataset: DatasetConfig;
+  /** The token family's windows read from a prepared folder's shards (`train` and `val` then empty). */
+  readonly streamed?: StreamedData;
   readonly config: TrainConfig;
   /**
    * Model folder to write (weights, vocab, config, history, checkpoint). Given
@@ -109,7 +111,7 @@ async function trainInto(run: TrainRun, output: ModelOutput, cb: TrainCallbacks)
   const { seqLen } = run.dataset;
   const transposer = cfg.transposeRange > 0 ? makeTransposer(run.vocab, cfg.transposeRange) : undefined;
   const data = runBatches(
-    { config: run.model.config, vocab: run.vocab, train: run.train, val: run.val, dataset: run.dataset },
+    { config: run.model.config, vocab: run.vocab, train: run.train, val: run.val, dataset: run.dataset, streamed: run.streamed },
     cfg,
     transposer,
   );

@@ -1,0 +1,79 @@
+/**
+ * `musicgen prepare`: tokenize folders of MIDI files once into a prepared
+ * folder of binary shards (docs/prepared-format.md), on worker threads, which
+ * `train` and `evaluate` then read with `--data DIR`. Ctrl-C stops it with
+ * the finished files kept; the same command goes on from there.
+ */
+import { DEFAULT_DATASET_CONFIG, validateDatasetConfig } from '../data/dataset';
+import { prepareThreads } from '../data/prepare-corpus';
+import { UserError } from '../core/errors';
+import { showPath } from '../core/files';
+import { asFlagError, defined, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
+import { argPath } from './paths';
+import { logPreparedReport, runPrepare } from './prepared';
+import { FLAG_NAMES, midiOptions, MIDI_FLAGS, round, tokenizerFrom, TOKENIZER_FLAGS, type Io, type JsonResult } from './shared';
+
+export const PREPARE_FLAGS: FlagSpecs = {
+  data: { type: 'string', multiple: true, help: 'DIR folder of MIDI files (repeat for several)' },
+  out: { type: 'string', help: 'DIR prepared folder to write (run again to go on after Ctrl-C, or to bring it up to date)' },
+  threads: { type: 'string', help: `N worker threads tokenizing, 0 = one per core (default 0: ${prepareThreads()} here)` },
+  'val-fraction': {
+    type: 'string',
+    help: `X fraction of files the manifest marks for validation (default ${DEFAULT_DATASET_CONFIG.valFraction}; train splits by its own)`,
+  },
+  seed: { type: 'string', help: `N seed of that split (default ${DEFAULT_DATASET_CONFIG.seed})` },
+  ...TOKENIZER_FLAGS,
+  ...MIDI_FLAGS,
+};
+
+export async function prepareCommand(a: ParsedArgs, io: Io): Promise<JsonResult> {
+  const folders = strs(a, 'data');
+  if (folders.length === 0) throw new UserError('--data is required');
+  const out = argPath(required(a, 'out'));
+  const tokenizer = tokenizerFrom(a);
+  let split: { valFraction: number; seed: number };
+  let threads: number;
+  try {
+    const d = validateDatasetConfig({
+      ...DEFAULT_DATASET_CONFIG,
+      ...defined({ valFraction: num(a, 'val-fraction'), seed: num(a, 'seed', 'int') }),
+    });
+    split = { valFraction: d.valFraction, seed: d.seed };
+    threads = num(a, 'threads', 'int') ?? 0;
+    if (threads < 0 || threads > 256) throw new RangeError(`threads must be an integer in [0, 256] (got ${threads})`);
+  } catch (e) {
+    throw asFlagError(e, FLAG_NAMES);
+  }
+  const r = await runPrepare(io, {
+    folders: folders.map(argPath),
+    out,
+    midi: midiOptions(a),
+    tokenizer,
+    split,
+    threads: threads === 0 ? prepareThreads() : threads,
+  });
+  const m = r.manifest;
+  logPreparedReport(io, m);
+  const notes = m.pieces.reduce((n, p) => n + p.notes, 0);
+  const tokens = m.shards.reduce((n, s) => n + s.tokens, 0);
+  const val = m.pieces.filter((p) => p.split === 'val').length;
+  io.log(
+    `prepared ${m.pieces.length} pieces (${m.pieces.length - val} training, ${val} validation; ${notes} notes, ${tokens} ` +
+      `tokens, vocabulary ${m.vocabSize}) in ${m.shards.length} shard${m.shards.length === 1 ? '' : 's'} in ${showPath(out)}; ` +
+      `${m.failed.length} skipped; ${r.reused > 0 ? `${r.reused} files kept from before; ` : ''}` +
+      `${r.seconds.toFixed(1)} s${r.notes > 0 ? `, ${Math.round(r.notes / Math.max(1e-3, r.seconds))} notes/s` : ''}`,
+  );
+  return {
+    out: showPath(out),
+    pieces: m.pieces.length,
+    validation: val,
+    notes,
+    tokens,
+    vocabSize: m.vocabSize,
+    shards: m.shards.length,
+    skipped: m.failed,
+    reusedFiles: r.reused,
+    seconds: round(r.seconds, 2),
+    notesPerSec: Math.round(r.notes / Math.max(1e-3, r.seconds)),
+  };
+}
