@@ -1,0 +1,129 @@
+"""Command line: `python3 -m musicgen_torch {train,probs,bench} ...` (one process; launch.py starts several).
+
+Errors in the user's input are one line on stderr naming the file or flag, with exit code 1.
+"""
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+from . import UserError
+from .model import ModelConfig
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python3 -m musicgen_torch", description="Train musicgen's token model family on PyTorch (DDP).")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train on a prepared folder and write a musicgen model folder")
+    t.add_argument("--data", required=True, help="a folder written by `musicgen prepare` (manifest.json, vocab.json, shard-*.bin)")
+    t.add_argument("--out", required=True, help="the model folder to write (rank 0 writes it)")
+    t.add_argument("--init-from", help="a model folder to start from (e.g. models/piano); its vocabulary must be the data's")
+    t.add_argument("--replace", action="store_true", help="overwrite a model already in --out")
+    t.add_argument("--seq-len", type=int, default=64)
+    t.add_argument("--stride", type=int, default=32)
+    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--batch-size", type=int, default=32, help="windows per global batch, over all processes")
+    t.add_argument("--lr", type=float, default=0.002)
+    t.add_argument("--lr-decay", type=float, default=0.5)
+    t.add_argument("--clip-norm", type=float, default=5.0)
+    t.add_argument("--patience", type=int, default=3)
+    t.add_argument("--seed", type=int, default=1234, help="seed of the shuffles and the dropout")
+    t.add_argument("--max-val-windows", type=int, default=2048)
+    t.add_argument("--max-minutes", type=float, default=0.0)
+    t.add_argument("--units", type=int, default=256)
+    t.add_argument("--layers", type=int, default=2)
+    t.add_argument("--embedding", type=int, default=64)
+    t.add_argument("--dropout", type=float, default=0.1)
+    t.add_argument("--model-seed", type=int, default=42, help="seed of a fresh model's initial weights")
+    t.add_argument("--threads", type=int, default=0, help="torch threads per process (0: launch.py's share of the cores)")
+    t.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    pr = sub.add_parser("probs", help="print a model folder's next-token probabilities after each prefix of some ids (JSON)")
+    pr.add_argument("--model", required=True)
+    pr.add_argument("--ids", required=True, help="comma-separated token ids")
+    f = sub.add_parser(
+        "fresh",
+        help="write a model folder of random weights (every bias too) and print its in-memory probabilities for --ids (the parity test's PyTorch side)",
+    )
+    f.add_argument("--vocab-file", required=True, help="the vocab.json to write beside it")
+    f.add_argument("--out", required=True)
+    f.add_argument("--units", type=int, default=16)
+    f.add_argument("--layers", type=int, default=2)
+    f.add_argument("--embedding", type=int, default=8)
+    f.add_argument("--seed", type=int, default=1)
+    f.add_argument("--ids", required=True, help="comma-separated token ids")
+    b = sub.add_parser("bench", help="training throughput on random ids of the given shapes (JSON)")
+    b.add_argument("--vocab", type=int, default=505)
+    b.add_argument("--units", type=int, default=256)
+    b.add_argument("--layers", type=int, default=2)
+    b.add_argument("--embedding", type=int, default=64)
+    b.add_argument("--batch-size", type=int, default=32)
+    b.add_argument("--seq-len", type=int, default=64)
+    b.add_argument("--batches", type=int, default=10)
+    b.add_argument("--threads", type=int, default=0)
+    return p
+
+
+def _check(name: str, value: float, ok: bool, want: str) -> None:
+    if not ok:
+        raise UserError(f"{name} must be {want} (got {value})")
+
+
+def _ids(text: str) -> List[int]:
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise UserError(f"--ids must be comma-separated integers (got {text!r})") from None
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    a = _parser().parse_args(argv)
+    try:
+        if a.command == "train":
+            from .train import TrainSettings, train
+
+            for flag, v, lo, hi in [("--seq-len", a.seq_len, 2, 10_000), ("--stride", a.stride, 1, 10_000), ("--epochs", a.epochs, 1, 100_000),
+                                    ("--batch-size", a.batch_size, 1, 4096), ("--patience", a.patience, 0, 100_000), ("--seed", a.seed, 0, 2**31 - 1),
+                                    ("--units", a.units, 1, 4096), ("--layers", a.layers, 1, 8), ("--embedding", a.embedding, 1, 4096),
+                                    ("--max-val-windows", a.max_val_windows, 0, 10_000_000), ("--model-seed", a.model_seed, 0, 2**31 - 1),
+                                    ("--threads", a.threads, 0, 256)]:  # fmt: skip
+                _check(flag, v, lo <= v <= hi, f"an integer in [{lo}, {hi}]")
+            _check("--lr", a.lr, 0 < a.lr <= 1, "in (0, 1]")
+            _check("--lr-decay", a.lr_decay, 0 < a.lr_decay <= 1, "in (0, 1] (1 = constant learning rate)")
+            _check("--clip-norm", a.clip_norm, a.clip_norm >= 0, "≥ 0 (0 = off)")
+            _check("--dropout", a.dropout, 0 <= a.dropout < 1, "in [0, 1)")
+            _check("--max-minutes", a.max_minutes, a.max_minutes >= 0, "≥ 0 (0 = no limit)")
+            train(TrainSettings(
+                data=a.data, out=a.out, init_from=a.init_from, replace=a.replace, seq_len=a.seq_len, stride=a.stride, epochs=a.epochs,
+                batch_size=a.batch_size, learning_rate=a.lr, lr_decay=a.lr_decay, clip_norm=a.clip_norm, patience=a.patience, seed=a.seed,
+                max_val_windows=a.max_val_windows, max_minutes=a.max_minutes, embedding_dim=a.embedding, units=a.units, layers=a.layers,
+                dropout=a.dropout, model_seed=a.model_seed, threads=a.threads, as_json=a.json,
+            ))  # fmt: skip
+        elif a.command == "probs":
+            from .folder import read_model_folder
+            from .token_family import probabilities
+
+            ids = _ids(a.ids)
+            model, _ = read_model_folder(a.model)
+            bad = [i for i in ids if not 0 <= i < model.config.vocab_size]
+            if bad:
+                raise UserError(f"--ids: {bad[0]} is not a token id of {a.model} (0 to {model.config.vocab_size - 1})")
+            print(json.dumps(probabilities(model, ids).tolist()))
+        elif a.command == "fresh":
+            from .folder import vocab_tokens
+            from .token_family import random_model_folder
+
+            ids = _ids(a.ids)
+            config = ModelConfig(len(vocab_tokens(a.vocab_file)), a.embedding, a.units, a.layers, 0.0, 0.0, a.seed)
+            print(json.dumps(random_model_folder(config, a.vocab_file, a.out, ids).tolist()))
+        else:
+            from .train import bench
+
+            bench(a.vocab, a.units, a.layers, a.embedding, a.batch_size, a.seq_len, a.batches, a.threads)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""The `token` model family of lib/model/network.ts in PyTorch, and its conversion to and from tfjs.
+
+embedding → N stacked LSTM layers → dense softmax over the vocabulary, stepping once per token. Dropout is
+the training kernel's (lib/train/bptt.ts): one mask per row and layer on the layer's input, the same at
+every step of the window. Recurrent dropout is not implemented here (both shipped models use none).
+
+Layouts. tfjs (Keras) keeps one LSTM layer as kernel [in, 4H], recurrent_kernel [H, 4H] and one bias [4H],
+gate blocks in the order i, f, c, o. PyTorch keeps weight_ih [4H, in], weight_hh [4H, H] and two biases
+b_ih, b_hh [4H], gate blocks in the order i, f, g, o (g is Keras's c). So a kernel is transposed, each
+gate block is moved to its place in the other order, and the two PyTorch biases add up to the Keras one.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, cast
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from . import UserError
+from .model import ModelConfig
+
+# Gate blocks in each framework's order; KERAS_GATES[i] is the same gate as TORCH_GATES[i] ("c" = "g", the cell input).
+KERAS_GATES = ("i", "f", "c", "o")
+TORCH_GATES = ("i", "f", "g", "o")
+_SAME = {"i": "i", "f": "f", "c": "g", "o": "o"}
+
+
+class TokenLSTM(nn.Module):
+    """embedding → `layers` LSTMs → linear; forward gives logits (softmax is applied by the caller)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        torch.manual_seed(config.seed)
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
+        self.lstm = nn.ModuleList(
+            nn.LSTM(config.embedding_dim if l == 0 else config.units, config.units, batch_first=True) for l in range(config.layers)
+        )
+        self.output = nn.Linear(config.units, config.vocab_size)
+        self._init_like_tfjs()
+
+    def _init_like_tfjs(self) -> None:
+        """The initializers of lib/model/network.ts: uniform ±0.05 embedding, Glorot-uniform kernels, zero biases but 1 on the forget gate."""
+        H = self.config.units
+        with torch.no_grad():
+            nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
+            for layer in self.lstm:
+                w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
+                nn.init.xavier_uniform_(w_ih)
+                nn.init.xavier_uniform_(w_hh)
+                b_ih.zero_()
+                b_ih[H : 2 * H] = 1.0
+                b_hh.zero_()
+            nn.init.xavier_uniform_(self.output.weight)
+            self.output.bias.zero_()
+
+    def forward(self, ids: Tensor, masks: Optional[Sequence[Optional[Tensor]]] = None) -> Tensor:
+        """Logits [B, T, V] for ids [B, T]; `masks[l]` [B, in] scales layer l's input at every step (dropout)."""
+        x = self.embedding(ids)
+        for l, layer in enumerate(self.lstm):
+            mask = masks[l] if masks is not None else None
+            if mask is not None:
+                x = x * mask[:, None, :]
+            x, _ = layer(x)
+        return self.output(x)
+
+    def input_widths(self) -> List[int]:
+        """Each LSTM layer's input width (the sizes of its dropout masks)."""
+        return [self.config.embedding_dim if l == 0 else self.config.units for l in range(self.config.layers)]
+
+
+def lstm_params(layer: nn.Module) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """A one-layer nn.LSTM's weight_ih [4H, in], weight_hh [4H, H], bias_ih and bias_hh [4H]."""
+    names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    w_ih, w_hh, b_ih, b_hh = (cast(Tensor, getattr(layer, n)) for n in names)
+    return w_ih, w_hh, b_ih, b_hh
+
+
+def _reorder(blocks4: np.ndarray, src: Sequence[str], dst: Sequence[str], axis: int) -> np.ndarray:
+    """Moves the 4 gate blocks along `axis` from order `src` to order `dst` (gates named in either framework)."""
+    canon = [_SAME.get(g, g) for g in src]
+    parts = np.split(blocks4, 4, axis=axis)
+    return np.concatenate([parts[canon.index(_SAME.get(g, g))] for g in dst], axis=axis)
+
+
+def weight_names(config: ModelConfig) -> List[str]:
+    """The tfjs weight names, in the layers model's order (what lib/model/network.ts saves)."""
+    names = ["embedding/embeddings"]
+    for l in range(config.layers):
+        names += [f"lstm_{l + 1}/kernel", f"lstm_{l + 1}/recurrent_kernel", f"lstm_{l + 1}/bias"]
+    return names + ["output/kernel", "output/bias"]
+
+
+def weight_shapes(config: ModelConfig) -> List[Tuple[int, ...]]:
+    """The tfjs weight shapes, in the same order."""
+    c = config
+    shapes: List[Tuple[int, ...]] = [(c.vocab_size, c.embedding_dim)]
+    for l in range(c.layers):
+        shapes += [(c.embedding_dim if l == 0 else c.units, 4 * c.units), (c.units, 4 * c.units), (4 * c.units,)]
+    return shapes + [(c.units, c.vocab_size), (c.vocab_size,)]
+
+
+def to_keras(model: TokenLSTM) -> List[np.ndarray]:
+    """The model's weights as tfjs arrays (float32), in weight_names order."""
+    f = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
+    out = [f(model.embedding.weight)]
+    for layer in model.lstm:
+        w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
+        out.append(_reorder(f(w_ih).T, TORCH_GATES, KERAS_GATES, axis=1))
+        out.append(_reorder(f(w_hh).T, TORCH_GATES, KERAS_GATES, axis=1))
+        out.append(_reorder(f(b_ih) + f(b_hh), TORCH_GATES, KERAS_GATES, axis=0))
+    return out + [np.ascontiguousarray(f(model.output.weight).T), f(model.output.bias)]
+
+
+def from_keras(model: TokenLSTM, arrays: Sequence[np.ndarray]) -> None:
+    """Sets the model's weights from tfjs arrays in weight_names order (the bias goes to b_ih, b_hh becomes 0)."""
+    expect = weight_shapes(model.config)
+    if len(arrays) != len(expect):
+        raise UserError(f"the weights hold {len(arrays)} arrays, a token model of this config has {len(expect)}")
+    for i, (a, shape) in enumerate(zip(arrays, expect)):
+        if tuple(a.shape) != shape:
+            raise UserError(f"weight {i} has shape {list(a.shape)}, config.json's model expects {list(shape)}")
+    t = lambda a: torch.from_numpy(np.array(a, dtype=np.float32))  # noqa: E731  (a writable copy)
+    with torch.no_grad():
+        model.embedding.weight.copy_(t(arrays[0]))
+        for l, layer in enumerate(model.lstm):
+            kernel, recurrent, bias = arrays[1 + 3 * l : 4 + 3 * l]
+            w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
+            w_ih.copy_(t(_reorder(kernel, KERAS_GATES, TORCH_GATES, axis=1).T))
+            w_hh.copy_(t(_reorder(recurrent, KERAS_GATES, TORCH_GATES, axis=1).T))
+            b_ih.copy_(t(_reorder(bias, KERAS_GATES, TORCH_GATES, axis=0)))
+            b_hh.zero_()
+        model.output.weight.copy_(t(arrays[-2].T))
+        model.output.bias.copy_(t(arrays[-1]))
+
+
+def _glorot(seed: int) -> Dict[str, object]:
+    return {"class_name": "VarianceScaling", "config": {"scale": 1, "mode": "fan_avg", "distribution": "uniform", "seed": seed}}
+
+
+def _lstm_layer(config: ModelConfig, l: int) -> Dict[str, object]:
+    s = config.seed
+    return {
+        "class_name": "LSTM",
+        "config": {
+            "name": f"lstm_{l + 1}", "trainable": True, "units": config.units, "activation": "tanh",
+            "recurrent_activation": "sigmoid", "use_bias": True, "kernel_initializer": _glorot(s + 1 + 2 * l),
+            "recurrent_initializer": _glorot(s + 2 + 2 * l), "bias_initializer": {"class_name": "Zeros", "config": {}},
+            "unit_forget_bias": True, "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None,
+            "activity_regularizer": None, "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+            "dropout": config.dropout, "recurrent_dropout": config.recurrent_dropout, "implementation": None,
+            "return_sequences": True, "return_state": False, "go_backwards": False, "stateful": False, "unroll": False,
+        },
+    }  # fmt: skip
+
+
+def topology(config: ModelConfig) -> Dict[str, object]:
+    """model.json's modelTopology: the Sequential model lib/model/network.ts buildModel defines, as tfjs 4.22 serializes it."""
+    embedding = {
+        "class_name": "Embedding",
+        "config": {
+            "input_dim": config.vocab_size, "output_dim": config.embedding_dim,
+            "embeddings_initializer": {"class_name": "RandomUniform", "config": {"minval": -0.05, "maxval": 0.05, "seed": config.seed}},
+            "embeddings_regularizer": None, "activity_regularizer": None, "embeddings_constraint": None, "mask_zero": None,
+            "input_length": None, "name": "embedding", "trainable": True, "batch_input_shape": [None, None], "dtype": "float32",
+        },
+    }  # fmt: skip
+    output = {
+        "class_name": "Dense",
+        "config": {
+            "units": config.vocab_size, "activation": "softmax", "use_bias": True, "kernel_initializer": _glorot(config.seed + 100),
+            "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None, "bias_regularizer": None,
+            "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None, "name": "output", "trainable": True,
+        },
+    }  # fmt: skip
+    layers = [embedding, *(_lstm_layer(config, l) for l in range(config.layers)), output]
+    return {
+        "class_name": "Sequential",
+        "config": {"name": "music_lstm", "layers": layers},
+        "keras_version": "tfjs-layers 4.22.0",
+        "backend": "tensor_flow.js",
+    }
+
+
+def dropout_masks(model: TokenLSTM, seeds: Sequence[int], rate: float) -> Optional[List[Tensor]]:
+    """Each layer's input dropout masks [B, in] for rows whose own seeds are `seeds` (None without dropout).
+
+    A row's masks depend on its seed alone, not on which process or batch share computes it, so a run on
+    N processes draws the same masks as on one.
+    """
+    if rate <= 0:
+        return None
+    keep = 1.0 - rate
+    widths = model.input_widths()
+    rows: List[List[Tensor]] = []
+    for seed in seeds:
+        g = torch.Generator().manual_seed(seed)
+        rows.append([(torch.rand(w, generator=g) < keep).float() / keep for w in widths])
+    return [torch.stack([r[l] for r in rows]) for l in range(len(widths))] if rows else None
+
+
+def probabilities(model: TokenLSTM, ids: Sequence[int]) -> np.ndarray:
+    """Next-token probabilities [T, V] after each prefix of `ids`, from zero state, without dropout."""
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.tensor([list(ids)], dtype=torch.long))
+        return torch.softmax(logits.double(), dim=-1)[0].numpy()
+
+
+def random_model_folder(config: ModelConfig, vocab_file: str, out: str, ids: Sequence[int]) -> np.ndarray:
+    """Writes a model folder of random weights, both PyTorch biases included, and returns the in-memory model's probabilities for `ids`.
+
+    The parity test's PyTorch side: exporting loses nothing only if tfjs then gives these same probabilities.
+    """
+    from .folder import write_model_folder
+
+    model = TokenLSTM(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-0.5, 0.5)
+    run = {
+        "format": "musicgen-model/1", "model": config.to_json(),
+        "dataset": {"seqLen": 64, "stride": 32, "valFraction": 0.1, "seed": 1234},
+        "training": {"epochs": 1, "batchSize": 32, "learningRate": 0.002, "lrDecay": 0.5, "clipNorm": 5, "patience": 3, "seed": 1234,
+                     "checkpointEverySec": 0, "maxValWindows": 2048, "threads": 1, "transposeRange": 0, "maxMinutes": 0, "carryState": False},
+        "backend": f"pytorch {torch.__version__} (random weights)",
+        "data": {"folders": [], "trainFiles": 0, "valFiles": 0, "trainTokens": 0},
+    }  # fmt: skip
+    probs = probabilities(model, ids)
+    write_model_folder(out, model, vocab_file, run, [])
+    return probs
