@@ -16,8 +16,8 @@ import { NonFiniteOutput } from '../model/inference';
 import { loadModel, type LoadedModel } from '../store/load';
 import { asFlagError, defined, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
 import { startBar } from './progress';
-import { encodeCorpusStoppable } from './offload';
-import { FLAG_NAMES, Interrupted, logLoadReport, type Io, type JsonResult, round } from './shared';
+import { loadEncoded } from './train-data';
+import { FLAG_NAMES, Interrupted, type Io, type JsonResult, round } from './shared';
 import { GENERATE_FLAGS } from './generate';
 import { modelArg, openRecordedFolders } from './paths';
 
@@ -94,12 +94,9 @@ async function evaluateWith(
   const trainFolders = opened ? opened.paths.filter((f) => fs.existsSync(f)) : given;
   if (trainFolders.length === 0)
     throw new UserError(`the model's training folders (${folders.join(', ')}) are not here: give --train-data DIR`);
-  const trainCorpus = await encodeCorpusStoppable(io, trainFolders, { maxFiles: lm.config.data.maxFiles }, lm.vocab).finally(() =>
-    opened?.close(),
-  );
-  logLoadReport(io, trainCorpus.corpus, false);
+  const trainCorpus = await loadEncoded(io, trainFolders, lm.vocab, lm.config.data.maxFiles, false).finally(() => opened?.close());
   const recorded = lm.config.data.trainFiles + lm.config.data.valFiles;
-  const here = trainCorpus.corpus.loaded;
+  const here = trainCorpus.loaded;
   if (here !== recorded) {
     io.log(
       `warning: ${modelDir} was trained on ${recorded} files (${lm.config.data.folders.join(', ')}) but ${here} are here` +
@@ -110,9 +107,8 @@ async function evaluateWith(
   const split = splitByFile(trainCorpus.encoded, lm.config.dataset.valFraction, lm.config.dataset.seed);
   let heldOut = split.val;
   if (heldFolders.length > 0) {
-    const held = await encodeCorpusStoppable(io, heldFolders, {}, lm.vocab);
-    logLoadReport(io, held.corpus, true);
-    if (held.corpus.loaded === 0) throw new UserError(`no usable MIDI files in ${heldFolders.join(', ')}`);
+    const held = await loadEncoded(io, heldFolders, lm.vocab, undefined, true);
+    if (held.loaded === 0) throw new UserError(`no usable MIDI files in ${heldFolders.join(', ')}`);
     heldOut = held.encoded;
   } else {
     io.log(`no --data given: scoring the model's own ${heldOut.length} validation files`);

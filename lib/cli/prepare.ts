@@ -9,6 +9,7 @@ import { prepareThreads } from '../data/prepare-corpus';
 import { UserError } from '../core/errors';
 import { showPath } from '../core/files';
 import { asFlagError, defined, num, required, strs, type FlagSpecs, type ParsedArgs } from './args';
+import type { PreparedManifest } from '../data/shard-format';
 import { argPath } from './paths';
 import { logPreparedReport, runPrepare } from './prepared';
 import { FLAG_NAMES, midiOptions, MIDI_FLAGS, round, tokenizerFrom, TOKENIZER_FLAGS, type Io, type JsonResult } from './shared';
@@ -44,14 +45,18 @@ export async function prepareCommand(a: ParsedArgs, io: Io): Promise<JsonResult>
   } catch (e) {
     throw asFlagError(e, FLAG_NAMES);
   }
-  const r = await runPrepare(io, {
+  let outcome: { manifest: PreparedManifest; seconds: number; notes: number; reused: number } | null = null;
+  await runPrepare(io, {
     folders: folders.map(argPath),
     out,
     midi: midiOptions(a),
     tokenizer,
     split,
     threads: threads === 0 ? prepareThreads() : threads,
+    onDone: (o) => (outcome = o),
   });
+  if (!outcome) throw new Error('prepare ended without a manifest');
+  const r: { manifest: PreparedManifest; seconds: number; notes: number; reused: number } = outcome;
   const m = r.manifest;
   logPreparedReport(io, m);
   const notes = m.pieces.reduce((n, p) => n + p.notes, 0);

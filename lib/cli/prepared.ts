@@ -15,7 +15,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../core/errors';
-import { showPath, type FilePath } from '../core/files';
+import { makeDirs, parentPath, showPath, type FilePath } from '../core/files';
+import { lockModelFolder } from '../store/lock';
 import { splitByFile } from '../data/dataset';
 import { prepareCorpus, prepareThreads } from '../data/prepare-corpus';
 import { checkSources, openPrepared, type PreparedFolder } from '../data/prepared-data';
@@ -60,30 +61,60 @@ export interface PrepareRun {
   readonly tokenizer: TokenizerConfig;
   readonly split: { readonly valFraction: number; readonly seed: number };
   readonly threads?: number;
+  /** Told the outcome when this run prepared the folder. */
+  readonly onDone?: (r: { manifest: PreparedManifest; seconds: number; notes: number; reused: number }) => void;
 }
 
-/** Prepares a corpus with a progress bar; Ctrl-C stops it with what is done kept for the next run ({@link Interrupted}). */
-export async function runPrepare(
-  io: Io,
-  r: PrepareRun,
-): Promise<{ manifest: PreparedManifest; seconds: number; notes: number; reused: number }> {
-  const bar = startBar('prepare', 1, io.quiet);
-  let shown = { done: 0, total: 0 };
-  const result = await prepareCorpus({
-    ...r,
-    threads: r.threads ?? prepareThreads(),
-    signal: io.signal,
-    onProgress: (done, total, notes) => {
-      shown = { done, total };
-      bar.setTotal(Math.max(1, total));
-      bar.update(done, { notes });
-    },
-  }).finally(() => bar.stop());
-  if (!result.manifest)
-    throw new Interrupted(
-      `interrupted: ${shown.done} of ${shown.total} files prepared in ${showPath(r.out)} are kept; the same command goes on from there`,
-    );
-  return { manifest: result.manifest, seconds: result.seconds, notes: result.notes, reused: result.reusedFiles };
+/**
+ * Prepares a corpus with a progress bar, holding a lock on the folder (a run
+ * that finds it held waits for it); Ctrl-C stops it with what is done kept
+ * for the next run ({@link Interrupted}). `done`, asked once the lock is
+ * taken, returns what another process prepared meanwhile, if anything.
+ */
+export async function runPrepare<T>(io: Io, r: PrepareRun, done?: () => T | null): Promise<T | null> {
+  const release = await lockWaiting(io, r.out);
+  try {
+    const already = done?.() ?? null;
+    if (already) return already;
+    const bar = startBar('prepare', 1, io.quiet);
+    let shown = { done: 0, total: 0 };
+    const result = await prepareCorpus({
+      ...r,
+      threads: r.threads ?? prepareThreads(),
+      signal: io.signal,
+      onProgress: (d, total, notes) => {
+        shown = { done: d, total };
+        bar.setTotal(Math.max(1, total));
+        bar.update(d, { notes });
+      },
+    }).finally(() => bar.stop());
+    if (!result.manifest)
+      throw new Interrupted(
+        `interrupted: ${shown.done} of ${shown.total} files prepared in ${showPath(r.out)} are kept; the same command goes on from there`,
+      );
+    r.onDone?.({ manifest: result.manifest, seconds: result.seconds, notes: result.notes, reused: result.reusedFiles });
+    return null;
+  } finally {
+    release();
+  }
+}
+
+/** Locks a folder being prepared, waiting (up to 30 minutes, or until Ctrl-C) while another process prepares it. */
+async function lockWaiting(io: Io, dir: FilePath): Promise<() => void> {
+  makeDirs(parentPath(dir), dir);
+  const until = Date.now() + 30 * 60_000;
+  let said = false;
+  for (;;) {
+    try {
+      return lockModelFolder(dir);
+    } catch (e) {
+      if (!(e instanceof UserError) || !/being written/.test(e.message) || Date.now() > until) throw e;
+      if (!said) io.log(`waiting for another process preparing ${showPath(dir)}`);
+      said = true;
+    }
+    await new Promise((res) => setTimeout(res, 500));
+    if (io.signal.aborted) throw new Interrupted();
+  }
 }
 
 /** Prints a prepared corpus's files that could not be used, how many were passed over, and how many warnings its files had. */
@@ -105,34 +136,43 @@ export async function preparedFor(
   midi: MidiReadOptions,
   split: { readonly valFraction: number; readonly seed: number },
   cache: 'off' | 'if-ready' | 'make',
-): Promise<{ readonly prep: PreparedFolder; readonly cached: boolean } | null> {
+): Promise<Prepared | null> {
   if (folders.length === 1 && fs.statSync(folders[0]).isDirectory() && isPreparedFolder(folders[0]))
     return { prep: openPrepared(folders[0]), cached: false };
   const entry = cache === 'off' ? null : cacheEntry(folders, tokenizer, midi);
   if (!entry) return null;
   const shown = folders.map(showPath).join(', ');
-  if (isPreparedFolder(entry)) {
-    let ready: PreparedFolder | null = null;
-    try {
-      ready = openPrepared(entry);
-    } catch {
-      ready = null;
-    }
-    if (ready) {
-      const check = checkSources(ready.manifest, folders);
-      if (check.changed.length === 0) {
-        io.log(`using ${shown} as prepared before with the same settings (cache ${showPath(entry)})`);
-        return { prep: ready, cached: true };
-      }
-      ready.reader.close();
-      io.log(`${shown} changed since it was prepared (${check.changed.slice(0, 3).join(', ')}${check.changed.length > 3 ? ', …' : ''})`);
-    }
-  }
-  if (cache === 'if-ready') return null;
+  const ready = readyEntry(io, entry, folders, shown);
+  if (ready || cache === 'if-ready') return ready;
   io.log(`preparing ${shown} once into the cache ${showPath(entry)}; later runs with the same settings reuse it`);
-  await runPrepare(io, { folders, out: entry, midi, tokenizer, split });
-  return { prep: openPrepared(entry), cached: true };
+  const meanwhile = await runPrepare(io, { folders, out: entry, midi, tokenizer, split }, () =>
+    readyEntry(io, entry, folders, shown, true),
+  );
+  return meanwhile ?? { prep: openPrepared(entry), cached: true };
 }
+
+/** The cache entry when it is complete and its files are as they were (else null, saying why when it is there but stale). */
+function readyEntry(io: Io, entry: FilePath, folders: readonly FilePath[], shown: string, quiet = false): Prepared | null {
+  if (!isPreparedFolder(entry)) return null;
+  let prep: PreparedFolder;
+  try {
+    prep = openPrepared(entry);
+  } catch {
+    return null;
+  }
+  const check = checkSources(prep.manifest, folders);
+  if (check.changed.length === 0) {
+    io.log(`using ${shown} as prepared before with the same settings (cache ${showPath(entry)})`);
+    return { prep, cached: true };
+  }
+  prep.reader.close();
+  if (!quiet)
+    io.log(`${shown} changed since it was prepared (${check.changed.slice(0, 3).join(', ')}${check.changed.length > 3 ? ', …' : ''})`);
+  return null;
+}
+
+/** A prepared folder found for a run, and whether it is a cache entry. */
+type Prepared = { readonly prep: PreparedFolder; readonly cached: boolean };
 
 /**
  * The names of a prepared folder's pieces as a load of `folders` names them

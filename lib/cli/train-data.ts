@@ -15,7 +15,7 @@ import type { MidiReadOptions } from '../midi/read';
 import type { TokenizerConfig } from '../tokens/config';
 import type { Vocabulary } from '../tokens/vocabulary';
 import type { StreamedData } from '../train/batching';
-import { prepareDataStoppable } from './offload';
+import { encodeCorpusStoppable, prepareDataStoppable } from './offload';
 import { logPreparedReport, preparedFor, splitPrepared } from './prepared';
 import { startBar } from './progress';
 import { logLoadReport, type Io } from './shared';
@@ -134,5 +134,35 @@ function fromPrepared(io: Io, prep: PreparedFolder, folders: readonly string[] |
     return { ...counts, train, val, trainTokens: train.reduce((s, p) => s + p.ids.length, 0), close: () => undefined };
   } finally {
     prep.reader.close();
+  }
+}
+
+/**
+ * Folders' pieces encoded with a model's vocabulary, for `evaluate`: from a
+ * prepared folder, or from the cache when it holds these folders (it is not
+ * made here), else loaded from MIDI; what was skipped is printed, warnings
+ * listed one a line when `listWarnings`.
+ */
+export async function loadEncoded(
+  io: Io,
+  folders: readonly string[],
+  vocab: Vocabulary,
+  maxFiles: number | undefined,
+  listWarnings: boolean,
+): Promise<{ readonly loaded: number; readonly encoded: EncodedPiece[] }> {
+  const split = { valFraction: 0, seed: 0 };
+  const found = await preparedFor(io, folders, vocab.config, {}, split, maxFiles !== undefined || listWarnings ? 'off' : 'if-ready');
+  if (!found) {
+    const { corpus, encoded } = await encodeCorpusStoppable(io, folders, { maxFiles }, vocab);
+    logLoadReport(io, corpus, listWarnings);
+    return { loaded: corpus.loaded, encoded };
+  }
+  try {
+    logPreparedReport(io, found.prep.manifest);
+    const { names } = splitPrepared(found.prep, found.cached ? folders : null, 0, 0, maxFiles);
+    const all = names.map((_, i) => i);
+    return { loaded: names.length, encoded: piecesInMemory(found.prep, all, names, vocab) };
+  } finally {
+    found.prep.reader.close();
   }
 }
