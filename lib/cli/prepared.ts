@@ -20,7 +20,7 @@ import { lockModelFolder } from '../store/lock';
 import { splitByFile } from '../data/dataset';
 import { prepareCorpus, prepareThreads } from '../data/prepare-corpus';
 import { checkSources, openPrepared, type PreparedFolder } from '../data/prepared-data';
-import { isPreparedFolder, PREPARED_FORMAT, type PreparedManifest } from '../data/shard-format';
+import { isPreparedFolder, PREPARED_FORMAT, writeManifest, type PreparedManifest } from '../data/shard-format';
 import type { MidiReadOptions } from '../midi/read';
 import type { TokenizerConfig } from '../tokens/config';
 import { startBar } from './progress';
@@ -162,6 +162,13 @@ function readyEntry(io: Io, entry: FilePath, folders: readonly FilePath[], shown
   }
   const check = checkSources(prep.manifest, folders);
   if (check.changed.length === 0) {
+    if (check.touched.length > 0) {
+      io.log(
+        `${check.touched.length} file${check.touched.length === 1 ? '' : 's'} touched since ${shown} was prepared (${check.touched.slice(0, 3).join(', ')}) ` +
+          `but with the same contents (sha256): the prepared corpus still holds`,
+      );
+      writeManifest(entry, check.updated);
+    }
     io.log(`using ${shown} as prepared before with the same settings (cache ${showPath(entry)})`);
     return { prep, cached: true };
   }

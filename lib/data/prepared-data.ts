@@ -45,8 +45,9 @@ export function sameIds(a: Vocabulary, b: Vocabulary): boolean {
 export interface SourceCheck {
   /** Files added, removed or changed (their names), empty when the preparation still holds. */
   readonly changed: readonly string[];
-  /** Files whose size or mtime changed but whose contents did not (same sha256). */
-  readonly touched: number;
+  /** Files whose mtime changed but whose contents did not (same sha256): their names, and the manifest with their new times. */
+  readonly touched: readonly string[];
+  readonly updated: PreparedManifest;
 }
 
 /** Compares the manifest's files with `folders` (the folders it was prepared from, in the same order). */
@@ -61,7 +62,8 @@ export function checkSources(m: PreparedManifest, folders: readonly FilePath[]):
     known.set(`${folder}\0${rel}`, f);
   }
   const changed: string[] = [];
-  let touched = 0;
+  const touched: string[] = [];
+  const newTimes = new Map<string, number>();
   const seen = new Set<string>();
   for (const f of files) {
     const key = `${f.folder}\0${f.rel}`;
@@ -79,12 +81,18 @@ export function checkSources(m: PreparedManifest, folders: readonly FilePath[]):
       continue;
     }
     if (st.size === was.size && st.mtimeMs === was.mtimeMs) continue;
-    if (st.size === was.size && was.sha256 && sha256Of(f.file) === was.sha256) touched++;
-    else changed.push(tagged(f.folder, f.rel));
+    if (st.size === was.size && was.sha256 && sha256Of(f.file) === was.sha256) {
+      touched.push(tagged(f.folder, f.rel));
+      newTimes.set(key, st.mtimeMs);
+    } else changed.push(tagged(f.folder, f.rel));
   }
   for (const u of unusable) seen.add(`${u.folder}\0${u.path}`);
   for (const key of known.keys()) if (!seen.has(key)) changed.push(`${key.split('\0')[1]} (gone)`);
-  return { changed, touched };
+  const pieces = m.pieces.map((p) => {
+    const t = newTimes.get(`${p.source.folder}\0${p.source.path}`);
+    return t === undefined ? p : { ...p, source: { ...p.source, mtimeMs: t } };
+  });
+  return { changed, touched, updated: { ...m, pieces } };
 }
 
 function sha256Of(file: FilePath): string {
