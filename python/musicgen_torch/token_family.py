@@ -216,7 +216,7 @@ def random_model_folder(config: ModelConfig, vocab_file: str, out: str, ids: Seq
     model = TokenLSTM(config)
     with torch.no_grad():
         for p in model.parameters():
-            p.uniform_(-0.5, 0.5)
+            p.uniform_(-1.0, 1.0)
     run = {
         "format": "musicgen-model/1", "model": config.to_json(),
         "dataset": {"seqLen": 64, "stride": 32, "valFraction": 0.1, "seed": 1234},
