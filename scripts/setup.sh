@@ -4,11 +4,13 @@
 #   2. Jupyter Notebook + nbconvert (Debian packages when we are root and apt-get exists; otherwise the
 #      command to run is printed) and the tslab TypeScript kernel, registered to start THIS project's tslab;
 #      with them a headless Chromium for the notebook's browser test (optional: its absence never fails set-up);
-#   3. an audio synthesizer + General-MIDI soundfont (optional: its absence never fails set-up).
+#   3. an audio synthesizer + General-MIDI soundfont (optional: its absence never fails set-up);
+#   4. PyTorch for python3 with OpenBLAS, for python/musicgen_torch and its tests (optional, as audio).
 #
-# Usage: bash scripts/setup.sh [--no-jupyter] [--no-audio] [--require-jupyter] [--verbose] [--help]
-#   --no-jupyter       only what the command-line generator needs (npm dependencies, audio; no browser)
+# Usage: bash scripts/setup.sh [--no-jupyter] [--no-audio] [--no-torch] [--require-jupyter] [--verbose] [--help]
+#   --no-jupyter       only what the command-line generator needs (npm dependencies, audio; no browser, no torch)
 #   --no-audio         skip the synthesizer / soundfont
+#   --no-torch         skip PyTorch
 #   --require-jupyter  exit 1 when Jupyter or the tslab kernel cannot be set up (used by `npm run notebook`)
 #   --verbose          say what was checked even when nothing had to be done
 set -euo pipefail
@@ -17,6 +19,10 @@ set -euo pipefail
 APT_JUPYTER="jupyter-notebook jupyter-nbconvert jupyter-client"
 APT_AUDIO="fluidsynth fluid-soundfont-gm fonts-dejavu-core"
 APT_BROWSER="chromium"
+# PyTorch 1.13 for /usr/bin/python3 (with numpy); OpenBLAS, because Debian's torch calls the system BLAS and the
+# reference one is 14 times slower (measured, docs/distributed.md).
+APT_TORCH="python3-torch libopenblas0-pthread"
+PIP_TORCH="torch numpy"
 # Homebrew formulae / pip packages suggested on other platforms.
 BREW_JUPYTER="jupyterlab"
 PIP_JUPYTER="notebook nbconvert"
@@ -26,14 +32,15 @@ BREW_BROWSER="--cask chromium"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TSLAB_BIN="$ROOT/node_modules/.bin/tslab"
 
-WANT_JUPYTER=1 WANT_AUDIO=1 REQUIRE_JUPYTER=0 VERBOSE=0
+WANT_JUPYTER=1 WANT_AUDIO=1 WANT_TORCH=1 REQUIRE_JUPYTER=0 VERBOSE=0
 for arg in "$@"; do
   case "$arg" in
-    --no-jupyter) WANT_JUPYTER=0 ;;
+    --no-jupyter) WANT_JUPYTER=0 WANT_TORCH=0 ;;
+    --no-torch) WANT_TORCH=0 ;;
     --no-audio) WANT_AUDIO=0 ;;
     --require-jupyter) REQUIRE_JUPYTER=1 ;;
     -v | --verbose) VERBOSE=1 ;;
-    -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -109,10 +116,11 @@ install_hint() {
   case "$1" in
     jupyter) apt_pkgs="$APT_JUPYTER" brew_pkgs="$BREW_JUPYTER" pip_pkgs="$PIP_JUPYTER" ;;
     browser) apt_pkgs="$APT_BROWSER" brew_pkgs="$BREW_BROWSER" pip_pkgs="" ;;
+    torch) apt_pkgs="$APT_TORCH" brew_pkgs="" pip_pkgs="$PIP_TORCH" ;;
     *) apt_pkgs="$APT_AUDIO" brew_pkgs="$BREW_AUDIO" pip_pkgs="" ;;
   esac
   if have apt-get; then echo "sudo apt-get install -y $apt_pkgs"
-  elif have brew; then echo "brew install $brew_pkgs"
+  elif have brew && [ -n "$brew_pkgs" ]; then echo "brew install $brew_pkgs"
   elif [ -n "$pip_pkgs" ]; then echo "python3 -m pip install --user $pip_pkgs"
   elif [ "$1" = browser ]; then echo "install Chromium with your package manager (or set CHROMIUM_PATH to a Chromium/Chrome binary)"
   else echo "install FluidSynth and a General-MIDI soundfont (.sf2) with your package manager"; fi
@@ -224,6 +232,27 @@ if [ "$WANT_AUDIO" = 1 ] && [ -n "$APT_AUDIO" ]; then
     fi
   elif ! have fluidsynth; then
     say "note: optional FluidSynth not found; for audio rendering: $(install_hint audio)"
+  fi
+fi
+# ---------------------------------------------------------------- PyTorch (optional)
+# For python/musicgen_torch (docs/distributed.md) and tests/torch-*.test.ts, which skip without it unless CI is set.
+if [ "$WANT_TORCH" = 1 ] && [ -n "$APT_TORCH" ]; then
+  if have dpkg-query && have apt-get; then
+    # shellcheck disable=SC2086
+    missing="$(apt_missing $APT_TORCH)"
+    if [ -n "$missing" ]; then
+      if is_root; then
+        # shellcheck disable=SC2086
+        apt_install "PyTorch for the data-parallel trainer" $missing \
+          || warn "python/musicgen_torch needs it (optional); install later with: $(install_hint torch)"
+      else
+        say "note: optional PyTorch missing ($missing); for python/musicgen_torch run: sudo apt-get install -y $missing"
+      fi
+    else
+      info "PyTorch installed ($APT_TORCH)"
+    fi
+  elif ! python3 -c 'import torch, numpy' >/dev/null 2>&1; then
+    say "note: optional PyTorch not found (python/musicgen_torch needs it): $(install_hint torch)"
   fi
 fi
 exit 0
