@@ -40,7 +40,7 @@ for arg in "$@"; do
     --no-audio) WANT_AUDIO=0 ;;
     --require-jupyter) REQUIRE_JUPYTER=1 ;;
     -v | --verbose) VERBOSE=1 ;;
-    -h | --help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
