@@ -44,6 +44,7 @@ import { DEFAULT_HEAD_UNITS } from '../lib/model/note-network';
 import { flagHelp, parseFlags, str, type FlagSpecs } from '../lib/cli/args';
 import { UserError } from '../lib/core/errors';
 import type { Rate, WorkerArgs } from './bench-worker';
+import { benchDdp, ddpRows } from './bench-ddp';
 
 const ROOT = path.resolve(__dirname, '..');
 const WORKER = path.join(__dirname, 'bench-worker.ts');
@@ -501,6 +502,8 @@ async function main(): Promise<void> {
       if (!r.ok) log(`  ${b}: ${r.error}`);
     }
     const primary = training.find((x) => x.result)?.backend ?? 'wasm';
+    // 3b. The PyTorch DDP trainer on the same shapes, 1 and 2 processes (scripts/bench-ddp.ts).
+    const ddp = benchDdp(first.vocabSize, q ? 3 : 10, log);
 
     // 4. Per scheme, on the primary backend: the real training loop (throughput, peak RSS), then generation.
     const loopBatches = LOOP_BATCHES[q ? 'quick' : 'full'];
@@ -720,6 +723,8 @@ async function main(): Promise<void> {
         ]);
       } else rows.push([`training, tfjs LSTM layers (${tr.backend})`, 'skipped', '--quick']);
     }
+    const oursBest = Math.max(0, ...training.map((x) => (x.result ? (x.result.parallel ?? x.result.ours).tokensPerSec : 0)));
+    rows.push(...ddpRows(ddp, oursBest > 0 ? oursBest : null));
     rows.push([
       'MIDI parsing (warm)',
       `${fmt(midi.notesPerSec)} notes/s`,
@@ -815,6 +820,7 @@ async function main(): Promise<void> {
         tfjs: x.result?.tfjs ?? null,
         speedup: x.result?.tfjs ? (x.result.parallel ?? x.result.ours).tokensPerSec / x.result.tfjs.tokensPerSec : null,
       })),
+      ddp,
       midi,
       midiWrite,
       memory: {
