@@ -58,7 +58,7 @@ export function rowBlocks(x: tf.Tensor2D, parts: number): tf.Tensor2D[] {
 }
 
 /** Splits a [r, parts·c] tensor (or a [parts·c] vector) into `parts` column blocks via a host copy. */
-function colBlocks(x: tf.Tensor, parts: number): tf.Tensor[] {
+export function colBlocks(x: tf.Tensor, parts: number): tf.Tensor[] {
   const rows = x.rank === 1 ? 1 : x.shape[0];
   const cols = x.rank === 1 ? x.shape[0] : x.shape[1]!;
   const c = cols / parts;

@@ -5,15 +5,16 @@
  * giving the log-probability of every target token. Training asks for the
  * tapes its backward pass needs (lib/train/note-bptt.ts); validation and
  * scoring ask only for the figures. Rows are time-major (n = t·B + b); the
- * head's rows are slot-major (j·N + n), and it runs over as many slots as
- * the batch's longest step has; only rows with a target reach the output
- * layer (most slots of a note's step are empty). Call inside tf.tidy.
+ * head's rows are slot-major (j·N + n), and it computes only the rows with a
+ * target (./note-head.ts: most slots of a note's step are empty), all of which
+ * reach the output layer. Call inside tf.tidy.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NoteBatch } from '../data/note-dataset';
 import { INPUT_SLOTS } from '../data/note-dataset';
 import { LOOKBACK_FLAGS, STEP_SLOTS } from '../tokens/steps';
 import { layerForward, rowBlocks, timeMajor, type LayerMasks, type LayerTape } from './forward';
+import { headForward, type HeadTape } from './note-head';
 import type { LayerState, ModelVars } from './network';
 
 /** What the forward pass computed; the tapes and inputs only when asked for. */
@@ -22,7 +23,7 @@ export interface NoteForward {
   readonly logp: tf.Tensor2D;
   /** [M] each of those rows' target token. */
   readonly targets: Int32Array;
-  /** [M] each of those rows' place among the head's rows (slot-major: j·N + n). */
+  /** [M] each of those rows' place among the head's rows (slot-major: j·N + n), in the head's packed order. */
   readonly rows: Int32Array;
   /** Targets that are tokens. */
   readonly tokens: number;
@@ -38,14 +39,9 @@ interface NoteTape {
   /** [N, INPUT_SLOTS·E] their embeddings side by side. */
   readonly slotEmbeddings: tf.Tensor2D;
   readonly main: readonly LayerTape[];
-  /** [N, units] the top layer's outputs. */
-  readonly top: tf.Tensor2D;
-  /** [slots·N] the head's input ids (start, then the next step's tokens), slot-major, for the slots it ran over. */
-  readonly prefixIds: Int32Array;
-  /** Slots the head ran over (the batch's longest step). */
-  readonly slots: number;
-  readonly head: LayerTape;
-  /** [M, headUnits] the head's outputs at the rows with a target. */
+  /** The head's packed pass (./note-head.ts), which holds the top layer's outputs. */
+  readonly head: HeadTape;
+  /** [M, headUnits] the head's outputs at the rows with a target (all its packed rows). */
   readonly headOut: tf.Tensor2D;
 }
 
@@ -81,27 +77,18 @@ export function noteForward(
     xs = r.hs;
   });
   const top = tf.concat(xs, 0) as tf.Tensor2D;
+  // Slot-major (j·N + n) targets and head inputs; a row's targets fill its first slots.
   const allTargets = timeMajor(timeMajor(batch.targets, B, T, STEP_SLOTS), N, STEP_SLOTS);
-  let used = 1;
+  const prefixIds = timeMajor(timeMajor(batch.prefix, B, T, STEP_SLOTS), N, STEP_SLOTS);
+  const lengths = new Int32Array(N);
   allTargets.forEach((t, row) => {
-    if (t >= 0) used = Math.max(used, Math.floor(row / N) + 1);
+    if (t >= 0) lengths[row % N]++;
   });
-  const prefixIds = timeMajor(timeMajor(batch.prefix, B, T, STEP_SLOTS), N, STEP_SLOTS).slice(0, used * N);
-  const prefixEmb = rowBlocks(tf.gather(vars.embedding, tf.tensor1d(prefixIds, 'int32')) as tf.Tensor2D, used);
-  const head = layerForward(
-    prefixEmb.map((e) => tf.concat([top, e], 1) as tf.Tensor2D),
-    note.head,
-    null,
-    null,
-    keepTape,
-  );
-  const rows = Int32Array.from(allTargets.keys()).filter((row) => allTargets[row] >= 0);
-  const targets = Int32Array.from(rows, (row) => allTargets[row]);
-  const headOut = tf.gather(tf.concat(head.hs, 0), tf.tensor1d(rows, 'int32')) as tf.Tensor2D;
-  const logp = tf.logSoftmax(tf.add(tf.matMul(headOut, vars.outKernel as tf.Tensor2D), vars.outBias)) as tf.Tensor2D;
-  const tape =
-    keepTape && head.tape ? { groupIds, slotEmbeddings: slots, main, top, prefixIds, slots: used, head: head.tape, headOut } : null;
-  return { logp, targets, rows, tokens: batch.tokens, tape, last };
+  const head = headForward(note.head, vars.embedding as tf.Tensor2D, top, lengths, prefixIds, keepTape);
+  const targets = Int32Array.from(head.rows, (row) => allTargets[row]);
+  const logp = tf.logSoftmax(tf.add(tf.matMul(head.out, vars.outKernel as tf.Tensor2D), vars.outBias)) as tf.Tensor2D;
+  const tape = keepTape && head.tape ? { groupIds, slotEmbeddings: slots, main, head: head.tape, headOut: head.out } : null;
+  return { logp, targets, rows: head.rows, tokens: batch.tokens, tape, last };
 }
 
 /** The summed negative log-probability of a forward pass's target tokens. */

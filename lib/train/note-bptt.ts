@@ -1,8 +1,9 @@
 /**
  * Loss and gradients for the note-step family (lib/model/note-network.ts):
  * the forward pass of lib/model/note-forward.ts with its tapes, then
- * backpropagation through the head's LSTM over each next step's slots, into
- * the main stack's outputs and the prefix embeddings, back through time over
+ * backpropagation through the packed head over each next step's slots
+ * (./note-head-bptt.ts), into the main stack's outputs and the prefix
+ * embeddings, back through time over
  * the steps with the token family's layer kernel (./bptt.ts), and into the
  * step input projection and the embedding rows of every slot. Tested against
  * tfjs autograd on the saved layers model (tests/note-train.test.ts).
@@ -14,6 +15,7 @@ import { rowBlocks } from '../model/forward';
 import { noteForward, targetNll } from '../model/note-forward';
 import type { ModelVars } from '../model/network';
 import { layerBackward, layerDropoutMasks, type BatchGradients, type DropoutSpec } from './bptt';
+import { headBackward } from './note-head-bptt';
 
 /** Columns [0, a) and [a, end) of a [r, c] matrix (host copy). */
 function splitColumns(x: tf.Tensor2D, a: number): [tf.Tensor2D, tf.Tensor2D] {
@@ -40,7 +42,6 @@ export function noteLossAndGradients(vars: ModelVars, batch: NoteBatch, drop?: D
   const T = batch.seqLen;
   const N = B * T;
   const E = vars.embedding.shape[1] as number;
-  const H = vars.lstm[vars.lstm.length - 1].recurrentKernel.shape[0];
   let lossValue = 0;
   const grads = tf.tidy(() => {
     const f = noteForward(vars, batch, true, layerDropoutMasks(vars.lstm, B, drop));
@@ -52,22 +53,14 @@ export function noteLossAndGradients(vars: ModelVars, batch: NoteBatch, drop?: D
     const dLogits = tf.div(tf.sub(tf.exp(f.logp), tf.oneHot(tf.tensor1d(f.targets, 'int32'), V)), count) as tf.Tensor2D;
     const dOutKernel = tf.matMul(tf.transpose(tape.headOut), dLogits);
     const dOutBias = tf.sum(dLogits, 0);
-    // Rows without a target get no gradient: the scored rows' go back to their places among the head's.
-    const dScored = tf.matMul(dLogits, tf.transpose(vars.outKernel) as tf.Tensor2D);
-    const dHead = rowBlocks(tf.unsortedSegmentSum(dScored, tf.tensor1d(f.rows, 'int32'), tape.slots * N) as tf.Tensor2D, tape.slots);
-    const head = layerBackward(tape.head, dHead, note.head);
-    // Each slot's input is [top; prefix embedding]: its gradient splits into the two.
-    const parts = head.dxs.map((d) => splitColumns(d, H));
-    const dTop = parts.reduce((sum, [dt]) => tf.add(sum, dt), tf.zerosLike(tape.top)) as tf.Tensor2D;
-    const dPrefix = tf.unsortedSegmentSum(
-      tf.concat(
-        parts.map(([, de]) => de),
-        0,
-      ),
-      tf.tensor1d(tape.prefixIds, 'int32'),
-      vars.embedding.shape[0],
+    // Every packed row of the head has a target.
+    const head = headBackward(
+      tape.head,
+      tf.matMul(dLogits, tf.transpose(vars.outKernel) as tf.Tensor2D),
+      note.head,
+      vars.embedding as tf.Tensor2D,
     );
-    let dhs = rowBlocks(dTop, T);
+    let dhs = rowBlocks(head.dTop, T);
     const layerGrads: tf.Tensor[][] = [];
     for (let l = vars.lstm.length - 1; l >= 0; l--) {
       const g = layerBackward(tape.main[l], dhs, vars.lstm[l]);
@@ -79,7 +72,7 @@ export function noteLossAndGradients(vars: ModelVars, batch: NoteBatch, drop?: D
     const dStepKernel = tf.matMul(tf.transpose(tape.slotEmbeddings), dStep);
     const dStepBias = tf.sum(dStep, 0);
     const dSlots = tf.reshape(tf.matMul(dStep, tf.transpose(note.stepKernel) as tf.Tensor2D), [N * INPUT_SLOTS, E]);
-    const dEmb = tf.add(dPrefix, tf.unsortedSegmentSum(dSlots, tf.tensor1d(tape.groupIds, 'int32'), vars.embedding.shape[0]));
+    const dEmb = tf.add(head.dEmbedding, tf.unsortedSegmentSum(dSlots, tf.tensor1d(tape.groupIds, 'int32'), vars.embedding.shape[0]));
     return [dEmb, dStepKernel, dStepBias, ...layerGrads.flat(), head.dKernel, head.dRecurrent, head.dBias, dOutKernel, dOutBias];
   });
   return { loss: lossValue, grads };
