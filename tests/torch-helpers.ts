@@ -1,21 +1,14 @@
 /**
  * Helpers of the PyTorch tests (tests/torch-*.test.ts, python/musicgen_torch): the python that has torch,
- * running the package, a small prepared folder in the shard format of `musicgen prepare`, and a model
- * folder's next-token probabilities from tfjs `predict`.
+ * running the package, and a model folder's next-token probabilities from tfjs `predict`.
  *
  * Without torch the tests are skipped with the reason, except under CI=true, where they fail (CI installs
  * python3-torch through scripts/setup.sh).
  */
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { encodePieces, splitByFile } from '../lib/data/dataset';
-import { loadCorpus } from '../lib/midi/corpus';
 import { loadModel } from '../lib/store/load';
-import { defaultTokenizerConfig } from '../lib/tokens/config';
-import { saveVocabulary } from '../lib/tokens/vocab-file';
-import { buildVocabulary, type Vocabulary } from '../lib/tokens/vocabulary';
 import { ROOT } from './helpers';
 
 /** The package's folder (python3 -m musicgen_torch runs from it). */
@@ -67,56 +60,6 @@ export function pythonOk(module: string, args: readonly string[], timeoutMs?: nu
   const r = runPython(module, args, timeoutMs);
   if (r.code !== 0) throw new Error(`python3 -m ${module} ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
   return r.stdout;
-}
-
-/**
- * Writes a prepared folder in the agreed shard format (manifest.json `musicgen-prepared/1`, vocab.json,
- * shard-0000.bin of little-endian uint16 ids) from MIDI files, split by file as `musicgen train` splits.
- * A stand-in for `musicgen prepare`; `vocab` (e.g. a shipped model's) replaces the one built from the data.
- */
-export function writePrepared(
-  dir: string,
-  midi: string,
-  opts: { readonly maxFiles?: number; readonly vocab?: Vocabulary; readonly shardTokens?: number } = {},
-): { readonly vocab: Vocabulary; readonly ids: Int32Array[] } {
-  const tokenizer = opts.vocab?.config ?? defaultTokenizerConfig('remi');
-  const corpus = loadCorpus([midi], { maxFiles: opts.maxFiles });
-  const vocab = opts.vocab ?? buildVocabulary(corpus.pieces, tokenizer);
-  const encoded = encodePieces(vocab, corpus.pieces);
-  const split = { valFraction: 0.1, seed: 1234 };
-  const val = new Set(splitByFile(encoded, split.valFraction, split.seed).val.map((p) => p.name));
-  fs.mkdirSync(dir, { recursive: true });
-  saveVocabulary(path.join(dir, 'vocab.json'), vocab);
-  // Pieces go into shards of about `shardTokens` ids (two or more shards when it is small).
-  const perShard = opts.shardTokens ?? 1 << 30;
-  const shards: { file: string; tokens: number; parts: Int32Array[] }[] = [];
-  const pieces = encoded.map((p) => {
-    if (shards.length === 0 || shards[shards.length - 1].tokens >= perShard)
-      shards.push({ file: `shard-${String(shards.length).padStart(4, '0')}.bin`, tokens: 0, parts: [] });
-    const s = shards[shards.length - 1];
-    const entry = { name: p.name, source: {}, shard: shards.length - 1, offset: s.tokens, length: p.ids.length, notes: 0 };
-    s.parts.push(p.ids);
-    s.tokens += p.ids.length;
-    return { ...entry, split: val.has(p.name) ? 'val' : 'train' };
-  });
-  for (const s of shards) {
-    const buf = Buffer.alloc(s.tokens * 2);
-    let at = 0;
-    for (const part of s.parts) for (const id of part) at = buf.writeUInt16LE(id, at);
-    fs.writeFileSync(path.join(dir, s.file), buf);
-  }
-  const manifest = {
-    format: 'musicgen-prepared/1',
-    dtype: 'uint16',
-    vocabSize: vocab.tokens.length,
-    tokenizer,
-    split,
-    shards: shards.map((s) => ({ file: s.file, tokens: s.tokens })),
-    pieces,
-    failed: [],
-  };
-  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 1));
-  return { vocab, ids: encoded.map((p) => p.ids) };
 }
 
 /** A model folder's next-token probabilities [T][V] after each prefix of `ids`, from tfjs `predict` on the loaded layers model. */

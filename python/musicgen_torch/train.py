@@ -29,6 +29,10 @@ from .rng import derive_seed
 from .token_family import TokenLSTM, dropout_masks
 
 
+# Seconds between progress lines within an epoch (rank 0).
+PROGRESS_EVERY_SEC = 60.0
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """A run's settings: config.json's `dataset` and `training` (lib/store/train-config.ts), and where to read and write."""
@@ -211,7 +215,7 @@ def train(s: TrainSettings) -> Dict[str, Any]:
     config_json = run_config(s, model, corpus, d)
     history: List[Dict[str, Any]] = []
     best, bad, lr = math.inf, 0, s.learning_rate
-    started = time.time()
+    started = last_note = time.time()
     train_sec, tokens_done, out_of_time, stopped_early = 0.0, 0, False, False
     per_epoch = math.ceil(len(index) / s.batch_size)
     _say(
@@ -235,6 +239,14 @@ def train(s: TrainSettings) -> Dict[str, Any]:
             tokens_done += len(refs) * s.seq_len
             loss_sum += loss
             batches += 1
+            if time.time() - last_note >= PROGRESS_EVERY_SEC and batches < per_epoch:
+                last_note = time.time()
+                rate = tokens_done / max(1e-3, train_sec)
+                eta = (per_epoch - batches) * s.batch_size * s.seq_len / rate
+                _say(
+                    d,
+                    f"  epoch {epoch + 1}, batch {batches}/{per_epoch}: loss {loss_sum / batches:.4f}, {rate:.0f} tokens/s, {eta / 60:.1f} min left in the epoch",
+                )
             if s.max_minutes > 0:
                 (late,) = _all_sum([1.0 if time.time() - started >= s.max_minutes * 60 else 0.0], d)
                 if late > 0:
