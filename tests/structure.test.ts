@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bars, makePiece, type Note, type Piece, type TimeSignature } from '../lib/core/piece';
-import { barContents, REPEAT_LOOKBACK, structureStats } from '../lib/evaluate/structure';
+import { barContents, programsPer1000Notes, REPEAT_LOOKBACK, structureStats } from '../lib/evaluate/structure';
 import {
   crossValidatedAccuracy,
   DEFAULT_TWO_SAMPLE_OPTIONS,
@@ -10,9 +10,10 @@ import {
   twoSampleTest,
 } from '../lib/evaluate/two-sample';
 import { musicStats, onsetOrder } from '../lib/evaluate/metrics';
-import { loadMidiFolder } from '../lib/midi/read';
+import { loadMidiFolder, readMidiFile } from '../lib/midi/read';
 import { createRng, shuffled, type Rng } from '../lib/core/rng';
-import { NOTTINGHAM, PIANO_MIDI, needNottingham, needPianoMidi } from './helpers';
+import * as path from 'node:path';
+import { MIDI_FIXTURES, NOTTINGHAM, PIANO_MIDI, needNottingham, needPianoMidi } from './helpers';
 
 const note = (pitch: number, start: number, duration = 0.5): Note => ({ pitch, start, duration, velocity: 80 });
 const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} ≠ ${b}`);
@@ -148,14 +149,55 @@ test('groove consistency: 1 for bars of one rhythm, whatever their pitches; 1 �
   assert.ok(Number.isNaN(structureStats(makePiece('one', figure(0))).grooveConsistency), 'one bar: undefined');
 });
 
+test("programs per 1,000 notes: distinct instruments × 1000 ÷ notes, a note without a program plays the piece's, the drums count once", () => {
+  const on =
+    (program: number | undefined, drum = false) =>
+    (n: Note): Note => ({ ...n, ...(program === undefined ? {} : { program }), ...(drum ? { drum } : {}) });
+  // 5 notes with no program of their own: one instrument, the piece's.
+  close(programsPer1000Notes(makePiece('solo', figure(0), { program: 40 })), 200, 'one instrument in 5 notes');
+  // Program 40 given on some notes and left to the piece (40) on others is one instrument; 24 is another;
+  // four drum notes of two sounds, one of them carrying a program, are one more: 3 in 5 + 5 + 4 notes.
+  const drums = [note(36, 0), note(42, 0.5), note(36, 1), note(42, 1.5)].map((n, i) => on(i === 0 ? 24 : undefined, true)(n));
+  const band = makePiece('band', [...figure(0).map((n, i) => on(i < 2 ? 40 : undefined)(n)), ...figure(1).map(on(24)), ...drums], {
+    program: 40,
+  });
+  close(programsPer1000Notes(band), 3000 / 14, 'three instruments in 14 notes');
+  // The same pitches on two programs are two instruments; the piece's program counts only where a note plays it.
+  close(programsPer1000Notes(makePiece('two', [...figure(0).map(on(0)), ...figure(0).map(on(73))], { program: 5 })), 200, 'two in 10');
+  // Independent of the meter and of where the notes fall.
+  close(
+    structureStats(makePiece('m', band.notes, { program: 40, timeSignatures: [meter(0, 7, 8)] })).programsPer1000Notes,
+    3000 / 14,
+    'in 7/8',
+  );
+  assert.ok(Number.isNaN(programsPer1000Notes(makePiece('empty', []))), 'no notes: undefined');
+});
+
+test('programs per 1,000 notes on real files: piano and strings, a drum kit with a melody', () => {
+  // 8 notes on programs 0 and 48.
+  close(programsPer1000Notes(readMidiFile(path.join(MIDI_FIXTURES, 'good-piano-strings.mid'))), 250, 'piano and strings');
+  // 8 drum notes (kick and hi-hat) and 4 on program 40: two instruments in 12 notes; without the drums, one in 4.
+  const kit = readMidiFile(path.join(MIDI_FIXTURES, 'good-format1-drums.mid'), { includeDrums: true });
+  assert.equal(kit.notes.length, 12);
+  close(programsPer1000Notes(kit), 2000 / 12, 'drums and a melody');
+  close(programsPer1000Notes(readMidiFile(path.join(MIDI_FIXTURES, 'good-format1-drums.mid'))), 250, 'the melody alone');
+});
+
 test('musicStats carries the structure statistics: means over the pieces where each is defined', () => {
   const one = makePiece('one', figure(0));
   const s = musicStats([piece([0, 0, 0, 0]), piece([0, 1, 2, 3]), one, makePiece('empty', [])]);
   close(s.barRepetition, (3 / 4 + 0 + 0) / 3, 'repetition');
   close(s.grooveConsistency, 1, 'groove: the one-bar piece left out');
   close(s.meterChangesPer100Bars, 0, 'meter');
+  close(s.programsPer1000Notes, (1000 / 20 + 1000 / 20 + 1000 / 5) / 3, 'programs: one instrument in 20, 20 and 5 notes');
   const e = structureStats(makePiece('empty', []));
-  assert.deepEqual([e.bars, e.meterChangesPer100Bars, e.barRepetition, e.grooveConsistency].map(String), ['0', 'NaN', 'NaN', 'NaN']);
+  assert.deepEqual([e.bars, e.meterChangesPer100Bars, e.barRepetition, e.grooveConsistency, e.programsPer1000Notes].map(String), [
+    '0',
+    'NaN',
+    'NaN',
+    'NaN',
+    'NaN',
+  ]);
   assert.ok(Number.isNaN(musicStats([makePiece('empty', [])]).barRepetition));
 });
 

@@ -25,6 +25,7 @@ export const AGAINST_DATA_STATS: readonly ChanceStat[] = [
   'barRepetition',
   'meterChangesPer100Bars',
   'grooveConsistency',
+  'programsPer1000Notes',
   'pitchClassEntropy',
   'polyphony',
   'noteDensity',

@@ -92,6 +92,12 @@ export interface MusicStats {
    * ({@link StructureStats}); mean over pieces of two bars or more.
    */
   readonly grooveConsistency: number;
+  /**
+   * Distinct programs per 1,000 notes: a piece's distinct instruments
+   * (General-MIDI programs, the drums as one) × 1000 ÷ its notes
+   * ({@link StructureStats}); mean over pieces.
+   */
+  readonly programsPer1000Notes: number;
 }
 
 /** Onsets closer than this (beats) count as simultaneous. */
@@ -141,6 +147,7 @@ export function musicStats(pieces: readonly Piece[]): MusicStats {
     meterChangesPer100Bars: mean((s) => s.meterChangesPer100Bars),
     barRepetition: mean((s) => s.barRepetition),
     grooveConsistency: mean((s) => s.grooveConsistency),
+    programsPer1000Notes: mean((s) => s.programsPer1000Notes),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Structure of a piece, bar by bar: how often its meter changes, how often a
- * bar comes back, and how steady its rhythm stays from one bar to the next.
+ * bar comes back, and how steady its rhythm stays from one bar to the next;
+ * and how small a band it keeps (distinct instruments per 1,000 notes).
  * The statistics of ./metrics see only note-level mixtures (pitch classes,
  * density, on-beat share), so well-mixed random notes score like music there;
  * these see whether the music holds together.
@@ -18,7 +19,7 @@
  * holding its last are measured (the span), so an excerpt from the middle of
  * a piece, or the new part of a generated one, is measured on its own bars.
  */
-import { bars, changesInForce, sameMeter, type Piece, type TimeSignature } from '../core/piece';
+import { bars, changesInForce, instrumentOf, sameMeter, type Piece, type TimeSignature } from '../core/piece';
 
 /** Grid steps per beat on which onsets are placed in their bar (see the module comment). */
 const STRUCTURE_STEPS_PER_BEAT = 12;
@@ -70,6 +71,17 @@ export interface StructureStats {
    * bar has the same rhythm. NaN for a span of fewer than two bars.
    */
   readonly grooveConsistency: number;
+  /**
+   * Distinct programs per 1,000 notes: the number of distinct instruments
+   * the piece's notes play with (a melodic note's General-MIDI program, its
+   * own or else the piece's; all drum notes together count as one
+   * instrument) × 1000 ÷ its notes. A song keeps a band of a few instruments
+   * (MidiTok's multitrack test songs: 5–11 in 2,700–8,300 notes, 1–4 per
+   * 1,000 notes); a model that brings in a new instrument every 19 notes
+   * scores about 50. It falls as a piece with a fixed band grows, so
+   * compare it on pieces and excerpts of one length. NaN without notes.
+   */
+  readonly programsPer1000Notes: number;
 }
 
 /** The meter before a piece's first time signature, as in a MIDI file. */
@@ -107,7 +119,8 @@ export function barContents(piece: Piece): BarContent[] {
 /** The structure statistics of one piece (see {@link StructureStats}); the piece is not modified. */
 export function structureStats(piece: Piece): StructureStats {
   const span = barContents(piece);
-  if (span.length === 0) return { bars: 0, meterChangesPer100Bars: NaN, barRepetition: NaN, grooveConsistency: NaN };
+  if (span.length === 0)
+    return { bars: 0, meterChangesPer100Bars: NaN, barRepetition: NaN, grooveConsistency: NaN, programsPer1000Notes: NaN };
   let changes = 0;
   let filled = 0;
   let repeats = 0;
@@ -127,7 +140,19 @@ export function structureStats(piece: Piece): StructureStats {
     meterChangesPer100Bars: (100 * changes) / span.length,
     barRepetition: repeats / filled, // the bar of the first onset is never empty
     grooveConsistency: span.length > 1 ? similarity / (span.length - 1) : NaN,
+    programsPer1000Notes: programsPer1000Notes(piece),
   };
+}
+
+/** Distinct instruments per 1,000 notes of a piece (see {@link StructureStats}); NaN without notes. The piece is not modified. */
+export function programsPer1000Notes(piece: Piece): number {
+  if (piece.notes.length === 0) return NaN;
+  const band = new Set<number>();
+  for (const n of piece.notes) {
+    const { program, drum } = instrumentOf(n, piece);
+    band.add(drum ? -1 : program);
+  }
+  return (1000 * band.size) / piece.notes.length;
 }
 
 /** How many elements one of two ascending lists of distinct numbers has and the other lacks. */

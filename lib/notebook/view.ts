@@ -281,6 +281,7 @@ const STAT_WORDS: Readonly<Record<string, string>> = {
   barRepetition: 'bars that repeat one of the 8 before',
   meterChangesPer100Bars: 'meter changes per 100 bars',
   grooveConsistency: 'groove consistency (same rhythm bar to bar = 1)',
+  programsPer1000Notes: 'distinct programs per 1,000 notes',
   pitchClassEntropy: 'pitch-class entropy (bits)',
   polyphony: 'notes sounding at once',
   noteDensity: 'notes per beat',
