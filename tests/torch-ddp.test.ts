@@ -11,6 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRng, deriveSeed, shuffled } from '../lib/core/rng';
+import { windowsOver } from '../lib/data/dataset';
 import { loadModel } from '../lib/store/load';
 import type { EpochRecord } from '../lib/store/train-config';
 import { DATA_DIR, lastJson, ROOT, runCli } from './helpers';
@@ -122,6 +124,22 @@ test('--init-from: a shipped model folder goes on training in PyTorch from where
   assert.deepEqual(tuned.vocab.tokens, vocab.tokens);
   tuned.model.net.dispose();
 });
+
+test(
+  "an epoch's windows come in the order `musicgen train` takes them (the same windows, the same seeded shuffle)",
+  { skip: needTorch },
+  () => {
+    const manifest = readJson<{ pieces: { length: number; split: string }[] }>(path.join(prepared, 'manifest.json'));
+    const lengths = manifest.pieces.filter((p) => p.split === 'train').map((p) => p.length);
+    for (const epoch of [0, 1]) {
+      const ours = shuffled(windowsOver(lengths, 32, 16), createRng(deriveSeed(7, epoch))).map((w) => [w.piece, w.start]);
+      const args = ['windows', '--data', prepared, '--seq-len', '32', '--stride', '16', '--seed', '7', '--epoch', String(epoch)];
+      const theirs = JSON.parse(pythonOk('musicgen_torch', args)) as number[][];
+      assert.ok(ours.length > 1000);
+      assert.deepEqual(theirs, ours);
+    }
+  },
+);
 
 test('bad input is one line naming the file or flag', { skip: needTorch }, () => {
   const cases: [string[], RegExp][] = [

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--embedding", type=int, default=8)
     f.add_argument("--seed", type=int, default=1)
     f.add_argument("--ids", required=True, help="comma-separated token ids")
+    w = sub.add_parser("windows", help="print the training windows of an epoch in their order, as [piece, start] pairs (JSON)")
+    w.add_argument("--data", required=True)
+    w.add_argument("--seq-len", type=int, default=64)
+    w.add_argument("--stride", type=int, default=32)
+    w.add_argument("--seed", type=int, default=1234)
+    w.add_argument("--epoch", type=int, default=0)
     b = sub.add_parser("bench", help="training throughput on random ids of the given shapes (JSON)")
     b.add_argument("--vocab", type=int, default=505)
     b.add_argument("--units", type=int, default=256)
@@ -108,6 +114,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             if bad:
                 raise UserError(f"--ids: {bad[0]} is not a token id of {a.model} (0 to {model.config.vocab_size - 1})")
             print(json.dumps(probabilities(model, ids).tolist()))
+        elif a.command == "windows":
+            from .data import PreparedCorpus, epoch_order, windows_over
+
+            corpus = PreparedCorpus(a.data)
+            index = windows_over([p.length for p in corpus.train], a.seq_len, a.stride)
+            print(json.dumps(epoch_order(index, a.seed, a.epoch).tolist()))
         elif a.command == "fresh":
             from .folder import vocab_tokens
             from .token_family import random_model_folder

@@ -4,7 +4,7 @@ Windows and their order mirror lib/data/dataset.ts and lib/train/batching.ts: wi
 each with its next-token target, `stride` apart with the last one aligned to the piece's end; an epoch's
 order is the Fisher-Yates shuffle of lib/core/rng.ts seeded by (seed, epoch); validation windows do not
 overlap (stride = seq_len) and are capped at `max_val_windows` by a seeded choice. Only the window index is
-held in memory; the ids stay in the shards until a batch reads them.
+held in memory (16 bytes a window); the ids stay in the shards until a batch reads them.
 """
 import json
 import os
@@ -14,7 +14,7 @@ from typing import Any, Iterator, List, Sequence, Tuple, Union
 import numpy as np
 
 from . import UserError
-from .rng import Rng, derive_seed, shuffled
+from .rng import derive_seed, permutation
 
 PREPARED_FORMAT = "musicgen-prepared/1"
 _DTYPES = {"uint16": "<u2", "int32": "<i4"}
@@ -114,32 +114,30 @@ class PreparedCorpus:
         return sum(p.length for p in pieces)
 
 
-def windows_over(lengths: Sequence[int], seq_len: int, stride: int) -> List[Tuple[int, int]]:
-    """(piece, start) of each window (lib/data/dataset.ts windowsOver): the last one aligned to the piece's end."""
-    out: List[Tuple[int, int]] = []
+def windows_over(lengths: Sequence[int], seq_len: int, stride: int) -> np.ndarray:
+    """(piece, start) of each window, [n, 2] int64 (lib/data/dataset.ts windowsOver): the last one aligned to the piece's end."""
+    parts: List[np.ndarray] = []
     for piece, length in enumerate(lengths):
         last = length - seq_len - 1
         if last < 0:
             continue
-        start = 0
-        while start <= last:
-            out.append((piece, start))
-            start += stride
-        if start - stride < last:
-            out.append((piece, last))
-    return out
+        starts = np.arange(0, last + 1, stride, dtype=np.int64)
+        if starts[-1] < last:
+            starts = np.append(starts, last)
+        parts.append(np.stack([np.full(len(starts), piece, dtype=np.int64), starts], axis=1))
+    return np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64)
 
 
-def limit_windows(index: List[Tuple[int, int]], limit: int, seed: int) -> List[Tuple[int, int]]:
+def limit_windows(index: np.ndarray, limit: int, seed: int) -> np.ndarray:
     """At most `limit` windows (0 = all), the seeded choice of lib/train/batching.ts limitWindows."""
     if limit <= 0 or len(index) <= limit:
-        return list(index)
-    return shuffled(index, Rng(seed ^ 0x5EED))[:limit]
+        return index
+    return index[permutation(len(index), seed ^ 0x5EED)[:limit]]
 
 
-def epoch_order(index: List[Tuple[int, int]], seed: int, epoch: int) -> List[Tuple[int, int]]:
+def epoch_order(index: np.ndarray, seed: int, epoch: int) -> np.ndarray:
     """The windows of an epoch in the order `musicgen train` takes them (lib/data/dataset.ts batches)."""
-    return shuffled(index, Rng(derive_seed(seed, epoch)))
+    return index[permutation(len(index), derive_seed(seed, epoch))]
 
 
 def rank_rows(global_rows: int, rank: int, world: int) -> List[int]:
@@ -147,15 +145,15 @@ def rank_rows(global_rows: int, rank: int, world: int) -> List[int]:
     return list(range(rank, global_rows, world))
 
 
-def batch_ids(
-    corpus: PreparedCorpus, pieces: Sequence[Piece], refs: Sequence[Tuple[int, int]], seq_len: int
-) -> Tuple[np.ndarray, np.ndarray]:
-    """Inputs and next-token targets [len(refs), seq_len] of some windows."""
-    rows = np.stack([corpus.ids(pieces[p], s, seq_len + 1) for p, s in refs]) if refs else np.zeros((0, seq_len + 1), np.int64)
+def batch_ids(corpus: PreparedCorpus, pieces: Sequence[Piece], refs: np.ndarray, seq_len: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Inputs and next-token targets [len(refs), seq_len] of some windows ([n, 2] (piece, start) rows)."""
+    if len(refs) == 0:
+        return np.zeros((0, seq_len), np.int64), np.zeros((0, seq_len), np.int64)
+    rows = np.stack([corpus.ids(pieces[int(p)], int(s), seq_len + 1) for p, s in refs])
     return rows[:, :-1], rows[:, 1:]
 
 
-def global_batches(order: List[Tuple[int, int]], batch_size: int) -> Iterator[List[Tuple[int, int]]]:
+def global_batches(order: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
     """The global batches of an epoch (the last may be smaller)."""
     for b in range(0, len(order), batch_size):
         yield order[b : b + batch_size]

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -130,11 +131,11 @@ def _clip_(params: List[nn.Parameter], clip_norm: float) -> None:
 
 
 def train_step(
-    net: nn.Module, model: TokenLSTM, corpus: PreparedCorpus, refs: List[Tuple[int, int]], seq_len: int, batch_seed: int, d: Dist
+    net: nn.Module, model: TokenLSTM, corpus: PreparedCorpus, refs: np.ndarray, seq_len: int, batch_seed: int, d: Dist
 ) -> Tensor:
     """Backward pass of this rank's rows of a global batch; returns its summed loss. The gradient left is its share of the batch mean's."""
     rows = rank_rows(len(refs), d.rank, d.world)
-    mine = [refs[k] for k in rows] if rows else refs[:1]
+    mine = refs[rows] if rows else refs[:1]
     inputs, targets = batch_ids(corpus, corpus.train, mine, seq_len)
     masks = dropout_masks(model, [derive_seed(batch_seed, k) for k in rows], model.config.dropout) if rows else None
     if masks is not None:
@@ -148,11 +149,11 @@ def train_step(
     return loss_sum.detach()
 
 
-def validate(model: TokenLSTM, corpus: PreparedCorpus, index: List[Tuple[int, int]], s: TrainSettings, d: Dist) -> float:
+def validate(model: TokenLSTM, corpus: PreparedCorpus, index: np.ndarray, s: TrainSettings, d: Dist) -> float:
     """Mean loss per token over the validation windows (no dropout), each rank scoring its share."""
     model.eval()
     total, count = 0.0, 0.0
-    mine = [index[k] for k in rank_rows(len(index), d.rank, d.world)]
+    mine = index[rank_rows(len(index), d.rank, d.world)]
     with torch.no_grad():
         for refs in global_batches(mine, s.batch_size):
             inputs, targets = batch_ids(corpus, corpus.val, refs, s.seq_len)
@@ -199,7 +200,7 @@ def train(s: TrainSettings) -> Dict[str, Any]:
     corpus = PreparedCorpus(s.data)
     model, _ = _model_for(s, corpus)
     index = windows_over([p.length for p in corpus.train], s.seq_len, s.stride)
-    if not index:
+    if len(index) == 0:
         longest = max((p.length for p in corpus.train), default=0)
         raise UserError(
             f"--seq-len {s.seq_len} is too long: the longest training piece of {s.data} has {longest} tokens (need seq-len + 1)"
@@ -253,7 +254,7 @@ def train(s: TrainSettings) -> Dict[str, Any]:
                     out_of_time = True
                     break
         train_loss = loss_sum / batches
-        val_loss = validate(model, corpus, val_index, s, d) if val_index else train_loss
+        val_loss = validate(model, corpus, val_index, s, d) if len(val_index) > 0 else train_loss
         record = {
             "epoch": epoch + 1, "trainLoss": train_loss, "valLoss": val_loss, "valPerplexity": math.exp(val_loss),
             "seconds": time.time() - t_epoch, "tokensPerSec": tokens_done / max(1e-3, train_sec), "learningRate": lr,
