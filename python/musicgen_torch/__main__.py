@@ -8,7 +8,6 @@ import sys
 from typing import List, Optional
 
 from . import UserError
-from .model import ModelConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,6 +83,12 @@ def _ids(text: str) -> List[int]:
 def main(argv: Optional[List[str]] = None) -> int:
     a = _parser().parse_args(argv)
     try:
+        import numpy  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as e:
+        print(f"error: {e.name} is not installed for {sys.executable} (Debian/Ubuntu: sudo apt-get install python3-torch)", file=sys.stderr)
+        return 1
+    try:
         if a.command == "train":
             from .train import TrainSettings, train
 
@@ -122,6 +127,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(json.dumps(epoch_order(index, a.seed, a.epoch).tolist()))
         elif a.command == "fresh":
             from .folder import vocab_tokens
+            from .model import ModelConfig
             from .token_family import random_model_folder
 
             ids = _ids(a.ids)

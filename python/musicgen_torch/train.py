@@ -314,7 +314,8 @@ def bench(
                 dist.barrier()
             t0 = time.time()
         ids = torch.randint(0, vocab_size, (rows, seq_len + 1), generator=g)
-        masks = dropout_masks(model, [derive_seed(step, k) for k in range(rows)], 0.1)
+        drawn = dropout_masks(model, [derive_seed(step, k) for k in range(rows)], 0.1)
+        masks = [m.to(d.device) for m in drawn] if drawn is not None else None
         logits = net(ids[:, :-1].to(d.device), masks)
         loss = F.cross_entropy(logits.reshape(-1, vocab_size), ids[:, 1:].reshape(-1).to(d.device)) / d.world
         loss.backward()
