@@ -140,6 +140,102 @@ async function timedPrepare(data: string, out: string, threads: number): Promise
   return { notesPerSec: r.notes / Math.max(1e-3, r.seconds), notes, seconds: r.seconds };
 }
 
+/** What {@link benchData} measured. */
+export interface DataBench {
+  readonly prepare: {
+    readonly notes: number;
+    readonly oneThreadNotesPerSec: number;
+    readonly threads: number;
+    readonly allThreadsNotesPerSec: number;
+  };
+  readonly training: {
+    readonly batches: number;
+    readonly memory: ChildResult;
+    readonly stream: ChildResult;
+    readonly streamVsMemory: number;
+  };
+  readonly big: (ChildResult & { readonly prepareNotesPerSec: number; readonly prepareSeconds: number }) | null;
+  /** Why the big corpus was not measured, or null. */
+  readonly bigNote: string | null;
+}
+
+/** Measures preparation and streamed training (see the file comment); `log` gets progress. */
+export async function benchData(o: {
+  readonly quick: boolean;
+  readonly data: string;
+  readonly big?: string;
+  readonly batches?: number;
+  readonly log: (line: string) => void;
+}): Promise<DataBench> {
+  const batches = o.batches ?? (o.quick ? 3 : 12);
+  const bigDir = path.resolve(o.big ?? path.join(ROOT, 'out', 'big-corpus'));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-bench-prep-'));
+  try {
+    const cores = prepareThreads();
+    o.log(`preparing ${path.basename(o.data)} on 1 thread, then on ${cores} …`);
+    const one = await timedPrepare(o.data, path.join(tmp, 'one'), 1);
+    const all = await timedPrepare(o.data, path.join(tmp, 'all'), cores);
+    o.log(`training ${batches} batches with the windows in memory, then streamed …`);
+    const memory = inChild({ prepared: path.join(tmp, 'all'), mode: 'memory', batches });
+    const stream = inChild({ prepared: path.join(tmp, 'all'), mode: 'stream', batches });
+    let big: DataBench['big'] = null;
+    let bigNote: string | null = o.quick ? '--quick' : `no ${path.relative(ROOT, bigDir)}: npm run -s big-corpus`;
+    if (!o.quick && fs.existsSync(bigDir)) {
+      o.log(`preparing ${path.relative(ROOT, bigDir)} into out/big-prepared (kept), then training streamed …`);
+      const bigOut = path.join(ROOT, 'out', 'big-prepared');
+      const p = await timedPrepare(bigDir, bigOut, cores);
+      big = { ...inChild({ prepared: bigOut, mode: 'stream', batches }), prepareNotesPerSec: p.notesPerSec, prepareSeconds: p.seconds };
+      bigNote = null;
+    }
+    return {
+      prepare: { notes: one.notes, oneThreadNotesPerSec: one.notesPerSec, threads: cores, allThreadsNotesPerSec: all.notesPerSec },
+      training: { batches, memory, stream, streamVsMemory: stream.tokensPerSec / memory.tokensPerSec },
+      big,
+      bigNote,
+    };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Table rows (label, figure, note) of {@link benchData}'s figures. */
+export function dataRows(r: DataBench): [string, string, string][] {
+  const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+  const rows: [string, string, string][] = [
+    ['prepare, 1 thread', `${n(r.prepare.oneThreadNotesPerSec)} notes/s`, `musicgen prepare's work on ${n(r.prepare.notes)} notes`],
+    [
+      `prepare, ${r.prepare.threads} threads`,
+      `${n(r.prepare.allThreadsNotesPerSec)} notes/s`,
+      `×${(r.prepare.allThreadsNotesPerSec / r.prepare.oneThreadNotesPerSec).toFixed(2)} the one thread's`,
+    ],
+    [
+      'training, windows in memory',
+      `${n(r.training.memory.tokensPerSec)} tokens/s`,
+      `peak RSS ${n(r.training.memory.peakRssMb)} MB; ${r.training.batches} batches of the default remi model`,
+    ],
+    [
+      'training, windows streamed',
+      `${n(r.training.stream.tokensPerSec)} tokens/s`,
+      `${(100 * (r.training.streamVsMemory - 1)).toFixed(1)} % against in memory; peak RSS ${n(r.training.stream.peakRssMb)} MB (1×)`,
+    ],
+  ];
+  if (r.big)
+    rows.push(
+      [
+        'prepare the big corpus',
+        r.big.prepareNotesPerSec > 0 ? `${n(r.big.prepareNotesPerSec)} notes/s` : 'kept',
+        `${n(r.big.notes)} notes, ${r.prepare.threads} threads`,
+      ],
+      [
+        `training streamed, ${(r.big.notes / 1e6).toFixed(1)} M notes`,
+        `peak RSS ${n(r.big.peakRssMb)} MB`,
+        `${(r.big.notes / r.training.stream.notes).toFixed(1)}× the corpus (1×: ${n(r.training.stream.peakRssMb)} MB); ${n(r.big.tokensPerSec)} tokens/s`,
+      ],
+    );
+  else rows.push(['training streamed, ≥ 20 M notes', 'skipped', r.bigNote ?? '']);
+  return rows;
+}
+
 async function main(): Promise<void> {
   const a = parseFlags(process.argv.slice(2), FLAGS);
   const childArg = str(a, 'child');
@@ -151,68 +247,25 @@ async function main(): Promise<void> {
     process.stdout.write(`usage: npm run -s bench:data [-- --quick] [--data DIR] [--big DIR] [--batches N]\n${flagHelp(FLAGS)}\n`);
     return;
   }
-  const quick = a.values.quick === true;
-  const batches = Number(str(a, 'batches') ?? (quick ? 3 : 12));
   const shared = path.join(ROOT, '..', 'shared', 'data', 'piano-midi');
   const data = path.resolve(str(a, 'data') ?? (fs.existsSync(shared) ? shared : path.join(ROOT, 'data')));
-  const bigDir = path.resolve(str(a, 'big') ?? path.join(ROOT, 'out', 'big-corpus'));
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-bench-prep-'));
-  const rows: [string, string][] = [];
-  try {
-    const cores = prepareThreads();
-    const one = await timedPrepare(data, path.join(tmp, 'one'), 1);
-    const all = await timedPrepare(data, path.join(tmp, 'all'), cores);
-    rows.push([`prepare ${path.basename(data)} (${one.notes} notes), 1 thread`, `${Math.round(one.notesPerSec)} notes/s`]);
-    rows.push([`prepare, ${cores} threads`, `${Math.round(all.notesPerSec)} notes/s (×${(all.notesPerSec / one.notesPerSec).toFixed(2)})`]);
-    const memory = inChild({ prepared: path.join(tmp, 'all'), mode: 'memory', batches });
-    const stream = inChild({ prepared: path.join(tmp, 'all'), mode: 'stream', batches });
-    const ratio = stream.tokensPerSec / memory.tokensPerSec;
-    rows.push([
-      `training, windows in memory (${batches} batches)`,
-      `${Math.round(memory.tokensPerSec)} tokens/s, peak RSS ${Math.round(memory.peakRssMb)} MB`,
-    ]);
-    rows.push([
-      `training, windows streamed from the shards`,
-      `${Math.round(stream.tokensPerSec)} tokens/s (${(100 * (ratio - 1)).toFixed(1)} %), peak RSS ${Math.round(stream.peakRssMb)} MB`,
-    ]);
-    let big: (ChildResult & { prepareNotesPerSec: number; prepareSeconds: number }) | null = null;
-    if (!quick && fs.existsSync(bigDir)) {
-      const bigOut = path.join(ROOT, 'out', 'big-prepared');
-      const p = await timedPrepare(bigDir, bigOut, cores);
-      big = { ...inChild({ prepared: bigOut, mode: 'stream', batches }), prepareNotesPerSec: p.notesPerSec, prepareSeconds: p.seconds };
-      rows.push([
-        `prepare the big corpus (${big.notes} notes), ${cores} threads`,
-        p.notesPerSec > 0 ? `${Math.round(p.notesPerSec)} notes/s, ${p.seconds.toFixed(0)} s` : 'kept from before',
-      ]);
-      rows.push([
-        `training streamed on ${(big.notes / 1e6).toFixed(1)} M notes (${(big.notes / stream.notes).toFixed(1)}×)`,
-        `${Math.round(big.tokensPerSec)} tokens/s, peak RSS ${Math.round(big.peakRssMb)} MB (1×: ${Math.round(stream.peakRssMb)} MB)`,
-      ]);
-    } else
-      rows.push([
-        'training streamed on the big corpus',
-        quick ? 'skipped (--quick)' : `no ${path.relative(ROOT, bigDir)}: npm run -s big-corpus`,
-      ]);
-    const w = Math.max(...rows.map((r) => r[0].length));
-    process.stdout.write(`musicgen bench:data: ${os.cpus().length} cores, node ${process.version}\n`);
-    for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(w)}  ${v}\n`);
-    const json = {
-      prepare: {
-        notes: one.notes,
-        oneThreadNotesPerSec: Math.round(one.notesPerSec),
-        threads: cores,
-        allThreadsNotesPerSec: Math.round(all.notesPerSec),
-      },
-      training: { batches, memory, stream, streamVsMemory: ratio },
-      big,
-    };
-    process.stdout.write(`${JSON.stringify(json)}\n`);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  const batches = str(a, 'batches');
+  const r = await benchData({
+    quick: a.values.quick === true,
+    data,
+    big: str(a, 'big'),
+    batches: batches === undefined ? undefined : Number(batches),
+    log: (l) => process.stderr.write(`${l}\n`),
+  });
+  const rows = dataRows(r);
+  const w = [0, 1].map((i) => Math.max(...rows.map((x) => x[i].length)));
+  process.stdout.write(`musicgen bench:data: ${os.cpus().length} cores, node ${process.version}, on ${path.basename(data)}\n`);
+  for (const [k, v, note] of rows) process.stdout.write(`  ${k.padEnd(w[0])}  ${v.padEnd(w[1])}  ${note}\n`);
+  process.stdout.write(`${JSON.stringify(r)}\n`);
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`bench:data: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+if (require.main === module)
+  main().catch((e: unknown) => {
+    process.stderr.write(`bench:data: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });

@@ -17,6 +17,8 @@
  * - generation: the stateful JS generator vs re-running the window per token (first scheme);
  * - MIDI parsing speed (warm), and MIDI writing speed (the corpus, and one 30,000-note piece: three programs and drums);
  * - peak memory while training on 1× and 4× the data (flat = lazy batches; first scheme);
+ * - prepared corpora (scripts/bench-data.ts): `musicgen prepare`'s notes/s on one thread and on all, streamed
+ *   against in-memory training, and peak RSS streaming from ≥ 20 M notes (out/big-corpus, `npm run -s big-corpus`);
  * - time from process start to the first generated note with the shipped model.
  * Each measurement that touches tfjs runs in a child process
  * (scripts/bench-worker.ts): backends are global and memory peaks must be
@@ -45,6 +47,7 @@ import { flagHelp, parseFlags, str, type FlagSpecs } from '../lib/cli/args';
 import { UserError } from '../lib/core/errors';
 import type { Rate, WorkerArgs } from './bench-worker';
 import { benchDdp, ddpRows } from './bench-ddp';
+import { benchData, dataRows } from './bench-data';
 
 const ROOT = path.resolve(__dirname, '..');
 const WORKER = path.join(__dirname, 'bench-worker.ts');
@@ -575,6 +578,9 @@ async function main(): Promise<void> {
     );
     if (!mem4.ok) log(`  memory 4×: ${mem4.error}`);
 
+    // 5b. Prepared corpora: preparation notes/s, streamed against in-memory training, peak RSS at ≥ 20 M notes (scripts/bench-data.ts).
+    const prepared = await benchData({ quick: q, data: dataDir, log });
+
     // 6. Time to the first note with the shipped model.
     const haveShipped = fs.existsSync(path.join(SHIPPED, 'model.json'));
     let firstNote: ChildResult<FirstOut> | null = null;
@@ -742,6 +748,7 @@ async function main(): Promise<void> {
         ? `${fmt(m4.dataTokens)} training tokens (1×: ${fmt(m1.dataTokens)}, ${mb(m1.peakRss)}); +${fmt(extraDataMb)} MB of token arrays; ${m4.rate.batches} batches after warm-up`
         : (mem4.error ?? ''),
     ]);
+    rows.push(...dataRows(prepared));
     if (firstNote?.result && firstNote.firstNoteMs !== null) {
       const f = firstNote.result;
       rows.push([
@@ -833,6 +840,7 @@ async function main(): Promise<void> {
         beyondTokenArraysMb: beyondMb,
         errors: [perScheme[0].loop.error, mem4.error].filter(Boolean),
       },
+      prepared,
       firstNote: firstNote?.result
         ? { ms: firstNote.firstNoteMs, ...firstNote.result }
         : { absent: !haveShipped, error: firstNote?.error ?? null },

@@ -119,6 +119,19 @@ test('a stopped preparation goes on where it was: finished files are not tokeniz
   const third = await prepareCorpus({ folders: [DATA_DIR], out: parted, midi: {}, tokenizer, split, threads: 2 });
   assert.equal(third.reusedFiles, 47);
   assert.equal(third.notes, 0);
+  // Other settings into the same folder: nothing is kept, the folder is the timed preparation.
+  const timed = await prepareCorpus({
+    folders: [DATA_DIR],
+    out: parted,
+    midi: {},
+    tokenizer: defaultTokenizerConfig('timed'),
+    split,
+    threads: 2,
+  });
+  assert.equal(timed.reusedFiles, 0);
+  assert.equal(timed.notes, 9512);
+  assert.equal(readManifest(parted).vocabSize, 99);
+  assert.equal(readManifest(parted).tokenizer.scheme, 'timed');
 });
 
 test('every file that cannot be used is listed with the reason a MIDI load gives; the rest are prepared', async () => {
@@ -255,11 +268,11 @@ test('a MIDI folder is prepared into the cache once, reused, kept after a touch,
   try {
     const first = await run('c1');
     assertExit0(first);
-    assert.match(first.stderr, /preparing .*cached once into the cache/);
+    assert.match(first.stderr, /prepared .*cached into the cache .*; later runs with the same settings reuse it/);
     const second = await run('c2');
     assertExit0(second);
     assert.match(second.stderr, /using .*cached as prepared before with the same settings/);
-    assert.doesNotMatch(second.stderr, /preparing/);
+    assert.doesNotMatch(second.stderr, /prepared .* into the cache/);
     assert.equal(lastJson(second).valLoss, lastJson(first).valLoss);
     const file = path.join(dir, fs.readdirSync(dir).sort()[4]);
     const later = new Date(Date.now() + 60_000);
@@ -273,7 +286,7 @@ test('a MIDI folder is prepared into the cache once, reused, kept after a touch,
     const changed = await run('c5');
     assertExit0(changed);
     assert.match(changed.stderr, new RegExp(`changed since it was prepared \\(${path.basename(file).replace('.', '\\.')}\\)`));
-    assert.match(changed.stderr, /preparing .* once into the cache/);
+    assert.match(changed.stderr, /prepared .* into the cache/);
     assert.notEqual(lastJson(changed).valLoss, lastJson(first).valLoss);
   } finally {
     if (saved === undefined) delete process.env.MUSICGEN_CACHE;

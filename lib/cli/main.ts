@@ -30,13 +30,6 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     positionals: 1,
     run: inspectCommand,
   },
-  prepare: {
-    usage: 'prepare --data DIR... --out DIR [tokenizer and MIDI flags] [--threads N]',
-    summary: 'tokenize MIDI folders once into binary shards that train and evaluate read (--data DIR)',
-    flags: PREPARE_FLAGS,
-    positionals: 0,
-    run: prepareCommand,
-  },
   train: {
     usage: 'train --data DIR --out DIR [hyperparameters] [--resume | --force]',
     summary: 'train a model on a folder of MIDI files or a prepared folder',
@@ -57,6 +50,13 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     flags: EVALUATE_FLAGS,
     positionals: 0,
     run: evaluateCommand,
+  },
+  prepare: {
+    usage: 'prepare --data DIR... --out DIR [tokenizer and MIDI flags] [--threads N]',
+    summary: 'tokenize MIDI folders once into binary shards that train and evaluate read (--data DIR)',
+    flags: PREPARE_FLAGS,
+    positionals: 0,
+    run: prepareCommand,
   },
 };
 

@@ -137,22 +137,20 @@ export async function preparedFor(
   split: { readonly valFraction: number; readonly seed: number },
   cache: 'off' | 'if-ready' | 'make',
 ): Promise<Prepared | null> {
-  if (folders.length === 1 && fs.statSync(folders[0]).isDirectory() && isPreparedFolder(folders[0]))
-    return { prep: openPrepared(folders[0]), cached: false };
+  if (folders.length === 1 && isPreparedFolder(folders[0])) return { prep: openPrepared(folders[0]), cached: false, notes: [] };
   const entry = cache === 'off' ? null : cacheEntry(folders, tokenizer, midi);
   if (!entry) return null;
   const shown = folders.map(showPath).join(', ');
-  const ready = readyEntry(io, entry, folders, shown);
+  const notes: string[] = [];
+  const ready = readyEntry(notes, entry, folders, shown);
   if (ready || cache === 'if-ready') return ready;
-  io.log(`preparing ${shown} once into the cache ${showPath(entry)}; later runs with the same settings reuse it`);
-  const meanwhile = await runPrepare(io, { folders, out: entry, midi, tokenizer, split }, () =>
-    readyEntry(io, entry, folders, shown, true),
-  );
-  return meanwhile ?? { prep: openPrepared(entry), cached: true };
+  const meanwhile = await runPrepare(io, { folders, out: entry, midi, tokenizer, split }, () => readyEntry([], entry, folders, shown));
+  notes.push(`prepared ${shown} into the cache ${showPath(entry)}; later runs with the same settings reuse it`);
+  return meanwhile ?? { prep: openPrepared(entry), cached: true, notes };
 }
 
-/** The cache entry when it is complete and its files are as they were (else null, saying why when it is there but stale). */
-function readyEntry(io: Io, entry: FilePath, folders: readonly FilePath[], shown: string, quiet = false): Prepared | null {
+/** The cache entry when it is complete and its files are as they were (else null, noting why when it is there but stale). */
+function readyEntry(notes: string[], entry: FilePath, folders: readonly FilePath[], shown: string): Prepared | null {
   if (!isPreparedFolder(entry)) return null;
   let prep: PreparedFolder;
   try {
@@ -163,23 +161,27 @@ function readyEntry(io: Io, entry: FilePath, folders: readonly FilePath[], shown
   const check = checkSources(prep.manifest, folders);
   if (check.changed.length === 0) {
     if (check.touched.length > 0) {
-      io.log(
+      notes.push(
         `${check.touched.length} file${check.touched.length === 1 ? '' : 's'} touched since ${shown} was prepared (${check.touched.slice(0, 3).join(', ')}) ` +
           `but with the same contents (sha256): the prepared corpus still holds`,
       );
       writeManifest(entry, check.updated);
     }
-    io.log(`using ${shown} as prepared before with the same settings (cache ${showPath(entry)})`);
-    return { prep, cached: true };
+    notes.push(`using ${shown} as prepared before with the same settings (cache ${showPath(entry)})`);
+    return { prep, cached: true, notes };
   }
   prep.reader.close();
-  if (!quiet)
-    io.log(`${shown} changed since it was prepared (${check.changed.slice(0, 3).join(', ')}${check.changed.length > 3 ? ', …' : ''})`);
+  notes.push(`${shown} changed since it was prepared (${check.changed.slice(0, 3).join(', ')}${check.changed.length > 3 ? ', …' : ''})`);
   return null;
 }
 
 /** A prepared folder found for a run, and whether it is a cache entry. */
-type Prepared = { readonly prep: PreparedFolder; readonly cached: boolean };
+type Prepared = {
+  readonly prep: PreparedFolder;
+  readonly cached: boolean;
+  /** What to tell the user about the cache once the data is known to be usable (so an error stays one line). */
+  readonly notes: readonly string[];
+};
 
 /**
  * The names of a prepared folder's pieces as a load of `folders` names them

@@ -17,6 +17,7 @@ import type { Vocabulary } from '../tokens/vocabulary';
 import type { StreamedData } from '../train/batching';
 import { encodeCorpusStoppable, prepareDataStoppable } from './offload';
 import { logPreparedReport, preparedFor, splitPrepared } from './prepared';
+import { argPath } from './paths';
 import { startBar } from './progress';
 import { logLoadReport, type Io } from './shared';
 
@@ -55,7 +56,7 @@ export async function loadTrainingData(io: Io, r: DataRequest): Promise<Training
   const { valFraction, seed } = r.dataset;
   // A capped run builds its vocabulary from the files it keeps, as it always has: the cache holds the whole corpus's.
   const cache = r.maxFiles !== undefined ? 'off' : r.given !== undefined ? 'if-ready' : 'make';
-  let found = await preparedFor(io, r.paths, r.tokenizer, r.midi, { valFraction, seed }, cache);
+  let found = await preparedFor(io, r.paths.map(argPath), r.tokenizer, r.midi, { valFraction, seed }, cache);
   if (found && !found.cached && r.tokenizerGiven && JSON.stringify(found.prep.vocab.config) !== JSON.stringify(r.tokenizer)) {
     found.prep.reader.close();
     throw new UserError(
@@ -66,7 +67,7 @@ export async function loadTrainingData(io: Io, r: DataRequest): Promise<Training
     found.prep.reader.close();
     found = null;
   }
-  if (found) return fromPrepared(io, found.prep, found.cached ? r.shown : null, r);
+  if (found) return fromPrepared(io, found.prep, found.cached ? r.shown : null, r, found.notes);
   const bar = startBar('load ', 1, io.quiet);
   const { corpus, data } = await prepareDataStoppable(
     io,
@@ -91,8 +92,13 @@ export async function loadTrainingData(io: Io, r: DataRequest): Promise<Training
 }
 
 /** The run's data from a prepared folder: streamed when the run can be, else in memory. */
-function fromPrepared(io: Io, prep: PreparedFolder, folders: readonly string[] | null, r: DataRequest): TrainingData {
-  logPreparedReport(io, prep.manifest);
+function fromPrepared(
+  io: Io,
+  prep: PreparedFolder,
+  folders: readonly string[] | null,
+  r: DataRequest,
+  notes: readonly string[],
+): TrainingData {
   const split = splitPrepared(prep, folders, r.dataset.valFraction, r.dataset.seed, r.maxFiles);
   const lengths = prep.manifest.pieces.map((p) => p.length);
   const longest = Math.max(0, ...split.train.map((i) => lengths[i]), ...split.val.map((i) => lengths[i]));
@@ -101,6 +107,8 @@ function fromPrepared(io: Io, prep: PreparedFolder, folders: readonly string[] |
     prep.reader.close();
     throw new UserError(`seqLen ${seqLen} is larger than any piece: the longest has ${longest} tokens (use --seq-len ≤ ${longest - 1})`);
   }
+  for (const n of notes) io.log(n);
+  logPreparedReport(io, prep.manifest);
   const vocab = r.given ?? prep.vocab;
   const counts = {
     vocab,
@@ -151,13 +159,21 @@ export async function loadEncoded(
   listWarnings: boolean,
 ): Promise<{ readonly loaded: number; readonly encoded: EncodedPiece[] }> {
   const split = { valFraction: 0, seed: 0 };
-  const found = await preparedFor(io, folders, vocab.config, {}, split, maxFiles !== undefined || listWarnings ? 'off' : 'if-ready');
+  const found = await preparedFor(
+    io,
+    folders.map(argPath),
+    vocab.config,
+    {},
+    split,
+    maxFiles !== undefined || listWarnings ? 'off' : 'if-ready',
+  );
   if (!found) {
     const { corpus, encoded } = await encodeCorpusStoppable(io, folders, { maxFiles }, vocab);
     logLoadReport(io, corpus, listWarnings);
     return { loaded: corpus.loaded, encoded };
   }
   try {
+    for (const n of found.notes) io.log(n);
     logPreparedReport(io, found.prep.manifest);
     const { names } = splitPrepared(found.prep, found.cached ? folders : null, 0, 0, maxFiles);
     const all = names.map((_, i) => i);

@@ -7,7 +7,8 @@
  * as buildVocabulary builds it from the pieces, and the parts are written as
  * shards under it (./prepare-merge.ts), the manifest last.
  *
- * A part already saved for the same files (path, size, mtime) is kept, so a
+ * A part already saved for the same files (path, size, mtime) with the same
+ * settings is kept, so a
  * run stopped with Ctrl-C (or a corpus with one changed file) goes on where
  * it was instead of starting again.
  */
@@ -16,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { errCode, UserError } from '../core/errors';
-import { joinPath, listFiles, makeDirs, readJsonFile, showPath, type FilePath, type UnusableEntry } from '../core/files';
+import { joinPath, listFiles, makeDirs, readJsonFile, showPath, writeFileAtomic, type FilePath, type UnusableEntry } from '../core/files';
 import { MIDI_EXTENSIONS, type MidiReadOptions } from '../midi/read';
 import { validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
 import { mergeParts } from './prepare-merge';
@@ -117,6 +118,13 @@ export async function prepareCorpus(o: PrepareCorpusOptions): Promise<PrepareCor
   const { files, unusable, passedOver } = listCorpus(o.folders);
   const partsDir = joinPath(o.out, '.parts');
   makeDirs(partsDir, o.out);
+  // Parts made with other settings (another tokenizer, other MIDI options, other folders) are not kept.
+  const settingsFile = joinPath(partsDir, 'settings.json');
+  const settings = JSON.stringify({ tokenizer: o.tokenizer, midi: { ...o.midi, onWarning: undefined }, folders: o.folders.map(showPath) });
+  if (!fs.existsSync(settingsFile) || fs.readFileSync(settingsFile, 'utf8') !== settings) {
+    for (const name of fs.readdirSync(partsDir)) fs.rmSync(joinPath(partsDir, name), { force: true });
+    writeFileAtomic(settingsFile, settings);
+  }
   const chunks: ChunkFile[][] = [];
   for (let i = 0; i < files.length; i += CHUNK_FILES) {
     chunks.push(
