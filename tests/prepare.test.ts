@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DATA_DIR, MIDI_FIXTURES, assertExit0, lastJson, oneLineError, runCli } from './helpers';
+import { DATA_DIR, MIDI_FIXTURES, assertExit0, lastJson, oneLineError, runCli, startCli } from './helpers';
 import { loadCorpus } from '../lib/midi/corpus';
 import { prepareData } from '../lib/data/prepare';
 import { prepareCorpus } from '../lib/data/prepare-corpus';
@@ -292,4 +292,40 @@ test('a MIDI folder is prepared into the cache once, reused, kept after a touch,
     if (saved === undefined) delete process.env.MUSICGEN_CACHE;
     else process.env.MUSICGEN_CACHE = saved;
   }
+});
+
+test('Ctrl-C stops prepare at once with what is done kept (exit 130, no manifest, nothing half-written); the same command goes on', async () => {
+  const many = path.join(tmp, 'many');
+  const tunes = fs.readdirSync(DATA_DIR).filter((f) => f.endsWith('.mid'));
+  for (let copy = 0; copy < 80; copy++) {
+    fs.mkdirSync(path.join(many, `c${copy}`), { recursive: true });
+    for (const f of tunes) fs.copyFileSync(path.join(DATA_DIR, f), path.join(many, `c${copy}`, f));
+  }
+  const out = path.join(tmp, 'many-prepared');
+  const run = startCli(['prepare', '--data', many, '--out', out, '--threads', '2'], 240_000);
+  const parts = path.join(out, '.parts');
+  const started = Date.now();
+  while (
+    !(fs.existsSync(parts) && fs.readdirSync(parts).some((f) => f.endsWith('.json') && f.startsWith('part-'))) &&
+    Date.now() - started < 120_000
+  )
+    await new Promise((res) => setTimeout(res, 50));
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  assert.equal(r.code, 130, r.stderr);
+  const kept = /interrupted: (\d+) of 3760 files prepared in .*many-prepared are kept; the same command goes on from there/.exec(r.stderr);
+  assert.ok(kept, r.stderr);
+  assert.ok(Number(kept[1]) >= 16 && Number(kept[1]) < 3760, kept[0]);
+  assert.equal(fs.existsSync(path.join(out, 'manifest.json')), false);
+  assert.deepEqual(
+    fs.readdirSync(parts).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no half-written part',
+  );
+  const again = await runCli(['prepare', '--data', many, '--out', out, '--json']);
+  assertExit0(again);
+  const j = lastJson(again);
+  assert.ok((j.reusedFiles as number) >= Number(kept[1]), `${j.reusedFiles} kept`);
+  assert.equal(j.pieces, 3760);
+  assert.equal(j.notes, 9512 * 80);
 });

@@ -136,6 +136,7 @@ export async function prepareCorpus(o: PrepareCorpusOptions): Promise<PrepareCor
       })),
     );
   }
+  removeTemporary(o.out);
   const pending: number[] = [];
   let reusedFiles = 0;
   chunks.forEach((c, i) => {
@@ -167,6 +168,8 @@ export async function prepareCorpus(o: PrepareCorpusOptions): Promise<PrepareCor
     },
   );
   const seconds = (Date.now() - started) / 1000;
+  // A thread stopped while writing leaves its temporary file (the part itself is whole or absent).
+  removeTemporary(partsDir);
   if (stopped) return { manifest: null, stopped: true, files: files.length, reusedFiles, notes, seconds };
   const manifest = mergeParts({
     out: o.out,
@@ -180,6 +183,11 @@ export async function prepareCorpus(o: PrepareCorpusOptions): Promise<PrepareCor
     split: o.split,
   });
   return { manifest, stopped: false, files: files.length, reusedFiles, notes, seconds: (Date.now() - started) / 1000 };
+}
+
+/** Removes the temporary files (`.name.pid.time.tmp`) of writes that were cut short in `dir`. */
+function removeTemporary(dir: FilePath): void {
+  for (const name of fs.readdirSync(dir)) if (name.startsWith('.') && name.endsWith('.tmp')) fs.rmSync(joinPath(dir, name), { force: true });
 }
 
 /** The default number of threads: one per core. */
