@@ -229,7 +229,7 @@ function smallCorpus(name: string): string {
 
 const TINY = ['--epochs', '2', '--units', '16', '--embedding', '8', '--batch-size', '8', '--seq-len', '32', '--threads', '1', '--json'];
 
-test('training from a prepared folder gives the losses of training from the MIDI folder', async () => {
+test('training from a prepared folder gives the losses of training from the MIDI folder, and evaluate the same scores', async () => {
   const dir = smallCorpus('same-losses');
   const prepared = path.join(tmp, 'same-losses-prepared');
   assertExit0(await runCli(['prepare', '--data', dir, '--out', prepared]));
@@ -253,6 +253,17 @@ test('training from a prepared folder gives the losses of training from the MIDI
       ]);
     assert.deepEqual(history('m-shards'), history('m-midi'));
     assert.ok(Number.isFinite(a.valLoss as number));
+    // evaluate scores the same validation files from either.
+    const model = path.join(tmp, 'm-midi');
+    const fromMidi = await runCli(['evaluate', '--model', model, '--train-data', dir, '--samples', '0', '--json']);
+    const fromShards = await runCli(['evaluate', '--model', model, '--train-data', prepared, '--samples', '0', '--json']);
+    assertExit0(fromShards);
+    const score = (r: Awaited<ReturnType<typeof runCli>>): unknown => {
+      const { files, tokens, nll, baselineNll, baselineTrainFiles } = lastJson(r);
+      assert.ok(typeof nll === 'number' && (files as number) > 0, JSON.stringify(lastJson(r)));
+      return [files, tokens, nll, baselineNll, baselineTrainFiles];
+    };
+    assert.deepEqual(score(fromShards), score(fromMidi));
   } finally {
     if (saved === undefined) delete process.env.MUSICGEN_CACHE;
     else process.env.MUSICGEN_CACHE = saved;
