@@ -33,10 +33,17 @@ function cacheRoot(): string | null {
   return env && env.length > 0 ? path.resolve(env) : path.resolve(__dirname, '..', '..', 'out', 'cache', 'prepared');
 }
 
-/** The cache entry for these folders and settings, or null when the cache is off. */
+/** The cache entry for these folders and settings, or null when the cache is off or cannot be written. */
 function cacheEntry(folders: readonly FilePath[], tokenizer: TokenizerConfig, midi: MidiReadOptions): FilePath | null {
   const root = cacheRoot();
   if (!root) return null;
+  // A cache that cannot be written (a read-only installation) is as good as off: the MIDI is loaded in memory.
+  try {
+    makeDirs(root, root);
+    fs.accessSync(root, fs.constants.W_OK);
+  } catch {
+    return null;
+  }
   const real = folders.map((f) => {
     try {
       return showPath(fs.realpathSync(f));
