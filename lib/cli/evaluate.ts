@@ -10,6 +10,7 @@ import type { ChanceStat } from '../evaluate/chance';
 import { DEFAULT_EVALUATE_OPTIONS, evaluateModel, median, type EvaluateOptions } from '../evaluate/evaluate';
 import { UserError } from '../core/errors';
 import { showPath } from '../core/files';
+import { validateControls } from '../generate/controls';
 import { validateSamplingConfig } from '../generate/sample';
 import { DEFAULT_RUN_SETTINGS, validateRunSettings, type GenerationSettings } from '../generate/settings';
 import { NonFiniteOutput } from '../model/inference';
@@ -33,6 +34,8 @@ export const EVALUATE_FLAGS: FlagSpecs = {
   temperature: GENERATE_FLAGS.temperature,
   'top-p': GENERATE_FLAGS['top-p'],
   context: GENERATE_FLAGS.context,
+  'meter-changes': GENERATE_FLAGS['meter-changes'],
+  'new-instruments': GENERATE_FLAGS['new-instruments'],
   seed: { type: 'string', help: `S seed for the generated samples (default ${DEFAULT_RUN_SETTINGS.seed})` },
   order: { type: 'string', help: `N n-gram baseline order (default ${DEFAULT_EVALUATE_OPTIONS.ngramOrder})` },
 };
@@ -44,7 +47,12 @@ export async function evaluateCommand(a: ParsedArgs, io: Io): Promise<JsonResult
   try {
     generate = {
       sampling: validateSamplingConfig(defined({ temperature: num(a, 'temperature'), topP: num(a, 'top-p') })),
-      controls: {},
+      controls: validateControls(
+        defined({
+          meterChanges: a.values['meter-changes'] === true ? true : undefined,
+          newInstruments: a.values['new-instruments'] === true ? true : undefined,
+        }),
+      ),
       run: validateRunSettings({
         ...DEFAULT_RUN_SETTINGS,
         ...defined({ length: num(a, 'length', 'int'), context: num(a, 'context', 'int'), seed: num(a, 'seed', 'int') }),
@@ -148,6 +156,7 @@ async function evaluateWith(
       'meterChangesPer100Bars',
       'barRepetition',
       'grooveConsistency',
+      'programsPer1000Notes',
     ];
     const pct = (r: number | null): string => (r === null ? 'n/a' : `${r >= 0 ? '+' : ''}${(r * 100).toFixed(1)} %`);
     const versus = (label: string, data: MusicStats): ReturnType<typeof compareStats> => {
@@ -221,5 +230,6 @@ async function evaluateWith(
       topP: ev.sampling.topP,
       context: options.generate.run.context ?? 0,
     },
+    controls: options.generate.controls,
   };
 }
