@@ -4,7 +4,9 @@
  * corpus. The window index is compact: a window is a number, found from a
  * per-piece table of window counts (8 bytes a piece), and an epoch's seeded
  * shuffle is a Uint32Array of window numbers (4 bytes a window). The windows
- * of {@link STREAM_BLOCK} batches are read at a time, in shard order.
+ * of {@link STREAM_BLOCK} batches are read at a time, in shard order, when
+ * the first of them is used: a resumed run passes over the batches it did
+ * before without reading them.
  *
  * The windows, the shuffle and the transposition are those of ./dataset.ts
  * (windowsOver, batches), number for number: a run on a prepared folder sees
@@ -137,36 +139,64 @@ export function* streamedBatches(t: WindowTable, order: Uint32Array, batchSize: 
   const span = seqLen + 1;
   const perBlock = STREAM_BLOCK * batchSize;
   const block = new Int32Array(perBlock * span);
-  const moving = o.transposer && o.transposer.maxSemitones > 0 && o.pitched ? o.transposer : undefined;
+  let loaded = -1;
+  /** Reads (and transposes) the windows of the block starting at `b0`, unless it is the one in `block`. */
+  const load = (b0: number): void => {
+    if (loaded === b0) return;
+    readBlock(t, order.subarray(b0, Math.min(order.length, b0 + perBlock)), block, o);
+    loaded = b0;
+  };
   for (let b0 = 0; b0 < order.length; b0 += perBlock) {
     const n = Math.min(perBlock, order.length - b0);
-    const refs = Array.from({ length: n }, (_, k) => ({ k, ...windowAt(t, order[b0 + k]) }));
-    const at = (r: { piece: number; start: number }): number => t.pieces.shard[r.piece] * 2 ** 40 + t.pieces.offset[r.piece] + r.start;
-    for (const r of [...refs].sort((x, y) => at(x) - at(y)))
-      t.pieces.reader.readInto(t.pieces.shard[r.piece], t.pieces.offset[r.piece] + r.start, span, block, r.k * span);
-    if (moving && o.pitched) {
-      const mask = new Uint8Array(span);
-      for (const r of refs) {
-        const ids = block.subarray(r.k * span, (r.k + 1) * span);
-        let drums = drumsAt(t, o.pitched, r.piece, r.start);
-        for (let i = 0; i < span; i++) {
-          const kind = o.pitched[ids[i]];
-          if (kind >= DRUMS) drums = kind === DRUMS;
-          mask[i] = kind === EVENT && !drums ? 1 : 0;
-        }
-        transposeWindow(moving, ids, mask, windowSeed(o.seed, o.epoch, r.piece, r.start));
-      }
-    }
     for (let s = 0; s < n; s += batchSize) {
       const rows = Math.min(batchSize, n - s);
-      const inputs = new Int32Array(rows * seqLen);
-      const targets = new Int32Array(rows * seqLen);
-      for (let k = 0; k < rows; k++) {
-        const ids = block.subarray((s + k) * span, (s + k + 1) * span);
-        inputs.set(ids.subarray(0, seqLen), k * seqLen);
-        targets.set(ids.subarray(1), k * seqLen);
-      }
-      yield { batchSize: rows, seqLen, inputs, targets };
+      // Built when first read: a resumed run that passes over the batches it did before reads none of their windows.
+      let arrays: { inputs: Int32Array; targets: Int32Array } | null = null;
+      const build = (): { inputs: Int32Array; targets: Int32Array } => {
+        if (arrays) return arrays;
+        load(b0);
+        const inputs = new Int32Array(rows * seqLen);
+        const targets = new Int32Array(rows * seqLen);
+        for (let k = 0; k < rows; k++) {
+          const ids = block.subarray((s + k) * span, (s + k + 1) * span);
+          inputs.set(ids.subarray(0, seqLen), k * seqLen);
+          targets.set(ids.subarray(1), k * seqLen);
+        }
+        arrays = { inputs, targets };
+        return arrays;
+      };
+      yield {
+        batchSize: rows,
+        seqLen,
+        get inputs() {
+          return build().inputs;
+        },
+        get targets() {
+          return build().targets;
+        },
+      };
     }
+  }
+}
+
+/** Reads the windows `numbers` into `block` (in shard order), transposed as the options say. */
+function readBlock(t: WindowTable, numbers: Uint32Array, block: Int32Array, o: StreamOptions): void {
+  const span = t.seqLen + 1;
+  const refs = Array.from(numbers, (w, k) => ({ k, ...windowAt(t, w) }));
+  const at = (r: { piece: number; start: number }): number => t.pieces.shard[r.piece] * 2 ** 40 + t.pieces.offset[r.piece] + r.start;
+  for (const r of [...refs].sort((x, y) => at(x) - at(y)))
+    t.pieces.reader.readInto(t.pieces.shard[r.piece], t.pieces.offset[r.piece] + r.start, span, block, r.k * span);
+  const moving = o.transposer && o.transposer.maxSemitones > 0 && o.pitched ? o.transposer : undefined;
+  if (!moving || !o.pitched) return;
+  const mask = new Uint8Array(span);
+  for (const r of refs) {
+    const ids = block.subarray(r.k * span, (r.k + 1) * span);
+    let drums = drumsAt(t, o.pitched, r.piece, r.start);
+    for (let i = 0; i < span; i++) {
+      const kind = o.pitched[ids[i]];
+      if (kind >= DRUMS) drums = kind === DRUMS;
+      mask[i] = kind === EVENT && !drums ? 1 : 0;
+    }
+    transposeWindow(moving, ids, mask, windowSeed(o.seed, o.epoch, r.piece, r.start));
   }
 }
