@@ -19,7 +19,7 @@ import { loadCorpus } from '../lib/midi/corpus';
 import { prepareData } from '../lib/data/prepare';
 import { prepareCorpus } from '../lib/data/prepare-corpus';
 import { openPrepared, piecesInMemory } from '../lib/data/prepared-data';
-import { readManifest } from '../lib/data/shard-format';
+import { isPreparedFolder, readManifest } from '../lib/data/shard-format';
 import { pitchedIds, streamPieces } from '../lib/data/stream-windows';
 import { splitByFile } from '../lib/data/dataset';
 import { makeTransposer } from '../lib/data/transpose';
@@ -163,6 +163,11 @@ test('a manifest with a wrong field is one line naming the file and the field', 
     await runCli(['train', '--data', out, '--out', path.join(tmp, 'never')]),
     /manifest\.json: pieces\[3\]\.offset \+ length must be within shard 0 \(36978 tokens; got \d+ \+ 1000000000\)/,
   );
+  assert.equal(isPreparedFolder(out), true);
+  const other = path.join(tmp, 'other-manifest');
+  fs.mkdirSync(other);
+  fs.writeFileSync(path.join(other, 'manifest.json'), JSON.stringify({ name: 'a MIDI folder with a manifest of its own' }));
+  assert.equal(isPreparedFolder(other), false, 'a manifest.json of something else is not a prepared folder');
   fs.writeFileSync(file, JSON.stringify({ ...m, pieces: [], dtype: 'int32' }));
   oneLineError(
     await runCli(['train', '--data', out, '--out', path.join(tmp, 'never')]),

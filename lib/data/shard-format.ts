@@ -179,9 +179,25 @@ function manifestFromJson(json: unknown, source: string): PreparedManifest {
   return { format: PREPARED_FORMAT, dtype, vocabSize, tokenizer, midi, split, shards, pieces, failed, folders, passedOver, warnings };
 }
 
-/** Whether `dir` holds a manifest.json (a prepared folder, complete or not yet checked). */
+/**
+ * Whether `dir` is a prepared folder: its manifest.json names this format
+ * near its start (a MIDI folder that happens to hold some other
+ * manifest.json is not one). The manifest is checked in full when opened.
+ */
 export function isPreparedFolder(dir: FilePath): boolean {
-  return fs.existsSync(joinPath(dir, 'manifest.json'));
+  let fd: number;
+  try {
+    fd = fs.openSync(joinPath(dir, 'manifest.json'), 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const head = Buffer.alloc(256);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    return head.subarray(0, n).toString('utf8').includes(PREPARED_FORMAT.split('/')[0]);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Reads and checks `dir`/manifest.json, and that each shard file has the size the manifest gives it. */
