@@ -7,9 +7,8 @@
  * The cache lives in `$MUSICGEN_CACHE` when set (`off` turns it off), else in
  * the project's own out/cache/prepared/ (git ignores out/). An entry is named
  * by a hash of the folders' real paths, the tokenizer settings and the MIDI
- * options; it is used while every file is as it was (same size and mtime, or
- * the same sha256), and prepared again, keeping the parts of unchanged
- * files, when one is not.
+ * options; it is used while every file is as it was (same size and mtime),
+ * and prepared again, keeping the parts of unchanged files, when one is not.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -20,7 +19,7 @@ import { lockModelFolder } from '../store/lock';
 import { splitByFile } from '../data/dataset';
 import { prepareCorpus, prepareThreads } from '../data/prepare-corpus';
 import { checkSources, openPrepared, type PreparedFolder } from '../data/prepared-data';
-import { isPreparedFolder, PREPARED_FORMAT, writeManifest, type PreparedManifest } from '../data/shard-format';
+import { isPreparedFolder, PREPARED_FORMAT, type PreparedManifest } from '../data/shard-format';
 import type { MidiReadOptions } from '../midi/read';
 import type { TokenizerConfig } from '../tokens/config';
 import { startBar } from './progress';
@@ -167,13 +166,6 @@ function readyEntry(notes: string[], entry: FilePath, folders: readonly FilePath
   }
   const check = checkSources(prep.manifest, folders);
   if (check.changed.length === 0) {
-    if (check.touched.length > 0) {
-      notes.push(
-        `${check.touched.length} file${check.touched.length === 1 ? '' : 's'} touched since ${shown} was prepared (${check.touched.slice(0, 3).join(', ')}) ` +
-          `but with the same contents (sha256): the prepared corpus still holds`,
-      );
-      writeManifest(entry, check.updated);
-    }
     notes.push(`using ${shown} as prepared before with the same settings (cache ${showPath(entry)})`);
     return { prep, cached: true, notes };
   }

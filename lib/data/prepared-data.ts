@@ -5,7 +5,6 @@
  * {@link EncodedPiece}s under a given vocabulary (re-encoded through the
  * tokens when that vocabulary is another one).
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { UserError } from '../core/errors';
 import { joinPath, showPath, type FilePath } from '../core/files';
@@ -43,11 +42,8 @@ export function sameIds(a: Vocabulary, b: Vocabulary): boolean {
 
 /** How a prepared folder's sources compare with the files now in its folders. */
 export interface SourceCheck {
-  /** Files added, removed or changed (their names), empty when the preparation still holds. */
+  /** Files added, removed or changed in size or modification time (their names), empty when the preparation still holds. */
   readonly changed: readonly string[];
-  /** Files whose mtime changed but whose contents did not (same sha256): their names, and the manifest with their new times. */
-  readonly touched: readonly string[];
-  readonly updated: PreparedManifest;
 }
 
 /** Compares the manifest's files with `folders` (the folders it was prepared from, in the same order). */
@@ -62,8 +58,6 @@ export function checkSources(m: PreparedManifest, folders: readonly FilePath[]):
     known.set(`${folder}\0${rel}`, f);
   }
   const changed: string[] = [];
-  const touched: string[] = [];
-  const newTimes = new Map<string, number>();
   const seen = new Set<string>();
   for (const f of files) {
     const key = `${f.folder}\0${f.rel}`;
@@ -80,23 +74,12 @@ export function checkSources(m: PreparedManifest, folders: readonly FilePath[]):
       changed.push(tagged(f.folder, f.rel));
       continue;
     }
-    if (st.size === was.size && st.mtimeMs === was.mtimeMs) continue;
-    if (st.size === was.size && was.sha256 && sha256Of(f.file) === was.sha256) {
-      touched.push(tagged(f.folder, f.rel));
-      newTimes.set(key, st.mtimeMs);
-    } else changed.push(tagged(f.folder, f.rel));
+    // A touched file counts as changed, as make counts it: only its chunk is prepared again.
+    if (st.size !== was.size || st.mtimeMs !== was.mtimeMs) changed.push(tagged(f.folder, f.rel));
   }
   for (const u of unusable) seen.add(`${u.folder}\0${u.path}`);
   for (const key of known.keys()) if (!seen.has(key)) changed.push(`${key.split('\0')[1]} (gone)`);
-  const pieces = m.pieces.map((p) => {
-    const t = newTimes.get(`${p.source.folder}\0${p.source.path}`);
-    return t === undefined ? p : { ...p, source: { ...p.source, mtimeMs: t } };
-  });
-  return { changed, touched, updated: { ...m, pieces } };
-}
-
-function sha256Of(file: FilePath): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  return { changed };
 }
 
 /**
