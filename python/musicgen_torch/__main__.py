@@ -7,11 +7,11 @@ import json
 import sys
 from typing import List, Optional
 
-from . import UserError
+from . import OneLineParser, UserError
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python3 -m musicgen_torch", description="Train musicgen's token model family on PyTorch (DDP).")
+    p = OneLineParser(prog="python3 -m musicgen_torch", description="Train musicgen's token model family on PyTorch (DDP).")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train on a prepared folder and write a musicgen model folder")
     t.add_argument("--data", required=True, help="a folder written by `musicgen prepare` (manifest.json, vocab.json, shard-*.bin)")

@@ -17,6 +17,8 @@ import sys
 import time
 from typing import List, Optional
 
+from . import OneLineParser
+
 
 def free_port() -> int:
     """A TCP port free on this machine now (for a run on one machine)."""
@@ -26,9 +28,7 @@ def free_port() -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python3 -m musicgen_torch.launch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = OneLineParser(prog="python3 -m musicgen_torch.launch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--nproc", type=int, default=0, help="processes on this machine (0: one per GPU, or per core without GPUs)")
     p.add_argument("--nnodes", type=int, default=1, help="machines in the run")
     p.add_argument("--node-rank", type=int, default=0, help="this machine's number, 0 to nnodes-1 (0 is the one at --master-addr)")
