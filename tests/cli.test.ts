@@ -323,6 +323,7 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
     "the sampling settings, a remi model's top-p",
   );
   assert.equal(Math.max(...copies), j.longestCopy, 'longestCopy is the maximum over the samples');
+  assert.deepEqual(j.controls, {}, 'by default the samples keep their meter and band');
   const gen = j.generated as Record<string, number>;
   const data = j.data as Record<string, number>;
   assert.equal(gen.pieces, 2);
@@ -352,7 +353,7 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
     ),
   );
   // The structure statistics come with the others, and a classifier tries to tell the 2 samples from 2 data excerpts.
-  for (const k of ['meterChangesPer100Bars', 'barRepetition', 'grooveConsistency']) {
+  for (const k of ['meterChangesPer100Bars', 'barRepetition', 'grooveConsistency', 'programsPer1000Notes']) {
     assert.ok(typeof gen[k] === 'number' && typeof excerpts[k] === 'number' && k in chance.relative, `${k} missing`);
   }
   assert.ok(
@@ -380,8 +381,9 @@ test('evaluate --json: model vs n-gram baseline on held-out files, music statist
       data: { ...rest, folders: [gone, ...config.data.folders] },
     }),
   );
-  const w = await runCli(['evaluate', '--model', moved, '--samples', '0', '--json']);
+  const w = await runCli(['evaluate', '--model', moved, '--samples', '0', '--new-instruments', '--meter-changes', '--json']);
   assertExit0(w);
+  assert.deepEqual(lastJson(w).controls, { meterChanges: true, newInstruments: true }, 'the samples may change meter and band');
   assert.match(w.stderr + w.stdout, new RegExp(`warning: .*missing: ${gone.replace(/[/\\]/g, '.')}`));
 });
 
