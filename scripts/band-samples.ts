@@ -56,7 +56,8 @@ const at = (xs: readonly number[], q: number): number => xs[Math.min(xs.length -
 
 async function main(): Promise<void> {
   const a = parseFlags(process.argv.slice(2), FLAGS);
-  const usage = 'usage: node --import tsx scripts/band-samples.ts --model DIR [--samples N --length N --seed S --new-instruments]';
+  const usage =
+    'usage: node --import tsx scripts/band-samples.ts --model DIR [--samples N --length N --seed S --new-instruments --primer-band]';
   if (a.values.help) return void process.stdout.write(`${usage}\n${flagHelp(FLAGS)}\n`);
   const dir = str(a, 'model');
   const [samples, length, seed] = [str(a, 'samples') ?? '16', str(a, 'length') ?? '600', str(a, 'seed') ?? '1'].map(Number);

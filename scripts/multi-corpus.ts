@@ -160,6 +160,10 @@ if (require.main === module) {
   }
   const data = path.resolve(str(a, 'data') ?? path.join(ROOT, '..', 'shared', 'data', 'nottingham'));
   const out = path.resolve(str(a, 'out') ?? path.join(ROOT, 'out', 'multi-corpus'));
+  if (!fs.statSync(data, { throwIfNoEntry: false })?.isDirectory()) {
+    process.stderr.write(`no folder of Nottingham tunes at ${data} (give --data DIR)\n`);
+    process.exit(2);
+  }
   const r = buildMultiCorpus(data, out, seed, (l) => process.stderr.write(`${l}\n`));
   process.stdout.write(
     `${r.files} tunes, ${r.notes} notes, ${r.programs} programs in all, bands of ${JSON.stringify(r.bandSizes)} programs in ${out}\n`,
