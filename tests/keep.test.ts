@@ -32,7 +32,7 @@ function allowed(vocab: Vocabulary, mask: Float32Array | null, kind: Token['kind
   return vocab.tokens.flatMap((t, i) => (t.kind === kind && (!mask || mask[i] > 0) ? [i] : []));
 }
 
-test('the keeper: the first meter read is the only one allowed after; the band of the first bars is closed after them', () => {
+test('the keeper: the first meter read is the only one allowed after; the band of the first bar where one plays is closed after it', () => {
   const k = startKeeping(REMI, {});
   assert.equal(k.mask(), null, 'nothing kept before anything is read');
   for (const t of [{ kind: 'bos' } as Token, BAR]) k.read(id(REMI, t));
@@ -43,7 +43,7 @@ test('the keeper: the first meter read is the only one allowed after; the band o
   k.read(id(REMI, program(0)));
   k.read(id(REMI, program(40)));
   for (let b = 1; b < BAND_BARS; b++) k.read(id(REMI, BAR));
-  assert.equal(allowed(REMI, k.mask(), 'program').length, allowed(REMI, null, 'program').length, `still open in bar ${BAND_BARS}`);
+  assert.equal(allowed(REMI, k.mask(), 'program').length, allowed(REMI, null, 'program').length, `still open in its bar ${BAND_BARS}`);
   k.read(id(REMI, program(73)));
   k.read(id(REMI, BAR));
   assert.deepEqual(
@@ -55,6 +55,28 @@ test('the keeper: the first meter read is the only one allowed after; the band o
     allowed(REMI, k.mask(), 'ts'),
     [id(REMI, ts(3, 4))],
     'a meter read later (a primer that changes) does not replace the kept one',
+  );
+});
+
+test('the keeper: a primer that names instruments states the band where it ends; bars where nothing plays leave it open', () => {
+  const primer = [{ kind: 'bos' } as Token, BAR, ts(4, 4), program(0), program(33)].map((t) => id(REMI, t));
+  const k = startKeeping(REMI, {}, primer.length);
+  primer.forEach((i) => k.read(i));
+  const band = [0, 33].map((p) => id(REMI, program(p))).sort((a, b) => a - b);
+  assert.deepEqual(allowed(REMI, k.mask(), 'program'), band, 'closed as the primer ends, in its first bar');
+  k.read(id(REMI, BAR));
+  assert.deepEqual(allowed(REMI, k.mask(), 'program'), band);
+  const bare = [{ kind: 'bos' } as Token, BAR, ts(4, 4)].map((t) => id(REMI, t));
+  const late = startKeeping(REMI, {}, bare.length);
+  bare.forEach((i) => late.read(i));
+  for (let b = 0; b < 3; b++) late.read(id(REMI, BAR));
+  assert.equal(allowed(REMI, late.mask(), 'program').length, allowed(REMI, null, 'program').length, 'open while no bar has played');
+  late.read(id(REMI, program(24)));
+  late.read(id(REMI, program(25)));
+  late.read(id(REMI, BAR));
+  assert.deepEqual(
+    allowed(REMI, late.mask(), 'program'),
+    [24, 25].map((p) => id(REMI, program(p))).sort((a, b) => a - b),
   );
 });
 
@@ -82,11 +104,16 @@ function meterAndBand(
   const early = new Set<number>();
   const late = new Set<number>();
   let bars = 0;
+  /** The bar where an instrument first plays: the band is stated within BAND_BARS bars from it. */
+  let opens = -1;
   ids.forEach((i, k) => {
     const t = vocab.tokens[i];
     if (t.kind === 'bar') bars++;
     if (t.kind === 'ts' && k >= primerLength) meters.add(`${t.numerator}/${t.denominator}`);
-    if (t.kind === 'program') (bars <= BAND_BARS ? early : late).add(i);
+    if (t.kind === 'program') {
+      if (opens < 0) opens = bars;
+      (bars < opens + BAND_BARS ? early : late).add(i);
+    }
   });
   return { meters, early, late };
 }

@@ -24,7 +24,6 @@ import { argPath, checkOutputs, modelArg } from './paths';
 import { startBar } from './progress';
 import { FLAG_NAMES, Interrupted, round, type Io, type JsonResult } from './shared';
 import { controlsPrimer, DYNAMICS, validateControls, type Dynamics, type GenerationControls } from '../generate/controls';
-import { BAND_BARS } from '../generate/keep';
 import { DEFAULT_PRIMER_LENGTH, primerFromPiece, primerFromPieces, validatePrimerLength, type Primer } from '../generate/primer';
 import { pieceLengthBeats } from '../core/piece';
 
@@ -66,7 +65,7 @@ export const GENERATE_FLAGS: FlagSpecs = {
   'meter-changes': { type: 'boolean', help: 'let a remi model change the meter the piece opens with (by default it keeps it)' },
   'new-instruments': {
     type: 'boolean',
-    help: `let a remi model bring in instruments beyond the band of the piece's first ${BAND_BARS} bars (by default it keeps that band)`,
+    help: 'let a remi model bring in instruments beyond the band its piece opens with (by default it keeps that band)',
   },
   dynamics: { type: 'string', help: `LEVEL loudness: ${Object.keys(DYNAMICS).join(', ')} (remi models; default: as the model likes)` },
   transpose: { type: 'string', help: 'N semitones to move the primer by, -24..24: the key the model continues in (default 0)' },

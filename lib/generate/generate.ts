@@ -142,7 +142,7 @@ function* generation(
   try {
     const started = performance.now();
     const rng = createRng(run.seed ^ 0x9e3779b9);
-    const draw = { sampling, run, rng, control: controlMask(vocab, controls), keeper: startKeeping(vocab, controls) };
+    const draw = { sampling, run, rng, control: controlMask(vocab, controls), keeper: startKeeping(vocab, controls, opening.ids.length) };
     const { ids, events } = yield* sampler.sample(vocab, opening.ids, draw, options.onProgress);
     const seconds = (performance.now() - started) / 1000;
     const tokens = decodeIds(vocab, ids);
