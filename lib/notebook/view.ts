@@ -328,6 +328,11 @@ export async function audioPlayer(piece: Piece, seconds = PREVIEW_SECONDS): Prom
   tslab.display.html(`<audio controls preload="auto" src="data:audio/mpeg;base64,${Buffer.from(mp3).toString('base64')}"></audio>`);
 }
 
+/** Where the last cell writes the piece of the model `modelName` (a name of models/ or a path to a model folder): out/<folder name>-piece.mid. */
+export function pieceFile(modelName: string): string {
+  return `out/${path.basename(path.resolve(modelName))}-piece.mid`;
+}
+
 /** The folders of `root` that hold a model (a model.json), sorted by name. */
 function modelNames(root: string): string[] {
   if (!fs.existsSync(root)) return [];
