@@ -127,8 +127,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(json.dumps(epoch_order(index, a.seed, a.epoch).tolist()))
         elif a.command == "fresh":
             from .folder import vocab_tokens
-            from .model import ModelConfig
-            from .token_family import random_model_folder
+            from .config import ModelConfig
+            from .folder import random_model_folder
 
             ids = _ids(a.ids)
             config = ModelConfig(len(vocab_tokens(a.vocab_file)), a.embedding, a.units, a.layers, 0.0, 0.0, a.seed)

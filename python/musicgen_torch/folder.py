@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from . import UserError
-from .model import ModelConfig, build
-from .token_family import TokenLSTM, from_keras, to_keras, topology, weight_names
+from .config import ModelConfig
+from .model import build
+from .token_family import TokenLSTM, from_keras, probabilities, to_keras, topology, weight_names
 
 RUN_CONFIG_FORMAT = "musicgen-model/1"
 
@@ -136,3 +137,25 @@ def check_output_folder(folder: str, replace: bool) -> None:
         raise UserError(f"{folder} already holds a model: choose another --out, or pass --replace to overwrite it")
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise UserError(f"--out {folder} is a file, not a folder")
+
+
+def random_model_folder(config: ModelConfig, vocab_file: str, out: str, ids: Sequence[int]) -> np.ndarray:
+    """Writes a model folder of random weights, both PyTorch biases included, and returns the in-memory model's probabilities for `ids`.
+
+    The parity test's PyTorch side: exporting loses nothing only if tfjs then gives these same probabilities.
+    """
+    model = TokenLSTM(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-1.0, 1.0)
+    run = {
+        "format": "musicgen-model/1", "model": config.to_json(),
+        "dataset": {"seqLen": 64, "stride": 32, "valFraction": 0.1, "seed": 1234},
+        "training": {"epochs": 1, "batchSize": 32, "learningRate": 0.002, "lrDecay": 0.5, "clipNorm": 5, "patience": 3, "seed": 1234,
+                     "checkpointEverySec": 0, "maxValWindows": 2048, "threads": 1, "transposeRange": 0, "maxMinutes": 0, "carryState": False},
+        "backend": f"pytorch {torch.__version__} (random weights)",
+        "data": {"folders": [], "trainFiles": 0, "valFiles": 0, "trainTokens": 0},
+    }  # fmt: skip
+    probs = probabilities(model, ids)
+    write_model_folder(out, model, vocab_file, run, [])
+    return probs

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from . import UserError
-from .model import ModelConfig
+from .config import ModelConfig
 
 # Gate blocks in each framework's order; KERAS_GATES[i] is the same gate as TORCH_GATES[i] ("c" = "g", the cell input).
 KERAS_GATES = ("i", "f", "c", "o")
@@ -204,27 +204,3 @@ def probabilities(model: TokenLSTM, ids: Sequence[int]) -> np.ndarray:
     with torch.no_grad():
         logits = model(torch.tensor([list(ids)], dtype=torch.long))
         return torch.softmax(logits.double(), dim=-1)[0].numpy()
-
-
-def random_model_folder(config: ModelConfig, vocab_file: str, out: str, ids: Sequence[int]) -> np.ndarray:
-    """Writes a model folder of random weights, both PyTorch biases included, and returns the in-memory model's probabilities for `ids`.
-
-    The parity test's PyTorch side: exporting loses nothing only if tfjs then gives these same probabilities.
-    """
-    from .folder import write_model_folder
-
-    model = TokenLSTM(config)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.uniform_(-1.0, 1.0)
-    run = {
-        "format": "musicgen-model/1", "model": config.to_json(),
-        "dataset": {"seqLen": 64, "stride": 32, "valFraction": 0.1, "seed": 1234},
-        "training": {"epochs": 1, "batchSize": 32, "learningRate": 0.002, "lrDecay": 0.5, "clipNorm": 5, "patience": 3, "seed": 1234,
-                     "checkpointEverySec": 0, "maxValWindows": 2048, "threads": 1, "transposeRange": 0, "maxMinutes": 0, "carryState": False},
-        "backend": f"pytorch {torch.__version__} (random weights)",
-        "data": {"folders": [], "trainFiles": 0, "valFiles": 0, "trainTokens": 0},
-    }  # fmt: skip
-    probs = probabilities(model, ids)
-    write_model_folder(out, model, vocab_file, run, [])
-    return probs

@@ -25,7 +25,8 @@ from torch.nn.parallel import DistributedDataParallel
 from . import UserError
 from .data import PreparedCorpus, batch_ids, epoch_order, global_batches, limit_windows, rank_rows, windows_over
 from .folder import check_output_folder, read_model_folder, vocab_tokens, write_history, write_model_folder
-from .model import ModelConfig, build
+from .config import ModelConfig
+from .model import build
 from .rng import derive_seed
 from .token_family import TokenLSTM, dropout_masks
 
