@@ -26,6 +26,9 @@ export interface HeadTape {
   readonly prefixIds: Int32Array;
   /** [N, units] the main stack's top outputs. */
   readonly top: tf.Tensor2D;
+  /** The head's kernel split by its input: the rows h_top reads [units, 4·headUnits], and those the token's embedding reads. */
+  readonly wTop: tf.Tensor2D;
+  readonly wEmb: tf.Tensor2D;
   /** [P, headUnits] each packed row's h_{j−1} (zeros at slot 0), its gates and its cell state c_j and c_{j−1}. */
   readonly hPrev: tf.Tensor2D;
   readonly i: tf.Tensor2D;
@@ -137,6 +140,8 @@ export function headForward(
       source,
       prefixIds,
       top,
+      wTop,
+      wEmb,
       hPrev: stack(tape.hPrev),
       i: stack(tape.i),
       f: stack(tape.f),

@@ -40,6 +40,32 @@ export function layerDropoutMasks(lstm: readonly LstmVars[], B: number, drop?: D
   }));
 }
 
+/**
+ * The factors of an LSTM's backward pass at every row of its tape at once, from
+ * its gates i, f, g, o, its cell states c and the cell states before them:
+ * dc = dh ⊙ k1 (+ what flows back from the next step), and the gates'
+ * pre-activation gradients dz = [dc, dc, dc, dh] ⊙ m (gate order i, f, c, o).
+ */
+export function gateFactors(
+  gates: { readonly i: tf.Tensor2D; readonly f: tf.Tensor2D; readonly g: tf.Tensor2D; readonly o: tf.Tensor2D; readonly c: tf.Tensor2D },
+  cPrev: tf.Tensor2D,
+): { readonly k1: tf.Tensor2D; readonly m: tf.Tensor2D } {
+  const { i: I, f: F, g: G, o: O } = gates;
+  const tc = tf.tanh(gates.c);
+  const one = tf.scalar(1);
+  const k1 = tf.mul(O, tf.sub(one, tf.square(tc))) as tf.Tensor2D;
+  const m = tf.concat(
+    [
+      tf.mul(G, tf.mul(I, tf.sub(one, I))), // dz_i = dc * m_i
+      tf.mul(cPrev, tf.mul(F, tf.sub(one, F))), // dz_f = dc * m_f
+      tf.mul(I, tf.sub(one, tf.square(G))), // dz_g = dc * m_g
+      tf.mul(tc, tf.mul(O, tf.sub(one, O))), // dz_o = dh * m_o
+    ],
+    1,
+  ) as tf.Tensor2D;
+  return { k1, m };
+}
+
 /** Backward pass of one layer: given dL/dh_t for all t, returns per-step dL/dx_t and the weight gradients. */
 export function layerBackward(
   tape: LayerTape,
@@ -50,23 +76,10 @@ export function layerBackward(
   const B = dhs[0].shape[0];
   const H = w.recurrentKernel.shape[0];
   const inDim = w.kernel.shape[0];
-  const { i: I, f: F, g: G, o: O } = tape;
-  const cPrev = shiftDown(tape.c, B * H, tape.c0);
-  const tc = tf.tanh(tape.c);
-  const one = tf.scalar(1);
   // Per-step factors, computed for the whole window at once.
-  const k1 = tf.mul(O, tf.sub(one, tf.square(tc))) as tf.Tensor2D; // dc += dh * k1
-  const m = tf.concat(
-    [
-      tf.mul(G, tf.mul(I, tf.sub(one, I))), // dz_i = dc * m_i
-      tf.mul(cPrev, tf.mul(F, tf.sub(one, F))), // dz_f = dc * m_f
-      tf.mul(I, tf.sub(one, tf.square(G))), // dz_g = dc * m_g
-      tf.mul(tc, tf.mul(O, tf.sub(one, O))), // dz_o = dh * m_o
-    ],
-    1,
-  ) as tf.Tensor2D;
+  const { k1, m } = gateFactors(tape, shiftDown(tape.c, B * H, tape.c0));
   const k1s = rowBlocks(k1, T);
-  const fs = rowBlocks(F, T);
+  const fs = rowBlocks(tape.f, T);
   const ms = rowBlocks(m, T);
   const uT = tf.transpose(w.recurrentKernel) as tf.Tensor2D;
   const dzs: tf.Tensor2D[] = new Array<tf.Tensor2D>(T);

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LstmVars } from '../model/network';
 import type { HeadTape } from '../model/note-head';
+import { gateFactors } from './bptt';
 
 /** Gradients of the head: its kernel, recurrent kernel and bias, the top outputs [N, units] and the embedding [V + 2, E]. */
 export interface HeadGradients {
@@ -29,11 +30,11 @@ function padRows(x: tf.Tensor2D, rows: number): tf.Tensor2D {
 export function headBackward(tape: HeadTape, dOut: tf.Tensor2D, head: LstmVars, embedding: tf.Tensor2D): HeadGradients {
   const { counts } = tape;
   const N = tape.top.shape[0];
-  const units = tape.top.shape[1];
   const H = head.recurrentKernel.shape[0];
   const split = (x: tf.Tensor2D): tf.Tensor2D[] => (counts.length > 0 ? (tf.split(x, [...counts], 0) as tf.Tensor2D[]) : []);
-  const [I, F, G, O, C, CP, D] = [tape.i, tape.f, tape.g, tape.o, tape.c, tape.cPrev, dOut].map(split);
-  const one = tf.scalar(1);
+  // The factors for every packed row at once; only the recurrence runs slot by slot.
+  const { k1, m } = gateFactors(tape, tape.cPrev);
+  const [K1, M, F, D] = [k1, m, tape.f, dOut].map(split);
   const uT = tf.transpose(head.recurrentKernel) as tf.Tensor2D;
   const dzs: tf.Tensor2D[] = new Array<tf.Tensor2D>(counts.length);
   let dhNext: tf.Tensor2D | null = null;
@@ -41,25 +42,13 @@ export function headBackward(tape: HeadTape, dOut: tf.Tensor2D, head: LstmVars, 
   for (let j = counts.length - 1; j >= 0; j--) {
     const n = counts[j];
     const dh: tf.Tensor2D = dhNext ? tf.add(D[j], padRows(dhNext, n)) : D[j];
-    const tc = tf.tanh(C[j]);
-    const dcH = tf.mul(dh, tf.mul(O[j], tf.sub(one, tf.square(tc))));
-    const dc: tf.Tensor2D = (dcNext ? tf.add(dcH, padRows(dcNext, n)) : dcH) as tf.Tensor2D;
-    dzs[j] = tf.concat(
-      [
-        tf.mul(dc, tf.mul(G[j], tf.mul(I[j], tf.sub(one, I[j])))),
-        tf.mul(dc, tf.mul(CP[j], tf.mul(F[j], tf.sub(one, F[j])))),
-        tf.mul(dc, tf.mul(I[j], tf.sub(one, tf.square(G[j])))),
-        tf.mul(dh, tf.mul(tc, tf.mul(O[j], tf.sub(one, O[j])))),
-      ],
-      1,
-    ) as tf.Tensor2D;
+    const dcH = tf.mul(dh, K1[j]) as tf.Tensor2D;
+    const dc: tf.Tensor2D = dcNext ? tf.add(dcH, padRows(dcNext, n)) : dcH;
+    dzs[j] = tf.mul(tf.concat([dc, dc, dc, dh], 1), M[j]);
     dcNext = tf.mul(dc, F[j]) as tf.Tensor2D;
     dhNext = tf.matMul(dzs[j], uT) as tf.Tensor2D;
   }
   const dZ = dzs.length > 0 ? (tf.concat(dzs, 0) as tf.Tensor2D) : tf.zeros([0, 4 * H]);
-  const kernel = head.kernel as tf.Tensor2D;
-  const wTop = kernel.slice([0, 0], [units, 4 * H]);
-  const wEmb = kernel.slice([units, 0], [kernel.shape[0] - units, 4 * H]);
   // The top share was added to every slot of a step, the embedding share at each input token.
   const dTopShare = tf.unsortedSegmentSum(dZ, tf.tensor1d(tape.source, 'int32'), N) as tf.Tensor2D;
   const dEmbShare = tf.unsortedSegmentSum(dZ, tf.tensor1d(tape.prefixIds, 'int32'), embedding.shape[0]) as tf.Tensor2D;
@@ -67,7 +56,7 @@ export function headBackward(tape: HeadTape, dOut: tf.Tensor2D, head: LstmVars, 
     dKernel: tf.concat([tf.matMul(tf.transpose(tape.top), dTopShare), tf.matMul(tf.transpose(embedding), dEmbShare)], 0) as tf.Tensor2D,
     dRecurrent: tf.matMul(tf.transpose(tape.hPrev), dZ) as tf.Tensor2D,
     dBias: tf.sum(dZ, 0) as tf.Tensor1D,
-    dTop: tf.matMul(dTopShare, tf.transpose(wTop)) as tf.Tensor2D,
-    dEmbedding: tf.matMul(dEmbShare, tf.transpose(wEmb)) as tf.Tensor2D,
+    dTop: tf.matMul(dTopShare, tf.transpose(tape.wTop)) as tf.Tensor2D,
+    dEmbedding: tf.matMul(dEmbShare, tf.transpose(tape.wEmb)) as tf.Tensor2D,
   };
 }
