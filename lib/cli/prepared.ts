@@ -17,7 +17,7 @@ import { UserError } from '../core/errors';
 import { makeDirs, parentPath, showPath, type FilePath } from '../core/files';
 import { lockModelFolder } from '../store/lock';
 import { splitByFile } from '../data/dataset';
-import { prepareCorpus, prepareThreads } from '../data/prepare-corpus';
+import { prepareCorpus, prepareThreads, type PrepareCorpusOptions } from '../data/prepare-corpus';
 import { checkSources, openPrepared, type PreparedFolder } from '../data/prepared-data';
 import { isPreparedFolder, PREPARED_FORMAT, type PreparedManifest } from '../data/shard-format';
 import type { MidiReadOptions } from '../midi/read';
@@ -60,12 +60,8 @@ function cacheEntry(folders: readonly FilePath[], tokenizer: TokenizerConfig, mi
 }
 
 /** What {@link runPrepare} does. */
-export interface PrepareRun {
-  readonly folders: readonly FilePath[];
-  readonly out: FilePath;
-  readonly midi: MidiReadOptions;
-  readonly tokenizer: TokenizerConfig;
-  readonly split: { readonly valFraction: number; readonly seed: number };
+export interface PrepareRun extends Omit<PrepareCorpusOptions, 'threads' | 'signal' | 'onProgress'> {
+  /** Worker threads (default: one per core). */
   readonly threads?: number;
   /** Told the outcome when this run prepared the folder. */
   readonly onDone?: (r: { manifest: PreparedManifest; seconds: number; notes: number; reused: number }) => void;
