@@ -292,6 +292,7 @@ export function tinyNoteModel(vocabSize: number, seed: number, dropout = 0): Mus
     stepUnits: 9,
     headUnits: 7,
     layers: 2,
+    copy: true,
     dropout,
     seed,
   });

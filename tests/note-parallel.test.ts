@@ -40,7 +40,7 @@ const noteModel = (seed: number, dropout: number): MusicModel => tinyNoteModel(d
 
 /** A full shuffled batch of `rows` note windows. */
 function noteBatchOf(rows: number): NoteBatch {
-  const pieces = stepPieces(data.vocab, data.train);
+  const pieces = stepPieces(data.vocab, data.train, { lookback: true, copy: true });
   const index = noteWindowIndex(pieces, dataset.seqLen, dataset.stride);
   const batch = noteBatches(data.vocab, pieces, index, dataset.seqLen, rows, { shuffle: true, seed: 2, epoch: 0 }).next().value;
   assert.ok(batch && batch.batchSize === rows, `precondition: a full batch of ${rows} windows`);

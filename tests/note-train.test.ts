@@ -18,7 +18,8 @@ import { noteLossAndGradients } from '../lib/train/note-bptt';
 import { prepareData } from '../lib/data/prepare';
 import { loadMidiFolder } from '../lib/midi/read';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
-import { LOOKBACK_FLAGS, STEP_SLOTS, toSteps } from '../lib/tokens/steps';
+import { copyId, LOOKBACK_FLAGS, STEP_SLOTS, toSteps, type StepOptions } from '../lib/tokens/steps';
+import { noteCodeSize } from '../lib/model/config';
 import { scoreNotePieces } from '../lib/evaluate/note-score';
 import { generateMusic } from '../lib/generate/generate';
 import { controlsPrimer } from '../lib/generate/controls';
@@ -35,6 +36,8 @@ before(async () => {
 });
 
 const noteModel = (seed: number): MusicModel => tinyNoteModel(data.vocab.tokens.length, seed);
+/** How the tiny note models cut pieces: with the look-back and copy ids. */
+const COPYING: StepOptions = { lookback: true, copy: true };
 
 /** The reference: the saved layers model's probabilities, differentiated by tfjs autograd. */
 function reference(model: MusicModel, batch: NoteBatch): { loss: number; grads: Float32Array[] } {
@@ -45,7 +48,7 @@ function reference(model: MusicModel, batch: NoteBatch): { loss: number; grads: 
     tf.tensor3d(batch.flags, [B, T, LOOKBACK_FLAGS]),
     tf.tensor3d(batch.prefix, [B, T, STEP_SLOTS], 'int32'),
   ];
-  const V = model.config.vocabSize;
+  const V = noteCodeSize(model.config);
   const at: number[] = [];
   batch.targets.forEach((t, k) => t >= 0 && at.push(k * V + t));
   const { value, grads } = tf.variableGrads(() => {
@@ -58,7 +61,7 @@ function reference(model: MusicModel, batch: NoteBatch): { loss: number; grads: 
 }
 
 test("note batches: every token after a piece's first step is a target once over windows of stride seqLen; prefixes are the targets shifted in behind the start id", () => {
-  const pieces = stepPieces(data.vocab, data.train);
+  const pieces = stepPieces(data.vocab, data.train, COPYING);
   const index = noteWindowIndex(pieces, dataset.seqLen, dataset.seqLen);
   const p = pieces[0];
   const refs = index.filter((r) => r.piece === 0);
@@ -83,7 +86,11 @@ test("note batches: every token after a piece's first step is a target once over
 test('the note kernel gives the loss and gradients of tfjs autograd on the layers model, and validation gives the same loss', () => {
   const model = noteModel(3);
   varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 40 + i)));
-  const pieces = stepPieces(data.vocab, data.train);
+  const pieces = stepPieces(data.vocab, data.train, COPYING);
+  assert.ok(
+    pieces.some((p) => p.steps.groups.includes(copyId(data.vocab, 1))),
+    'precondition: the batches hold copies',
+  );
   const index = noteWindowIndex(pieces, dataset.seqLen, dataset.stride);
   const batch = noteBatches(data.vocab, pieces, index, dataset.seqLen, 3, { shuffle: true, seed: 1, epoch: 0 }).next().value!;
   const ref = reference(model, batch);
@@ -119,7 +126,7 @@ test('a short run of the note family learns and is saved as a layers model that 
   }
 });
 
-test("scoring with a note model: chunked with the state carried equals one window, and every token after <s> gets the saved model's probability", () => {
+test("scoring with a note model: chunked with the state carried equals one window, and every step's tokens together get the saved model's probability of its code", () => {
   const model = noteModel(7);
   varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 90 + i)));
   const ids = data.val[0].ids.slice(0, 400);
@@ -127,8 +134,9 @@ test("scoring with a note model: chunked with the state carried equals one windo
   const [chunked] = scoreNotePieces(model, data.vocab, [ids], 7);
   assert.equal(whole.length, ids.length - 1);
   whole.forEach((x, i) => assert.ok(Math.abs(x - chunked[i]) < 1e-4, `token ${i + 1}: ${x} vs ${chunked[i]}`));
-  const steps = toSteps(data.vocab, ids);
-  const batch = noteBatch(data.vocab, [{ name: 'p', steps }], [{ piece: 0, start: 0 }], steps.count - 1);
+  const steps = toSteps(data.vocab, ids, COPYING);
+  assert.ok(steps.groups.includes(copyId(data.vocab, 1)), 'precondition: the piece has copies');
+  const batch = noteBatch(data.vocab, [{ name: 'p', steps, options: COPYING }], [{ piece: 0, start: 0 }], steps.count - 1);
   const p = tf.tidy(() =>
     (
       model.net.predict([
@@ -138,18 +146,20 @@ test("scoring with a note model: chunked with the state carried equals one windo
       ]) as tf.Tensor
     ).dataSync(),
   );
-  const V = model.config.vocabSize;
-  let checked = 0;
+  const V = noteCodeSize(model.config);
+  let covered = 0;
   for (let t = 0; t < batch.seqLen; t++) {
+    let code = 0;
     for (let j = 0; j < STEP_SLOTS; j++) {
       const target = batch.targets[t * STEP_SLOTS + j];
-      if (target < 0) continue;
-      const token = steps.starts[t + 1] + j;
-      assert.ok(Math.abs(Math.log(p[(t * STEP_SLOTS + j) * V + target]) - whole[token - 1]) < 1e-4, `token ${token}`);
-      checked++;
+      if (target >= 0) code += Math.log(p[(t * STEP_SLOTS + j) * V + target]);
     }
+    const from = steps.starts[t + 1];
+    const tokens = whole.slice(from - 1, from - 1 + steps.spans[t + 1]).reduce((a, x) => a + x, 0);
+    assert.ok(Math.abs(code - tokens) < 1e-4, `step ${t + 1}: ${code} vs ${tokens}`);
+    covered += steps.spans[t + 1];
   }
-  assert.equal(checked, ids.length - 1, 'every token after <s> is scored');
+  assert.equal(covered, ids.length - 1, 'every token after <s> is covered');
   assert.throws(() => scoreNotePieces(model, data.vocab, [ids.slice(5)]), /starts? with <s>/);
   model.net.dispose();
 });
@@ -157,7 +167,7 @@ test("scoring with a note model: chunked with the state carried equals one windo
 test('a note model without its look-back reads every step with an empty look-back, in training, scoring and generation alike', async () => {
   const ids = data.val[0].ids.slice(0, 300);
   const withIt = toSteps(data.vocab, ids);
-  const without = toSteps(data.vocab, ids, false);
+  const without = toSteps(data.vocab, ids, { lookback: false, copy: false });
   assert.deepEqual(without.groups, withIt.groups);
   assert.ok(
     withIt.flags.some((f) => f > 0) || withIt.lookback.some((id) => id !== data.vocab.tokens.length),
@@ -165,10 +175,15 @@ test('a note model without its look-back reads every step with an empty look-bac
   );
   assert.ok(without.lookback.every((id) => id === data.vocab.tokens.length));
   assert.ok(without.flags.every((f) => f === 0));
-  const model = buildModel({ ...noteModel(11).config, lookback: false });
+  const model = buildModel({ ...noteModel(11).config, lookback: false, copy: false });
   varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 120 + i)));
   const [scored] = scoreNotePieces(model, data.vocab, [ids]);
-  const batch = noteBatch(data.vocab, [{ name: 'p', steps: without }], [{ piece: 0, start: 0 }], without.count - 1);
+  const batch = noteBatch(
+    data.vocab,
+    [{ name: 'p', steps: without, options: { lookback: false, copy: false } }],
+    [{ piece: 0, start: 0 }],
+    without.count - 1,
+  );
   assert.ok(
     Math.abs(-scored.reduce((a, x) => a + x, 0) / batch.tokens - noteBatchLoss(model.vars, batch)) < 1e-4,
     'scoring reads the empty look-back',

@@ -36,10 +36,11 @@ test('the settings cell: the token family unless asked for the note family, its 
   const note = notebookConfig({ ...CELL, family: 'note' }, {});
   assert.equal(note.model.family, 'note');
   assert.equal(note.model.stepUnits, note.model.units, "the note family's step vector is as wide as its LSTM");
+  assert.equal(note.model.copy, true, 'the note family copies notes of bars −1 and −2');
   assert.deepEqual(
-    { ...note.model, family: 'token', stepUnits: undefined },
-    { ...token.model, stepUnits: undefined },
-    'only the family differs',
+    { ...note.model, family: 'token', stepUnits: undefined, copy: undefined },
+    { ...token.model, stepUnits: undefined, copy: undefined },
+    "only the family and the note family's defaults differ",
   );
 });
 

@@ -9,7 +9,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadMidiFolder } from '../lib/midi/read';
 import { DEFAULT_TOKENIZER_CONFIG, defaultTokenizerConfig } from '../lib/tokens/config';
-import { endsStep, LOOKBACK_FLAGS, LOOKBACK_SLOTS, padId, startId, STEP_SLOTS, stepReader, toSteps, type Steps } from '../lib/tokens/steps';
+import {
+  codeSize,
+  copyBack,
+  copyId,
+  endsStep,
+  LOOKBACK_FLAGS,
+  LOOKBACK_SLOTS,
+  padId,
+  startId,
+  STEP_SLOTS,
+  stepReader,
+  toSteps,
+  type StepOptions,
+  type Steps,
+} from '../lib/tokens/steps';
 import { pieceToTokens } from '../lib/tokens/tokenize';
 import { buildVocabulary, encodeTokens, type Vocabulary } from '../lib/tokens/vocabulary';
 import { DATA_DIR, needPianoMidi, PIANO_MIDI } from './helpers';
@@ -292,4 +306,96 @@ test('piano-midi: tokens per step, repeat flags, and time on 20,000 tokens', { s
   const ms = performance.now() - t0;
   t.diagnostic(`toSteps on ${long.length} tokens (${st.count} steps): ${ms.toFixed(1)} ms`);
   assert.ok(ms < 1000, `${ms} ms`);
+});
+
+const COPYING: StepOptions = { lookback: true, copy: true };
+
+/** Group s's code as text, copy ids as `copy:1` / `copy:2`. */
+function codeText(st: Steps, s: number): string {
+  return Array.from(st.groups.subarray(s * STEP_SLOTS, s * STEP_SLOTS + st.lengths[s]), (id) =>
+    copyBack(VOCAB, id) > 0 ? `copy:${copyBack(VOCAB, id)}` : VOCAB.keys[id],
+  ).join(' ');
+}
+
+test('copy ids follow the vocabulary, and pad and start follow them', () => {
+  const V = VOCAB.tokens.length;
+  assert.deepEqual([copyId(VOCAB, 1), copyId(VOCAB, 2)], [V, V + 1]);
+  assert.deepEqual([codeSize(VOCAB, COPYING), padId(VOCAB, COPYING), startId(VOCAB, COPYING)], [V + 2, V + 2, V + 3]);
+  assert.deepEqual([copyBack(VOCAB, V - 1), copyBack(VOCAB, V), copyBack(VOCAB, V + 1), copyBack(VOCAB, V + 2)], [0, 1, 2, 0]);
+});
+
+test('a note that is its look-back note again is coded as a copy and its velocity; bar −1 before bar −2; anything else is spelled out', () => {
+  const bar1 = 'p:0 n:60 v:5 d:12 n:64 v:4 d:12 p:12 n:62 v:5 d:6';
+  const bar2 = 'p:0 n:60 v:3 d:12 n:64 v:4 d:12 p:12 n:62 v:5 d:3';
+  const bar3 = 'p:0 n:60 v:5 d:12 n:64 v:4 d:12 p:12 n:62 v:5 d:6';
+  const bar4 = 'p:0 t:123 n:60 v:5 d:12 p:6 n:64 v:4 d:12';
+  const seq = ids(`<s> | ts:4/4 ${bar1} | ts:4/4 ${bar2} | ts:4/4 ${bar3} | ts:4/4 ${bar4}`);
+  const st = toSteps(VOCAB, seq, COPYING);
+  const codes = Array.from({ length: st.count }, (_, s) => codeText(st, s));
+  assert.deepEqual(codes, [
+    '<s>',
+    '| ts:4/4',
+    ...bar1.split(/ (?=p:|n:64)/),
+    '| ts:4/4',
+    // Bar 2: the chord's notes again, with velocities of their own; p:12's duration differs.
+    'copy:1 v:3',
+    'copy:1 v:4',
+    'p:12 n:62 v:5 d:3',
+    '| ts:4/4',
+    'copy:1 v:5',
+    'copy:1 v:4',
+    // Bar 2 (one back) has d:3 at p:12, bar 1 (two back) has d:6.
+    'copy:2 v:5',
+    '| ts:4/4',
+    // A tempo token of its own: spelled out. Then p:6: bars −1 and −2 have nothing there (their next note is at p:12).
+    'p:0 t:123 n:60 v:5 d:12',
+    'p:6 n:64 v:4 d:12',
+  ]);
+  // The look-back and flags are those of the spelled-out steps, and each step stands for its tokens.
+  const plain = toSteps(VOCAB, seq);
+  // (with copy ids the empty slot's id is 2 higher)
+  assert.deepEqual(
+    Array.from(st.lookback, (id) => (id === padId(VOCAB, COPYING) ? PAD : id)),
+    [...plain.lookback],
+  );
+  assert.deepEqual(st.flags, plain.flags);
+  assert.deepEqual(st.starts, plain.starts);
+  assert.deepEqual(st.spans, plain.lengths);
+  assert.deepEqual([...st.lengths].slice(6, 9), [2, 2, 4]);
+});
+
+test('copies need the look-back; a copy with nothing to copy is refused', () => {
+  assert.throws(
+    () => stepReader(VOCAB, { lookback: false, copy: true }),
+    new RangeError('copy ids need the look-back (they copy its notes)'),
+  );
+  const reader = stepReader(VOCAB, COPYING);
+  reader.read(ids('<s>'));
+  assert.equal(reader.copyOf(1), null);
+  assert.throws(() => reader.expand([copyId(VOCAB, 2), ...ids('v:5')]), new RangeError('copy:2 has no note of bar −2 to copy here'));
+  // Without copy ids, the copy ids' places are ordinary ids to the reader's coder (never produced).
+  assert.deepEqual(stepReader(VOCAB).encode(ids('p:0 n:60 v:5 d:12')), ids('p:0 n:60 v:5 d:12'));
+});
+
+test('real pieces: coded with copies, step by step expansion gives back the ids, and coding the expansion gives back the code', (t) => {
+  let notes = 0;
+  let copies = 0;
+  for (const seq of pieceIds(VOCAB, DATA_DIR)) {
+    const st = toSteps(VOCAB, seq, COPYING);
+    const reader = stepReader(VOCAB, COPYING);
+    const back: number[] = [];
+    for (let s = 0; s < st.count; s++) {
+      const code = [...st.groups.subarray(s * STEP_SLOTS, s * STEP_SLOTS + st.lengths[s])];
+      const group = reader.expand(code);
+      assert.deepEqual(reader.encode(group), code, `step ${s}`);
+      assert.equal(group.length, st.spans[s]);
+      reader.read(group);
+      back.push(...group);
+      if (copyBack(VOCAB, code[0]) > 0) copies++;
+    }
+    assert.deepEqual(back, seq);
+    notes += seq.filter((id) => VOCAB.tokens[id].kind === 'event').length;
+  }
+  t.diagnostic(`${copies} of ${notes} notes are copies (${((100 * copies) / notes).toFixed(1)} %)`);
+  assert.ok(copies / notes > 0.1, `the folk tunes of data/ repeat notes of the bar before: ${copies} of ${notes}`);
 });

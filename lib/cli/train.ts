@@ -64,6 +64,10 @@ export const TRAIN_FLAGS: FlagSpecs = {
     type: 'boolean',
     help: 'train a note-family model without its look-back (the notes 1 and 2 bars back), to measure what it brings',
   },
+  'no-copy': {
+    type: 'boolean',
+    help: 'train a note-family model without copy ids (its head then spells out a note of 1 or 2 bars back instead of copying it)',
+  },
   'head-units': { type: 'string', help: "N units of the note family's head (default 128)" },
   'step-units': { type: 'string', help: "N width of the note family's step vector, which its LSTM reads (default: --units)" },
   units: { type: 'string', help: `N LSTM units per layer (default ${DEFAULT_MODEL_CONFIG.units})` },
@@ -141,6 +145,7 @@ const FIXED_BY_INIT = [
   'head-units',
   'step-units',
   'no-lookback',
+  'no-copy',
 ] as const;
 
 /** The model --init-from names, loaded and checked; flags it fixes are refused by name. */
@@ -226,6 +231,7 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
         headUnits: num(a, 'head-units', 'int'),
         stepUnits: num(a, 'step-units', 'int'),
         lookback: a.values['no-lookback'] === true ? false : undefined,
+        copy: a.values['no-copy'] === true || a.values['no-lookback'] === true ? false : undefined,
         dropout: num(a, 'dropout'),
         recurrentDropout: num(a, 'recurrent-dropout'),
         seed: num(a, 'seed', 'int'),

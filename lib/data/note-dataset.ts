@@ -8,7 +8,7 @@
  * windows of stride seqLen, so the loss is per token like the token family's.
  */
 import { createRng, deriveSeed, shuffled } from '../core/rng';
-import { LOOKBACK_FLAGS, LOOKBACK_SLOTS, padId, startId, STEP_SLOTS, toSteps, type Steps } from '../tokens/steps';
+import { LOOKBACK_FLAGS, LOOKBACK_SLOTS, padId, startId, STEP_SLOTS, toSteps, type StepOptions, type Steps } from '../tokens/steps';
 import type { Vocabulary } from '../tokens/vocabulary';
 import { windowsOver, type EncodedPiece, type WindowRef } from './dataset';
 
@@ -19,6 +19,8 @@ export const INPUT_SLOTS = STEP_SLOTS + LOOKBACK_SLOTS;
 export interface SteppedPiece {
   readonly name: string;
   readonly steps: Steps;
+  /** How it was cut (the pad and start ids depend on it). */
+  readonly options: StepOptions;
 }
 
 /** A batch of step windows; every array is row-major, `[b][t][slot]`. */
@@ -38,9 +40,9 @@ export interface NoteBatch {
   readonly tokens: number;
 }
 
-/** Cuts encoded remi pieces into steps (once, for every epoch), with their look-back unless `withLookback` is false. */
-export function stepPieces(vocab: Vocabulary, pieces: readonly EncodedPiece[], withLookback = true): SteppedPiece[] {
-  return pieces.map((p) => ({ name: p.name, steps: toSteps(vocab, p.ids, withLookback) }));
+/** Cuts encoded remi pieces into steps (once, for every epoch), as `options` say (a model's: model/config.ts stepOptionsOf). */
+export function stepPieces(vocab: Vocabulary, pieces: readonly EncodedPiece[], options: StepOptions): SteppedPiece[] {
+  return pieces.map((p) => ({ name: p.name, steps: toSteps(vocab, p.ids, options), options }));
 }
 
 /**
@@ -56,15 +58,15 @@ export function noteWindowIndex(pieces: readonly SteppedPiece[], seqLen: number,
 export function noteBatch(vocab: Vocabulary, pieces: readonly SteppedPiece[], refs: readonly WindowRef[], seqLen: number): NoteBatch {
   const B = refs.length;
   const T = seqLen;
-  const pad = padId(vocab);
-  const start = startId(vocab);
   const group = new Int32Array(B * T * INPUT_SLOTS);
   const flags = new Float32Array(B * T * LOOKBACK_FLAGS);
   const prefix = new Int32Array(B * T * STEP_SLOTS);
   const targets = new Int32Array(B * T * STEP_SLOTS).fill(-1);
   let tokens = 0;
   refs.forEach((r, b) => {
-    const s = pieces[r.piece].steps;
+    const { steps: s, options } = pieces[r.piece];
+    const pad = padId(vocab, options);
+    const start = startId(vocab, options);
     for (let t = 0; t < T; t++) {
       const step = r.start + t;
       const row = b * T + t;

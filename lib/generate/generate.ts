@@ -19,6 +19,7 @@ import { DEFAULT_BPM, type Note, type Piece } from '../core/piece';
 import { createRng } from '../core/rng';
 import { runSteps, runStepsStoppable } from '../core/steps';
 import { advance, initialState, readInferenceWeights, type InferenceWeights, type LstmState, type Prediction } from '../model/inference';
+import { stepOptionsOf } from '../model/config';
 import { readNoteInferenceWeights } from '../model/note-inference';
 import type { MusicModel } from '../model/network';
 import { grammarStart } from '../tokens/grammar';
@@ -171,7 +172,7 @@ function* generation(
 function samplerFor(model: MusicModel): { readonly sample: Sampler; readonly dispose: () => void } {
   if (model.config.family === 'note') {
     const weights = readNoteInferenceWeights(model);
-    return { sample: noteSampler(weights, model.config.lookback !== false), dispose: () => weights.dispose() };
+    return { sample: noteSampler(weights, stepOptionsOf(model.config)), dispose: () => weights.dispose() };
   }
   const weights = readInferenceWeights(model);
   return {

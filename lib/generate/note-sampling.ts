@@ -15,6 +15,13 @@
  * most likely tokens (the last note's velocity and duration: a note's group
  * ends at its dur), as the token family completes its last note.
  *
+ * With copy ids (a model's `copy`), the head's first choice of a step may
+ * also be "bar −1's (or −2's) note from here again", allowed when that note
+ * exists and its tokens are allowed here: the step then writes that note's
+ * position and pitch, samples its velocity, and ends with its duration. The
+ * main stack reads every step in its canonical code, as in training (a note
+ * spelled out that is a copy is read as the copy).
+ *
  * `run.context` counts steps for this family (notes and bars, not tokens):
  * once the main state holds C steps, the next step restarts it from zeros
  * and it reads the last C/2 steps again (their look-back as it was read), as
@@ -24,13 +31,24 @@ import { advanceStep, headStart, headStep, type HeadPrediction, type NoteInferen
 import { initialState, type LstmState } from '../model/inference';
 import { grammarStart } from '../tokens/grammar';
 import type { GrammarState } from '../tokens/scheme';
-import { endsStep, STEP_SLOTS, startId, stepReader, toSteps } from '../tokens/steps';
+import {
+  copyBack,
+  copyId,
+  COPY_BACKS,
+  endsStep,
+  STEP_SLOTS,
+  startId,
+  stepReader,
+  toSteps,
+  type CopiedNote,
+  type StepOptions,
+} from '../tokens/steps';
 import { schemeOf } from '../tokens/tokenize';
 import type { Vocabulary } from '../tokens/vocabulary';
 import { allowedNext, checkFinite, contextWindow, type Draw, type GenerateProgress, type Sampler } from './draw';
 import { mostLikelyToken, sampleToken } from './sample';
 
-/** One step as the main stack reads it. */
+/** One step as the main stack reads it: its code (tokens, or a copy id and velocity) and its look-back. */
 interface Step {
   readonly group: readonly number[];
   readonly lookback: Int32Array;
@@ -40,13 +58,14 @@ interface Step {
 /**
  * The note family's sampling loop over `weights` (see the file comment):
  * reads the primer, writes `run.length` events and completes the last note.
- * Returns the primer and new ids; yields after every token. Throws a
- * RangeError for an empty primer or a vocabulary steps do not support (remi
- * with the meter after every bar only), and a NonFiniteOutput when the
- * model's scores are not finite.
+ * Returns the primer and new ids; yields after every token. `options` are
+ * the model's (../model/config.ts stepOptionsOf). Throws a RangeError for an
+ * empty primer or a vocabulary steps do not support (remi with the meter
+ * after every bar only), and a NonFiniteOutput when the model's scores are
+ * not finite.
  */
-export function noteSampler(weights: NoteInferenceWeights, withLookback = true): Sampler {
-  return (vocab, primer, draw, onProgress) => sampleNoteSteps(weights, vocab, primer, draw, withLookback, onProgress);
+export function noteSampler(weights: NoteInferenceWeights, options: StepOptions): Sampler {
+  return (vocab, primer, draw, onProgress) => sampleNoteSteps(weights, vocab, primer, draw, options, onProgress);
 }
 
 /** {@link noteSampler}'s loop. */
@@ -55,12 +74,12 @@ function* sampleNoteSteps(
   vocab: Vocabulary,
   primer: readonly number[],
   draw: Draw,
-  withLookback: boolean,
+  options: StepOptions,
   onProgress?: GenerateProgress,
 ): ReturnType<Sampler> {
   const { sampling, run, rng, control, keeper } = draw;
   if (primer.length === 0) throw new RangeError('the primer is empty: it needs at least one token');
-  const reader = stepReader(vocab, withLookback);
+  const reader = stepReader(vocab, options);
   // A step into the main state (restarted on a window of steps with run.context): the top output after it.
   const read = contextWindow(
     run.context ?? 0,
@@ -70,25 +89,35 @@ function* sampleNoteSteps(
       return { state: r.state, out: r.h };
     },
   );
-  const start = startId(vocab);
+  /** The main stack reads a complete group of tokens, coded as in training. */
+  const readGroup = (group: readonly number[]): Float32Array =>
+    read({ group: options.copy ? reader.encode(group) : group, ...reader.read(group) });
+  const start = startId(vocab, options);
   const scheme = schemeOf(vocab.config);
+  const velocities = vocab.tokens.some((t) => t.kind === 'vel');
   const closes = (group: readonly number[]): boolean => group.length === STEP_SLOTS || endsStep(vocab.tokens[group[group.length - 1]]);
   let grammar: GrammarState = grammarStart(vocab);
   const ids: number[] = [];
-  const take = (id: number): void => {
+  /** New events (the primer's are not counted). */
+  let events = 0;
+  const take = (id: number, counted = true): void => {
     ids.push(id);
     grammar = grammar.after(id);
     keeper.read(id);
+    if (counted && vocab.tokens[id].kind === 'event') {
+      events++;
+      if (onProgress && (events % 25 === 0 || events === run.length)) onProgress(events, run.length);
+    }
   };
   // The primer's complete steps into the main state; its last incomplete group (if any) is the next step's start.
-  const cut = toSteps(vocab, primer, withLookback);
+  const cut = toSteps(vocab, primer, options);
   let h: Float32Array | null = null;
   let group: number[] = [];
   for (let s = 0; s < cut.count; s++) {
-    group = Array.from(cut.groups.subarray(s * STEP_SLOTS, s * STEP_SLOTS + cut.lengths[s]));
-    group.forEach(take);
+    group = primer.slice(cut.starts[s], cut.starts[s] + cut.spans[s]);
+    group.forEach((id) => take(id, false));
     if (!closes(group)) break;
-    h = read({ group, ...reader.read(group) });
+    h = readGroup(group);
     group = [];
     yield;
   }
@@ -100,24 +129,55 @@ function* sampleNoteSteps(
     forced.forEach((id, k) => (p = checked(headStep(weights, p.state, id), first + k + 1)));
     return p;
   };
+  /** The allowed ids here: the grammar's, controls' and keeper's tokens, and at a step's start the copy ids whose note is allowed. */
+  const allowedHere = (copies: boolean): Float32Array => {
+    const tokens = allowedNext(grammar.allowed(), control, keeper.mask());
+    if (!copies) return tokens;
+    const all = new Float32Array(weights.codeSize);
+    all.set(tokens);
+    for (let back = 1; back <= COPY_BACKS; back++) if (copyAllowed(reader.copyOf(back))) all[copyId(vocab, back)] = 1;
+    return all;
+  };
+  /** Whether a copy's tokens are allowed one after another from here (with, between pitch and dur, the first velocity allowed). */
+  const copyAllowed = (c: CopiedNote | null): boolean => {
+    if (c === null) return false;
+    const ok = (g: GrammarState, id: number): boolean => allowedNext(g.allowed(), control, keeper.mask())[id] > 0;
+    let g = grammar;
+    for (const id of c.before) {
+      if (!ok(g, id)) return false;
+      g = g.after(id);
+    }
+    if (velocities) g = g.after(g.allowed().findIndex((a) => a > 0));
+    return ok(g, c.dur);
+  };
   let out = headThrough(h, group);
-  let events = 0;
+  /** The copy under way: its dur still to write after the velocity. */
+  let copying: CopiedNote | null = null;
   const maxTokens = primer.length + run.length * 16 + 64;
   while (ids.length < maxTokens) {
     const done = events >= run.length;
     if (done && group.length === 0 && !scheme.needsMore(vocab.tokens[ids[ids.length - 1]])) break;
-    const allowed = allowedNext(grammar.allowed(), control, keeper.mask());
+    const allowed = allowedHere(options.copy && group.length === 0 && !done);
     const next = done ? mostLikelyToken(out.logits, allowed) : sampleToken(out.logits, sampling, rng, allowed);
-    take(next);
-    group.push(next);
-    if (vocab.tokens[next].kind === 'event') {
-      events++;
-      if (onProgress && (events % 25 === 0 || events === run.length)) onProgress(events, run.length);
+    const back = copyBack(vocab, next);
+    if (back > 0) {
+      copying = reader.copyOf(back);
+      if (copying === null) throw new Error(`copy:${back} was sampled with nothing to copy`);
+      copying.before.forEach((id) => take(id));
+      group.push(...copying.before);
+    } else {
+      take(next);
+      group.push(next);
     }
-    if (!closes(group)) out = checked(headStep(weights, out.state, next), ids.length);
+    if (copying !== null && (!velocities || back === 0)) {
+      take(copying.dur);
+      group.push(copying.dur);
+      copying = null;
+    }
+    if (copying !== null || !closes(group)) out = checked(headStep(weights, out.state, next), ids.length);
     else {
       // The step is complete: the main stack reads it, unless it was the last.
-      if (events < run.length || scheme.needsMore(vocab.tokens[next])) out = headThrough(read({ group, ...reader.read(group) }), []);
+      if (events < run.length || scheme.needsMore(vocab.tokens[ids[ids.length - 1]])) out = headThrough(readGroup(group), []);
       group = [];
     }
     yield;

@@ -3,6 +3,7 @@
  * the family, the sizes and the dropout, with their defaults and checks.
  */
 import { checkInt, checkNumber } from '../core/check';
+import { COPY_BACKS, type StepOptions } from '../tokens/steps';
 
 /** Model hyperparameters; saved with the weights. */
 export interface ModelConfig {
@@ -37,6 +38,13 @@ export interface ModelConfig {
   readonly stepUnits?: number;
   /** The note family's look-back (the notes 1 and 2 bars back, lib/tokens/steps.ts): false leaves it empty, to measure what it brings (default true). */
   readonly lookback?: boolean;
+  /**
+   * The note family's copy ids (lib/tokens/steps.ts): its head may write
+   * "the note of bar −1 (or −2) from here again" as one decision. Absent in
+   * older note folders (false); new note models with the look-back default
+   * to true ({@link withFamilyDefaults}).
+   */
+  readonly copy?: boolean;
 }
 
 /** How the LSTM steps through a piece: once per token, or once per note. */
@@ -67,6 +75,10 @@ export function validateModelConfig(c: ModelConfig): ModelConfig {
   if (c.stepUnits !== undefined) checkInt('stepUnits', c.stepUnits, 1, 4096);
   if (c.lookback !== undefined && typeof c.lookback !== 'boolean')
     throw new RangeError(`lookback must be true or false (got ${JSON.stringify(c.lookback)})`);
+  if (c.copy !== undefined && typeof c.copy !== 'boolean')
+    throw new RangeError(`copy must be true or false (got ${JSON.stringify(c.copy)})`);
+  if (c.copy === true && c.lookback === false)
+    throw new RangeError('copy needs the look-back (it copies the look-back notes): lookback is false');
   return c;
 }
 
@@ -75,7 +87,22 @@ export function stepUnitsOf(c: ModelConfig): number {
   return c.stepUnits ?? c.embeddingDim;
 }
 
-/** A new model's config with its family's defaults filled in: a note-family model's step vector is as wide as its LSTM. */
+/** How a note-family model cuts pieces into steps: with its look-back, and with copy ids. */
+export function stepOptionsOf(c: ModelConfig): StepOptions {
+  return { lookback: c.lookback !== false, copy: c.copy === true };
+}
+
+/** The ids a note-family model's head chooses among: the vocabulary, then its copy ids (its embedding has 2 rows more: empty slot, head start). */
+export function noteCodeSize(c: ModelConfig): number {
+  return c.vocabSize + (c.copy === true ? COPY_BACKS : 0);
+}
+
+/**
+ * A new model's config with its family's defaults filled in: a note-family
+ * model's step vector is as wide as its LSTM, and it has copy ids when it
+ * has the look-back.
+ */
 export function withFamilyDefaults(c: ModelConfig): ModelConfig {
-  return c.family === 'note' && c.stepUnits === undefined ? { ...c, stepUnits: c.units } : c;
+  if (c.family !== 'note') return c;
+  return { ...c, stepUnits: c.stepUnits ?? c.units, copy: c.copy ?? c.lookback !== false };
 }

@@ -30,16 +30,17 @@ import {
   type InferenceLayer,
   type LstmState,
 } from './inference';
+import { noteCodeSize } from './config';
 import type { LayerState, MusicModel } from './network';
 
 /** Everything note-step inference needs, copied out of the model once. Call dispose() when done. */
 export interface NoteInferenceWeights {
-  /** V: the vocabulary's tokens; padId = V and startId = V + 1 (./../tokens/steps.ts). */
-  readonly vocabSize: number;
+  /** The ids the head chooses among (the vocabulary's V tokens, then any copy ids); padId = codeSize, startId = codeSize + 1 (../tokens/steps.ts). */
+  readonly codeSize: number;
   readonly embeddingDim: number;
   /** Which engine computes the products. */
   readonly engine: GemvEngine;
-  /** [V + 2, embeddingDim] */
+  /** [codeSize + 2, embeddingDim] */
   readonly embedding: Float32Array;
   /** The concatenated slot embeddings ((STEP_SLOTS + LOOKBACK_SLOTS)·embeddingDim) → the step vector x (stepUnits). */
   readonly step: Gemv;
@@ -64,7 +65,7 @@ export interface HeadState extends LayerState<Float32Array> {
 
 /** What one head step returns: the scores of the next token of the step, and the head's state after reading the previous one. */
 export interface HeadPrediction {
-  /** Unnormalized scores over the vocabulary (V values). */
+  /** Unnormalized scores over the vocabulary and the copy ids (codeSize values). */
   readonly logits: Float32Array;
   readonly state: HeadState;
 }
@@ -91,7 +92,7 @@ export function readNoteInferenceWeights(model: MusicModel, engine: GemvEngine |
   });
   try {
     return {
-      vocabSize: c.vocabSize,
+      codeSize: noteCodeSize(c),
       embeddingDim: c.embeddingDim,
       engine: use,
       embedding: model.vars.embedding.dataSync() as Float32Array,
@@ -133,7 +134,7 @@ export function advanceStep(
       `a step's look-back has ${LOOKBACK_SLOTS} ids and ${LOOKBACK_FLAGS} flags (got ${lookback.length} and ${flags.length})`,
     );
   }
-  const V = w.vocabSize;
+  const V = w.codeSize;
   const E = w.embeddingDim;
   const slots = new Float32Array((STEP_SLOTS + LOOKBACK_SLOTS) * E);
   for (let k = 0; k < STEP_SLOTS + LOOKBACK_SLOTS; k++) {
@@ -168,11 +169,11 @@ export function headStart(w: NoteInferenceWeights, h: Float32Array): HeadState {
 }
 
 /**
- * The head reads the step's previous token `prev` (startId = V + 1 before the
+ * The head reads the step's previous token `prev` (startId = codeSize + 1 before the
  * step's first token) and gives the scores of the step's next token.
  */
 export function headStep(w: NoteInferenceWeights, state: HeadState, prev: number): HeadPrediction {
-  checkId(prev, w.vocabSize + 2, 'head input');
+  checkId(prev, w.codeSize + 2, 'head input');
   const E = w.embeddingDim;
   const H = w.headUnits;
   const xh = new Float32Array(E + H);

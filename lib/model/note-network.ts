@@ -6,7 +6,7 @@
  *     step s's tokens (8 slots) + its look-back (6 slots) ─ embedding ─ concatenated ─ dense → x_s
  *     [x_s; look-back flags] → N stacked LSTM layers → h_s
  *     head: an LSTM over the next step's slots j = 0..7, reading [h_s; embedding(y_{j−1})]
- *           (y_{−1} = the start id) → dense → softmax over the vocabulary = p(y_j | h_s, y_<j)
+ *           (y_{−1} = the start id) → dense → softmax over the vocabulary and the copy ids = p(y_j | h_s, y_<j)
  *
  * Every token of a piece is still predicted once, from the same vocabulary,
  * so NLL per token and per note compare with the token model's exactly. The
@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LOOKBACK_FLAGS, LOOKBACK_SLOTS, STEP_SLOTS } from '../tokens/steps';
-import { stepUnitsOf, type ModelConfig } from './config';
+import { noteCodeSize, stepUnitsOf, type ModelConfig } from './config';
 
 /** Units of the head's LSTM when the config does not say. */
 export const DEFAULT_HEAD_UNITS = 128;
@@ -38,7 +38,7 @@ function stepInputDim(c: ModelConfig): number {
 
 /** The tfjs layers model of the note-step family (see the file comment), with seeded initial weights. */
 export function buildNoteNet(c: ModelConfig): tf.LayersModel {
-  const V = c.vocabSize;
+  const V = noteCodeSize(c);
   const E = c.embeddingDim;
   const s = c.seed;
   const glorot = (k: number): ReturnType<typeof tf.initializers.glorotUniform> => tf.initializers.glorotUniform({ seed: s + k });
@@ -97,8 +97,9 @@ export function buildNoteNet(c: ModelConfig): tf.LayersModel {
 export function noteWeightShapes(c: ModelConfig): number[][] {
   const E = c.embeddingDim;
   const Hh = c.headUnits ?? DEFAULT_HEAD_UNITS;
-  const shapes: number[][] = [[c.vocabSize + 2, E], [(STEP_SLOTS + LOOKBACK_SLOTS) * E, stepUnitsOf(c)], [stepUnitsOf(c)]];
+  const V = noteCodeSize(c);
+  const shapes: number[][] = [[V + 2, E], [(STEP_SLOTS + LOOKBACK_SLOTS) * E, stepUnitsOf(c)], [stepUnitsOf(c)]];
   for (let l = 0; l < c.layers; l++) shapes.push([l === 0 ? stepInputDim(c) : c.units, 4 * c.units], [c.units, 4 * c.units], [4 * c.units]);
-  shapes.push([c.units + E, 4 * Hh], [Hh, 4 * Hh], [4 * Hh], [Hh, c.vocabSize], [c.vocabSize]);
+  shapes.push([c.units + E, 4 * Hh], [Hh, 4 * Hh], [4 * Hh], [Hh, V], [V]);
   return shapes;
 }

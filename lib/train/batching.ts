@@ -22,6 +22,7 @@ import { epochOrder, limitedOrder, streamedBatches, windowTable, type StreamPiec
 import { noteBatches, noteWindowIndex, stepPieces, type NoteBatch } from '../data/note-dataset';
 import type { Transposer } from '../data/transpose';
 import { batchLoss } from '../model/forward';
+import { stepOptionsOf } from '../model/config';
 import { noteBatchLoss } from '../model/note-forward';
 import type { ModelConfig, ModelVars } from '../model/network';
 import type { TrainConfig } from '../store/train-config';
@@ -89,9 +90,9 @@ export function runBatches(src: BatchSource, cfg: TrainConfig, transposer?: Tran
         "carryState is not available for the note family yet: its windows are already about 3.5 times longer than the token family's",
       );
     if (transposer) throw new UserError('transposeRange is not available for the note family yet');
-    const lookback = src.config.lookback !== false;
-    const train = stepPieces(src.vocab, src.train, lookback);
-    const val = stepPieces(src.vocab, src.val, lookback);
+    const options = stepOptionsOf(src.config);
+    const train = stepPieces(src.vocab, src.train, options);
+    const val = stepPieces(src.vocab, src.val, options);
     const index = noteWindowIndex(train, seqLen, stride);
     if (index.length === 0)
       throw new UserError(
