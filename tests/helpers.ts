@@ -293,6 +293,7 @@ export function tinyNoteModel(vocabSize: number, seed: number, dropout = 0): Mus
     headUnits: 7,
     layers: 2,
     copy: true,
+    headSkip: true,
     dropout,
     seed,
   });

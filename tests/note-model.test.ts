@@ -21,7 +21,11 @@ import { initialState, softmax, type GemvEngine } from '../lib/model/inference';
 import { buildModel, DEFAULT_MODEL_CONFIG, newModel, varList, type MusicModel } from '../lib/model/network';
 import { advanceStep, headStart, headStep, readNoteInferenceWeights } from '../lib/model/note-inference';
 import { DEFAULT_TOKENIZER_CONFIG } from '../lib/tokens/config';
-import { LOOKBACK_FLAGS, LOOKBACK_SLOTS, padId, startId, STEP_SLOTS, toSteps } from '../lib/tokens/steps';
+import { copyId, LOOKBACK_FLAGS, LOOKBACK_SLOTS, padId, startId, STEP_SLOTS, toSteps, type StepOptions } from '../lib/tokens/steps';
+import { noteCodeSize, stepOptionsOf, type ModelConfig } from '../lib/model/config';
+
+/** Steps as the first note models cut them: the look-back, no copies. */
+const PLAIN: StepOptions = { lookback: true, copy: false };
 import { pieceToTokens } from '../lib/tokens/tokenize';
 import { buildVocabulary, encodeTokens } from '../lib/tokens/vocabulary';
 import { firstRefused } from './fixtures/grammar';
@@ -32,7 +36,7 @@ const V = VOCAB.tokens.length;
 const PIECES = loadMidiFolder(DATA_DIR).pieces;
 
 /** A small untrained note model; with `scale`, its weights are redrawn N(0, scale²) so that its distributions are far from uniform. */
-function noteModel(scale = 0): MusicModel {
+function noteModel(scale = 0, extra: Partial<ModelConfig> = {}): MusicModel {
   const model = buildModel({
     ...DEFAULT_MODEL_CONFIG,
     vocabSize: V,
@@ -43,6 +47,7 @@ function noteModel(scale = 0): MusicModel {
     headUnits: 8,
     layers: 1,
     dropout: 0,
+    ...extra,
   });
   if (scale > 0) varList(model.vars).forEach((v, i) => v.assign(tf.randomNormal(v.shape, 0, scale, 'float32', 100 + i)));
   return model;
@@ -53,24 +58,26 @@ before(async () => {
 });
 
 /** The first `count` steps of a real piece (one whose bars repeat, so its look-back flags are set), encoded with the remi vocabulary. */
-function realSteps(count: number): ReturnType<typeof toSteps> {
+function realSteps(count: number, options: StepOptions = PLAIN): ReturnType<typeof toSteps> {
   const piece = PIECES.find((p) => p.name === 'london-bridge-is-falling-down.mid');
   assert.ok(piece);
   const ids = encodeTokens(VOCAB, pieceToTokens(piece, VOCAB.config));
-  const all = toSteps(VOCAB, ids);
+  const all = toSteps(VOCAB, ids, options);
   assert.ok(all.count > count, `${piece.name} has ${all.count} steps`);
-  return toSteps(VOCAB, ids.slice(0, all.starts[count]));
+  return toSteps(VOCAB, ids.slice(0, all.starts[count]), options);
 }
 
 /** Probabilities [step s][slot j] of step s + 1's tokens from the layers model, teacher-forced. */
 function layersProbabilities(model: MusicModel, st: ReturnType<typeof toSteps>): Float32Array[][] {
+  const options = stepOptionsOf(model.config);
+  const C = noteCodeSize(model.config);
   const S = st.count - 1;
   const group = new Int32Array(S * (STEP_SLOTS + LOOKBACK_SLOTS));
   const prefix = new Int32Array(S * STEP_SLOTS);
   for (let s = 0; s < S; s++) {
     group.set(st.groups.subarray(s * STEP_SLOTS, (s + 1) * STEP_SLOTS), s * (STEP_SLOTS + LOOKBACK_SLOTS));
     group.set(st.lookback.subarray(s * LOOKBACK_SLOTS, (s + 1) * LOOKBACK_SLOTS), s * (STEP_SLOTS + LOOKBACK_SLOTS) + STEP_SLOTS);
-    prefix[s * STEP_SLOTS] = startId(VOCAB);
+    prefix[s * STEP_SLOTS] = startId(VOCAB, options);
     prefix.set(st.groups.subarray((s + 1) * STEP_SLOTS, (s + 2) * STEP_SLOTS - 1), s * STEP_SLOTS + 1);
   }
   const out = tf.tidy(() => {
@@ -84,25 +91,26 @@ function layersProbabilities(model: MusicModel, st: ReturnType<typeof toSteps>):
   const flat = out.dataSync() as Float32Array;
   out.dispose();
   return Array.from({ length: S }, (_, s) =>
-    Array.from({ length: STEP_SLOTS }, (_, j) => flat.slice((s * STEP_SLOTS + j) * V, (s * STEP_SLOTS + j + 1) * V)),
+    Array.from({ length: STEP_SLOTS }, (_, j) => flat.slice((s * STEP_SLOTS + j) * C, (s * STEP_SLOTS + j + 1) * C)),
   );
 }
 
 /** The same probabilities from stateful inference (only the slots step s + 1 has); `blind` reads every look-back as empty and its flags as 0. */
 function inferenceProbabilities(model: MusicModel, st: ReturnType<typeof toSteps>, engine: GemvEngine, blind = false): Float32Array[][] {
   const w = readNoteInferenceWeights(model, engine);
+  const options = stepOptionsOf(model.config);
   try {
     let state = initialState(w);
     const out: Float32Array[][] = [];
     for (let s = 0; s + 1 < st.count; s++) {
       const group = Array.from(st.groups.subarray(s * STEP_SLOTS, s * STEP_SLOTS + st.lengths[s]));
       const lookback = blind
-        ? new Int32Array(LOOKBACK_SLOTS).fill(padId(VOCAB))
+        ? new Int32Array(LOOKBACK_SLOTS).fill(padId(VOCAB, options))
         : st.lookback.slice(s * LOOKBACK_SLOTS, (s + 1) * LOOKBACK_SLOTS);
       const flags = blind ? new Float32Array(LOOKBACK_FLAGS) : st.flags.slice(s * LOOKBACK_FLAGS, (s + 1) * LOOKBACK_FLAGS);
       const r = advanceStep(w, state, group, lookback, flags);
       state = r.state;
-      let p = headStep(w, headStart(w, r.h), startId(VOCAB));
+      let p = headStep(w, headStart(w, r.h), startId(VOCAB, options));
       const row: Float32Array[] = [];
       for (let j = 0; j < st.lengths[s + 1]; j++) {
         row.push(softmax(p.logits));
@@ -123,27 +131,30 @@ function maxDifference(inference: Float32Array[][], layers: Float32Array[][]): n
   return worst;
 }
 
-test("note inference: step by step, the probabilities of every token of a real piece equal the saved layers model's (1e-5), on both engines", () => {
-  const model = noteModel(1);
-  try {
-    const st = realSteps(60);
-    assert.ok(
-      Array.from(st.flags).some((f) => f > 0) && Array.from(st.lookback).some((id) => id !== padId(VOCAB)),
-      'the excerpt has a look-back',
-    );
-    const layers = layersProbabilities(model, st);
-    const peak = Math.max(...layers.flat().map((p) => Math.max(...p)));
-    assert.ok(peak > 10 / V, `distributions far from uniform (peak ${peak} against 1/V = ${1 / V})`);
-    for (const engine of ['js', 'tfjs'] as const) {
-      const diff = maxDifference(inferenceProbabilities(model, st, engine), layers);
-      assert.ok(diff < 1e-5, `${engine}: max |Δp| = ${diff}`);
+for (const extra of [{}, { copy: true, headSkip: true }] as const)
+  test(`note inference: step by step, the probabilities of every token of a real piece equal the saved layers model's (1e-5), on both engines (${JSON.stringify(extra)})`, () => {
+    const model = noteModel(1, extra);
+    const options = stepOptionsOf(model.config);
+    try {
+      const st = realSteps(60, options);
+      assert.ok(
+        Array.from(st.flags).some((f) => f > 0) && Array.from(st.lookback).some((id) => id !== padId(VOCAB, options)),
+        'the excerpt has a look-back',
+      );
+      if (options.copy) assert.ok(st.groups.includes(copyId(VOCAB, 1)), 'the excerpt has copies');
+      const layers = layersProbabilities(model, st);
+      const peak = Math.max(...layers.flat().map((p) => Math.max(...p)));
+      assert.ok(peak > 10 / V, `distributions far from uniform (peak ${peak} against 1/V = ${1 / V})`);
+      for (const engine of ['js', 'tfjs'] as const) {
+        const diff = maxDifference(inferenceProbabilities(model, st, engine), layers);
+        assert.ok(diff < 1e-5, `${engine}: max |Δp| = ${diff}`);
+      }
+      const blind = maxDifference(inferenceProbabilities(model, st, 'js', true), layers);
+      assert.ok(blind > 1e-3, `the comparison sees the look-back (without it, max |Δp| = ${blind})`);
+    } finally {
+      model.net.dispose();
     }
-    const blind = maxDifference(inferenceProbabilities(model, st, 'js', true), layers);
-    assert.ok(blind > 1e-3, `the comparison sees the look-back (without it, max |Δp| = ${blind})`);
-  } finally {
-    model.net.dispose();
-  }
-});
+  });
 
 test('note inference refuses a token model, a bad step and a bad head input', () => {
   const token = newModel(VOCAB, { units: 8, embeddingDim: 4, layers: 1 });

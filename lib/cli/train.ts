@@ -68,6 +68,10 @@ export const TRAIN_FLAGS: FlagSpecs = {
     type: 'boolean',
     help: 'train a note-family model without copy ids (its head then spells out a note of 1 or 2 bars back instead of copying it)',
   },
+  'head-skip': {
+    type: 'boolean',
+    help: "the note family's output layer reads the main LSTM's output beside its head's (a skip connection)",
+  },
   'head-units': { type: 'string', help: "N units of the note family's head (default 128)" },
   'step-units': { type: 'string', help: "N width of the note family's step vector, which its LSTM reads (default: --units)" },
   units: { type: 'string', help: `N LSTM units per layer (default ${DEFAULT_MODEL_CONFIG.units})` },
@@ -146,6 +150,7 @@ const FIXED_BY_INIT = [
   'step-units',
   'no-lookback',
   'no-copy',
+  'head-skip',
 ] as const;
 
 /** The model --init-from names, loaded and checked; flags it fixes are refused by name. */
@@ -232,6 +237,7 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
         stepUnits: num(a, 'step-units', 'int'),
         lookback: a.values['no-lookback'] === true ? false : undefined,
         copy: a.values['no-copy'] === true || a.values['no-lookback'] === true ? false : undefined,
+        headSkip: a.values['head-skip'] === true ? true : undefined,
         dropout: num(a, 'dropout'),
         recurrentDropout: num(a, 'recurrent-dropout'),
         seed: num(a, 'seed', 'int'),

@@ -45,6 +45,13 @@ export interface ModelConfig {
    * to true ({@link withFamilyDefaults}).
    */
   readonly copy?: boolean;
+  /**
+   * The note family's output layer reads the main stack's output beside the
+   * head's (a skip connection), so the head's first choice of a step is read
+   * straight from the main LSTM as a token model's is. Absent in older note
+   * folders (false).
+   */
+  readonly headSkip?: boolean;
 }
 
 /** How the LSTM steps through a piece: once per token, or once per note. */
@@ -77,6 +84,8 @@ export function validateModelConfig(c: ModelConfig): ModelConfig {
     throw new RangeError(`lookback must be true or false (got ${JSON.stringify(c.lookback)})`);
   if (c.copy !== undefined && typeof c.copy !== 'boolean')
     throw new RangeError(`copy must be true or false (got ${JSON.stringify(c.copy)})`);
+  if (c.headSkip !== undefined && typeof c.headSkip !== 'boolean')
+    throw new RangeError(`headSkip must be true or false (got ${JSON.stringify(c.headSkip)})`);
   if (c.copy === true && c.lookback === false)
     throw new RangeError('copy needs the look-back (it copies the look-back notes): lookback is false');
   return c;

@@ -41,8 +41,10 @@ interface NoteTape {
   readonly main: readonly LayerTape[];
   /** The head's packed pass (./note-head.ts), which holds the top layer's outputs. */
   readonly head: HeadTape;
-  /** [M, headUnits] the head's outputs at the rows with a target (all its packed rows). */
+  /** [M, headUnits (+ units)] the output layer's input at the rows with a target (all the head's packed rows): the head's outputs, and with headSkip the main stack's top outputs beside them. */
   readonly headOut: tf.Tensor2D;
+  /** [M] the main stack's row (n) of each of those rows. */
+  readonly topRows: Int32Array;
 }
 
 /**
@@ -86,8 +88,12 @@ export function noteForward(
   });
   const head = headForward(note.head, vars.embedding as tf.Tensor2D, top, lengths, prefixIds, keepTape);
   const targets = Int32Array.from(head.rows, (row) => allTargets[row]);
-  const logp = tf.logSoftmax(tf.add(tf.matMul(head.out, vars.outKernel as tf.Tensor2D), vars.outBias)) as tf.Tensor2D;
-  const tape = keepTape && head.tape ? { groupIds, slotEmbeddings: slots, main, head: head.tape, headOut: head.out } : null;
+  const topRows = Int32Array.from(head.rows, (row) => row % N);
+  // With headSkip the output layer reads the main stack's output beside the head's.
+  const skip = (vars.outKernel.shape[0] as number) > head.out.shape[1];
+  const outIn = skip ? (tf.concat([head.out, tf.gather(top, tf.tensor1d(topRows, 'int32'))], 1) as tf.Tensor2D) : head.out;
+  const logp = tf.logSoftmax(tf.add(tf.matMul(outIn, vars.outKernel as tf.Tensor2D), vars.outBias)) as tf.Tensor2D;
+  const tape = keepTape && head.tape ? { groupIds, slotEmbeddings: slots, main, head: head.tape, headOut: outIn, topRows } : null;
   return { logp, targets, rows: head.rows, tokens: batch.tokens, tape, last };
 }
 

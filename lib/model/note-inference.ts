@@ -51,8 +51,10 @@ export interface NoteInferenceWeights {
   /** The rest of the head's gates, without bias: [embedding(prev); h_head] → 4·headUnits. */
   readonly headRest: Gemv;
   readonly headUnits: number;
-  /** h_head → vocabulary logits. */
+  /** h_head → logits over the codes (with headSkip, without the bias: {@link outputTop} adds it). */
   readonly output: Gemv;
+  /** With headSkip: h_top → its share of the logits, with the bias (once per step); else null. */
+  readonly outputTop: Gemv | null;
   /** Frees tensors held by the tfjs engine (a no-op for the JS engine). */
   dispose(): void;
 }
@@ -61,6 +63,8 @@ export interface NoteInferenceWeights {
 export interface HeadState extends LayerState<Float32Array> {
   /** h_top's share of the head's gates (with the bias), the same for every slot of the step. */
   readonly top: Float32Array;
+  /** With headSkip, h_top's share of the logits (with the bias), the same for every slot; else null. */
+  readonly topLogits: Float32Array | null;
 }
 
 /** What one head step returns: the scores of the next token of the step, and the head's state after reading the previous one. */
@@ -85,10 +89,20 @@ export function readNoteInferenceWeights(model: MusicModel, engine: GemvEngine |
   const gemv = gemvMaker(use, held);
   const top = model.vars.lstm[model.vars.lstm.length - 1].recurrentKernel.shape[0];
   const headUnits = note.head.recurrentKernel.shape[0];
-  const [headTopKernel, headRestKernel, zeros] = tf.tidy(() => {
+  const skip = (model.vars.outKernel.shape[0] as number) > headUnits;
+  const C = noteCodeSize(c);
+  const [headTopKernel, headRestKernel, zeros, outHead, outTop, outZeros] = tf.tidy(() => {
     const k = note.head.kernel as tf.Tensor2D;
     const rest = tf.concat([k.slice([top, 0], [k.shape[0] - top, 4 * headUnits]), note.head.recurrentKernel], 0) as tf.Tensor2D;
-    return [k.slice([0, 0], [top, 4 * headUnits]), rest, tf.zeros([4 * headUnits]) as tf.Tensor1D];
+    const o = model.vars.outKernel as tf.Tensor2D;
+    return [
+      k.slice([0, 0], [top, 4 * headUnits]),
+      rest,
+      tf.zeros([4 * headUnits]) as tf.Tensor1D,
+      o.slice([0, 0], [headUnits, C]),
+      o.slice([headUnits, 0], [o.shape[0] - headUnits, C]),
+      tf.zeros([C]) as tf.Tensor1D,
+    ];
   });
   try {
     return {
@@ -101,11 +115,12 @@ export function readNoteInferenceWeights(model: MusicModel, engine: GemvEngine |
       headTop: gemv(headTopKernel, note.head.bias as tf.Tensor1D),
       headRest: gemv(headRestKernel, zeros),
       headUnits,
-      output: gemv(model.vars.outKernel as tf.Tensor2D, model.vars.outBias as tf.Tensor1D),
+      output: skip ? gemv(outHead, outZeros) : gemv(model.vars.outKernel as tf.Tensor2D, model.vars.outBias as tf.Tensor1D),
+      outputTop: skip ? gemv(outTop, model.vars.outBias as tf.Tensor1D) : null,
       dispose: () => tf.dispose(held),
     };
   } finally {
-    tf.dispose([headTopKernel, headRestKernel, zeros]);
+    tf.dispose([headTopKernel, headRestKernel, zeros, outHead, outTop, outZeros]);
   }
 }
 
@@ -165,7 +180,7 @@ export function advanceStep(
 /** The head's state at the start of a step after `h` (the top output of {@link advanceStep}): zeros, with h's share of the gates computed once. */
 export function headStart(w: NoteInferenceWeights, h: Float32Array): HeadState {
   const H = w.headUnits;
-  return { h: new Float32Array(H), c: new Float32Array(H), top: w.headTop(h) };
+  return { h: new Float32Array(H), c: new Float32Array(H), top: w.headTop(h), topLogits: w.outputTop ? w.outputTop(h) : null };
 }
 
 /**
@@ -183,5 +198,7 @@ export function headStep(w: NoteInferenceWeights, state: HeadState, prev: number
   const z = new Float32Array(4 * H);
   for (let j = 0; j < 4 * H; j++) z[j] = rest[j] + state.top[j];
   const s = lstmCell(z, state.c);
-  return { logits: w.output(s.h), state: { ...s, top: state.top } };
+  const logits = w.output(s.h);
+  if (state.topLogits) for (let j = 0; j < logits.length; j++) logits[j] += state.topLogits[j];
+  return { logits, state: { ...s, top: state.top, topLogits: state.topLogits } };
 }

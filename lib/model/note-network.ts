@@ -7,6 +7,7 @@
  *     [x_s; look-back flags] → N stacked LSTM layers → h_s
  *     head: an LSTM over the next step's slots j = 0..7, reading [h_s; embedding(y_{j−1})]
  *           (y_{−1} = the start id) → dense → softmax over the vocabulary and the copy ids = p(y_j | h_s, y_<j)
+ *           (with `headSkip` the dense layer reads [head output; h_s])
  *
  * Every token of a piece is still predicted once, from the same vocabulary,
  * so NLL per token and per note compare with the token model's exactly. The
@@ -87,9 +88,11 @@ export function buildNoteNet(c: ModelConfig): tf.LayersModel {
     name: 'head_lstm',
   });
   const head = tf.layers.timeDistributed({ layer: headLstm, name: 'head' }).apply(headIn) as tf.SymbolicTensor;
+  const outIn =
+    c.headSkip === true ? (tf.layers.concatenate({ axis: -1, name: 'output_input' }).apply([head, repeated]) as tf.SymbolicTensor) : head;
   const out = tf.layers
     .dense({ units: V, activation: 'softmax', kernelInitializer: glorot(100), name: 'output' })
-    .apply(head) as tf.SymbolicTensor;
+    .apply(outIn) as tf.SymbolicTensor;
   return tf.model({ inputs: [groupIn, flagsIn, prefixIn], outputs: out, name: 'music_note_lstm' });
 }
 
@@ -100,6 +103,6 @@ export function noteWeightShapes(c: ModelConfig): number[][] {
   const V = noteCodeSize(c);
   const shapes: number[][] = [[V + 2, E], [(STEP_SLOTS + LOOKBACK_SLOTS) * E, stepUnitsOf(c)], [stepUnitsOf(c)]];
   for (let l = 0; l < c.layers; l++) shapes.push([l === 0 ? stepInputDim(c) : c.units, 4 * c.units], [c.units, 4 * c.units], [4 * c.units]);
-  shapes.push([c.units + E, 4 * Hh], [Hh, 4 * Hh], [4 * Hh], [Hh, V], [V]);
+  shapes.push([c.units + E, 4 * Hh], [Hh, 4 * Hh], [4 * Hh], [Hh + (c.headSkip === true ? c.units : 0), V], [V]);
   return shapes;
 }

@@ -53,14 +53,14 @@ export function noteLossAndGradients(vars: ModelVars, batch: NoteBatch, drop?: D
     const dLogits = tf.div(tf.sub(tf.exp(f.logp), tf.oneHot(tf.tensor1d(f.targets, 'int32'), V)), count) as tf.Tensor2D;
     const dOutKernel = tf.matMul(tf.transpose(tape.headOut), dLogits);
     const dOutBias = tf.sum(dLogits, 0);
-    // Every packed row of the head has a target.
-    const head = headBackward(
-      tape.head,
-      tf.matMul(dLogits, tf.transpose(vars.outKernel) as tf.Tensor2D),
-      note.head,
-      vars.embedding as tf.Tensor2D,
-    );
-    let dhs = rowBlocks(head.dTop, T);
+    // Every packed row of the head has a target. With headSkip the output layer also read the top outputs.
+    const dOutIn = tf.matMul(dLogits, tf.transpose(vars.outKernel) as tf.Tensor2D) as tf.Tensor2D;
+    const Hh = note.head.recurrentKernel.shape[0] as number;
+    const skip = dOutIn.shape[1] > Hh;
+    const [dHeadOut, dTopSkip] = skip ? splitColumns(dOutIn, Hh) : [dOutIn, null];
+    const head = headBackward(tape.head, dHeadOut, note.head, vars.embedding as tf.Tensor2D);
+    const dTop = dTopSkip ? tf.add(head.dTop, tf.unsortedSegmentSum(dTopSkip, tf.tensor1d(tape.topRows, 'int32'), N)) : head.dTop;
+    let dhs = rowBlocks(dTop as tf.Tensor2D, T);
     const layerGrads: tf.Tensor[][] = [];
     for (let l = vars.lstm.length - 1; l >= 0; l--) {
       const g = layerBackward(tape.main[l], dhs, vars.lstm[l]);
