@@ -52,7 +52,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     run: evaluateCommand,
   },
   prepare: {
-    usage: 'prepare --data DIR... --out DIR [tokenizer and MIDI flags] [--threads N]',
+    usage: 'prepare --data DIR... --out DIR [tokenizer and MIDI flags] [--threads N] [--family note [--no-copy] [--no-lookback]]',
     summary: 'tokenize MIDI folders once into binary shards that train and evaluate read (--data DIR)',
     flags: PREPARE_FLAGS,
     positionals: 0,

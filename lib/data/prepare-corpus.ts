@@ -20,7 +20,9 @@ import { errCode, UserError } from '../core/errors';
 import { joinPath, listFiles, makeDirs, readJsonFile, showPath, writeFileAtomic, type FilePath, type UnusableEntry } from '../core/files';
 import { MIDI_EXTENSIONS, type MidiReadOptions } from '../midi/read';
 import { validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
+import type { StepOptions } from '../tokens/steps';
 import { mergeParts } from './prepare-merge';
+import { stepsRefusal } from './prepare-steps';
 import { partName, type ChunkFile, type ChunkTask, type FromPrepareWorker, type PartJson } from './prepare-worker';
 import type { FailedFile, PreparedManifest } from './shard-format';
 
@@ -39,6 +41,8 @@ export interface PrepareCorpusOptions {
   readonly split: { readonly valFraction: number; readonly seed: number };
   /** Worker threads (≥ 1). */
   readonly threads: number;
+  /** Also write the note family's steps of each piece, cut with these options (./prepare-steps.ts; remi with the meter after every bar). */
+  readonly steps?: StepOptions;
   /** Aborted on Ctrl-C: the workers are stopped and nothing half-written is left. */
   readonly signal?: AbortSignal;
   /** After each chunk: files done (reused ones included), of all, and the notes tokenized in this run. */
@@ -115,6 +119,9 @@ export async function prepareCorpus(o: PrepareCorpusOptions): Promise<PrepareCor
   const started = Date.now();
   validateTokenizerConfig(o.tokenizer);
   if (o.folders.length === 0) throw new UserError('no data folder given');
+  const refusal = o.steps ? stepsRefusal(o.tokenizer) : null;
+  if (refusal !== null) throw new UserError(`--family note: ${refusal}`);
+  if (o.steps?.copy === true && !o.steps.lookback) throw new UserError('--family note: copy ids need the look-back (give --no-copy with --no-lookback)');
   const { files, unusable, passedOver } = listCorpus(o.folders);
   const partsDir = joinPath(o.out, '.parts');
   makeDirs(partsDir, o.out);
@@ -181,6 +188,7 @@ export async function prepareCorpus(o: PrepareCorpusOptions): Promise<PrepareCor
     midi: o.midi,
     tokenizer: o.tokenizer,
     split: o.split,
+    steps: o.steps,
   });
   return { manifest, stopped: false, files: files.length, reusedFiles, notes, seconds: (Date.now() - started) / 1000 };
 }

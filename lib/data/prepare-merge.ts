@@ -12,11 +12,13 @@ import { errCode, UserError } from '../core/errors';
 import { joinPath, readJsonFile, showPath, type FilePath } from '../core/files';
 import type { MidiReadOptions } from '../midi/read';
 import type { TokenizerConfig } from '../tokens/config';
+import type { StepOptions } from '../tokens/steps';
 import { compareTokens, tokenFromString } from '../tokens/token';
 import { schemeOf } from '../tokens/tokenize';
 import { saveVocabulary } from '../tokens/vocab-file';
 import { encodeTokens, makeVocabulary, type Vocabulary } from '../tokens/vocabulary';
 import { splitByFile } from './dataset';
+import { STEP_RECORD_BYTES, stepRecords, stepShardName, stepsHeader, type PreparedSteps } from './prepare-steps';
 import { partName, type PartJson } from './prepare-worker';
 import {
   dtypeBytes,
@@ -42,6 +44,8 @@ export interface MergeInput {
   readonly midi: MidiReadOptions;
   readonly tokenizer: TokenizerConfig;
   readonly split: { readonly valFraction: number; readonly seed: number };
+  /** Also write each piece's note-family steps, cut with these options (./prepare-steps.ts). */
+  readonly steps?: StepOptions;
 }
 
 /** The vocabulary buildVocabulary would build from pieces with these token counts: the scheme's fixed one, or every token used, sorted. */
@@ -68,6 +72,10 @@ export function mergeParts(m: MergeInput): PreparedManifest {
   const tag = (folder: number, rel: string): string => (m.folders.length > 1 ? `${m.folders[folder]}/${rel}` : rel);
 
   fs.rmSync(joinPath(m.out, 'manifest.json'), { force: true });
+  const stepsHead = m.steps ? stepsHeader(vocab, m.steps) : null;
+  const stepShards: PreparedSteps['shards'][number][] = [];
+  let stepFd = -1;
+  let shardSteps = 0;
   const shards: { file: string; tokens: number }[] = [];
   const pieces: Omit<PreparedPiece, 'split'>[] = [];
   const failed: FailedFile[] = [...m.unusable];
@@ -75,11 +83,18 @@ export function mergeParts(m: MergeInput): PreparedManifest {
   let fd = -1;
   let shardTokens = 0;
   const tmpOf = (i: number): FilePath => joinPath(m.out, `.${shardName(i)}.${process.pid}.tmp`);
+  const stepTmpOf = (i: number): FilePath => joinPath(m.out, `.${stepShardName(i)}.${process.pid}.tmp`);
   const closeShard = (): void => {
     if (fd < 0) return;
     fs.closeSync(fd);
     fd = -1;
     const i = shards.length;
+    if (stepFd >= 0) {
+      fs.closeSync(stepFd);
+      stepFd = -1;
+      fs.renameSync(stepTmpOf(i), joinPath(m.out, stepShardName(i)));
+      stepShards.push({ file: stepShardName(i), steps: shardSteps });
+    }
     fs.renameSync(tmpOf(i), joinPath(m.out, shardName(i)));
     shards.push({ file: shardName(i), tokens: shardTokens });
   };
@@ -111,11 +126,22 @@ export function mergeParts(m: MergeInput): PreparedManifest {
         if (fd < 0) {
           fd = fs.openSync(tmpOf(shards.length), 'w');
           shardTokens = 0;
+          if (m.steps) {
+            stepFd = fs.openSync(stepTmpOf(shards.length), 'w');
+            shardSteps = 0;
+          }
         }
         const buf = Buffer.allocUnsafe(ids.length * bytes);
         if (bytes === 2) for (let i = 0; i < ids.length; i++) buf.writeUInt16LE(ids[i], i * 2);
         else for (let i = 0; i < ids.length; i++) buf.writeInt32LE(ids[i], i * 4);
         fs.writeSync(fd, buf);
+        let steps: { steps?: { offset: number; count: number } } = {};
+        if (m.steps) {
+          const records = stepRecords(vocab, ids, m.steps);
+          fs.writeSync(stepFd, records);
+          steps = { steps: { offset: shardSteps, count: records.length / STEP_RECORD_BYTES } };
+          shardSteps += records.length / STEP_RECORD_BYTES;
+        }
         pieces.push({
           name,
           source: { path: f.rel, folder: f.folder, size: f.size, mtimeMs: f.mtimeMs, sha256: f.sha256 ?? '' },
@@ -123,6 +149,7 @@ export function mergeParts(m: MergeInput): PreparedManifest {
           offset: shardTokens,
           length: ids.length,
           notes: f.notes ?? 0,
+          ...steps,
         });
         shardTokens += ids.length;
         warnings += f.warnings ?? 0;
@@ -131,14 +158,16 @@ export function mergeParts(m: MergeInput): PreparedManifest {
     closeShard();
   } catch (e) {
     if (fd >= 0) fs.closeSync(fd);
+    if (stepFd >= 0) fs.closeSync(stepFd);
     fs.rmSync(tmpOf(shards.length), { force: true });
+    fs.rmSync(stepTmpOf(shards.length), { force: true });
     throw e instanceof UserError ? e : new UserError(`cannot write the shards in ${showPath(m.out)}: ${errCode(e)}`);
   }
   if (pieces.length === 0) throw new UserError(`no usable MIDI files in ${m.folders.join(', ')}`);
-  // Shards of an earlier, larger preparation.
+  // Shards of an earlier, larger preparation, and step shards of one with steps when this one has none.
   for (const name of fs.readdirSync(m.out)) {
-    const s = /^shard-(\d{4,})\.bin$/.exec(name);
-    if (s && Number(s[1]) >= shards.length) fs.rmSync(joinPath(m.out, name), { force: true });
+    const s = /^(shard|steps)-(\d{4,})\.bin$/.exec(name);
+    if (s && (Number(s[2]) >= shards.length || (s[1] === 'steps' && !m.steps))) fs.rmSync(joinPath(m.out, name), { force: true });
   }
   const { val } = splitByFile(pieces, m.split.valFraction, m.split.seed);
   const isVal = new Set(val);
@@ -156,6 +185,7 @@ export function mergeParts(m: MergeInput): PreparedManifest {
     folders: m.folders,
     passedOver: m.passedOver,
     warnings,
+    ...(stepsHead ? { steps: { ...stepsHead, shards: stepShards } } : {}),
   };
   writeManifest(m.out, manifest);
   return manifest;

@@ -10,6 +10,7 @@ import { checkArray, checkField, checkInt, checkIsNumber, checkNumber, checkObje
 import { errCode, UserError } from '../core/errors';
 import { joinPath, readJsonFile, showPath, writeFileAtomic, type FilePath } from '../core/files';
 import { validateTokenizerConfig, type TokenizerConfig } from '../tokens/config';
+import { checkPieceSteps, checkStepsField, STEP_RECORD_BYTES, type PieceSteps, type PreparedSteps } from './prepare-steps';
 
 /** The format tag of manifest.json. */
 export const PREPARED_FORMAT = 'musicgen-prepared/1';
@@ -43,6 +44,8 @@ export interface PreparedPiece {
   readonly length: number;
   readonly notes: number;
   readonly split: 'train' | 'val';
+  /** Where its steps are in step shard `shard` (only in a folder prepared with steps: the manifest's `steps`). */
+  readonly steps?: PieceSteps;
 }
 
 /** A file that could not be used, with its one-line reason. */
@@ -79,6 +82,8 @@ export interface PreparedManifest {
   readonly passedOver: number;
   /** Warnings on files that loaded (notes left out or read differently). */
   readonly warnings: number;
+  /** The note family's steps (`prepare --family note`, ./prepare-steps.ts); absent otherwise. */
+  readonly steps?: PreparedSteps;
 }
 
 /** Bytes per id of a dtype. */
@@ -105,7 +110,12 @@ const intList = (name: string, v: unknown, hi: number): number[] | null =>
   v === null ? null : checkArray(name, v).map((x, i) => intIn(`${name}[${i}]`, x, 0, hi));
 
 /** Checks a piece entry; `shards` are the shard sizes in tokens. */
-function checkPiece(p: Readonly<Record<string, unknown>>, shards: readonly number[], folders: number): PreparedPiece {
+function checkPiece(
+  p: Readonly<Record<string, unknown>>,
+  shards: readonly number[],
+  folders: number,
+  stepShards: readonly number[] | null,
+): PreparedPiece {
   const s = inField('source', () => checkObject('source', p.source));
   const source: PieceSource = {
     path: inField('source', () => checkString('path', s.path)),
@@ -122,7 +132,7 @@ function checkPiece(p: Readonly<Record<string, unknown>>, shards: readonly numbe
   const length = intIn('length', p.length, 0, MAX_INT);
   if (offset + length > shards[shard])
     throw new RangeError(`offset + length must be within shard ${shard} (${shards[shard]} tokens; got ${offset} + ${length})`);
-  return {
+  const piece: PreparedPiece = {
     name: checkString('name', p.name),
     source,
     shard,
@@ -131,6 +141,7 @@ function checkPiece(p: Readonly<Record<string, unknown>>, shards: readonly numbe
     notes: intIn('notes', p.notes, 0, MAX_INT),
     split: checkString('split', p.split, (x) => x === 'train' || x === 'val', '"train" or "val"') as 'train' | 'val',
   };
+  return stepShards === null ? piece : { ...piece, steps: checkPieceSteps(p.steps, stepShards[shard], shard) };
 }
 
 /**
@@ -163,8 +174,11 @@ function manifestFromJson(json: unknown, source: string): PreparedManifest {
     }),
   );
   const sizes = shards.map((s) => s.tokens);
+  const steps =
+    j.steps === undefined ? undefined : field('steps', () => checkStepsField(checkObject('steps', j.steps), vocabSize, shards.length));
+  const stepSizes = steps ? steps.shards.map((s) => s.steps) : null;
   const pieces = field('', () => checkArray('pieces', j.pieces)).map((p, i) =>
-    field(`pieces[${i}]`, () => checkPiece(checkObject(`pieces[${i}]`, p), sizes, folders.length)),
+    field(`pieces[${i}]`, () => checkPiece(checkObject(`pieces[${i}]`, p), sizes, folders.length, stepSizes)),
   );
   const failed = field('', () => checkArray('failed', j.failed)).map((f, i) =>
     field(`failed[${i}]`, () => {
@@ -176,7 +190,8 @@ function manifestFromJson(json: unknown, source: string): PreparedManifest {
   );
   const passedOver = field('', () => intIn('passedOver', j.passedOver ?? 0, 0, MAX_INT));
   const warnings = field('', () => intIn('warnings', j.warnings ?? 0, 0, MAX_INT));
-  return { format: PREPARED_FORMAT, dtype, vocabSize, tokenizer, midi, split, shards, pieces, failed, folders, passedOver, warnings };
+  const manifest: PreparedManifest = { format: PREPARED_FORMAT, dtype, vocabSize, tokenizer, midi, split, shards, pieces, failed, folders, passedOver, warnings };
+  return steps ? { ...manifest, steps } : manifest;
 }
 
 /**
@@ -214,6 +229,13 @@ export function readManifest(dir: FilePath): PreparedManifest {
     }
     const want = s.tokens * dtypeBytes(m.dtype);
     if (size !== want) throw new UserError(`${showPath(f)}: ${size} bytes, but manifest.json gives ${s.tokens} tokens (${want} bytes)`);
+  });
+  m.steps?.shards.forEach((s) => {
+    const f = joinPath(dir, s.file);
+    const size = fs.existsSync(f) ? fs.statSync(f).size : -1;
+    const want = s.steps * STEP_RECORD_BYTES;
+    if (size !== want)
+      throw new UserError(`${showPath(f)}: ${size < 0 ? 'missing' : `${size} bytes`}, but manifest.json gives ${s.steps} steps (${want} bytes)`);
   });
   return m;
 }
