@@ -1,6 +1,6 @@
-"""musicgen_torch: trains musicgen's default (token) model family data-parallel on PyTorch DDP.
+"""musicgen_torch: trains musicgen's token and note model families data-parallel on PyTorch DDP.
 
-It reads the shards of `musicgen prepare` (data.py), trains with DistributedDataParallel (train.py,
+It reads the shards of `musicgen prepare` (data.py; the note family's steps: note_data.py), trains with DistributedDataParallel (train.py,
 started by launch.py), and reads and writes musicgen's own model folder (folder.py), so `musicgen generate`,
 `evaluate` and the notebook use the result unchanged. See docs/distributed.md.
 """

@@ -17,6 +17,13 @@ class ModelConfig:
     recurrent_dropout: float = 0.0
     seed: int = 42
     family: Optional[str] = None
+    # The note family's (lib/model/config.ts): head units, step vector width, look-back, copy ids and the output's skip
+    # connection from the main stack (headSkip); None when absent.
+    head_units: Optional[int] = None
+    step_units: Optional[int] = None
+    lookback: Optional[bool] = None
+    copy: Optional[bool] = None
+    head_skip: Optional[bool] = None
 
     def to_json(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {
@@ -30,6 +37,15 @@ class ModelConfig:
         }
         if self.family is not None:
             out["family"] = self.family
+        for key, value in (
+            ("headUnits", self.head_units),
+            ("stepUnits", self.step_units),
+            ("lookback", self.lookback),
+            ("copy", self.copy),
+            ("headSkip", self.head_skip),
+        ):
+            if value is not None:
+                out[key] = value
         return out
 
     @staticmethod
@@ -48,6 +64,19 @@ class ModelConfig:
         family = j.get("family")
         if family not in (None, "token", "note"):
             raise UserError(f'{source}: model.family must be "token" or "note" (got {family!r})')
+
+        def opt_int(key: str) -> Optional[int]:
+            return None if j.get(key) is None else int(num(key, 1, 4096, True))
+
+        def opt_bool(key: str) -> Optional[bool]:
+            v = j.get(key)
+            if v is not None and not isinstance(v, bool):
+                raise UserError(f"{source}: model.{key} must be true or false (got {v!r})")
+            return v
+
+        lookback, copy = opt_bool("lookback"), opt_bool("copy")
+        if copy is True and lookback is False:
+            raise UserError(f"{source}: model.copy needs the look-back (it copies the look-back notes): lookback is false")
         return ModelConfig(
             vocab_size=num("vocabSize", 2, 100_000, True),
             embedding_dim=num("embeddingDim", 1, 4096, True),
@@ -57,4 +86,9 @@ class ModelConfig:
             recurrent_dropout=num("recurrentDropout", 0, 0.999999, False),
             seed=num("seed", 0, 2**31 - 1, True),
             family=family,
+            head_units=opt_int("headUnits"),
+            step_units=opt_int("stepUnits"),
+            lookback=lookback,
+            copy=copy,
+            head_skip=opt_bool("headSkip"),
         )

@@ -9,7 +9,7 @@ held in memory (16 bytes a window); the ids stay in the shards until a batch rea
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator, List, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -28,9 +28,10 @@ class Piece:
     shard: int
     offset: int
     length: int
+    index: int = 0  # its place in the manifest's pieces
 
 
-def _field(source: str, obj: Any, key: str, kind: Union[type, Tuple[type, ...]]) -> Any:
+def field(source: str, obj: Any, key: str, kind: Union[type, Tuple[type, ...]]) -> Any:
     """obj[key], checked to be of `kind` (never a bool for a number); a one-line UserError naming `source` and `key`."""
     value = obj.get(key) if isinstance(obj, dict) else None
     if not isinstance(value, kind) or isinstance(value, bool):
@@ -48,6 +49,7 @@ class PreparedCorpus:
     def __init__(self, folder: str) -> None:
         self.folder = folder
         source = os.path.join(folder, "manifest.json")
+        self.manifest_file = source
         if not os.path.isdir(folder):
             raise UserError(f"prepared folder {folder} not found")
         try:
@@ -59,18 +61,19 @@ class PreparedCorpus:
             raise UserError(f"{source}: not valid JSON ({e})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != PREPARED_FORMAT:
             raise UserError(f'{source}: format must be "{PREPARED_FORMAT}" (is this a prepared folder?)')
+        self.manifest: Dict[str, Any] = manifest
         dtype = manifest.get("dtype")
         if dtype not in _DTYPES:
             raise UserError(f'{source}: dtype must be "uint16" or "int32" (got {json.dumps(dtype)})')
-        self.vocab_size: int = _field(source, manifest, "vocabSize", int)
-        split = _field(source, manifest, "split", dict)
-        self.val_fraction = float(_field(source, split, "valFraction", (int, float)))
-        self.split_seed: int = _field(source, split, "seed", int)
+        self.vocab_size: int = field(source, manifest, "vocabSize", int)
+        split = field(source, manifest, "split", dict)
+        self.val_fraction = float(field(source, split, "valFraction", (int, float)))
+        self.split_seed: int = field(source, split, "seed", int)
         self.shards: List[np.ndarray] = []  # np.memmap (an ndarray), or an empty array for an empty shard
-        for i, s in enumerate(_field(source, manifest, "shards", list)):
+        for i, s in enumerate(field(source, manifest, "shards", list)):
             where = f"{source}: shards[{i}]"
-            file = _field(where, s, "file", str)
-            tokens = _field(where, s, "tokens", int)
+            file = field(where, s, "file", str)
+            tokens = field(where, s, "tokens", int)
             path = os.path.join(folder, os.path.basename(file))
             if not os.path.isfile(path):
                 raise UserError(f"{where}: {path} not found (copy every shard-*.bin with the manifest)")
@@ -83,13 +86,14 @@ class PreparedCorpus:
             )
         self.train: List[Piece] = []
         self.val: List[Piece] = []
-        for i, p in enumerate(_field(source, manifest, "pieces", list)):
+        for i, p in enumerate(field(source, manifest, "pieces", list)):
             where = f"{source}: pieces[{i}]"
             piece = Piece(
-                _field(where, p, "name", str),
-                _field(where, p, "shard", int),
-                _field(where, p, "offset", int),
-                _field(where, p, "length", int),
+                field(where, p, "name", str),
+                field(where, p, "shard", int),
+                field(where, p, "offset", int),
+                field(where, p, "length", int),
+                i,
             )
             if not 0 <= piece.shard < len(self.shards):
                 raise UserError(f"{where}: shard {piece.shard} is not one of the {len(self.shards)} shards")

@@ -14,8 +14,9 @@ import torch
 
 from . import UserError
 from .config import ModelConfig
+from .family import FamilyModel
 from .model import build
-from .token_family import TokenLSTM, from_keras, probabilities, to_keras, topology, weight_names
+from .token_family import TokenLSTM, probabilities
 
 RUN_CONFIG_FORMAT = "musicgen-model/1"
 
@@ -48,7 +49,7 @@ def vocab_tokens(path: str) -> List[str]:
     return [str(t) for t in tokens]
 
 
-def read_model_folder(folder: str) -> Tuple[TokenLSTM, Dict[str, Any]]:
+def read_model_folder(folder: str) -> Tuple[FamilyModel, Dict[str, Any]]:
     """A model folder as a PyTorch model, and its config.json; one-line errors naming the file."""
     if not os.path.isdir(folder):
         raise UserError(f"model folder {folder} not found")
@@ -86,16 +87,15 @@ def read_model_folder(folder: str) -> Tuple[TokenLSTM, Dict[str, Any]]:
         arrays.append(flat[at : at + size].reshape(spec["shape"]))
         at += size
     model = build(config)
-    assert isinstance(model, TokenLSTM)
     try:
-        from_keras(model, arrays)
+        model.from_keras(arrays)
     except UserError as e:
         raise UserError(f"{model_path}: {e}") from None
     return model, run
 
 
 def write_model_folder(
-    folder: str, model: TokenLSTM, vocab_file: str, run_config: Dict[str, Any], history: Sequence[Dict[str, Any]]
+    folder: str, model: FamilyModel, vocab_file: str, run_config: Dict[str, Any], history: Sequence[Dict[str, Any]]
 ) -> None:
     """Writes (or updates) a model folder: vocab.json, config.json, the weights, model.json last, history.json."""
     os.makedirs(folder, exist_ok=True)
@@ -111,18 +111,18 @@ def write_history(folder: str, history: Sequence[Dict[str, Any]]) -> None:
     _write_atomic(os.path.join(folder, "history.json"), (json.dumps(list(history), indent=1) + "\n").encode())
 
 
-def write_weights(folder: str, model: TokenLSTM) -> None:
+def write_weights(folder: str, model: FamilyModel) -> None:
     """A new weights-<stamp>.bin, then model.json pointing at it, then older weights files removed (lib/store/save.ts saveWeights)."""
-    arrays = to_keras(model)
+    arrays = model.to_keras()
     stamp = f"{np.base_repr(int(time.time() * 1000), 36).lower()}{np.base_repr(os.getpid(), 36).lower()}"
     weights_file = f"weights-{stamp}.bin"
     _write_atomic(os.path.join(folder, weights_file), b"".join(a.astype("<f4").tobytes() for a in arrays))
-    specs = [{"name": n, "shape": list(a.shape), "dtype": "float32"} for n, a in zip(weight_names(model.config), arrays)]
+    specs = [{"name": n, "shape": list(a.shape), "dtype": "float32"} for n, a in zip(model.weight_names(), arrays)]
     model_json = {
         "format": "layers-model",
         "generatedBy": f"musicgen_torch (PyTorch {torch.__version__})",
         "convertedBy": None,
-        "modelTopology": topology(model.config),
+        "modelTopology": model.topology(),
         "weightsManifest": [{"paths": [f"./{weights_file}"], "weights": specs}],
     }
     _write_atomic(os.path.join(folder, "model.json"), (json.dumps(model_json) + "\n").encode())

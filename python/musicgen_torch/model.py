@@ -1,16 +1,19 @@
 """The family registry: which module builds a model of each family (the hyperparameters are in config.py).
 
 One module per model family: token_family.py mirrors the `token` family of lib/model/network.ts (both
-shipped models). Another family (lib/model/note-*.ts) would be a module beside it, registered in FAMILIES.
+shipped models), note_family.py the `note` family of lib/model/note-network.ts. Each model is a
+family.FamilyModel, so the model folder and the trainer treat them alike.
 """
-from torch import nn
+from typing import Callable, Dict
 
 from . import UserError
 from .config import ModelConfig
+from .family import FamilyModel
+from .note_family import NoteModel
 from .token_family import TokenLSTM
 
 
-def build(config: ModelConfig) -> nn.Module:
+def build(config: ModelConfig) -> FamilyModel:
     """A fresh model of the config's family, with seeded initial weights."""
     family = config.family or "token"
     if family not in FAMILIES:
@@ -18,8 +21,4 @@ def build(config: ModelConfig) -> nn.Module:
     return FAMILIES[family](config)
 
 
-def _token(config: ModelConfig) -> nn.Module:
-    return TokenLSTM(config)
-
-
-FAMILIES = {"token": _token}
+FAMILIES: Dict[str, Callable[[ModelConfig], FamilyModel]] = {"token": TokenLSTM, "note": NoteModel}

@@ -9,14 +9,17 @@ gate blocks in the order i, f, c, o. PyTorch keeps weight_ih [4H, in], weight_hh
 b_ih, b_hh [4H], gate blocks in the order i, f, g, o (g is Keras's c). So a kernel is transposed, each
 gate block is moved to its place in the other order, and the two PyTorch biases add up to the Keras one.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, cast
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import UserError
 from .config import ModelConfig
+from .data import Piece, PreparedCorpus, batch_ids
+from .family import Batches, FamilyModel, dropout_masks
 
 # Gate blocks in each framework's order; KERAS_GATES[i] is the same gate as TORCH_GATES[i] ("c" = "g", the cell input).
 KERAS_GATES = ("i", "f", "c", "o")
@@ -24,7 +27,7 @@ TORCH_GATES = ("i", "f", "g", "o")
 _SAME = {"i": "i", "f": "f", "c": "g", "o": "o"}
 
 
-class TokenLSTM(nn.Module):
+class TokenLSTM(FamilyModel):
     """embedding → `layers` LSTMs → linear; forward gives logits (softmax is applied by the caller)."""
 
     def __init__(self, config: ModelConfig) -> None:
@@ -67,6 +70,40 @@ class TokenLSTM(nn.Module):
         """Each LSTM layer's input width (the sizes of its dropout masks)."""
         return [self.config.embedding_dim if l == 0 else self.config.units for l in range(self.config.layers)]
 
+    def weight_names(self) -> List[str]:
+        return weight_names(self.config)
+
+    def to_keras(self) -> List[np.ndarray]:
+        return to_keras(self)
+
+    def from_keras(self, arrays: Sequence[np.ndarray]) -> None:
+        from_keras(self, arrays)
+
+    def topology(self) -> Dict[str, Any]:
+        return topology(self.config)
+
+
+class TokenBatches(Batches):
+    """The token family's windows (lib/data/dataset.ts): `seq_len` ids of a piece, each with the next id as its target."""
+
+    def __init__(self, corpus: PreparedCorpus, pieces: Sequence[Piece], seq_len: int) -> None:
+        self.corpus, self.pieces, self.seq_len = corpus, pieces, seq_len
+
+    def lengths(self) -> List[int]:
+        return [p.length for p in self.pieces]
+
+    def targets(self, refs: np.ndarray) -> int:
+        return len(refs) * self.seq_len
+
+    def loss_sum(
+        self, net: nn.Module, model: FamilyModel, refs: np.ndarray, seeds: Optional[Sequence[int]], device: torch.device
+    ) -> Tensor:
+        inputs, targets = batch_ids(self.corpus, self.pieces, refs, self.seq_len)
+        drawn = dropout_masks(model, seeds, model.config.dropout) if seeds is not None else None
+        masks = [m.to(device) for m in drawn] if drawn is not None else None
+        logits = net(torch.from_numpy(inputs).to(device), masks)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(targets).reshape(-1).to(device), reduction="sum")
+
 
 def lstm_params(layer: nn.Module) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """A one-layer nn.LSTM's weight_ih [4H, in], weight_hh [4H, H], bias_ih and bias_hh [4H]."""
@@ -75,7 +112,7 @@ def lstm_params(layer: nn.Module) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     return w_ih, w_hh, b_ih, b_hh
 
 
-def _reorder(blocks4: np.ndarray, src: Sequence[str], dst: Sequence[str], axis: int) -> np.ndarray:
+def reorder_gates(blocks4: np.ndarray, src: Sequence[str], dst: Sequence[str], axis: int) -> np.ndarray:
     """Moves the 4 gate blocks along `axis` from order `src` to order `dst` (gates named in either framework)."""
     canon = [_SAME.get(g, g) for g in src]
     parts = np.split(blocks4, 4, axis=axis)
@@ -105,9 +142,9 @@ def to_keras(model: TokenLSTM) -> List[np.ndarray]:
     out = [f(model.embedding.weight)]
     for layer in model.lstm:
         w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
-        out.append(_reorder(f(w_ih).T, TORCH_GATES, KERAS_GATES, axis=1))
-        out.append(_reorder(f(w_hh).T, TORCH_GATES, KERAS_GATES, axis=1))
-        out.append(_reorder(f(b_ih) + f(b_hh), TORCH_GATES, KERAS_GATES, axis=0))
+        out.append(reorder_gates(f(w_ih).T, TORCH_GATES, KERAS_GATES, axis=1))
+        out.append(reorder_gates(f(w_hh).T, TORCH_GATES, KERAS_GATES, axis=1))
+        out.append(reorder_gates(f(b_ih) + f(b_hh), TORCH_GATES, KERAS_GATES, axis=0))
     return out + [np.ascontiguousarray(f(model.output.weight).T), f(model.output.bias)]
 
 
@@ -125,9 +162,9 @@ def from_keras(model: TokenLSTM, arrays: Sequence[np.ndarray]) -> None:
         for l, layer in enumerate(model.lstm):
             kernel, recurrent, bias = arrays[1 + 3 * l : 4 + 3 * l]
             w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
-            w_ih.copy_(t(_reorder(kernel, KERAS_GATES, TORCH_GATES, axis=1).T))
-            w_hh.copy_(t(_reorder(recurrent, KERAS_GATES, TORCH_GATES, axis=1).T))
-            b_ih.copy_(t(_reorder(bias, KERAS_GATES, TORCH_GATES, axis=0)))
+            w_ih.copy_(t(reorder_gates(kernel, KERAS_GATES, TORCH_GATES, axis=1).T))
+            w_hh.copy_(t(reorder_gates(recurrent, KERAS_GATES, TORCH_GATES, axis=1).T))
+            b_ih.copy_(t(reorder_gates(bias, KERAS_GATES, TORCH_GATES, axis=0)))
             b_hh.zero_()
         model.output.weight.copy_(t(arrays[-2].T))
         model.output.bias.copy_(t(arrays[-1]))
@@ -179,23 +216,6 @@ def topology(config: ModelConfig) -> Dict[str, object]:
         "keras_version": "tfjs-layers 4.22.0",
         "backend": "tensor_flow.js",
     }
-
-
-def dropout_masks(model: TokenLSTM, seeds: Sequence[int], rate: float) -> Optional[List[Tensor]]:
-    """Each layer's input dropout masks [B, in] for rows whose own seeds are `seeds` (None without dropout).
-
-    A row's masks depend on its seed alone, not on which process or batch share computes it, so a run on
-    N processes draws the same masks as on one.
-    """
-    if rate <= 0:
-        return None
-    keep = 1.0 - rate
-    widths = model.input_widths()
-    rows: List[List[Tensor]] = []
-    for seed in seeds:
-        g = torch.Generator().manual_seed(seed)
-        rows.append([(torch.rand(w, generator=g) < keep).float() / keep for w in widths])
-    return [torch.stack([r[l] for r in rows]) for l in range(len(widths))] if rows else None
 
 
 def probabilities(model: TokenLSTM, ids: Sequence[int]) -> np.ndarray:

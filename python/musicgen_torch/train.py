@@ -3,7 +3,8 @@
 Each process takes its rows of every global batch (data.rank_rows); DDP averages the gradients, which are
 scaled so that the average is the gradient of the mean loss over the whole global batch. So N processes
 compute the same steps as one process with the same --batch-size, up to float rounding; dropout masks are
-drawn per window (token_family.dropout_masks), not per process. Then, as in lib/train/loop.ts: Adam
+drawn per window (family.dropout_masks), not per process. The family's Batches (token_family.py, note_family.py)
+cut the windows and score them: per token, or per step with the note head's targets. Then, as in lib/train/loop.ts: Adam
 (epsilon 1e-7, tfjs's) with the gradients' global norm clipped, validation loss per epoch, the learning
 rate multiplied by --lr-decay after an epoch without a better validation loss, early stopping after
 --patience such epochs, and the best model written to the model folder by rank 0.
@@ -12,7 +13,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -23,12 +24,15 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from . import UserError
-from .data import PreparedCorpus, batch_ids, epoch_order, global_batches, limit_windows, rank_rows, windows_over
+from .data import Piece, PreparedCorpus, epoch_order, global_batches, limit_windows, rank_rows, windows_over
+from .family import Batches, FamilyModel, dropout_masks
 from .folder import check_output_folder, read_model_folder, vocab_tokens, write_history, write_model_folder
 from .config import ModelConfig
 from .model import build
+from .note_data import PreparedSteps
+from .note_family import NoteBatches
 from .rng import derive_seed
-from .token_family import TokenLSTM, dropout_masks
+from .token_family import TokenBatches
 
 
 # Seconds between progress lines within an epoch (rank 0).
@@ -60,6 +64,10 @@ class TrainSettings:
     layers: int = 2
     dropout: float = 0.1
     model_seed: int = 42
+    family: str = "token"
+    head_units: Optional[int] = None
+    head_skip: bool = True
+    step_units: Optional[int] = None
     threads: int = 0
     as_json: bool = False
 
@@ -103,14 +111,28 @@ def _all_sum(values: List[float], d: Dist) -> List[float]:
     return t.tolist()
 
 
-def _model_for(s: TrainSettings, corpus: PreparedCorpus) -> Tuple[TokenLSTM, Optional[Dict[str, Any]]]:
-    """The model to train: read from --init-from (its vocabulary must be the data's), or fresh."""
+def _model_for(s: TrainSettings, corpus: PreparedCorpus) -> Tuple[FamilyModel, Optional[Dict[str, Any]]]:
+    """The model to train: read from --init-from (its vocabulary and, for a note model, its steps must be the data's), or fresh."""
     if s.init_from is None:
         config = ModelConfig(corpus.vocab_size, s.embedding_dim, s.units, s.layers, s.dropout, 0.0, s.model_seed)
-        model = build(config)
-        assert isinstance(model, TokenLSTM)
-        return model, None
+        if s.family == "note":
+            steps = PreparedSteps(corpus)
+            head, width = s.head_units or 128, s.step_units or s.units
+            config = replace(config, family="note", head_units=head, step_units=width, lookback=steps.lookback, copy=steps.copy)
+            config = replace(config, head_skip=s.head_skip)
+        return build(config), None
     model, run = read_model_folder(s.init_from)
+    if (model.config.family or "token") != s.family:
+        raise UserError(
+            f"--init-from {s.init_from} is a {model.config.family or 'token'} model: give --family {model.config.family or 'token'}"
+        )
+    if s.family == "note":
+        steps, c = PreparedSteps(corpus), model.config
+        if (steps.lookback, steps.copy) != (c.lookback is not False, c.copy is True):
+            raise UserError(
+                f"--init-from {s.init_from} reads steps with lookback {c.lookback is not False} and copy {c.copy is True}, "
+                f"but {s.data} was prepared with lookback {steps.lookback} and copy {steps.copy} (prepare it with the model's options)"
+            )
     if vocab_tokens(os.path.join(s.init_from, "vocab.json")) != vocab_tokens(corpus.vocab_file):
         raise UserError(
             f"--init-from {s.init_from}: its vocab.json differs from {corpus.vocab_file} (prepare the data with the model's tokenizer settings)"
@@ -120,7 +142,7 @@ def _model_for(s: TrainSettings, corpus: PreparedCorpus) -> Tuple[TokenLSTM, Opt
     return model, run
 
 
-def _clip_(params: List[nn.Parameter], clip_norm: float) -> None:
+def clip_(params: List[nn.Parameter], clip_norm: float) -> None:
     """Scales the gradients down when their global norm exceeds clip_norm (lib/train/loop.ts applyClipped)."""
     if clip_norm <= 0:
         return
@@ -131,44 +153,45 @@ def _clip_(params: List[nn.Parameter], clip_norm: float) -> None:
                 p.grad.mul_(clip_norm / norm)
 
 
-def train_step(
-    net: nn.Module, model: TokenLSTM, corpus: PreparedCorpus, refs: np.ndarray, seq_len: int, batch_seed: int, d: Dist
-) -> Tensor:
-    """Backward pass of this rank's rows of a global batch; returns its summed loss. The gradient left is its share of the batch mean's."""
+def family_batches(model: FamilyModel, corpus: PreparedCorpus, pieces: List[Piece], seq_len: int) -> Batches:
+    """The windows of the model's family over some pieces of the corpus."""
+    if (model.config.family or "token") == "note":
+        return NoteBatches(PreparedSteps(corpus), pieces, seq_len)
+    return TokenBatches(corpus, pieces, seq_len)
+
+
+def train_step(net: nn.Module, model: FamilyModel, batches: Batches, refs: np.ndarray, batch_seed: int, d: Dist) -> Tuple[Tensor, int]:
+    """Backward pass of this rank's rows of a global batch; returns its summed loss and the global batch's targets.
+
+    The gradient left is this rank's share of the gradient of the global batch's mean loss per target.
+    """
     rows = rank_rows(len(refs), d.rank, d.world)
     mine = refs[rows] if rows else refs[:1]
-    inputs, targets = batch_ids(corpus, corpus.train, mine, seq_len)
-    masks = dropout_masks(model, [derive_seed(batch_seed, k) for k in rows], model.config.dropout) if rows else None
-    if masks is not None:
-        masks = [m.to(d.device) for m in masks]
-    logits = net(torch.from_numpy(inputs).to(d.device), masks)
-    loss_sum = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(targets).reshape(-1).to(d.device), reduction="sum")
+    seeds = [derive_seed(batch_seed, k) for k in rows] if rows else None
+    loss_sum = batches.loss_sum(net, model, mine, seeds, d.device)
     if not rows:
         loss_sum = loss_sum * 0.0  # a rank with no row this batch still joins DDP's all-reduce, with zero gradients
-    # DDP averages over the ranks: times world / (global tokens) makes that average the global mean's gradient.
-    (loss_sum * (d.world / (len(refs) * seq_len))).backward()
-    return loss_sum.detach()
+    targets = batches.targets(refs)
+    # DDP averages over the ranks: times world / (global targets) makes that average the global mean's gradient.
+    (loss_sum * (d.world / max(1, targets))).backward()
+    return loss_sum.detach(), targets
 
 
-def validate(model: TokenLSTM, corpus: PreparedCorpus, index: np.ndarray, s: TrainSettings, d: Dist) -> float:
-    """Mean loss per token over the validation windows (no dropout), each rank scoring its share."""
+def validate(model: FamilyModel, batches: Batches, index: np.ndarray, s: TrainSettings, d: Dist) -> float:
+    """Mean loss per target over the validation windows (no dropout), each rank scoring its share."""
     model.eval()
     total, count = 0.0, 0.0
     mine = index[rank_rows(len(index), d.rank, d.world)]
     with torch.no_grad():
         for refs in global_batches(mine, s.batch_size):
-            inputs, targets = batch_ids(corpus, corpus.val, refs, s.seq_len)
-            logits = model(torch.from_numpy(inputs).to(d.device))
-            total += float(
-                F.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(targets).reshape(-1).to(d.device), reduction="sum")
-            )
-            count += targets.size
+            total += float(batches.loss_sum(model, model, refs, None, d.device))
+            count += batches.targets(refs)
     model.train()
     total, count = _all_sum([total, count], d)
     return total / max(1.0, count)
 
 
-def run_config(s: TrainSettings, model: TokenLSTM, corpus: PreparedCorpus, d: Dist) -> Dict[str, Any]:
+def run_config(s: TrainSettings, model: FamilyModel, corpus: PreparedCorpus, d: Dist) -> Dict[str, Any]:
     """config.json (lib/store/run-config.ts RunConfig), as lib/store/load.ts checks it."""
     backend = f"pytorch {torch.__version__} ddp {'nccl' if d.device.type == 'cuda' else 'gloo'} x{d.world}"
     out: Dict[str, Any] = {
@@ -191,7 +214,7 @@ def run_config(s: TrainSettings, model: TokenLSTM, corpus: PreparedCorpus, d: Di
     return out
 
 
-def _say(d: Dist, line: str) -> None:
+def say(d: Dist, line: str) -> None:
     if d.leader:
         print(line, flush=True)
 
@@ -200,13 +223,18 @@ def train(s: TrainSettings) -> Dict[str, Any]:
     """Trains on the prepared folder `s.data` and writes the best model to `s.out` (rank 0); returns the summary rank 0 prints."""
     corpus = PreparedCorpus(s.data)
     model, _ = _model_for(s, corpus)
-    index = windows_over([p.length for p in corpus.train], s.seq_len, s.stride)
+    train_batches, val_batches = (family_batches(model, corpus, pieces, s.seq_len) for pieces in (corpus.train, corpus.val))
+    unit = "steps" if s.family == "note" else "tokens"
+    index = windows_over(train_batches.lengths(), s.seq_len, s.stride)
     if len(index) == 0:
-        longest = max((p.length for p in corpus.train), default=0)
+        longest = max(train_batches.lengths(), default=0)
         raise UserError(
-            f"--seq-len {s.seq_len} is too long: the longest training piece of {s.data} has {longest} tokens (need seq-len + 1)"
+            f"--seq-len {s.seq_len} is too long: the longest training piece of {s.data} has {longest} {unit} (need seq-len + 1)"
         )
-    val_index = limit_windows(windows_over([p.length for p in corpus.val], s.seq_len, s.seq_len), s.max_val_windows, s.seed)
+    val_index = limit_windows(windows_over(val_batches.lengths(), s.seq_len, s.seq_len), s.max_val_windows, s.seed)
+    notes_per_unit = sum(int(p.get("notes", 0)) for p in corpus.manifest["pieces"]) / max(
+        1, sum(train_batches.lengths()) + sum(val_batches.lengths())
+    )
     if int(os.environ.get("RANK", "0")) == 0:
         check_output_folder(s.out, s.replace)
     d = start_process_group(s.threads)
@@ -218,34 +246,35 @@ def train(s: TrainSettings) -> Dict[str, Any]:
     history: List[Dict[str, Any]] = []
     best, bad, lr = math.inf, 0, s.learning_rate
     started = last_note = time.time()
-    train_sec, tokens_done, out_of_time, stopped_early = 0.0, 0, False, False
+    train_sec, tokens_done, units_done, out_of_time, stopped_early = 0.0, 0, 0, False, False
     per_epoch = math.ceil(len(index) / s.batch_size)
-    _say(
+    say(
         d,
-        f"training on {len(index)} windows of {s.seq_len} tokens ({len(corpus.train)} pieces; {len(val_index)} validation windows), {per_epoch} batches of {s.batch_size} per epoch, {d.world} process(es)",
+        f"training a {s.family} model on {len(index)} windows of {s.seq_len} {unit} ({len(corpus.train)} pieces; {len(val_index)} validation windows), {per_epoch} batches of {s.batch_size} per epoch, {d.world} process(es)",
     )
     for epoch in range(s.epochs):
         t_epoch = time.time()
         loss_sum, batches = 0.0, 0
         for b, refs in enumerate(global_batches(epoch_order(index, s.seed, epoch), s.batch_size)):
             t0 = time.time()
-            mine = train_step(net, model, corpus, refs, s.seq_len, derive_seed(s.seed, epoch * 1_000_003 + b), d)
-            _clip_(params, s.clip_norm)
+            mine, targets = train_step(net, model, train_batches, refs, derive_seed(s.seed, epoch * 1_000_003 + b), d)
+            clip_(params, s.clip_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             (total,) = _all_sum([float(mine)], d)
-            loss = total / (len(refs) * s.seq_len)
+            loss = total / max(1, targets)
             if not math.isfinite(loss):
                 raise UserError(f"training diverged (loss {loss}) at epoch {epoch + 1}, batch {b + 1}: lower the learning rate")
             train_sec += time.time() - t0
-            tokens_done += len(refs) * s.seq_len
+            tokens_done += targets
+            units_done += len(refs) * s.seq_len
             loss_sum += loss
             batches += 1
             if time.time() - last_note >= PROGRESS_EVERY_SEC and batches < per_epoch:
                 last_note = time.time()
                 rate = tokens_done / max(1e-3, train_sec)
-                eta = (per_epoch - batches) * s.batch_size * s.seq_len / rate
-                _say(
+                eta = (per_epoch - batches) * s.batch_size * s.seq_len / (units_done / max(1e-3, train_sec))
+                say(
                     d,
                     f"  epoch {epoch + 1}, batch {batches}/{per_epoch}: loss {loss_sum / batches:.4f}, {rate:.0f} tokens/s, {eta / 60:.1f} min left in the epoch",
                 )
@@ -255,7 +284,7 @@ def train(s: TrainSettings) -> Dict[str, Any]:
                     out_of_time = True
                     break
         train_loss = loss_sum / batches
-        val_loss = validate(model, corpus, val_index, s, d) if len(val_index) > 0 else train_loss
+        val_loss = validate(model, val_batches, val_index, s, d) if len(val_index) > 0 else train_loss
         record = {
             "epoch": epoch + 1, "trainLoss": train_loss, "valLoss": val_loss, "valPerplexity": math.exp(val_loss),
             "seconds": time.time() - t_epoch, "tokensPerSec": tokens_done / max(1e-3, train_sec), "learningRate": lr,
@@ -273,7 +302,7 @@ def train(s: TrainSettings) -> Dict[str, Any]:
                 group["lr"] = lr
             if d.leader:
                 write_history(s.out, history)
-        _say(
+        say(
             d,
             f"epoch {epoch + 1}/{s.epochs}: train {train_loss:.4f}, val {val_loss:.4f} nats/token, {record['tokensPerSec']:.0f} tokens/s, {record['seconds']:.1f} s{' (best, saved)' if improved else ''}",
         )
@@ -285,55 +314,13 @@ def train(s: TrainSettings) -> Dict[str, Any]:
     summary = {
         "out": s.out, "processes": d.world, "backend": config_json["backend"], "epochs": len(history), "bestValLoss": best,
         "tokensPerSec": tokens_done / max(1e-3, train_sec), "seconds": time.time() - started,
+        "notesPerSec": units_done * notes_per_unit / max(1e-3, train_sec),
         "stoppedEarly": stopped_early, "outOfTime": out_of_time,
     }  # fmt: skip
-    _say(d, f"saved {s.out} (best validation loss {best:.4f} nats/token) in {summary['seconds']:.1f} s")
+    say(d, f"saved {s.out} (best validation loss {best:.4f} nats/token) in {summary['seconds']:.1f} s")
     if s.as_json:
-        _say(d, json.dumps(summary))
+        say(d, json.dumps(summary))
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
     return summary
-
-
-def bench(
-    vocab_size: int, units: int, layers: int, embedding_dim: int, batch_size: int, seq_len: int, batches: int, threads: int
-) -> Dict[str, Any]:
-    """Training throughput (tokens/s over all processes) of `batches` steps on random ids of these shapes, after one warm-up step."""
-    d = start_process_group(threads)
-    model = build(ModelConfig(vocab_size, embedding_dim, units, layers, 0.1, 0.0, 42))
-    assert isinstance(model, TokenLSTM)
-    model.to(d.device)
-    net: nn.Module = DistributedDataParallel(model) if dist.is_initialized() else model
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.002, eps=1e-7)
-    g = torch.Generator().manual_seed(7 + d.rank)
-    rows = len(rank_rows(batch_size, d.rank, d.world))
-    t0 = 0.0
-    for step in range(batches + 1):
-        if step == 1:
-            if dist.is_initialized():
-                dist.barrier()
-            t0 = time.time()
-        ids = torch.randint(0, vocab_size, (rows, seq_len + 1), generator=g)
-        drawn = dropout_masks(model, [derive_seed(step, k) for k in range(rows)], 0.1)
-        masks = [m.to(d.device) for m in drawn] if drawn is not None else None
-        logits = net(ids[:, :-1].to(d.device), masks)
-        loss = F.cross_entropy(logits.reshape(-1, vocab_size), ids[:, 1:].reshape(-1).to(d.device)) / d.world
-        loss.backward()
-        _clip_(list(model.parameters()), 5.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-    if dist.is_initialized():
-        dist.barrier()
-    seconds = time.time() - t0
-    out = {
-        "processes": d.world,
-        "threadsPerProcess": torch.get_num_threads(),
-        "batches": batches,
-        "seconds": seconds,
-        "tokensPerSec": batches * batch_size * seq_len / seconds,
-    }
-    _say(d, json.dumps(out))
-    if dist.is_initialized():
-        dist.destroy_process_group()
-    return out
