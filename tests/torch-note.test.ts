@@ -266,7 +266,33 @@ test('bad input is one line naming the file or flag', { skip: needTorch }, () =>
   const m = readJson<{ steps?: unknown; pieces: { steps?: unknown }[] }>(path.join(prepared, 'manifest.json'));
   delete m.steps;
   fs.writeFileSync(path.join(tokenOnly, 'manifest.json'), JSON.stringify({ ...m, pieces: m.pieces.map(({ steps: _, ...p }) => p) }));
+  /** A copy of the prepared folder whose manifest's steps are edited. */
+  const edited = (name: string, edit: Partial<Record<'copy' | 'codeSize' | 'pad' | 'start', unknown>>): string => {
+    const dir = path.join(tmp, name);
+    fs.mkdirSync(dir);
+    for (const f of ['shard-0000.bin', 'steps-0000.bin', 'vocab.json']) fs.copyFileSync(path.join(prepared, f), path.join(dir, f));
+    const full = readJson<{ steps: object }>(path.join(prepared, 'manifest.json'));
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...full, steps: { ...full.steps, ...edit } }));
+    return dir;
+  };
   const cases: [string[], RegExp][] = [
+    [
+      ['train', ...TRAIN, '--data', edited('bad-code-size', { codeSize: 12 }), '--out', path.join(tmp, 'x')],
+      /manifest\.json: steps\.codeSize must be 507 for 505 tokens \(got 12\)/,
+    ],
+    [
+      [
+        'train',
+        ...TRAIN,
+        '--data',
+        edited('no-copy', { copy: false, codeSize: 505, pad: 505, start: 506 }),
+        '--out',
+        path.join(tmp, 'x'),
+        '--init-from',
+        twoProcesses,
+      ],
+      /--init-from .* reads steps with lookback true and copy true, but .* was prepared with lookback true and copy false/,
+    ],
     [
       ['train', ...TRAIN, '--data', tokenOnly, '--out', path.join(tmp, 'x')],
       /manifest\.json has no steps: prepare the folder for the note family/,

@@ -128,10 +128,12 @@ def _model_for(s: TrainSettings, corpus: PreparedCorpus) -> Tuple[FamilyModel, O
         )
     if s.family == "note":
         steps, c = PreparedSteps(corpus), model.config
-        if (steps.lookback, steps.copy) != (c.lookback is not False, c.copy is True):
+        ours, theirs = (c.lookback is not False, c.copy is True), (steps.lookback, steps.copy)
+        if ours != theirs:
+            says = lambda o: f"lookback {str(o[0]).lower()} and copy {str(o[1]).lower()}"  # noqa: E731
             raise UserError(
-                f"--init-from {s.init_from} reads steps with lookback {c.lookback is not False} and copy {c.copy is True}, "
-                f"but {s.data} was prepared with lookback {steps.lookback} and copy {steps.copy} (prepare it with the model's options)"
+                f"--init-from {s.init_from} reads steps with {says(ours)}, but {s.data} was prepared with {says(theirs)}"
+                " (prepare it with the model's options: --no-copy, --no-lookback)"
             )
     if vocab_tokens(os.path.join(s.init_from, "vocab.json")) != vocab_tokens(corpus.vocab_file):
         raise UserError(
