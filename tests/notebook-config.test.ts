@@ -38,8 +38,8 @@ test('the settings cell: the token family unless asked for the note family, its 
   assert.equal(note.model.stepUnits, note.model.units, "the note family's step vector is as wide as its LSTM");
   assert.equal(note.model.copy, true, 'the note family copies notes of bars −1 and −2');
   assert.deepEqual(
-    { ...note.model, family: 'token', stepUnits: undefined, copy: undefined },
-    { ...token.model, stepUnits: undefined, copy: undefined },
+    { ...note.model, family: 'token', stepUnits: undefined, copy: undefined, headSkip: undefined },
+    { ...token.model, stepUnits: undefined, copy: undefined, headSkip: undefined },
     "only the family and the note family's defaults differ",
   );
 });

@@ -68,9 +68,9 @@ export const TRAIN_FLAGS: FlagSpecs = {
     type: 'boolean',
     help: 'train a note-family model without copy ids (its head then spells out a note of 1 or 2 bars back instead of copying it)',
   },
-  'head-skip': {
+  'no-head-skip': {
     type: 'boolean',
-    help: "the note family's output layer reads the main LSTM's output beside its head's (a skip connection)",
+    help: 'a note-family model whose output layer reads only its head (without the skip connection from the main LSTM), to measure what it brings',
   },
   'head-units': { type: 'string', help: "N units of the note family's head (default 128)" },
   'step-units': { type: 'string', help: "N width of the note family's step vector, which its LSTM reads (default: --units)" },
@@ -150,7 +150,7 @@ const FIXED_BY_INIT = [
   'step-units',
   'no-lookback',
   'no-copy',
-  'head-skip',
+  'no-head-skip',
 ] as const;
 
 /** The model --init-from names, loaded and checked; flags it fixes are refused by name. */
@@ -237,7 +237,7 @@ function settingsFrom(a: ParsedArgs, saved: Saved | null, init: LoadedModel | nu
         stepUnits: num(a, 'step-units', 'int'),
         lookback: a.values['no-lookback'] === true ? false : undefined,
         copy: a.values['no-copy'] === true || a.values['no-lookback'] === true ? false : undefined,
-        headSkip: a.values['head-skip'] === true ? true : undefined,
+        headSkip: a.values['no-head-skip'] === true ? false : undefined,
         dropout: num(a, 'dropout'),
         recurrentDropout: num(a, 'recurrent-dropout'),
         seed: num(a, 'seed', 'int'),

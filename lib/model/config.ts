@@ -49,7 +49,7 @@ export interface ModelConfig {
    * The note family's output layer reads the main stack's output beside the
    * head's (a skip connection), so the head's first choice of a step is read
    * straight from the main LSTM as a token model's is. Absent in older note
-   * folders (false).
+   * folders (false); new note models default to true ({@link withFamilyDefaults}).
    */
   readonly headSkip?: boolean;
 }
@@ -108,10 +108,10 @@ export function noteCodeSize(c: ModelConfig): number {
 
 /**
  * A new model's config with its family's defaults filled in: a note-family
- * model's step vector is as wide as its LSTM, and it has copy ids when it
- * has the look-back.
+ * model's step vector is as wide as its LSTM, its output layer reads the
+ * LSTM beside the head, and it has copy ids when it has the look-back.
  */
 export function withFamilyDefaults(c: ModelConfig): ModelConfig {
   if (c.family !== 'note') return c;
-  return { ...c, stepUnits: c.stepUnits ?? c.units, copy: c.copy ?? c.lookback !== false };
+  return { ...c, stepUnits: c.stepUnits ?? c.units, headSkip: c.headSkip ?? true, copy: c.copy ?? c.lookback !== false };
 }
