@@ -19,7 +19,15 @@ import { noteBatch } from '../lib/data/note-dataset';
 import { openPrepared } from '../lib/data/prepared-data';
 import { stepOptionsOf } from '../lib/model/config';
 import { noteForward } from '../lib/model/note-forward';
-import { buildModel, DEFAULT_MODEL_CONFIG, varList, type ModelConfig, type MusicModel } from '../lib/model/network';
+import {
+  buildModel,
+  DEFAULT_MODEL_CONFIG,
+  parameterCount,
+  varList,
+  withFamilyDefaults,
+  type ModelConfig,
+  type MusicModel,
+} from '../lib/model/network';
 import { loadModel } from '../lib/store/load';
 import { saveRunConfig, saveWeights } from '../lib/store/save';
 import { DEFAULT_TRAIN_CONFIG, type EpochRecord } from '../lib/store/train-config';
@@ -303,6 +311,8 @@ test('bad input is one line naming the file or flag', { skip: needTorch }, () =>
     ],
     [['train', ...TRAIN, '--family', 'notes', '--out', path.join(tmp, 'x')], /--family: invalid choice/],
     [['note-logp', '--model', twoProcesses, '--data', prepared, '--piece', '0', '--start', '5000', '--steps', '8'], /no such window/],
+    [['bench', '--family', 'note', '--step-lengths', '1,2'], /--step-lengths and --note-steps go together/],
+    [['bench', '--family', 'note', '--step-lengths', '1,2', '--note-steps', '1'], /--step-lengths must be 8 comma-separated whole numbers/],
   ];
   for (const [args, message] of cases) {
     const r = runPython('musicgen_torch', args);
@@ -311,3 +321,34 @@ test('bad input is one line naming the file or flag', { skip: needTorch }, () =>
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
 });
+
+test(
+  'bench --family note counts target ids, steps and the steps whose next step holds a note (scripts/bench-ddp.ts)',
+  { skip: needTorch },
+  () => {
+    // Steps of 2 ids that never hold a note and of 3 ids that always do: notes per step = ids per step − 2, exactly.
+    const profile = ['--step-lengths', '0,1,1,0,0,0,0,0', '--note-steps', '0,0,1,0,0,0,0,0'];
+    const sizes = ['--vocab', '40', '--units', '16', '--embedding', '8', '--head-units', '8', '--batch-size', '6', '--seq-len', '10'];
+    const out = pythonOk('musicgen_torch.launch', [
+      '--nproc',
+      '2',
+      'bench',
+      '--family',
+      'note',
+      ...sizes,
+      ...profile,
+      '--batches',
+      '2',
+      '--threads',
+      '1',
+    ]);
+    const r = JSON.parse(out.trim().split('\n').pop() ?? '') as Record<string, number>;
+    assert.equal(r.processes, 2);
+    const idsPerStep = r.tokensPerSec / r.stepsPerSec;
+    assert.ok(idsPerStep > 2 && idsPerStep < 3, String(idsPerStep));
+    assert.ok(Math.abs(r.notesPerSec / r.stepsPerSec - (idsPerStep - 2)) < 1e-9, JSON.stringify(r));
+    // tfjs's parameter count of that note model (step vector = units, headSkip, copy ids): noteWeightShapes'.
+    const c = withFamilyDefaults({ ...DEFAULT_MODEL_CONFIG, family: 'note', vocabSize: 40, units: 16, embeddingDim: 8, headUnits: 8 });
+    assert.equal(r.params, parameterCount(buildModel(c)));
+  },
+);

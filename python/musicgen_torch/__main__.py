@@ -76,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--seed", type=int, default=1234)
     w.add_argument("--epoch", type=int, default=0)
     w.add_argument("--family", choices=("token", "note"), default="token", help="windows of tokens, or of steps (note)")
-    b = sub.add_parser("bench", help="training throughput on random ids of the given shapes (JSON)")
+    b = sub.add_parser("bench", help="training throughput on random ids (or steps) of the given shapes (JSON)")
+    b.add_argument("--family", choices=("token", "note"), default="token", help="token (default), or note: --seq-len counts steps")
     b.add_argument("--vocab", type=int, default=505)
     b.add_argument("--units", type=int, default=256)
     b.add_argument("--layers", type=int, default=2)
@@ -85,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--seq-len", type=int, default=64)
     b.add_argument("--batches", type=int, default=10)
     b.add_argument("--threads", type=int, default=0)
+    b.add_argument("--head-units", type=int, default=128, help="the note model's head units")
+    b.add_argument("--step-units", type=int, default=None, help="the note model's step vector width (default: --units)")
+    b.add_argument("--no-head-skip", action="store_true", help="the note model's output reads only its head")
+    b.add_argument("--no-copy", action="store_true", help="the note model has no copy ids (its head chooses among the vocabulary only)")
+    b.add_argument("--step-lengths", help="steps of the data by their code ids, 8 comma-separated counts for 1..8 (default piano-midi's)")
+    b.add_argument("--note-steps", help="of those, the steps that hold a note, 8 counts (with --step-lengths)")
     return p
 
 
@@ -169,9 +176,18 @@ def main(argv: Optional[List[str]] = None) -> int:
             config = ModelConfig(len(vocab_tokens(a.vocab_file)), a.embedding, a.units, a.layers, 0.0, 0.0, a.seed)
             print(json.dumps(random_model_folder(config, a.vocab_file, a.out, ids).tolist()))
         else:
-            from .bench import bench
+            from .bench import Shape, StepProfile, bench
 
-            bench(a.vocab, a.units, a.layers, a.embedding, a.batch_size, a.seq_len, a.batches, a.threads)
+            for flag, v, lo, hi in [("--vocab", a.vocab, 2, 100_000), ("--units", a.units, 1, 4096), ("--layers", a.layers, 1, 8),
+                                    ("--embedding", a.embedding, 1, 4096), ("--batch-size", a.batch_size, 1, 4096),
+                                    ("--seq-len", a.seq_len, 1, 10_000), ("--batches", a.batches, 1, 100_000), ("--threads", a.threads, 0, 256),
+                                    ("--head-units", a.head_units, 1, 4096), ("--step-units", a.step_units or 1, 1, 4096)]:  # fmt: skip
+                _check(flag, v, lo <= v <= hi, f"an integer in [{lo}, {hi}]")
+            shape = Shape(
+                a.vocab, a.units, a.layers, a.embedding, a.batch_size, a.seq_len, a.family, a.head_units, a.step_units,
+                head_skip=not a.no_head_skip, copy=not a.no_copy,
+            )  # fmt: skip
+            bench(shape, a.batches, a.threads, StepProfile.parse(a.step_lengths, a.note_steps))
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -104,6 +104,12 @@ def note_batch(steps: PreparedSteps, pieces: Sequence[Piece], refs: np.ndarray, 
     """
     B, T = len(refs), seq_len
     recs = np.stack([steps.records(pieces[int(p)], int(s), T + 1) for p, s in refs]) if B else np.zeros((0, T + 1), STEP_RECORD)
+    return records_batch(recs, steps.start, steps.pad)
+
+
+def records_batch(recs: np.ndarray, start: int, pad: int) -> Dict[str, np.ndarray]:
+    """note_batch's arrays from the windows' step records [B, T + 1] (each window's steps and the step after them)."""
+    B, T = recs.shape[0], recs.shape[1] - 1
     now, nxt = recs[:, :T], recs[:, 1:]
     group = np.concatenate([now["group"], now["lookback"]], axis=2).astype(np.int64)
     flags = now["flags"].astype(np.float32)
@@ -111,6 +117,6 @@ def note_batch(steps: PreparedSteps, pieces: Sequence[Piece], refs: np.ndarray, 
     length = nxt["length"].astype(np.int64)[..., None]
     codes = nxt["group"].astype(np.int64)
     targets = np.where(slot < length, codes, -1)
-    shifted = np.concatenate([np.full((B, T, 1), steps.start, np.int64), codes[..., :-1]], axis=2)
-    prefix = np.where((slot == 0) | (slot <= length), shifted, steps.pad)
+    shifted = np.concatenate([np.full((B, T, 1), start, np.int64), codes[..., :-1]], axis=2)
+    prefix = np.where((slot == 0) | (slot <= length), shifted, pad)
     return {"group": group, "flags": flags, "prefix": prefix, "targets": targets}
