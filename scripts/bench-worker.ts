@@ -228,7 +228,7 @@ async function loopTask(a: WorkerArgs): Promise<void> {
   const { initBackend } = await import('../lib/model/backend');
   const { DEFAULT_DATASET_CONFIG } = await import('../lib/data/dataset');
   const { DEFAULT_TRAIN_CONFIG } = await import('../lib/store/train-config');
-  const { newModel, parameterCount } = await import('../lib/model/network');
+  const { DEFAULT_MODEL_CONFIG, newModel, parameterCount, withFamilyDefaults } = await import('../lib/model/network');
   const { trainModel } = await import('../lib/train/loop');
   const { batchTokenCount, runBatches } = await import('../lib/train/batching');
   const { loadVocabulary } = await import('../lib/tokens/vocab-file');
@@ -243,7 +243,11 @@ async function loopTask(a: WorkerArgs): Promise<void> {
     ).flat();
   const train = grow(data.train);
   const val = grow(data.val);
-  const model = newModel(vocab, { family: a.family ?? 'token' });
+  // As `musicgen train` builds a new model (withFamilyDefaults: a new note model has its step vector, headSkip and copy ids).
+  const model = newModel(
+    vocab,
+    withFamilyDefaults({ ...DEFAULT_MODEL_CONFIG, family: a.family ?? 'token', vocabSize: vocab.tokens.length }),
+  );
   const out = a.scratch ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-loop-'));
   fs.mkdirSync(out, { recursive: true });
   const { seqLen } = DEFAULT_DATASET_CONFIG;
@@ -355,7 +359,7 @@ async function genTask(a: WorkerArgs): Promise<void> {
   const { DEFAULT_RUN_SETTINGS } = await import('../lib/generate/settings');
   const { DEFAULT_PRIMER_LENGTH, primerFromPiece } = await import('../lib/generate/primer');
   const { readMidiFile } = await import('../lib/midi/read');
-  const { newModel, parameterCount } = await import('../lib/model/network');
+  const { DEFAULT_MODEL_CONFIG, newModel, parameterCount, withFamilyDefaults } = await import('../lib/model/network');
   const { createRng } = await import('../lib/core/rng');
   const { sampleToken } = await import('../lib/generate/sample');
   const { schemeOf, tokensToPiece } = await import('../lib/tokens/tokenize');
@@ -365,7 +369,7 @@ async function genTask(a: WorkerArgs): Promise<void> {
   const backend = await initBackend();
   const vocab = loadVocabulary(path.join(a.dataDir, 'vocab.json'));
   const family = a.family ?? 'token';
-  const model = newModel(vocab, { family });
+  const model = newModel(vocab, withFamilyDefaults({ ...DEFAULT_MODEL_CONFIG, family, vocabSize: vocab.tokens.length }));
   const L = DEFAULT_DATASET_CONFIG.seqLen;
   const settings = { sampling: { topP: BENCH_TOP_P }, controls: {}, run: { ...DEFAULT_RUN_SETTINGS, seed: 7 } };
   const piece = readMidiFile(a.primerFile as string);

@@ -14,6 +14,9 @@
  *   the same training loop and generation figures;
  * - training throughput of our BPTT kernel vs tfjs's own LSTM layers, per
  *   backend (on the first scheme's data);
+ * - the PyTorch DDP trainer with 1 and 2 processes (scripts/bench-ddp.ts): the
+ *   token family on the kernel's shapes, and the note family at our note
+ *   kernel's size, its notes/s against our token and note kernels' (remi);
  * - generation: the stateful JS generator vs re-running the window per token (first scheme);
  * - MIDI parsing speed (warm), and MIDI writing speed (the corpus, and one 30,000-note piece: three programs and drums);
  * - peak memory while training on 1× and 4× the data (flat = lazy batches; first scheme);
@@ -46,7 +49,8 @@ import { DEFAULT_HEAD_UNITS } from '../lib/model/note-network';
 import { flagHelp, parseFlags, str, type FlagSpecs } from '../lib/cli/args';
 import { UserError } from '../lib/core/errors';
 import type { Rate, WorkerArgs } from './bench-worker';
-import { benchDdp, ddpRows } from './bench-ddp';
+import { benchDdp, benchDdpNote, ddpRows } from './bench-ddp';
+import { ddpNoteRows, stepProfile, type OurNotes, type StepProfile } from './bench-ddp-note';
 import { benchData, dataRows } from './bench-data';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -419,17 +423,38 @@ interface FamilyRun {
   readonly gen: ChildResult<GenOut>;
 }
 
-/** The summary's lines on the note family: what it measured, and its training and generation notes/s against the remi token model's. */
-function noteFamilyNotes(remi: FamilyRun | null, note: FamilyRun | null): string[] {
+/**
+ * The summary's lines on the note family: what it measured, and its training and generation notes/s against the remi token model's.
+ * `notesPerId`: the remi data's steps that hold a note per target id ({@link notesPerTargetId}).
+ */
+function noteFamilyNotes(remi: FamilyRun | null, note: FamilyRun | null, notesPerId: number | null): string[] {
   if (!remi || !note) return ['note family: not measured (it trains on remi tokens: add remi to --schemes)'];
   const ratio = (a: number | undefined, b: number | undefined): string =>
     a !== undefined && b !== undefined && b > 0 ? `${fmt(a / b, 2)}×` : 'n/a';
   const r = note.loop.result;
+  const rr = remi.loop.result;
   return [
-    `${NOTE_LABEL}: the same remi tokens, data and settings (windows of ${r?.seqLen ?? DEFAULT_DATASET_CONFIG.seqLen} steps), the ${DEFAULT_MODEL_CONFIG.layers}×${DEFAULT_MODEL_CONFIG.units} LSTM stepping once per note or bar, a head of ${DEFAULT_MODEL_CONFIG.headUnits ?? DEFAULT_HEAD_UNITS} units writing each step's tokens; ${r ? `${fmt(r.params)} parameters, ${r.threads} thread${r.threads > 1 ? 's' : ''}${r.threadsNote ? ` (${r.threadsNote})` : ''}` : 'training failed'}`,
-    `  train tokens/s counts its target tokens, train notes/s = tokens/s ÷ the remi tokens per note (as for the token model): ${ratio(r?.rate.tokensPerSec, remi.loop.result?.rate.tokensPerSec)} the remi token model's training notes/s`,
+    `${NOTE_LABEL}: the same remi tokens, data and settings (windows of ${r?.seqLen ?? DEFAULT_DATASET_CONFIG.seqLen} steps), the ${DEFAULT_MODEL_CONFIG.layers}×${DEFAULT_MODEL_CONFIG.units} LSTM stepping once per note or bar, a head of ${DEFAULT_MODEL_CONFIG.headUnits ?? DEFAULT_HEAD_UNITS} units writing each step's tokens (a new note model: step vector = units, headSkip, copy ids); ${r ? `${fmt(r.params)} parameters, ${r.threads} thread${r.threads > 1 ? 's' : ''}${r.threadsNote ? ` (${r.threadsNote})` : ''}` : 'training failed'}`,
+    `  train tokens/s counts its target ids (a copy id and a velocity stand for a repeated note's tokens), train notes/s = target ids/s × the remi data's steps that hold a note per target id: ${ratio(r && notesPerId !== null ? r.rate.tokensPerSec * notesPerId : undefined, rr ? rr.rate.tokensPerSec / remi.data.tokensPerNote : undefined)} the remi token model's training notes/s`,
     `  generation: a fresh (untrained) model of each family (no trained note model is shipped): ${ratio(note.gen.result?.stateful.notesPerSec, remi.gen.result?.stateful.notesPerSec)} the remi token model's notes/s`,
   ];
+}
+
+/** Our kernels' training figures that the note family's DDP rows compare with: the remi token model's notes/s, the note model's target ids/s. */
+function ourNotes(remi: FamilyRun | null, note: FamilyRun | null, profile: StepProfile | null): OurNotes {
+  const r = remi?.loop.result;
+  const n = note?.loop.result;
+  return {
+    token: r && remi ? { notesPerSec: r.rate.tokensPerSec / remi.data.tokensPerNote, threads: r.threads } : null,
+    note: n ? { idsPerSec: n.rate.tokensPerSec, threads: n.threads } : null,
+    notesPerId: notesPerTargetId(profile),
+  };
+}
+
+/** The remi data's steps that hold a note per target id (every step but a piece's first is a target), or null without a profile. */
+function notesPerTargetId(profile: StepProfile | null): number | null {
+  const ids = profile ? profile.lengths.reduce((s, c, i) => s + c * (i + 1), 0) : 0;
+  return profile && ids > 0 ? profile.notes.reduce((s, c) => s + c, 0) / ids : null;
 }
 
 async function main(): Promise<void> {
@@ -507,6 +532,16 @@ async function main(): Promise<void> {
     const primary = training.find((x) => x.result)?.backend ?? 'wasm';
     // 3b. The PyTorch DDP trainer on the same shapes, 1 and 2 processes (scripts/bench-ddp.ts).
     const ddp = benchDdp(first.vocabSize, q ? 3 : 10, log);
+    // 3c. The note family on PyTorch DDP at the size our note kernel trains below, on random steps with the remi data's step lengths.
+    const remiData = data.find((d) => d.scheme === 'remi') ?? null;
+    let noteProfile: StepProfile | null = null;
+    let noDdpNote = 'it trains on remi tokens: add remi to --schemes';
+    try {
+      noteProfile = remiData ? stepProfile(remiData.dir) : null;
+    } catch (e) {
+      noDdpNote = `the remi data's steps: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    const ddpNote = remiData && noteProfile ? benchDdpNote(remiData.vocabSize, noteProfile, q ? 2 : 6, log) : null;
 
     // 4. Per scheme, on the primary backend: the real training loop (throughput, peak RSS), then generation.
     const loopBatches = LOOP_BATCHES[q ? 'quick' : 'full'];
@@ -561,6 +596,10 @@ async function main(): Promise<void> {
       if (!gen.ok) log(`  note family generation: ${gen.error}`);
       noteRun = { data: d, loop, gen };
     }
+    const noteNotesPerId = notesPerTargetId(noteProfile);
+    /** Training notes/s: a token model's tokens/s ÷ tokens per note; the note family's target ids/s × notes per target id (as PyTorch's rows). */
+    const trainNotesPerSec = (label: string, tokensPerSec: number, d: SchemeData): number =>
+      label === NOTE_LABEL && noteNotesPerId !== null ? tokensPerSec * noteNotesPerId : tokensPerSec / d.tokensPerNote;
     /** Every row of the summary and the detail table: the schemes' token models, then the note family. */
     const runs = [
       ...perScheme.map((x) => ({ label: x.data.scheme as string, ...x })),
@@ -637,7 +676,7 @@ async function main(): Promise<void> {
         fmt(d.vocabSize),
         fmt(d.tokensPerNote, 2),
         r ? fmt(r.rate.tokensPerSec) : 'failed',
-        r ? fmt(r.rate.tokensPerSec / d.tokensPerNote) : '—',
+        r ? fmt(trainNotesPerSec(label, r.rate.tokensPerSec, d)) : '—',
         r ? mb(r.peakRss) : '—',
         s ? fmt(s.tokensPerSec) : 'failed',
         s ? fmt(s.notesPerSec) : '—',
@@ -653,7 +692,7 @@ async function main(): Promise<void> {
       setting,
       'train notes/s = tokens/s ÷ tokens per note of the scheme on this corpus; peak RSS: the training process, worker threads included',
       'generation: an untrained model, stateful; gen notes/s counts the notes it wrote (its own token mix), gen notes/s² = gen tokens/s ÷ tokens/note',
-      ...noteFamilyNotes(remiRun, noteRun),
+      ...noteFamilyNotes(remiRun, noteRun, noteNotesPerId),
     ];
 
     // ----- the detail table -----
@@ -669,7 +708,7 @@ async function main(): Promise<void> {
         rows.push([
           `  training (${r.backend}, ${r.threads} thread${r.threads > 1 ? 's' : ''})`,
           `${fmt(r.rate.tokensPerSec)} tokens/s`,
-          `${fmt(r.rate.tokensPerSec / d.tokensPerNote)} notes/s; ${r.rate.batches} × ${r.batchSize}×${r.seqLen}${label === NOTE_LABEL ? ' steps' : ''} after a warm-up batch (${fmt(r.rate.warmupMs / 1000, 1)} s); ${fmt(r.rate.ms / r.rate.batches)} ms/batch; ${fmt(r.rate.tokensPerCpuSec)} tokens per CPU-second; ${fmt(r.params)} parameters${r.threadsNote ? `; ${r.threadsNote}` : ''}`,
+          `${fmt(trainNotesPerSec(label, r.rate.tokensPerSec, d))} notes/s; ${r.rate.batches} × ${r.batchSize}×${r.seqLen}${label === NOTE_LABEL ? ' steps' : ''} after a warm-up batch (${fmt(r.rate.warmupMs / 1000, 1)} s); ${fmt(r.rate.ms / r.rate.batches)} ms/batch; ${fmt(r.rate.tokensPerCpuSec)} tokens per CPU-second; ${fmt(r.params)} parameters${r.threadsNote ? `; ${r.threadsNote}` : ''}`,
         ]);
         rows.push([
           `  peak RSS training`,
@@ -731,6 +770,8 @@ async function main(): Promise<void> {
     }
     const oursBest = Math.max(0, ...training.map((x) => (x.result ? (x.result.parallel ?? x.result.ours).tokensPerSec : 0)));
     rows.push(...ddpRows(ddp, oursBest > 0 ? oursBest : null));
+    if (ddpNote) rows.push(...ddpNoteRows(ddpNote, ourNotes(remiRun, noteRun, noteProfile)));
+    else rows.push(['training, PyTorch DDP note family', 'skipped', noDdpNote]);
     rows.push([
       'MIDI parsing (warm)',
       `${fmt(midi.notesPerSec)} notes/s`,
@@ -812,7 +853,7 @@ async function main(): Promise<void> {
               ? {
                   ...noteRun.loop.result,
                   tokensPerSec: noteRun.loop.result.rate.tokensPerSec,
-                  notesPerSec: noteRun.loop.result.rate.tokensPerSec / noteRun.data.tokensPerNote,
+                  notesPerSec: trainNotesPerSec(NOTE_LABEL, noteRun.loop.result.rate.tokensPerSec, noteRun.data),
                 }
               : { error: noteRun.loop.error },
             generation: noteRun.gen.result ? { ...noteRun.gen.result } : { error: noteRun.gen.error },
@@ -828,6 +869,7 @@ async function main(): Promise<void> {
         speedup: x.result?.tfjs ? (x.result.parallel ?? x.result.ours).tokensPerSec / x.result.tfjs.tokensPerSec : null,
       })),
       ddp,
+      ddpNote,
       midi,
       midiWrite,
       memory: {
