@@ -16,7 +16,7 @@ import { windowsOver } from '../lib/data/dataset';
 import { loadModel } from '../lib/store/load';
 import type { EpochRecord } from '../lib/store/train-config';
 import { DATA_DIR, lastJson, ROOT, runCli } from './helpers';
-import { needTorch, pythonOk, runPython } from './torch-helpers';
+import { needTorch, pythonOk, readJson, runPython, weights } from './torch-helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-torch-ddp-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -27,14 +27,6 @@ const twoProcesses = path.join(tmp, 'two');
 /** A small model on data/ (47 tunes, remi): about 70 batches an epoch, a few seconds each run. */
 const TRAIN = ['--data', prepared, '--units', '32', '--embedding', '16', '--seq-len', '32', '--stride', '32', '--batch-size', '15'];
 const RUN = [...TRAIN, '--epochs', '3', '--dropout', '0.1', '--max-val-windows', '64', '--seed', '7', '--json'];
-
-const readJson = <T>(file: string): T => JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-const weights = (dir: string): Float32Array => {
-  const file = fs.readdirSync(dir).find((f) => /^weights-.*\.bin$/.test(f));
-  assert.ok(file, `no weights file in ${dir}`);
-  const buf = fs.readFileSync(path.join(dir, file));
-  return new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
-};
 
 before(async () => {
   if (needTorch) return;

@@ -5,7 +5,9 @@
  * Without torch the tests are skipped with the reason, except under CI=true, where they fail (CI installs
  * python3-torch through scripts/setup.sh).
  */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel } from '../lib/store/load';
@@ -82,4 +84,15 @@ export function maxDifference(a: readonly ArrayLike<number>[], b: readonly Array
     for (let v = 0; v < row.length; v++) worst = Math.max(worst, Math.abs(row[v] - b[t][v]));
   });
   return worst;
+}
+
+/** A JSON file's contents, typed as the caller expects. */
+export const readJson = <T>(file: string): T => JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+
+/** A model folder's weights file as float32 values (asserts that the folder has one). */
+export function weights(dir: string): Float32Array {
+  const file = fs.readdirSync(dir).find((f) => /^weights-.*\.bin$/.test(f));
+  assert.ok(file, `no weights file in ${dir}`);
+  const buf = fs.readFileSync(path.join(dir, file));
+  return new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
 }

@@ -34,7 +34,7 @@ import { DEFAULT_TRAIN_CONFIG, type EpochRecord } from '../lib/store/train-confi
 import { STEP_SLOTS, toSteps } from '../lib/tokens/steps';
 import type { Vocabulary } from '../lib/tokens/vocabulary';
 import { DATA_DIR, lastJson, runCli } from './helpers';
-import { needTorch, pythonOk, runPython } from './torch-helpers';
+import { needTorch, pythonOk, readJson, runPython, weights } from './torch-helpers';
 
 const TOLERANCE = 1e-4;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'musicgen-torch-note-'));
@@ -48,14 +48,6 @@ const T = 48;
 const TRAIN = ['--data', prepared, '--family', 'note', '--units', '32', '--embedding', '12', '--head-units', '16', '--step-units', '24'];
 const RUN = [...TRAIN, '--seq-len', '16', '--stride', '16', '--batch-size', '15', '--epochs', '3', '--dropout', '0.1'];
 const RUN_ALL = [...RUN, '--max-val-windows', '64', '--seed', '7', '--json'];
-
-const readJson = <T>(file: string): T => JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-const weights = (dir: string): Float32Array => {
-  const file = fs.readdirSync(dir).find((f) => /^weights-.*\.bin$/.test(f));
-  assert.ok(file, `no weights file in ${dir}`);
-  const buf = fs.readFileSync(path.join(dir, file));
-  return new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
-};
 
 before(async () => {
   if (needTorch) return;

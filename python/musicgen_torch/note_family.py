@@ -23,7 +23,7 @@ from .data import Piece
 from .family import Batches, FamilyModel, dropout_masks
 from .note_data import INPUT_SLOTS, LOOKBACK_FLAGS, STEP_SLOTS, PreparedSteps, note_batch
 from .note_topology import code_size, head_units, note_topology, step_units
-from .token_family import KERAS_GATES, TORCH_GATES, lstm_params, reorder_gates
+from .token_family import init_lstm_like_tfjs, lstm_from_keras, lstm_params, lstm_to_keras
 
 
 class NoteModel(FamilyModel):
@@ -46,13 +46,7 @@ class NoteModel(FamilyModel):
         with torch.no_grad():
             nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
             for layer in [*self.lstm, self.head]:
-                w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
-                nn.init.xavier_uniform_(w_ih)
-                nn.init.xavier_uniform_(w_hh)
-                n = w_hh.shape[1]
-                b_ih.zero_()
-                b_ih[n : 2 * n] = 1.0
-                b_hh.zero_()
+                init_lstm_like_tfjs(layer)
             for dense in (self.step_in, self.output):
                 nn.init.xavier_uniform_(dense.weight)
                 dense.bias.zero_()
@@ -111,10 +105,7 @@ class NoteModel(FamilyModel):
         f = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
         out = [f(self.embedding.weight), np.ascontiguousarray(f(self.step_in.weight).T), f(self.step_in.bias)]
         for layer in [*self.lstm, self.head]:
-            w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
-            out.append(reorder_gates(f(w_ih).T, TORCH_GATES, KERAS_GATES, axis=1))
-            out.append(reorder_gates(f(w_hh).T, TORCH_GATES, KERAS_GATES, axis=1))
-            out.append(reorder_gates(f(b_ih) + f(b_hh), TORCH_GATES, KERAS_GATES, axis=0))
+            out += lstm_to_keras(layer)
         return out + [np.ascontiguousarray(f(self.output.weight).T), f(self.output.bias)]
 
     def from_keras(self, arrays: Sequence[np.ndarray]) -> None:
@@ -132,12 +123,7 @@ class NoteModel(FamilyModel):
             self.step_in.weight.copy_(t(arrays[1].T))
             self.step_in.bias.copy_(t(arrays[2]))
             for k, layer in enumerate([*self.lstm, self.head]):
-                kernel, recurrent, bias = arrays[3 + 3 * k : 6 + 3 * k]
-                w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
-                w_ih.copy_(t(reorder_gates(kernel, KERAS_GATES, TORCH_GATES, axis=1).T))
-                w_hh.copy_(t(reorder_gates(recurrent, KERAS_GATES, TORCH_GATES, axis=1).T))
-                b_ih.copy_(t(reorder_gates(bias, KERAS_GATES, TORCH_GATES, axis=0)))
-                b_hh.zero_()
+                lstm_from_keras(layer, *arrays[3 + 3 * k : 6 + 3 * k])
             self.output.weight.copy_(t(arrays[-2].T))
             self.output.bias.copy_(t(arrays[-1]))
 

@@ -43,16 +43,10 @@ class TokenLSTM(FamilyModel):
 
     def _init_like_tfjs(self) -> None:
         """The initializers of lib/model/network.ts: uniform ±0.05 embedding, Glorot-uniform kernels, zero biases but 1 on the forget gate."""
-        H = self.config.units
         with torch.no_grad():
             nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
             for layer in self.lstm:
-                w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
-                nn.init.xavier_uniform_(w_ih)
-                nn.init.xavier_uniform_(w_hh)
-                b_ih.zero_()
-                b_ih[H : 2 * H] = 1.0
-                b_hh.zero_()
+                init_lstm_like_tfjs(layer)
             nn.init.xavier_uniform_(self.output.weight)
             self.output.bias.zero_()
 
@@ -119,6 +113,38 @@ def reorder_gates(blocks4: np.ndarray, src: Sequence[str], dst: Sequence[str], a
     return np.concatenate([parts[canon.index(_SAME.get(g, g))] for g in dst], axis=axis)
 
 
+def init_lstm_like_tfjs(layer: nn.Module) -> None:
+    """A one-layer nn.LSTM initialized as tfjs's LSTM layers are: Glorot-uniform kernels, zero biases but 1 on the forget gate (unitForgetBias). Call under no_grad."""
+    w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
+    nn.init.xavier_uniform_(w_ih)
+    nn.init.xavier_uniform_(w_hh)
+    n = w_hh.shape[1]
+    b_ih.zero_()
+    b_ih[n : 2 * n] = 1.0
+    b_hh.zero_()
+
+
+def lstm_to_keras(layer: nn.Module) -> List[np.ndarray]:
+    """A one-layer nn.LSTM as Keras's kernel, recurrent kernel and bias (float32; its two biases summed)."""
+    f = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
+    w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
+    return [
+        reorder_gates(f(w_ih).T, TORCH_GATES, KERAS_GATES, axis=1),
+        reorder_gates(f(w_hh).T, TORCH_GATES, KERAS_GATES, axis=1),
+        reorder_gates(f(b_ih) + f(b_hh), TORCH_GATES, KERAS_GATES, axis=0),
+    ]
+
+
+def lstm_from_keras(layer: nn.Module, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray) -> None:
+    """Sets a one-layer nn.LSTM from Keras's kernel, recurrent kernel and bias (the bias goes to b_ih, b_hh becomes 0). Call under no_grad."""
+    t = lambda a: torch.from_numpy(np.array(a, dtype=np.float32))  # noqa: E731  (a writable copy)
+    w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
+    w_ih.copy_(t(reorder_gates(kernel, KERAS_GATES, TORCH_GATES, axis=1).T))
+    w_hh.copy_(t(reorder_gates(recurrent, KERAS_GATES, TORCH_GATES, axis=1).T))
+    b_ih.copy_(t(reorder_gates(bias, KERAS_GATES, TORCH_GATES, axis=0)))
+    b_hh.zero_()
+
+
 def weight_names(config: ModelConfig) -> List[str]:
     """The tfjs weight names, in the layers model's order (what lib/model/network.ts saves)."""
     names = ["embedding/embeddings"]
@@ -141,10 +167,7 @@ def to_keras(model: TokenLSTM) -> List[np.ndarray]:
     f = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
     out = [f(model.embedding.weight)]
     for layer in model.lstm:
-        w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
-        out.append(reorder_gates(f(w_ih).T, TORCH_GATES, KERAS_GATES, axis=1))
-        out.append(reorder_gates(f(w_hh).T, TORCH_GATES, KERAS_GATES, axis=1))
-        out.append(reorder_gates(f(b_ih) + f(b_hh), TORCH_GATES, KERAS_GATES, axis=0))
+        out += lstm_to_keras(layer)
     return out + [np.ascontiguousarray(f(model.output.weight).T), f(model.output.bias)]
 
 
@@ -160,12 +183,7 @@ def from_keras(model: TokenLSTM, arrays: Sequence[np.ndarray]) -> None:
     with torch.no_grad():
         model.embedding.weight.copy_(t(arrays[0]))
         for l, layer in enumerate(model.lstm):
-            kernel, recurrent, bias = arrays[1 + 3 * l : 4 + 3 * l]
-            w_ih, w_hh, b_ih, b_hh = lstm_params(layer)
-            w_ih.copy_(t(reorder_gates(kernel, KERAS_GATES, TORCH_GATES, axis=1).T))
-            w_hh.copy_(t(reorder_gates(recurrent, KERAS_GATES, TORCH_GATES, axis=1).T))
-            b_ih.copy_(t(reorder_gates(bias, KERAS_GATES, TORCH_GATES, axis=0)))
-            b_hh.zero_()
+            lstm_from_keras(layer, *arrays[1 + 3 * l : 4 + 3 * l])
         model.output.weight.copy_(t(arrays[-2].T))
         model.output.bias.copy_(t(arrays[-1]))
 
