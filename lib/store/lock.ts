@@ -76,11 +76,16 @@ export function lockModelFolder(dir: FilePath): () => void {
   const me: LockOwner = { pid: process.pid, host: os.hostname(), started: processStart(process.pid), since: new Date().toISOString() };
   const text = JSON.stringify(me) + '\n';
   for (let attempt = 0; attempt < 3; attempt++) {
+    // Written whole beside it, then linked into place: link fails if the lock exists, and a reader never sees it half-written.
+    const draft = `${file}.${process.pid}.tmp`;
     try {
-      fs.writeFileSync(file, text, { flag: 'wx' });
+      fs.writeFileSync(draft, text);
+      fs.linkSync(draft, file);
       return releaser(file, text);
     } catch (e) {
       if (errCode(e) !== 'EEXIST') throw new UserError(`cannot lock ${showPath(dir)}: cannot create ${showPath(file)} (${errCode(e)})`);
+    } finally {
+      fs.rmSync(draft, { force: true });
     }
     let held: string;
     let age: number;
